@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Idempotent installer for leonet on Debian 12 / Ubuntu 22.04 / 24.04, run as root.
+#
+#  - installs the system packages leonet needs (only the missing ones);
+#  - creates a venv at $LEONET_VENV (default: <repo>/.venv) from /usr/bin/python3 with
+#    --system-site-packages, so that Debian's Mininet is importable;
+#  - installs leonet into it (editable), re-installing only when setup.py changed;
+#  - links the `leonet` command into /usr/local/bin.
+# Running it twice changes nothing.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${LEONET_VENV:-$repo/.venv}"
+
+say() { printf '[leonet install] %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "leonet install: must run as root (it installs system packages). Try: sudo $0" >&2
+    exit 2
+fi
+
+apt_packages=(
+    mininet iproute2 iptables iputils-ping ethtool
+    docker.io busybox-static
+    python3-venv python3-dev
+    ca-certificates
+)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "system packages present"
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    say "creating venv $venv (from /usr/bin/python3, with system site-packages)"
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+
+# Re-install only when the package metadata changed since the last install.
+stamp="$venv/.leonet-install-stamp"
+want="$(sha256sum "$repo/setup.py" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
+        || ! "$venv/bin/python" -c "import leonet" 2>/dev/null; then
+    say "installing leonet and its Python dependencies into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -e "$repo[test]"
+    echo "$want" > "$stamp"
+else
+    say "leonet already installed in $venv"
+fi
+
+if [ "$(readlink -f /usr/local/bin/leonet 2>/dev/null)" != "$venv/bin/leonet" ]; then
+    ln -sf "$venv/bin/leonet" /usr/local/bin/leonet
+    say "linked /usr/local/bin/leonet"
+fi
+say "done"

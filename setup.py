@@ -1,0 +1,28 @@
+"""leonet: a LEO-satellite network emulator on Mininet with Docker hosts."""
+from setuptools import find_packages, setup
+
+setup(
+    name="leonet",
+    version="0.1.0",
+    description="LEO-satellite network emulator for orbital edge orchestration research",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["leonet", "leonet.*"]),
+    package_data={"leonet": ["data/*.tle", "data/*.csv"]},
+    include_package_data=True,
+    install_requires=[
+        "numpy>=1.22",
+        "scipy>=1.8",
+        "sgp4>=2.22",
+        "PyYAML>=6.0",
+        "networkx>=2.8",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],
+    },
+    entry_points={"console_scripts": ["leonet=leonet.cli.main:main"]},
+)
