@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scenario_arg(p)
     p.add_argument("--at", help="UTC time, ISO 8601 (default: the scenario's start)")
     p.add_argument("--from", dest="station", required=True, metavar="GROUND_STATION",
-                   help="a ground station of the scenario, or LAT,LON[,ALT_M]")
+                   help="a ground station of the scenario, one of the 1,000 largest cities, or LAT,LON[,ALT_M]")
     p.add_argument("--min-elevation", type=float, metavar="DEG",
                    help="override the scenario's minimum elevation")
     add_format_arg(p)
@@ -116,19 +116,27 @@ def _observer(c: Constellation, spec: str) -> Tuple[str, float, float, float, fl
                                   "write LAT,LON with -90<=LAT<=90, -180<=LON<=360")
             return spec, nums[0], nums[1], nums[2] if len(nums) == 3 else 0.0, \
                 c.scenario.defaults["min_elevation_deg"]
+    if spec not in {g.name for g in c.ground_stations}:
+        city = _cities().get(spec)
+        if city is not None:  # any of the 1,000 largest cities works as an observer too
+            return spec, city[1], city[2], city[3], c.scenario.defaults["min_elevation_deg"]
     gs = c.ground_station(spec)
     return gs.name, gs.lat_deg, gs.lon_deg, gs.alt_m, \
         c.scenario.ground_station_param(gs.spec, "min_elevation_deg")
 
 
+def _cities():
+    return {row[0]: row for row in read_ground_station_csv(DATA_DIR / "cities_top1000_2025.csv", "cities")}
+
+
 def cmd_visible(args: argparse.Namespace) -> int:
+    if args.min_elevation is not None and not 0 <= args.min_elevation <= 90:
+        raise ConfigError("--min-elevation", args.min_elevation, "must be in [0, 90] degrees",
+                          "choose a value between 0 and 90")
     c = load(args)
     when = _time(c, args.at)
     name, lat, lon, alt_m, min_elev = _observer(c, args.station)
     if args.min_elevation is not None:
-        if not 0 <= args.min_elevation <= 90:
-            raise ConfigError("--min-elevation", args.min_elevation, "must be in [0, 90] degrees",
-                              "choose a value between 0 and 90")
         min_elev = args.min_elevation
     rows = visible_rows(c, when, lat, lon, alt_m, min_elev)
     if args.format == "table":
@@ -150,7 +158,7 @@ def visible_rows(c: Constellation, when, lat: float, lon: float, alt_m: float, m
 def cmd_demo(args: argparse.Namespace) -> int:
     c = load_constellation(args.scenario)
     when = _time(c, args.at)
-    cities = {row[0]: row for row in read_ground_station_csv(DATA_DIR / "cities_top1000_2025.csv", "demo")}
+    cities = _cities()
     if args.city not in cities:
         import difflib
         raise ConfigError("--city", args.city, "not among the 1,000 largest cities",

@@ -90,6 +90,11 @@ def _integer(lo: int, hi: Optional[int] = None) -> Callable[[str, Any], int]:
 NODE_PARAMS: Dict[str, ParamSpec] = {
     "min_elevation_deg": ParamSpec(25.0, _number(0, 90, unit=" degrees"),
                                    "minimum elevation for a ground-satellite link"),
+    # Link model of leonet.topology (ISL values per shell, GSL values per ground station or shell).
+    "isl_bandwidth_mbps": ParamSpec(10000.0, _number(0, 1e7, lo_open=True, unit=" Mbit/s"), "ISL bandwidth"),
+    "gsl_bandwidth_mbps": ParamSpec(1000.0, _number(0, 1e7, lo_open=True, unit=" Mbit/s"), "GSL bandwidth"),
+    "isl_loss_percent": ParamSpec(0.0, _number(0, 100, unit=" percent"), "ISL random packet loss"),
+    "gsl_loss_percent": ParamSpec(0.0, _number(0, 100, unit=" percent"), "GSL random packet loss"),
 }
 
 _WALKER_KEYS = {"name", "walker", "planes", "sats_per_plane", "altitude_km", "inclination_deg",
