@@ -1,0 +1,130 @@
+"""Delay-weighted shortest paths with scipy's Dijkstra, and the routing tables
+derived from them.
+
+Ground stations do not relay traffic unless ``ground_station_relay`` is set (as in
+Hypatia): then a path may only start or end at a ground station. This is done exactly
+by splitting each ground station into a source half (links out to its satellites) and
+a sink half (links in from them), so one Dijkstra run per source stays correct.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from .links import GSL, Links
+
+#: Dijkstra ignores zero-weight entries of a sparse matrix: co-located nodes get this delay.
+_MIN_WEIGHT_MS = 1e-12
+
+
+def delay_graph(links: Links, num_nodes: int) -> csr_matrix:
+    """Symmetric sparse matrix of link delays (ms), ``num_nodes`` square."""
+    w = np.maximum(links.delay_ms, _MIN_WEIGHT_MS)
+    rows = np.concatenate((links.a, links.b))
+    cols = np.concatenate((links.b, links.a))
+    return csr_matrix((np.concatenate((w, w)), (rows, cols)), shape=(num_nodes, num_nodes))
+
+
+def _split_graph(links: Links, num_nodes: int, num_satellites: int) -> csr_matrix:
+    """Directed graph where ground stations cannot be transited: ground station g
+    (node ``num_satellites + g``) only has links out; its sink copy
+    (node ``num_nodes + g``) only has links in."""
+    w = np.maximum(links.delay_ms, _MIN_WEIGHT_MS)
+    isl = links.kind != GSL
+    a, b, wi = links.a[isl], links.b[isl], w[isl]
+    # For GSLs, a (the smaller index) is the satellite and b the ground station.
+    sat, gs, wg = links.a[~isl], links.b[~isl], w[~isl]
+    sink = gs - num_satellites + num_nodes
+    rows = np.concatenate((a, b, gs, sat))
+    cols = np.concatenate((b, a, sat, sink))
+    size = num_nodes + (num_nodes - num_satellites)
+    return csr_matrix((np.concatenate((wi, wi, wg, wg)), (rows, cols)), shape=(size, size))
+
+
+@dataclass
+class RoutingTables:
+    """Shortest paths from ``sources`` to every node, with the next hops to install.
+
+    Rows follow ``sources``; columns are node indices. Links are symmetric, so the
+    shortest-path tree rooted at a source is also the tree of routes *to* it:
+
+    * ``next_hop_to_source[i, v]``: where node v forwards traffic for ``sources[i]``;
+    * ``first_hop_from_source[i, v]``: where ``sources[i]`` forwards traffic for v.
+
+    Both are -1 at the source itself and where v is unreachable.
+    """
+
+    sources: np.ndarray              #: (S,) node indices
+    delay_ms: np.ndarray             #: (S, V) one-way path delay, ``inf`` if unreachable
+    predecessor: np.ndarray          #: (S, V) int, -1 at the source and if unreachable
+    _first_hop: Optional[np.ndarray] = field(default=None, repr=False)
+
+    @property
+    def next_hop_to_source(self) -> np.ndarray:
+        return self.predecessor
+
+    @property
+    def first_hop_from_source(self) -> np.ndarray:
+        if self._first_hop is None:
+            self._first_hop = first_hops(self.predecessor, self.sources)
+        return self._first_hop
+
+    def row(self, source: int) -> int:
+        """Row of a source node index (ValueError if it is not a source)."""
+        hits = np.flatnonzero(self.sources == source)
+        if not len(hits):
+            raise ValueError(f"node {source} is not a source of these routing tables")
+        return int(hits[0])
+
+    def reachable(self, source: int, target: int) -> bool:
+        return bool(np.isfinite(self.delay_ms[self.row(source), target]))
+
+    def hops(self, source: int, target: int) -> Optional[List[int]]:
+        """Node indices from source to target, or None if unreachable."""
+        i = self.row(source)
+        if not np.isfinite(self.delay_ms[i, target]):
+            return None
+        path = [int(target)]
+        pred = self.predecessor[i]
+        while path[-1] != source:
+            path.append(int(pred[path[-1]]))
+        return path[::-1]
+
+
+def first_hops(predecessor: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """For every row's source s and node v, the first node after s on the path to v
+    (vectorised pointer jumping: O(log path length) passes)."""
+    pred = np.asarray(predecessor)
+    num = pred.shape[1]
+    self_index = np.broadcast_to(np.arange(num), pred.shape)
+    jump = np.where(pred == np.asarray(sources)[:, None], self_index, pred)
+    jump = np.where(pred < 0, self_index, jump)
+    while True:
+        nxt = np.take_along_axis(jump, jump, axis=1)
+        if np.array_equal(nxt, jump):
+            break
+        jump = nxt
+    return np.where(pred < 0, -1, jump)
+
+
+def shortest_paths(links: Links, num_nodes: int, num_satellites: int, sources: Sequence[int],
+                   ground_station_relay: bool = False) -> RoutingTables:
+    """Delay-weighted shortest paths from ``sources`` (node indices) to all nodes."""
+    src = np.asarray(sources, dtype=np.int64).reshape(-1)
+    if ground_station_relay or num_nodes == num_satellites:
+        dist, pred = dijkstra(delay_graph(links, num_nodes), directed=False, indices=src,
+                              return_predecessors=True)
+    else:
+        full_d, full_p = dijkstra(_split_graph(links, num_nodes, num_satellites), directed=True,
+                                  indices=src, return_predecessors=True)
+        dist = np.concatenate((full_d[:, :num_satellites], full_d[:, num_nodes:]), axis=1)
+        pred = np.concatenate((full_p[:, :num_satellites], full_p[:, num_nodes:]), axis=1)
+        rows = np.arange(len(src))
+        dist[rows, src] = 0.0  # a ground station's own sink half is not itself
+        pred[rows, src] = -1
+    pred = np.where(pred < 0, -1, pred).astype(np.int32)
+    return RoutingTables(src, dist, pred)
