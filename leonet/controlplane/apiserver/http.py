@@ -62,6 +62,8 @@ class ApiServer:
         r.add_route("*", "/apis", self._apis_root)
         r.add_route("*", "/apis/", self._apis_root)
         r.add_route("*", "/{prefix:api|apis}/{tail:.+}", self._resource)
+        r.add_route("GET", "/openapi/v2", self._openapi_v2)
+        r.add_route("GET", "/openapi/v3", self._openapi_v3)
         r.add_route("*", "/{tail:.*}", self._not_found)
 
     # --- auth -----------------------------------------------------------------------------
@@ -99,8 +101,27 @@ class ApiServer:
             self._require_user(request)
         except ApiError as e:
             return _error(e)
-        # /openapi/v2 and /openapi/v3 answer 404 on purpose: kubectl then skips client-side schema work.
         return _error(ApiError(404, "the server could not find the requested resource", "NotFound"))
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        """An OpenAPI v2 document without definitions: kubectl then validates nothing client-side and
+        builds strategic merge patches from its compiled-in types. kubectl up to 1.2x asks for protobuf;
+        an empty protobuf message is a valid, empty ``openapi_v2.Document``."""
+        try:
+            self._require_user(request)
+        except ApiError as e:
+            return _error(e)
+        if "protobuf" in request.headers.get("Accept", ""):
+            return web.Response(body=b"", content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+        return _json({"swagger": "2.0", "info": {"title": "leonet", "version": discovery.version_info()["gitVersion"]},
+                      "paths": {}, "definitions": {}})
+
+    async def _openapi_v3(self, request: web.Request) -> web.Response:
+        try:
+            self._require_user(request)
+        except ApiError as e:
+            return _error(e)
+        return _json({"paths": {}})
 
     async def _api_root(self, request: web.Request) -> web.Response:
         try:
