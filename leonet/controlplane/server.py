@@ -1,0 +1,113 @@
+"""Subprocess entry point: run one control plane until SIGTERM/SIGINT.
+
+    python -m leonet.controlplane.server --data-dir DIR [--addr 10.0.0.1] [--port 6443] [--netns gs1]
+
+Prints one line ``READY <url> <kubeconfig>`` on stdout once it serves, for a parent process to wait on.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from .controlplane import ControlPlane, ControlPlaneOptions
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", required=True, type=Path, help="state (SQLite), CA and kubeconfig live here")
+    p.add_argument("--addr", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6443, help="listen port (default 6443; 0 picks one)")
+    p.add_argument("--netns", help="network namespace to listen in: an `ip netns` name or a path "
+                                   "such as /proc/PID/ns/net")
+    p.add_argument("--name", default="leonet", help="cluster/context name in the kubeconfig")
+    p.add_argument("--advertise", help="address written into the kubeconfig (default: --addr)")
+    p.add_argument("--no-scheduler", action="store_true", help="leave all pods to external schedulers")
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0, metavar="S")
+    p.add_argument("--node-monitor-period", type=float, default=5.0, metavar="S")
+    p.add_argument("--default-toleration-seconds", type=int, default=300, metavar="S")
+
+
+def options_from_args(args: argparse.Namespace) -> ControlPlaneOptions:
+    return ControlPlaneOptions(node_monitor_period=args.node_monitor_period,
+                               node_monitor_grace_period=args.node_monitor_grace_period,
+                               default_toleration_seconds=args.default_toleration_seconds,
+                               scheduler=not args.no_scheduler)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    cp = ControlPlane(args.data_dir, host=args.addr, port=args.port, netns=args.netns, name=args.name,
+                      advertise=args.advertise, options=options_from_args(args))
+    await cp.start()
+    print(f"READY {cp.url} {cp.kubeconfig_path}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await cp.stop()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m leonet.controlplane.server", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="leonet-controlplane: %(levelname)s: %(message)s")
+    asyncio.run(serve(args))
+    return 0
+
+
+class ControlPlaneProcess:
+    """A control plane in a child process (e.g. one per ground-station host)."""
+
+    def __init__(self, data_dir: Path, addr: str = "127.0.0.1", port: int = 6443, netns: Optional[str] = None,
+                 name: str = "leonet", extra_args: Sequence[str] = ()):
+        self.cmd = [sys.executable, "-m", "leonet.controlplane.server", "--data-dir", str(data_dir),
+                    "--addr", addr, "--port", str(port), "--name", name, *extra_args]
+        if netns:
+            self.cmd += ["--netns", netns]
+        self.proc: Optional[subprocess.Popen] = None
+        self.url = ""
+        self.kubeconfig: Optional[Path] = None
+
+    def start(self, timeout: float = 30.0) -> "ControlPlaneProcess":
+        """Start and block until it prints READY (raises RuntimeError if it dies first)."""
+        import selectors
+        import time
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sel.select(0.2):
+                line = self.proc.stdout.readline()
+                if line.startswith("READY "):
+                    _, self.url, kc = line.split()
+                    self.kubeconfig = Path(kc)
+                    return self
+                if not line and self.proc.poll() is not None:
+                    break
+        err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+        self.stop()
+        raise RuntimeError(f"control plane did not start: {err.strip()[-2000:]}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
