@@ -152,7 +152,7 @@ def _count(where: str, value: Any) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(where, value, "must be a whole number >= 1", "write e.g. 1, 4, or null for no limit")
+        raise ConfigError(where, value, "must be a whole number >= 1", "write a whole number >= 1 (e.g. 1 or 4), or null for no limit")
     return value
 
 

@@ -113,8 +113,9 @@ class TopologyEngine:
     def positions(self, offsets_s: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
         """(offset, satellite positions (N, 3)) per step, propagated in chunks."""
         for part, pos in self.constellation.propagator.ecef_chunks(offsets_s, PROPAGATION_CHUNK):
+            by_time = np.ascontiguousarray(pos.transpose(1, 0, 2))  # strided slices make matmul slow
             for k, offset in enumerate(part):
-                yield float(offset), pos[:, k, :]
+                yield float(offset), by_time[k]
 
     def snapshots(self, offsets_s: Sequence[float]) -> Iterator[Snapshot]:
         """Snapshots at the given offsets (see :meth:`step_offsets`)."""
