@@ -103,7 +103,7 @@ class ControlPlane:
         self._runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.SockSite(self._runner, sock, ssl_context=ctx, shutdown_timeout=1.0)
+        site = web.SockSite(self._runner, sock, ssl_context=ctx)
         await site.start()
         self._start_controllers()
         self.write_kubeconfig()

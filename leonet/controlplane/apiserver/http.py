@@ -53,10 +53,10 @@ class ApiServer:
         self.stats = {"requests": 0, "watches": 0}
         self.app = web.Application(client_max_size=3 * 1024 * 1024)
         r = self.app.router
-        r.add_route("*", "/version", self._version)
-        r.add_route("*", "/healthz", self._ok)
-        r.add_route("*", "/livez", self._ok)
-        r.add_route("*", "/readyz", self._ok)
+        for path, handler in (("/version", self._version), ("/healthz", self._ok), ("/livez", self._ok),
+                              ("/readyz", self._ok)):
+            r.add_route("*", path, handler)
+            r.add_route("*", path + "/", handler)
         r.add_route("*", "/api", self._api_root)
         r.add_route("*", "/api/", self._api_root)
         r.add_route("*", "/apis", self._apis_root)
@@ -207,6 +207,9 @@ class ApiServer:
         if verb == "get":
             return self._out(request, rt, self.api.get(rt, ns, name))
         if verb == "create":
+            if (name and sub not in ("binding", "eviction")) or (sub and not name):
+                raise ApiError(405, f"the server does not allow this method on the requested resource "
+                                    f"(POST {request.path})", "MethodNotAllowed")
             body = await self._body(request)
             if sub == "binding":
                 self.api.bind(ns or "default", name, body)

@@ -131,6 +131,8 @@ class Api:
         return self._versioned(rt, stored)
 
     def _admit_create(self, rt: ResourceType, obj: dict, user: Optional[dict]) -> None:
+        if not rt.builtin and rt.has_status:
+            obj.pop("status", None)   # with a status subresource, create ignores status (as Kubernetes)
         if rt.key == "pods":
             defaults.default_pod(obj, self.toleration_seconds)
             if obj["spec"].get("nodeName"):
