@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..orbits import Constellation
 from ..orbits.frames import enu_matrix
@@ -51,28 +52,50 @@ class GslGeometry:
         #: sin(minimum elevation) per (ground station, satellite)
         self.sin_min_elevation = np.sin(np.radians(min_elev))[:, c.shell_of] if c.num_satellites else \
             np.zeros((self.num_ground_stations, 0))
+        self._min_sin_elevation = float(np.sin(np.radians(min_elev.min()))) if min_elev.size else 0.0
+        station_radius = np.linalg.norm(self.ecef_km, axis=1)
+        self._min_station_radius_km = float(station_radius.min()) if len(station_radius) else 0.0
+        self._tree = cKDTree(self.ecef_km / station_radius[:, None]) if len(station_radius) else None
 
     def visible(self, positions_km: np.ndarray) -> GslCandidates:
-        """All pairs at or above their minimum elevation. Satellites without a
-        position (NaN) are never visible."""
+        """All pairs at or above their minimum elevation, ordered by (station, satellite).
+        Satellites without a position (NaN) are never visible."""
         if not self.num_ground_stations or not len(positions_km):
             z = np.zeros(0, np.int64)
             return GslCandidates(z, z.copy(), np.zeros(0), np.zeros(0))
-        # Component by component on (G, N) arrays: no BLAS call, whose threads slow tiny
-        # products down by 10-40x on a busy 2-core machine.
-        range2 = np.zeros((self.num_ground_stations, len(positions_km)))
-        up_dot = np.zeros_like(range2)
-        for k in range(3):
-            d = positions_km[None, :, k] - self.ecef_km[:, k, None]
-            range2 += d * d
-            up_dot += self.up[:, k, None] * d
-        sin_el = up_dot / np.sqrt(np.maximum(range2, 1e-12))
-        with np.errstate(invalid="ignore"):
-            gs, sat = np.divmod(np.flatnonzero(sin_el >= self.sin_min_elevation), len(positions_km))
+        gs, sat = self._near_pairs(positions_km)
         diff = positions_km[sat] - self.ecef_km[gs]
         rng = np.linalg.norm(diff, axis=1)
-        elev = np.degrees(np.arcsin(np.clip(np.einsum("ij,ij->i", diff, self.up[gs]) / rng, -1, 1)))
+        sin_el = np.einsum("ij,ij->i", diff, self.up[gs]) / np.maximum(rng, 1e-12)
+        keep = sin_el >= self.sin_min_elevation[gs, sat]
+        gs, sat, rng = gs[keep], sat[keep], rng[keep]
+        elev = np.degrees(np.arcsin(np.clip(sin_el[keep], -1.0, 1.0)))
         return GslCandidates(gs, sat, rng, elev)
+
+    def _near_pairs(self, positions_km: np.ndarray):
+        """(station, satellite) pairs whose directions from the Earth's centre are close
+        enough for the satellite to clear the lowest elevation mask: a conservative
+        superset found with k-d trees, so the exact test runs on a few pairs per station
+        instead of on every satellite."""
+        ok = np.flatnonzero(np.isfinite(positions_km).all(axis=1))
+        if not len(ok):
+            z = np.zeros(0, np.int64)
+            return z, z.copy()
+        pos = positions_km[ok]
+        radius = np.linalg.norm(pos, axis=1)
+        # Largest Earth-central angle between a station and a satellite it sees at the
+        # lowest mask: the highest satellite seen from the lowest station.
+        e = np.arcsin(np.clip(self._min_sin_elevation, -1.0, 1.0))
+        ratio = min(1.0, self._min_station_radius_km / radius.max() * np.cos(e))
+        angle = min(np.pi, np.arccos(ratio) - e + np.radians(0.5))
+        chord = 2.0 * np.sin(angle / 2.0)
+        tree = cKDTree(pos / radius[:, None])
+        hits = self._tree.query_ball_tree(tree, chord)  # (a sparse distance matrix would drop 0 km)
+        counts = np.fromiter((len(h) for h in hits), np.int64, len(hits))
+        gs = np.repeat(np.arange(len(hits)), counts)
+        sat = ok[np.fromiter((j for h in hits for j in h), np.int64, int(counts.sum()))]
+        order = np.lexsort((sat, gs))
+        return gs[order], sat[order]
 
 
 def rank_within_groups(groups: np.ndarray, score: np.ndarray) -> np.ndarray:

@@ -102,3 +102,19 @@ def test_cap_per_satellite_gives_a_stable_assignment():
                 s_wants = len(theirs) < 3 or any(score(g, s) > score(h, s) for h in theirs)
                 assert not (g_wants and s_wants), (policy, g, s)
         assert sum(len(v) for v in got.values()) > 0
+
+
+def test_prefilter_misses_nothing_with_mixed_altitudes_and_masks():
+    # The k-d tree prefilter must be conservative for the highest satellite, the lowest
+    # station (Dead Sea, -430 m; polar radius) and the lowest mask (0 deg).
+    stations = [gs("DeadSea", 31.5, 35.5, alt_m=-430, min_elevation_deg=0), gs("Pole", -89.9, 0.0),
+                gs("Everest", 27.99, 86.93, alt_m=8848, min_elevation_deg=40), gs("Eq", 0.0, -120.0)]
+    e = engine(walker(8, 8, 550, 53), walker(6, 6, 8000, 70), walker(4, 5, 1200, 87, kind="star"),
+               ground_stations=stations, defaults={"min_elevation_deg": 5})
+    masks = [0, 5, 40, 5]
+    for t in (0.0, 3000.0, 20000.0):
+        snap = e.snapshot(t)
+        elev, _ = _expected_visible(snap, e.constellation)
+        got = _gsl_sets(snap)
+        for g, mask in enumerate(masks):
+            assert got.get(g, set()) == set(np.flatnonzero(elev[g] >= mask)), (t, stations[g]["name"])
