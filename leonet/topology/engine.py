@@ -110,14 +110,24 @@ class TopologyEngine:
         offset = self.offset_of(when)
         return self.snapshot_from_positions(offset, self.constellation.positions_at(offset))
 
-    def positions(self, offsets_s: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
-        """(offset, satellite positions (N, 3)) per step, propagated in chunks."""
-        for part, pos in self.constellation.propagator.ecef_chunks(offsets_s, PROPAGATION_CHUNK):
-            by_time = np.ascontiguousarray(pos.transpose(1, 0, 2))  # strided slices make matmul slow
+    def positions(self, offsets_s: Sequence[float], knot_step_s: Optional[float] = None
+                  ) -> Iterator[Tuple[float, np.ndarray]]:
+        """(offset, satellite positions (N, 3)) per step, propagated in chunks.
+
+        ``knot_step_s``: interpolate between exact SGP4 states this far apart (cubic
+        Hermite, see ``Propagator.ecef_interpolated``: sub-metre at 60 s for LEO, i.e.
+        picoseconds of delay) instead of running SGP4 at every step.
+        """
+        prop = self.constellation.propagator
+        offsets = np.asarray(offsets_s, dtype=float)
+        for i in range(0, len(offsets), PROPAGATION_CHUNK):
+            part = offsets[i:i + PROPAGATION_CHUNK]
+            pos = prop.ecef(part) if knot_step_s is None else prop.ecef_interpolated(part, knot_step_s)
+            by_time = np.ascontiguousarray(pos.transpose(1, 0, 2))  # strided slices are slow to use
             for k, offset in enumerate(part):
                 yield float(offset), by_time[k]
 
-    def snapshots(self, offsets_s: Sequence[float]) -> Iterator[Snapshot]:
-        """Snapshots at the given offsets (see :meth:`step_offsets`)."""
-        for offset, pos in self.positions(offsets_s):
+    def snapshots(self, offsets_s: Sequence[float], knot_step_s: Optional[float] = None) -> Iterator[Snapshot]:
+        """Snapshots at the given offsets (see :meth:`step_offsets` and :meth:`positions`)."""
+        for offset, pos in self.positions(offsets_s, knot_step_s):
             yield self.snapshot_from_positions(offset, pos)

@@ -185,16 +185,18 @@ class _Job:
     destinations: np.ndarray
     control: np.ndarray
     threshold_ms: float
+    knot_step_s: Optional[float]
 
 
 def _run_steps(engine: TopologyEngine, job: _Job, first: int, stop: int) -> Iterator[StepDiff]:
     """Diffs for steps ``first`` to ``stop - 1``; a chunk starting later than step 0
     first recomputes the step before it as its baseline."""
     if first > 0:
-        prev = _record(engine.snapshot(float(job.offsets[first - 1])), job.destinations, job.control)
+        (offset, pos), = engine.positions(job.offsets[first - 1:first], job.knot_step_s)
+        prev = _record(engine.snapshot_from_positions(offset, pos), job.destinations, job.control)
     else:
         prev = _empty_record(engine, job.destinations)
-    for k, snap in enumerate(engine.snapshots(job.offsets[first:stop])):
+    for k, snap in enumerate(engine.snapshots(job.offsets[first:stop], job.knot_step_s)):
         cur = _record(snap, job.destinations, job.control)
         yield _diff(engine, first + k, snap.offset_s, prev, cur, job.destinations, job.threshold_ms)
         prev = cur
@@ -223,7 +225,7 @@ def _node_array(engine: TopologyEngine, refs: Sequence[NodeRef], what: str) -> n
 def timeline(engine: TopologyEngine, start: TimeLike | float, end: TimeLike | float, step_s: float,
              destinations: Optional[Sequence[NodeRef]] = None, control: Sequence[NodeRef] = (),
              delay_threshold_ms: Optional[float] = None, workers: int = 1,
-             chunk_steps: int = 600) -> Iterator[StepDiff]:
+             chunk_steps: int = 600, knot_step_s: Optional[float] = None) -> Iterator[StepDiff]:
     """Diffs for every step from ``start`` to ``end`` (inclusive) every ``step_s`` seconds.
 
     ``destinations``: nodes whose next hops are tracked (default: every ground station;
@@ -231,6 +233,9 @@ def timeline(engine: TopologyEngine, start: TimeLike | float, end: TimeLike | fl
     assignment (default none). ``delay_threshold_ms`` defaults to the config's.
     ``workers > 1`` computes chunks of ``chunk_steps`` steps in that many processes
     (fork); the diffs are identical to a serial run and arrive in order.
+    ``knot_step_s`` interpolates positions between SGP4 states (see
+    :meth:`TopologyEngine.positions`); the default runs SGP4 at every step, so that
+    every step equals a fresh :meth:`TopologyEngine.snapshot` bit for bit.
     """
     offsets = engine.step_offsets(start, end, step_s)
     if destinations is None:
@@ -243,7 +248,9 @@ def timeline(engine: TopologyEngine, start: TimeLike | float, end: TimeLike | fl
         raise ConfigError("delay_threshold_ms", threshold, "must be a number >= 0", "use e.g. 0.5")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError("workers", workers, "must be a whole number >= 1", "use 1 or the number of cores")
-    job = _Job(offsets, dest, _node_array(engine, control, "control"), float(threshold))
+    if knot_step_s is not None and not (isinstance(knot_step_s, (int, float)) and knot_step_s > 0):
+        raise ConfigError("knot_step_s", knot_step_s, "must be a positive number of seconds", "use e.g. 60")
+    job = _Job(offsets, dest, _node_array(engine, control, "control"), float(threshold), knot_step_s)
     if workers == 1 or len(offsets) <= chunk_steps:
         yield from _run_steps(engine, job, 0, len(offsets))
         return

@@ -146,3 +146,19 @@ def test_bad_timeline_arguments(eng):
         list(timeline(eng, 0.0, 10.0, 1.0, destinations=["Atlantis"]))
     with pytest.raises(ConfigError):
         list(timeline(eng, 0.0, 10.0, 1.0, workers=0))
+
+
+def test_interpolated_positions_parallel_equals_serial_and_stay_close(eng):
+    serial = list(timeline(eng, 0.0, 400.0, 2.0, knot_step_s=60.0, delay_threshold_ms=0.0))
+    parallel = list(timeline(eng, 0.0, 400.0, 2.0, knot_step_s=60.0, delay_threshold_ms=0.0, workers=2,
+                             chunk_steps=23))
+    for a, b in zip(serial, parallel):
+        assert a.added.equals(b.added) and a.delay_changed.equals(b.delay_changed)
+        assert np.array_equal(a.removed, b.removed) and a.handovers == b.handovers
+    state = TopologyState.empty(eng)
+    for d in serial:
+        state.apply(d)
+    fresh = TopologyState.of_snapshot(eng, eng.snapshot(400.0))
+    assert state.matches(fresh, delay_tolerance_ms=1e-6)  # metres of error: nanoseconds of delay
+    with pytest.raises(Exception):
+        list(timeline(eng, 0.0, 10.0, 1.0, knot_step_s=0))
