@@ -1,0 +1,186 @@
+"""The time-stepping controller: real-time pacing, per-tick apply, statistics, hooks.
+
+Each tick ``k`` the controller waits (on the monotonic clock) until
+``wall_start + k * step / speed``, computes the snapshot at emulated offset
+``offset0 + k * step``, applies it, and publishes what happened. It never sleeps a
+fixed interval, so lag does not accumulate from compute time; when a tick overruns,
+the next one starts late and the lag is recorded and warned about.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..orbits.timeutil import format_utc
+from ..topology import Snapshot, TopologyEngine
+from .lookahead import Lookahead
+from .network import ApplyReport, LeoNetwork
+
+log = logging.getLogger("leonet.emulation")
+
+
+@dataclass(frozen=True)
+class TickInfo:
+    """What one tick did: emulated time, timings (ms) and the changes applied.
+
+    ``compute_ms`` is the time the tick waited for its snapshot (near zero when the
+    lookahead worker had it ready), ``apply_ms`` the time to change the kernel."""
+
+    index: int
+    offset_s: float
+    time_iso: str
+    compute_ms: float
+    apply_ms: float
+    lag_ms: float
+    report: ApplyReport
+
+
+@dataclass(frozen=True)
+class GslHandover:
+    """A ground station's primary satellite changed (``old``/``new`` may be None)."""
+
+    time_iso: str
+    offset_s: float
+    ground_station: str
+    old: Optional[str]
+    new: Optional[str]
+
+
+@dataclass
+class Hooks:
+    """Callbacks for higher layers; each list is called in order from the controller thread."""
+
+    tick: List[Callable[[TickInfo], None]] = field(default_factory=list)
+    handover: List[Callable[[GslHandover], None]] = field(default_factory=list)
+    #: called with (added, removed): lists of (node a, node b, kind)
+    links: List[Callable[[List[Tuple[str, str, str]], List[Tuple[str, str, str]]], None]] = \
+        field(default_factory=list)
+
+
+@dataclass
+class TickStats:
+    compute_ms: List[float] = field(default_factory=list)
+    apply_ms: List[float] = field(default_factory=list)
+    lag_ms: List[float] = field(default_factory=list)
+
+    def summary(self) -> Dict[str, float]:
+        out: Dict[str, float] = {"ticks": float(len(self.apply_ms))}
+        for name in ("compute_ms", "apply_ms", "lag_ms"):
+            values = np.array(getattr(self, name)) if getattr(self, name) else np.zeros(1)
+            out[f"{name}_p50"] = float(np.percentile(values, 50))
+            out[f"{name}_p99"] = float(np.percentile(values, 99))
+            out[f"{name}_max"] = float(values.max())
+        return out
+
+
+class Controller:
+    """Drives a :class:`LeoNetwork` through time."""
+
+    def __init__(self, engine: TopologyEngine, network: LeoNetwork, step_s: float = 1.0,
+                 speed: float = 1.0, offset_s: float = 0.0, hooks: Optional[Hooks] = None,
+                 lookahead: bool = True):
+        self.engine = engine
+        self.network = network
+        self.step_s = step_s
+        self.speed = speed
+        self.offset0 = offset_s
+        self.hooks = hooks or Hooks()
+        self.stats = TickStats()
+        self.handovers: List[GslHandover] = []
+        self.tick_index = 0
+        self.current_offset_s = offset_s
+        self._stop = threading.Event()
+        self._primary: Optional[np.ndarray] = None
+        self._warned_at = -1e9
+        self._lookahead = Lookahead(engine, network.destinations) if lookahead else None
+
+    # ------------------------------------------------------------------ time
+    @property
+    def current_time_iso(self) -> str:
+        return format_utc(self.engine.time_of(self.current_offset_s))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        """Stop ticking and end the lookahead worker."""
+        self._stop.set()
+        if self._lookahead is not None:
+            self._lookahead.close()
+            self._lookahead = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------------ ticks
+    def first_snapshot(self) -> Snapshot:
+        snap = self.engine.snapshot(self.offset0)
+        self._primary = snap.primary_satellite.copy()
+        return snap
+
+    def run(self, duration_s: Optional[float] = None) -> None:
+        """Tick until ``duration_s`` emulated seconds have passed or :meth:`stop`."""
+        wall0 = time.monotonic()
+        k = 1
+        while not self._stop.is_set():
+            offset = self.offset0 + k * self.step_s
+            if duration_s is not None and offset - self.offset0 > duration_s + 1e-9:
+                break
+            deadline = wall0 + k * self.step_s / self.speed
+            if self._lookahead is not None:
+                self._lookahead.prefetch(offset + i * self.step_s for i in range(self._lookahead.depth))
+            delay = deadline - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            self.tick(k, offset, deadline)
+            k += 1
+
+    def tick(self, index: int, offset_s: float, deadline: float) -> TickInfo:
+        started = time.monotonic()
+        lag_ms = max(0.0, (started - deadline) * 1000.0)
+        t0 = time.perf_counter()
+        if self._lookahead is not None:
+            snap, next_hop = self._lookahead.get(offset_s)
+        else:
+            snap, next_hop = self.engine.snapshot(offset_s), None
+        t1 = time.perf_counter()
+        report = self.network.apply(snap, next_hop=next_hop)
+        t2 = time.perf_counter()
+        self.current_offset_s = offset_s
+        self.tick_index = index
+        info = TickInfo(index, offset_s, format_utc(snap.time), (t1 - t0) * 1000, (t2 - t1) * 1000, lag_ms, report)
+        self.stats.compute_ms.append(info.compute_ms)
+        self.stats.apply_ms.append(info.apply_ms)
+        self.stats.lag_ms.append(lag_ms)
+        for line in report.errors:
+            log.warning("tick %d: %s", index, line)
+        if lag_ms > 1000.0 * self.step_s / self.speed and started - self._warned_at > 10:
+            self._warned_at = started
+            log.warning("emulation is %.0f ms behind real time at %s (compute %.0f ms, apply %.0f ms)",
+                        lag_ms, info.time_iso, info.compute_ms, info.apply_ms)
+        self._publish(snap, info)
+        return info
+
+    def _publish(self, snap: Snapshot, info: TickInfo) -> None:
+        for fn in self.hooks.tick:
+            fn(info)
+        names = self.engine.nodes.names
+        if self.hooks.links and (report := info.report) and (report.added or report.removed):
+            for fn in self.hooks.links:
+                fn(report.added, report.removed)
+        if self._primary is not None:
+            changed = np.flatnonzero(snap.primary_satellite != self._primary)
+            for g in changed:
+                old, new = int(self._primary[g]), int(snap.primary_satellite[g])
+                event = GslHandover(info.time_iso, info.offset_s, names[self.engine.nodes.num_satellites + g],
+                                    names[old] if old >= 0 else None, names[new] if new >= 0 else None)
+                self.handovers.append(event)
+                for fn in self.hooks.handover:
+                    fn(event)
+        self._primary = snap.primary_satellite.copy()

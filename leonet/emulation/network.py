@@ -1,0 +1,350 @@
+"""The emulated network: nodes, links, link shaping and routes, kept equal to the
+topology engine's snapshots.
+
+:class:`LeoNetwork` is an *actuator*: :meth:`apply` takes a :class:`Snapshot` and
+changes the kernel until it matches, touching only what differs from what it installed
+before. It works make-before-break: new links and their routes go in before old links
+are removed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..topology import Snapshot, TopologyEngine
+from ..topology.links import GSL, KIND_NAMES
+from . import netns as nsmod
+from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
+from .config import EmulationConfig
+from .node_setup import configure_node, tune_host
+from .nodes import EmulatedNode, NodeFactory
+from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
+                   link_up_message, neighbour_message, route_messages, veth_message)
+from .shaping.base import LinkParams, LinkShaper
+
+log = logging.getLogger("leonet.emulation")
+
+#: Interface index of node i's interface towards node j is j + IFINDEX_OFFSET, so a
+#: route's output interface follows from its next hop without any look-up.
+IFINDEX_OFFSET = 16
+#: Errors that are expected while converging (route already gone with its link, ...).
+_BENIGN = {2, 3}  # ENOENT, ESRCH
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class ApplyReport:
+    """What one :meth:`LeoNetwork.apply` changed, and how long it took."""
+
+    links_added: int = 0
+    links_removed: int = 0
+    #: (node a, node b, kind) of the links added and removed
+    added: List[Tuple[str, str, str]] = field(default_factory=list)
+    removed: List[Tuple[str, str, str]] = field(default_factory=list)
+    delays_updated: int = 0
+    routes_changed: int = 0
+    errors: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class LeoNetwork:
+    """Nodes, links, shaping and routes of one emulation run."""
+
+    def __init__(self, engine: TopologyEngine, config: EmulationConfig, shaper: LinkShaper,
+                 factory: NodeFactory, prefix: str = nsmod.PREFIX):
+        self.engine = engine
+        self.config = config
+        self.shaper = shaper
+        self.factory = factory
+        names = engine.nodes.names
+        taken: set = set()
+        self.nodes: List[EmulatedNode] = []
+        for i, name in enumerate(names):
+            host = host_name(name, taken)
+            self.nodes.append(EmulatedNode(i, name, host, engine.nodes.kind(i), f"{prefix}{host}",
+                                           node_address(i)))
+        self.by_name: Dict[str, EmulatedNode] = {n.name: n for n in self.nodes}
+        self.by_name.update({n.host: n for n in self.nodes})
+        V = len(self.nodes)
+        if config.routes == "all":
+            self.destinations = np.arange(V)
+        else:
+            self.destinations = np.arange(engine.nodes.num_satellites, V)
+        self._worker = nsmod.NetnsThread()
+        self._netns_fds: List[int] = []
+        self._sockets: List[RtnlSocket] = []
+        self._root = None
+        # installed state
+        self.links = None                                   # topology Links as installed
+        self._installed_delay = np.zeros(0)
+        self.next_hop = np.full((len(self.destinations), V), -1, dtype=np.int32)
+        self.snapshot: Optional[Snapshot] = None
+        self.started = False
+        self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leonet-linkdel")
+        self._deleter_sockets: Dict[int, RtnlSocket] = {}
+        self._deleting: set = set()
+        self._pending_deletion = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, snapshot: Snapshot, progress: Progress = _no_progress) -> ApplyReport:
+        """Create every node, then install ``snapshot``'s links, shaping and routes."""
+        tune_host()
+        V = len(self.nodes)
+        progress("namespaces", 0, V)
+        self.factory.create(self.nodes, self._worker)
+        self.started = True
+        progress("namespaces", V, V)
+        self._netns_fds = [os.open(str(nsmod.path_of(n.netns)), os.O_RDONLY) for n in self.nodes]
+        step = max(1, V // 20)
+        for start in range(0, V, step):
+            chunk = self.nodes[start:start + step]
+            self._sockets.extend(self._worker.run_many(
+                [(n.netns, (lambda a=node_address_int(n.index): configure_node(a))) for n in chunk]))
+            progress("node setup", min(V, start + step), V)
+        self._root = RtnlSocket()
+        return self.apply(snapshot, progress)
+
+    def stop(self) -> None:
+        """Remove everything this run created. Safe to call twice or after a failed start."""
+        try:
+            self._wait_for_deletions()
+        except Exception as exc:
+            log.warning("deleting links: %s", exc)
+        self._deleter.shutdown(wait=True)
+        for s in self._deleter_sockets.values():
+            s.close()
+        self._deleter_sockets = {}
+        try:
+            self.shaper.close()
+        except Exception as exc:  # keep tearing down; report it
+            log.warning("closing the %s backend: %s", self.shaper.name, exc)
+        for s in self._sockets:
+            s.close()
+        self._sockets = []
+        if self._root is not None:
+            self._root.close()
+            self._root = None
+        for fd in self._netns_fds:
+            os.close(fd)
+        self._netns_fds = []
+        if self.started:
+            self.factory.destroy(self.nodes)
+            self.started = False
+        self._worker.close()
+
+    # ------------------------------------------------------------------ queries
+    def node(self, name: str) -> EmulatedNode:
+        if name in self.by_name:
+            return self.by_name[name]
+        return self.nodes[self.engine.nodes.index(name)]  # raises a ConfigError with suggestions
+
+    def interfaces_of(self, name: str) -> List[Tuple[str, str, str, float]]:
+        """(interface, peer name, link kind, one-way delay ms) of a node's current links."""
+        node = self.node(name)
+        links = self.links
+        out = []
+        if links is None:
+            return out
+        for k in np.flatnonzero((links.a == node.index) | (links.b == node.index)):
+            peer = int(links.b[k] if links.a[k] == node.index else links.a[k])
+            out.append((interface_name(peer), self.nodes[peer].name, KIND_NAMES[int(links.kind[k])],
+                        float(self._installed_delay[k])))
+        return out
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, snap: Snapshot, progress: Progress = _no_progress,
+              next_hop: Optional[np.ndarray] = None) -> ApplyReport:
+        """Make the kernel match ``snap`` (make-before-break). ``next_hop`` is the
+        snapshot's (destinations x nodes) next-hop table if already computed."""
+        t0 = time.perf_counter()
+        report = ApplyReport()
+        V = len(self.nodes)
+        new = snap.links
+        new_keys = new.keys(V)
+        if self.links is None:
+            old_keys = np.zeros(0, dtype=new_keys.dtype)
+            old_delay = np.zeros(0)
+        else:
+            old_keys = self.links.keys(V)
+            old_delay = self._installed_delay
+        added = ~np.isin(new_keys, old_keys)
+        removed = ~np.isin(old_keys, new_keys)
+        # delays of links that persist, compared with what is installed
+        installed = np.array(new.delay_ms, dtype=float)
+        common_new = np.flatnonzero(~added)
+        if len(common_new):
+            pos = np.searchsorted(old_keys, new_keys[common_new])
+            prev = old_delay[pos]
+            moved = np.abs(new.delay_ms[common_new] - prev) > self.config.delay_update_threshold_ms
+            moved |= (new.bandwidth_mbps[common_new] != self.links.bandwidth_mbps[pos])
+            moved |= (new.loss_percent[common_new] != self.links.loss_percent[pos])
+            installed[common_new] = np.where(moved, new.delay_ms[common_new], prev)
+            changed = common_new[moved]
+        else:
+            changed = np.zeros(0, dtype=int)
+
+        if self._deleting and added.any():
+            # a link re-added before its old veth is gone (a GSL flapping at the horizon)
+            readded = {(int(x), int(y)) for x, y in zip(new.a[added], new.b[added])} & self._deleting
+            if readded:
+                self._wait_for_deletions()
+        self._add_links(new, np.flatnonzero(added), report, progress)
+        if len(changed):
+            self.shaper.update(self._ends(new, changed))
+            report.delays_updated = int(len(changed))
+        self._update_routes(snap, report, progress, next_hop)
+        if self.links is not None and removed.any():
+            self._remove_links(self.links, np.flatnonzero(removed), report)
+        self.links = new
+        self._installed_delay = installed
+        self.snapshot = snap
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _ends(self, links, rows: np.ndarray) -> List[Tuple[Tuple[str, str], LinkParams]]:
+        out = []
+        for k in rows:
+            a, b = int(links.a[k]), int(links.b[k])
+            params = LinkParams(float(links.delay_ms[k]), float(links.bandwidth_mbps[k]),
+                                float(links.loss_percent[k]))
+            out.append(((self.nodes[a].netns, interface_name(b)), params))
+            out.append(((self.nodes[b].netns, interface_name(a)), params))
+        return out
+
+    def _add_links(self, links, rows: np.ndarray, report: ApplyReport, progress: Progress) -> None:
+        if not len(rows):
+            return
+        total = len(rows)
+        a_all, b_all = links.a[rows].astype(int), links.b[rows].astype(int)
+        batch = 512
+        for start in range(0, total, batch):
+            a, b = a_all[start:start + batch], b_all[start:start + batch]
+            msgs = [veth_message(interface_name(int(y)), int(y) + IFINDEX_OFFSET, interface_mac(int(x), int(y)),
+                                 self._netns_fds[x], interface_name(int(x)), int(x) + IFINDEX_OFFSET,
+                                 interface_mac(int(y), int(x)), self._netns_fds[y], seq=i)
+                    for i, (x, y) in enumerate(zip(a, b))]
+            errors = acked_request(self._root, msgs)
+            if errors:
+                raise OSError(f"creating {len(errors)} veth pairs failed: {describe_errors(errors)}")
+            progress("links", min(total, start + batch), total)
+        # bring both ends up and give each its peer's MAC, one batch per namespace
+        per_ns: Dict[int, List[bytes]] = {}
+        for x, y in zip(a_all, b_all):
+            for me, peer in ((int(x), int(y)), (int(y), int(x))):
+                per_ns.setdefault(me, []).extend((
+                    link_up_message(peer + IFINDEX_OFFSET),
+                    neighbour_message(peer + IFINDEX_OFFSET, peer, interface_mac(peer, me)) ))
+        for me, msgs in per_ns.items():
+            sock = self._sockets[me]
+            sock.send(b"".join(msgs))
+        for me in per_ns:
+            self._check(self._sockets[me], report, f"link set-up in {self.nodes[me].name}")
+        self.shaper.attach(self._ends(links, rows))
+        report.links_added = int(total)
+        report.added = self._describe(links, rows)
+
+    def _remove_links(self, links, rows: np.ndarray, report: ApplyReport) -> None:
+        """Detach shaping and delete the veths. Deleting a veth waits for an RCU grace
+        period (~10-20 ms), so deletion runs in a background thread: the routes have
+        already moved off these links (make-before-break)."""
+        self.shaper.detach([end for end, _ in self._ends(links, rows)])
+        per_ns: Dict[int, List[bytes]] = {}
+        for k in rows:
+            a, b = int(links.a[k]), int(links.b[k])
+            per_ns.setdefault(a, []).append(delete_link_message(b + IFINDEX_OFFSET, seq=int(k)))
+            self._deleting.add((a, b))
+        self._pending_deletion = self._deleter.submit(self._delete_links, per_ns, set(self._deleting))
+        report.links_removed = int(len(rows))
+        report.removed = self._describe(links, rows)
+
+    def _delete_links(self, per_ns: Dict[int, List[bytes]], pairs: set) -> None:
+        for me, msgs in per_ns.items():
+            errors = [e for e in acked_request(self._del_sockets(me), msgs) if e[1] not in _BENIGN | {19}]
+            if errors:  # 19: ENODEV, already gone
+                log.warning("deleting links in %s: %s", self.nodes[me].name, describe_errors(errors))
+        self._deleting -= pairs
+
+    def _del_sockets(self, node: int) -> RtnlSocket:
+        # The deleter thread has its own sockets: netlink sockets are not shared across threads.
+        sock = self._deleter_sockets.get(node)
+        if sock is None:
+            sock = self._deleter_sockets[node] = self._worker.run(self.nodes[node].netns, RtnlSocket)
+        return sock
+
+    def _wait_for_deletions(self) -> None:
+        if self._pending_deletion is not None:
+            self._pending_deletion.result()
+            self._pending_deletion = None
+
+    def _describe(self, links, rows: np.ndarray) -> List[Tuple[str, str, str]]:
+        return [(self.nodes[int(links.a[k])].name, self.nodes[int(links.b[k])].name,
+                 KIND_NAMES[int(links.kind[k])]) for k in rows]
+
+    def _update_routes(self, snap: Snapshot, report: ApplyReport, progress: Progress,
+                       new_hop: Optional[np.ndarray]) -> None:
+        if new_hop is None:                          # (D, V): where v forwards for destination d
+            new_hop = snap.routes(self.destinations).next_hop_to_source
+        changed = new_hop != self.next_hop
+        if not changed.any():
+            return
+        d_rows, v_cols = np.nonzero(changed)
+        by_node = np.argsort(v_cols, kind="stable")  # group the changes by node v
+        d_rows, v_cols = d_rows[by_node], v_cols[by_node]
+        bounds = np.flatnonzero(np.diff(v_cols)) + 1
+        groups = np.split(np.arange(len(v_cols)), bounds)
+        total = len(groups)
+
+        def program(idx: np.ndarray) -> Tuple[int, List[Tuple[int, int]]]:
+            v = int(v_cols[idx[0]])
+            rows = d_rows[idx]
+            via = new_hop[rows, v]
+            sock = self._sockets[v]
+            put = via >= 0
+            if put.any():
+                sock.send(route_messages(self.destinations[rows[put]], via[put], via[put] + IFINDEX_OFFSET, v),
+                          record_size=60)
+            gone = (~put) & (self.next_hop[rows, v] >= 0)
+            if gone.any():
+                sock.send(delete_route_messages(self.destinations[rows[gone]]), record_size=32)
+            return v, [e for e in sock.drain_errors() if e[1] not in _BENIGN]
+
+        def record(v: int, errors: List[Tuple[int, int]], done: int) -> None:
+            if errors:
+                report.errors.append(f"routes in {self.nodes[v].name}: {describe_errors(errors)}")
+            if done % 64 == 0 or done == total:
+                progress("routes", done, total)
+
+        if changed.sum() < 50000:  # a tick's changes: threads would cost more than they save
+            for done, idx in enumerate(groups, 1):
+                record(*program(idx), done)
+        else:                      # bring-up: the kernel work runs in the sending thread
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for done, (v, errors) in enumerate(pool.map(program, groups), 1):
+                    record(v, errors, done)
+        self.next_hop = new_hop.astype(np.int32, copy=True)
+        report.routes_changed = int(changed.sum())
+
+    def _check(self, sock: RtnlSocket, report: ApplyReport, what: str) -> None:
+        errors = [e for e in sock.drain_errors() if e[1] not in _BENIGN]
+        if errors:
+            report.errors.append(f"{what}: {describe_errors(errors)}")
+
+    # ------------------------------------------------------------------ checks
+    def self_check(self) -> List[str]:
+        """Compare every node's kernel routing table with the next hops installed from
+        the engine. Returns one line per mismatch (empty: the data plane matches)."""
+        from .rtnl import dump_leonet_routes
+        from .selfcheck import compare_tables
+        kernel = [dump_leonet_routes(s) for s in self._sockets]
+        return compare_tables(self.engine.nodes.names, self.destinations, self.next_hop, kernel)

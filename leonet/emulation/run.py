@@ -1,0 +1,133 @@
+"""One emulation run from a scenario: validate, bring up, tick, tear down.
+
+    with EmulationRun.from_scenario("demo", duration_s=60) as run:
+        run.start()
+        run.controller.run(60)
+
+Everything is validated before anything is created; on any exit (return, exception,
+Ctrl-C, SIGTERM) the run removes what it created.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any, Callable, Dict, Optional
+
+from ..errors import LeonetError
+from ..orbits import build_constellation, load_scenario
+from ..orbits.timeutil import format_utc
+from ..topology import TopologyEngine, topology_config
+from . import runstate
+from .cleanup import cleanup
+from .config import EmulationConfig, emulation_config
+from .controller import Controller, Hooks, TickInfo
+from .network import LeoNetwork, Progress
+from .nodes import NamespaceNodeFactory
+from .shaping.base import LinkShaper
+
+log = logging.getLogger("leonet.emulation")
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LeonetError("emulation needs root (network namespaces, veths, routes): run it with sudo")
+
+
+def make_backend(kind: str) -> LinkShaper:
+    """The link shaper for ``kind`` (auto | netem | nfqueue | none)."""
+    if kind == "none":
+        from .shaping.none import NoShaper
+        return NoShaper()
+    from .shaping.select import make_shaper
+    return make_shaper(kind)
+
+
+class EmulationRun:
+    """A scenario brought up as a live emulation."""
+
+    def __init__(self, scenario_name: str, config: EmulationConfig, start: Optional[str] = None):
+        self.scenario = load_scenario(scenario_name, start)
+        self.config = config
+        topology_config(self.scenario)  # validate before anything starts
+        self.constellation = build_constellation(self.scenario)
+        self.engine = TopologyEngine(self.constellation)
+        self.shaper: Optional[LinkShaper] = None
+        self.network: Optional[LeoNetwork] = None
+        self.controller: Optional[Controller] = None
+        self._old_sigterm: Any = None
+
+    @classmethod
+    def from_scenario(cls, scenario_name: str, start: Optional[str] = None, **overrides: Any) -> "EmulationRun":
+        scenario = load_scenario(scenario_name, start)
+        config = emulation_config(scenario).with_overrides(**overrides)
+        return cls(scenario_name, config, start)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, progress: Optional[Progress] = None) -> None:
+        require_root()
+        if runstate.active_run() is not None:
+            runstate.claim({})  # raises with the other run's pid
+        cleanup(stop_run=False)  # leftovers of a crashed run
+        self.shaper = make_backend(self.config.backend)
+        self.network = LeoNetwork(self.engine, self.config, self.shaper, NamespaceNodeFactory())
+        self.controller = Controller(self.engine, self.network, self.config.step_s, self.config.speed,
+                                     self.config.offset_s, Hooks())
+        self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt) \
+            if threading.current_thread() is threading.main_thread() else None
+        runstate.claim({"scenario": self.scenario.name, "backend": self.shaper.name,
+                        "scenario_path": str(self.scenario.source), "routes": self.config.routes,
+                        "start": format_utc(self.scenario.start),
+                        "nodes": [n.to_dict() for n in self.network.nodes]})
+        report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
+        for line in report.errors:
+            log.warning("bring-up: %s", line)
+        self.controller.hooks.tick.append(self._write_status)
+        self._write_status(None)
+
+    def _write_status(self, info: Optional[TickInfo]) -> None:
+        c = self.controller
+        assert c is not None and self.shaper is not None
+        runstate.write_status({
+            "time": c.current_time_iso, "offset_s": c.current_offset_s, "tick": c.tick_index,
+            "step_s": c.step_s, "speed": c.speed, "backend": self.shaper.name,
+            "backend_accuracy_ms": self.shaper.accuracy_ms, "stats": c.stats.summary(),
+            "last_tick": None if info is None else {
+                "compute_ms": info.compute_ms, "apply_ms": info.apply_ms, "lag_ms": info.lag_ms,
+                "links_added": info.report.links_added, "links_removed": info.report.links_removed,
+                "delays_updated": info.report.delays_updated, "routes_changed": info.report.routes_changed},
+            "handovers": len(c.handovers),
+        })
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.close()
+        if self.network is not None:
+            self.network.stop()
+        runstate.release()
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
+
+    def __enter__(self) -> "EmulationRun":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ helpers
+    def node(self, name: str):
+        assert self.network is not None
+        return self.network.node(name)
+
+    def expected_rtt_ms(self, a: str, b: str) -> Optional[float]:
+        """2 x the engine's one-way path delay between two nodes, at the current tick."""
+        assert self.network is not None and self.network.snapshot is not None
+        p = self.network.snapshot.path(self.node(a).name, self.node(b).name)
+        return None if not p.reachable else 2.0 * float(p.delay_ms)
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
