@@ -1,0 +1,106 @@
+"""The NFQUEUE rules of the nfqueue backend, installed per namespace in one
+``iptables-restore --noflush`` each.
+
+Every rule sits in the mangle table's POSTROUTING chain, matches one egress interface
+and carries the comment :data:`COMMENT`, so that :func:`cleanup_namespace_rules` finds
+leftovers after a crash:
+
+    -A POSTROUTING -o IF -m comment --comment leonet -j NFQUEUE --queue-num N
+
+No ``--queue-bypass``: if the daemon dies, its links drop packets instead of silently
+running without delay. Namespaces are processed by a small pool of concurrent
+``nsenter`` + ``iptables-restore`` processes (about 4 ms per namespace serially).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import shutil
+import subprocess
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from .. import netns
+
+COMMENT = "leonet"
+CHAIN = "POSTROUTING"
+TABLE = "mangle"
+#: concurrent iptables-restore processes
+WORKERS = 4
+
+
+def rule_spec(ifname: str, queue: int) -> str:
+    return f"{CHAIN} -o {ifname} -m comment --comment {COMMENT} -j NFQUEUE --queue-num {queue}"
+
+
+def restore_script(add: Sequence[Tuple[str, int]] = (), delete: Sequence[Tuple[str, int]] = ()) -> str:
+    lines = [f"*{TABLE}"]
+    lines += [f"-D {rule_spec(i, q)}" for i, q in delete]
+    lines += [f"-A {rule_spec(i, q)}" for i, q in add]
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise FileNotFoundError(f"`{name}` not found; scripts/install.sh installs iptables")
+    return path
+
+
+def _run_in(ns: str, argv: List[str], stdin: str = "") -> subprocess.CompletedProcess:
+    cmd = [_tool("nsenter"), f"--net={netns.path_of(ns)}", *argv]
+    return subprocess.run(cmd, input=stdin, text=True, capture_output=True)
+
+
+def _apply(ns: str, script: str, families: Sequence[str]) -> None:
+    for tool in families:
+        res = _run_in(ns, [_tool(tool), "--noflush", "-w"], script)
+        if res.returncode != 0:
+            raise RuntimeError(f"{tool} in {ns} failed: {res.stderr.strip()}")
+
+
+def apply_rules(changes: Dict[str, Tuple[List[Tuple[str, int]], List[Tuple[str, int]]]],
+                ipv6: bool = False, workers: int = WORKERS) -> None:
+    """For each namespace ``ns: (add, delete)`` with lists of ``(ifname, queue)``,
+    delete then add those rules atomically (one restore transaction per namespace)."""
+    families = ["iptables-restore"] + (["ip6tables-restore"] if ipv6 else [])
+    jobs = [(ns, restore_script(add, delete)) for ns, (add, delete) in changes.items() if add or delete]
+    if not jobs:
+        return
+    if len(jobs) == 1:
+        _apply(jobs[0][0], jobs[0][1], families)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for fut in [pool.submit(_apply, ns, script, families) for ns, script in jobs]:
+            fut.result()
+
+
+def list_rules(ns: str, ipv6: bool = False) -> List[str]:
+    """leonet's rules in a namespace, as ``iptables -S`` prints them."""
+    out = []
+    for tool in ["iptables"] + (["ip6tables"] if ipv6 else []):
+        res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S", CHAIN])
+        if res.returncode == 0:
+            out += [line for line in res.stdout.splitlines()
+                    if f"--comment {COMMENT}" in line and line.startswith("-A ")]
+    return out
+
+
+def cleanup_namespace_rules(ns: str) -> int:
+    """Remove every leonet NFQUEUE rule from namespace ``ns`` (IPv4 and IPv6), e.g.
+    after the emulator was killed. Returns how many rules were removed."""
+    removed = 0
+    for tool, restore in (("iptables", "iptables-restore"), ("ip6tables", "ip6tables-restore")):
+        if shutil.which(tool) is None:
+            continue
+        res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S", CHAIN])
+        if res.returncode != 0:
+            continue
+        mine = [line for line in res.stdout.splitlines()
+                if line.startswith("-A ") and f"--comment {COMMENT}" in line]
+        if mine:
+            script = f"*{TABLE}\n" + "".join("-D" + line[2:] + "\n" for line in mine) + "COMMIT\n"
+            res = _run_in(ns, [_tool(restore), "--noflush", "-w"], script)
+            if res.returncode != 0:
+                raise RuntimeError(f"{restore} in {ns} failed: {res.stderr.strip()}")
+            removed += len(mine)
+    return removed

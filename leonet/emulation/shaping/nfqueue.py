@@ -1,0 +1,252 @@
+"""The ``nfqueue`` backend: link delay in userspace, for kernels without sch_netem.
+
+Per link end, an iptables rule queues the interface's egress packets to a netfilter
+queue of its namespace; one daemon process (:mod:`.nfqueue_daemon`) holds the packets
+of every namespace and releases each after the link's delay. Loss is a drop verdict
+in the daemon; bandwidth is a tbf qdisc on the interface (the packet meets it after
+its delay). See docs/shaping.md for accuracy and limits.
+
+Kernel state this backend creates, and how it goes away:
+
+- mangle/POSTROUTING rules commented ``leonet``: removed by :meth:`close` and
+  :meth:`detach`; after a crash by :func:`cleanup_namespace_rules` (or by deleting the
+  namespace);
+- root tbf qdiscs on interfaces with a bandwidth: the same;
+- the daemon process: exits when this object closes it or the creating process dies.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from .. import netns
+from . import nfqueue_control as ctl
+from .base import LinkEnd, LinkParams, LinkShaper
+from .iptables_rules import apply_rules, cleanup_namespace_rules  # noqa: F401 (re-export)
+from .tc_qdiscs import QdiscTable
+from .units import ms_to_ns, percent_to_u32
+
+log = logging.getLogger(__name__)
+
+#: per-hop overhead subtracted when no calibration was run (measured here; docs/shaping.md)
+DEFAULT_OVERHEAD_MS = 0.05
+
+
+@dataclass
+class _End:
+    queue: int
+    params: LinkParams
+
+
+class NfqueueShaper(LinkShaper):
+    """Delay and loss in one userspace daemon for all namespaces, bandwidth by tbf.
+
+    ``overhead_ms``: fixed per-hop cost of the userspace path, subtracted from every
+    delay; ``None`` measures it now with :func:`calibrate` (about 1 s) unless
+    ``calibrate=False``, in which case :data:`DEFAULT_OVERHEAD_MS` applies.
+    ``queue_maxlen``: packets one link end may hold at once (beyond: dropped, like a
+    full netem queue). ``realtime``: run the daemon SCHED_FIFO (steadier under CPU
+    contention, at the risk of starving other work if it saturates a core).
+    """
+
+    name = "nfqueue"
+    accuracy_ms = 0.5
+
+    def __init__(self, overhead_ms: Optional[float] = None, calibrate: bool = True,
+                 queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False) -> None:
+        self.ipv6 = ipv6
+        self._lock = threading.RLock()
+        self._ends: Dict[LinkEnd, _End] = {}
+        self._ns_ids: Dict[str, int] = {}
+        self._last_ns_id = 0
+        self._free_queues: Dict[str, List[int]] = {}
+        self._next_queue: Dict[str, int] = {}
+        self._qdiscs = QdiscTable()
+        self._proc, self._client = self._start_daemon(queue_maxlen, realtime)
+        self.overhead_ms = DEFAULT_OVERHEAD_MS
+        self._closed = False
+        if overhead_ms is not None:
+            self.set_overhead(overhead_ms)
+        elif calibrate:
+            from .calibration import calibrate as run_calibration
+            self.set_overhead(run_calibration(self).overhead_ms)
+        else:
+            self.set_overhead(DEFAULT_OVERHEAD_MS)
+
+    # ------------------------------------------------------------------ daemon
+    @staticmethod
+    def _start_daemon(queue_maxlen: int, realtime: bool) -> Tuple[subprocess.Popen, ctl.ControlClient]:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for s in (mine, theirs):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        argv = [sys.executable, "-m", "leonet.emulation.shaping.nfqueue_daemon", str(theirs.fileno()),
+                f"--parent={os.getpid()}", f"--maxlen={queue_maxlen}"]
+        # PR_SET_PDEATHSIG fires when the *thread* that forked dies, so ask for it only
+        # from the main thread; the closed control socket ends the daemon in any case.
+        if threading.current_thread() is threading.main_thread():
+            argv.append("--pdeathsig")
+        if realtime:
+            argv.append("--realtime")
+        proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        client = ctl.ControlClient(mine)
+        client.request(ctl.OP_STATS, timeout=30.0)  # wait until it serves
+        return proc, client
+
+    @property
+    def daemon_pid(self) -> int:
+        return self._proc.pid
+
+    def set_overhead(self, overhead_ms: float) -> None:
+        """Set the per-hop overhead subtracted from every delay (applies at once)."""
+        self.overhead_ms = max(0.0, float(overhead_ms))
+        self._client.request(ctl.OP_CONFIG, json.dumps({"overhead_ns": ms_to_ns(self.overhead_ms)}).encode())
+
+    def stats(self) -> dict:
+        """The daemon's counters: pid, namespaces, queues, packets held/released/dropped,
+        CPU seconds, release lateness quantiles (ms), overhead."""
+        return self._client.stats()
+
+    # ------------------------------------------------------------------ LinkShaper
+    def attach(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
+        with self._lock:
+            ends = list(ends)
+            known = [(e, p) for e, p in ends if e in self._ends]
+            new = [(e, p) for e, p in ends if e not in self._ends]
+            if known:
+                self.update(known)
+            if not new:
+                return
+            self._add_namespaces(sorted({ns for (ns, _), _ in new}))
+            records, rules = [], {}
+            for (ns, ifname), params in new:
+                q = self._take_queue(ns)
+                self._ends[(ns, ifname)] = _End(q, params)
+                records.append(self._record(ns, q, params))
+                rules.setdefault(ns, ([], []))[0].append((ifname, q))
+            self._client.records(ctl.OP_BIND, records)
+            apply_rules(rules, ipv6=self.ipv6)
+            self._qdiscs.apply([(end, p.bandwidth_mbps) for end, p in new])
+
+    def update(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
+        with self._lock:
+            records, rates = [], []
+            for end, params in ends:
+                state = self._ends.get(end)
+                if state is None:
+                    raise KeyError(f"update of a link end that is not attached: {end}")
+                if (params.delay_ms, params.loss_percent) != (state.params.delay_ms, state.params.loss_percent):
+                    records.append(self._record(end[0], state.queue, params))
+                if params.bandwidth_mbps != state.params.bandwidth_mbps:
+                    rates.append((end, params.bandwidth_mbps))
+                state.params = params
+            if records:
+                self._client.records(ctl.OP_SET, records)
+            if rates:
+                self._qdiscs.apply(rates)
+
+    def detach(self, ends: Iterable[LinkEnd]) -> None:
+        with self._lock:
+            gone = [(end, self._ends.pop(end)) for end in ends if end in self._ends]
+            if not gone:
+                return
+            rules: Dict[str, Tuple[list, list]] = {}
+            for (ns, ifname), state in gone:
+                if netns.exists(ns):
+                    rules.setdefault(ns, ([], []))[1].append((ifname, state.queue))
+            try:
+                apply_rules(rules, ipv6=self.ipv6)
+            except RuntimeError as exc:  # e.g. the interface's rules went with its namespace
+                log.debug("removing nfqueue rules: %s", exc)
+            self._client.records(ctl.OP_UNBIND, [ctl.KEY.pack(self._ns_ids[ns], s.queue) for (ns, _), s in gone])
+            for (ns, _), state in gone:
+                self._free_queues.setdefault(ns, []).append(state.queue)
+            self._qdiscs.remove([end for end, _ in gone])
+
+    def release_namespaces(self, names: Iterable[str]) -> None:
+        """Stop shaping in namespaces the caller is about to delete, without undoing
+        their rules and qdiscs one by one (they go with the namespace). Optional
+        fast path for teardown: the daemon's sockets would otherwise keep the
+        namespaces alive in the kernel."""
+        with self._lock:
+            names = set(names)
+            ids = [self._ns_ids.pop(ns) for ns in names if ns in self._ns_ids]
+            for end in [e for e in self._ends if e[0] in names]:
+                del self._ends[end]
+            for ns in names:
+                self._free_queues.pop(ns, None)
+                self._next_queue.pop(ns, None)
+            self._qdiscs.forget_namespaces(names)
+            if ids:
+                self._client.records(ctl.OP_NAMESPACE_REMOVE, [ctl.NS_ID.pack(i) for i in ids])
+
+    def close(self, remove_kernel_state: bool = True) -> None:
+        """Remove rules and qdiscs (unless ``remove_kernel_state`` is False, for a
+        caller that deletes every namespace next), then stop the daemon."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if remove_kernel_state:
+                    rules: Dict[str, Tuple[list, list]] = {}
+                    for (ns, ifname), state in self._ends.items():
+                        if netns.exists(ns):
+                            rules.setdefault(ns, ([], []))[1].append((ifname, state.queue))
+                    try:
+                        apply_rules(rules, ipv6=self.ipv6)
+                    except RuntimeError as exc:
+                        log.warning("removing nfqueue rules: %s; `leonet cleanup` removes leftovers", exc)
+                    self._qdiscs.remove(list(self._ends))
+                self._ends.clear()
+            finally:
+                self._qdiscs.close()
+                self._stop_daemon()
+
+    def _stop_daemon(self) -> None:
+        try:
+            self._client.request(ctl.OP_QUIT, timeout=5.0)
+        except ctl.DaemonError:
+            pass
+        self._client.sock.close()
+        try:
+            self._proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    # ------------------------------------------------------------------ helpers
+    def _add_namespaces(self, names: List[str]) -> None:
+        for ns in names:
+            if ns in self._ns_ids:
+                continue
+            self._last_ns_id += 1
+            ns_id = self._last_ns_id
+            self._client.request(ctl.OP_NAMESPACE_ADD, ctl.NS_ID.pack(ns_id) + ns.encode())
+            self._ns_ids[ns] = ns_id
+
+    def _take_queue(self, ns: str) -> int:
+        free = self._free_queues.get(ns)
+        if free:
+            return free.pop()
+        q = self._next_queue.get(ns, 0)
+        self._next_queue[ns] = q + 1
+        return q
+
+    def _record(self, ns: str, queue: int, params: LinkParams) -> bytes:
+        return ctl.QUEUE.pack(self._ns_ids[ns], queue, ms_to_ns(params.delay_ms), percent_to_u32(params.loss_percent))
+
+    def __enter__(self) -> "NfqueueShaper":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
