@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .addressing import host_name, interface_mac, interface_name, node_address, 
 from .config import EmulationConfig
 from .node_setup import configure_node, tune_host
 from .nodes import EmulatedNode, NodeFactory
+from .overrides import LinkOverride, LinkOverrides
 from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
                    link_up_message, neighbour_message, route_messages, veth_message)
 from .shaping.base import LinkParams, LinkShaper
@@ -95,6 +97,10 @@ class LeoNetwork:
         self._deleter_sockets: Dict[int, RtnlSocket] = {}
         self._deleting: set = set()
         self._pending_deletion = None
+        #: faults injected on links (see overrides.py); applied on every tick
+        self.overrides = LinkOverrides()
+        self._apply_lock = threading.RLock()  # ticks and fault injection may come from two threads
+        self.engine_snapshot: Optional[Snapshot] = None   #: the last snapshot before overrides
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, snapshot: Snapshot, progress: Progress = _no_progress) -> ApplyReport:
@@ -167,7 +173,15 @@ class LeoNetwork:
               next_hop: Optional[np.ndarray] = None) -> ApplyReport:
         """Make the kernel match ``snap`` (make-before-break). ``next_hop`` is the
         snapshot's (destinations x nodes) next-hop table if already computed."""
+        with self._apply_lock:
+            return self._apply(snap, progress, next_hop)
+
+    def _apply(self, snap: Snapshot, progress: Progress, next_hop: Optional[np.ndarray]) -> ApplyReport:
         t0 = time.perf_counter()
+        self.engine_snapshot = snap
+        if self.overrides:
+            snap = self.overrides.apply(snap)
+            next_hop = None  # computed without the faults: route again
         report = ApplyReport()
         V = len(self.nodes)
         new = snap.links
@@ -286,6 +300,10 @@ class LeoNetwork:
         if self._pending_deletion is not None:
             self._pending_deletion.result()
             self._pending_deletion = None
+        #: faults injected on links (see overrides.py); applied on every tick
+        self.overrides = LinkOverrides()
+        self._apply_lock = threading.RLock()  # ticks and fault injection may come from two threads
+        self.engine_snapshot: Optional[Snapshot] = None   #: the last snapshot before overrides
 
     def _describe(self, links, rows: np.ndarray) -> List[Tuple[str, str, str]]:
         return [(self.nodes[int(links.a[k])].name, self.nodes[int(links.b[k])].name,
@@ -339,6 +357,19 @@ class LeoNetwork:
         errors = [e for e in sock.drain_errors() if e[1] not in _BENIGN]
         if errors:
             report.errors.append(f"{what}: {describe_errors(errors)}")
+
+    # ------------------------------------------------------------------ faults
+    def set_link_override(self, a: str, b: str, override: Optional[LinkOverride]) -> ApplyReport:
+        """Fail, degrade (``override``) or restore (None) the link between two nodes,
+        and apply the change now. It persists across ticks until restored."""
+        i, j = self.node(a).index, self.node(b).index
+        if override is None:
+            self.overrides.clear(i, j)
+        else:
+            self.overrides.set(i, j, override)
+        if self.engine_snapshot is None:
+            return ApplyReport()
+        return self.apply(self.engine_snapshot)
 
     # ------------------------------------------------------------------ checks
     def self_check(self) -> List[str]:

@@ -1,0 +1,98 @@
+"""The emulated network against the topology engine: real namespaces, routes, packets.
+
+These tests use the ``none`` shaping backend, so they check connectivity, routing and
+rewiring; delay fidelity is tested with the real backends in test_delay_end_to_end.py.
+"""
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from leonet.emulation import netns
+from leonet.emulation.cleanup import cleanup
+from leonet.emulation.run import EmulationRun
+
+from conftest import require_binary, require_root
+from . import scenarios
+
+
+@pytest.fixture
+def run(tmp_path):
+    require_root()
+    r = EmulationRun.from_scenario(scenarios.write(tmp_path), backend="none")
+    yield r
+    r.stop()
+    assert not netns.list_namespaces(), "namespaces left behind"
+
+
+def _reachable_offset(run, a, b, start=0.0, step=30.0):
+    for off in np.arange(start, start + 6 * 3600, step):
+        if run.engine.snapshot(float(off)).path(a, b).reachable:
+            return float(off)
+    pytest.skip("no time with a path between the two stations in 6 hours")
+
+
+def _in(run, node, cmd):
+    return subprocess.run(["nsenter", f"--net=/run/netns/{run.node(node).netns}", "--"] + cmd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_routes_follow_the_engine_and_traceroute_shows_its_hops(tmp_path, run):
+    require_binary("traceroute")
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off)
+    run.start()
+    assert run.network.self_check() == []
+    path = run.network.snapshot.path("Berlin", "Madrid")
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", run.node("Madrid").address])
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    tr = _in(run, "Berlin", ["traceroute", "-n", "-q", "1", "-w", "1", run.node("Madrid").address])
+    hops = re.findall(r"^\s*\d+\s+(\S+)", tr.stdout, re.M)
+    by_address = {n.address: n.name for n in run.network.nodes}
+    assert [by_address.get(h, h) for h in hops] == list(path.hops[1:])
+
+
+def test_rewiring_follows_gsl_handovers(tmp_path, run):
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off)
+    run.start()
+    first = run.network.snapshot.primary_satellite.copy()
+    # advance until Berlin's serving satellite changes, applying every 10 s
+    for k in range(1, 400):
+        snap = run.engine.snapshot(off + 10 * k)
+        report = run.network.apply(snap)
+        assert report.errors == []
+        if snap.primary_satellite[0] != first[0] and snap.path("Berlin", "Madrid").reachable:
+            break
+    else:
+        pytest.skip("no handover within the searched window")
+    assert report.links_added or report.links_removed or report.routes_changed
+    assert run.network.self_check() == []
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", run.node("Madrid").address])
+    assert ping.returncode == 0
+    # the interfaces in Berlin's namespace are exactly its GSLs in the engine
+    links = _in(run, "Berlin", ["ip", "-o", "link", "show"]).stdout
+    ifaces = sorted(re.findall(r"\d+: (l\d+)@", links))
+    assert ifaces == sorted(i for i, _, _, _ in run.network.interfaces_of("Berlin"))
+
+
+def test_cleanup_removes_a_killed_runs_leftovers(tmp_path):
+    require_root()
+    r = EmulationRun.from_scenario(scenarios.write(tmp_path), backend="none")
+    r.start()
+    sleeper = subprocess.Popen(["nsenter", f"--net=/run/netns/{r.node('Berlin').netns}", "--", "sleep", "600"])
+    assert len(netns.list_namespaces()) == 82
+    # simulate a crash: nothing of the run's own teardown happens
+    r.network._worker.close()
+    report = cleanup(stop_run=False)
+    assert report.namespaces_removed == 82 and report.processes_killed >= 1
+    assert sleeper.wait(timeout=10) != 0
+    assert netns.list_namespaces() == []
+    unrelated = subprocess.run(["ip", "netns", "add", "not-leonet"], capture_output=True)
+    try:
+        assert cleanup(stop_run=False).namespaces_removed == 0
+        assert "not-leonet" in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    finally:
+        if unrelated.returncode == 0:
+            subprocess.run(["ip", "netns", "del", "not-leonet"])
