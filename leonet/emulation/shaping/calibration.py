@@ -30,8 +30,8 @@ class Calibration:
     samples: int
 
 
-def calibrate(shaper: "NfqueueShaper", delay_ms: float = 2.0, count: int = 60,
-              interval_s: float = 0.005) -> Calibration:
+def calibrate(shaper: "NfqueueShaper", delay_ms: float = 2.0, count: int = 100,
+              interval_s: float = 0.004) -> Calibration:
     """Measure the overhead with ``shaper``'s own daemon (it must have no subtraction
     active for the scratch pair; the current setting is restored afterwards)."""
     previous = shaper.overhead_ms
@@ -43,7 +43,7 @@ def calibrate(shaper: "NfqueueShaper", delay_ms: float = 2.0, count: int = 60,
         shaper.set_overhead(0.0)
         try:
             shaper.attach([(end, LinkParams(delay_ms)) for end in net.ends()])
-            probe.run(dst, 5, interval_s)
+            probe.run(dst, 30, interval_s)  # lets the daemon learn its timer lead
             shaped = probe.run(dst, count, interval_s).received
         finally:
             shaper.release_namespaces(net.names)

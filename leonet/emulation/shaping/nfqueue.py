@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+import leonet
+
 from .. import netns
 from . import nfqueue_control as ctl
 from .base import LinkEnd, LinkParams, LinkShaper
@@ -96,7 +98,10 @@ class NfqueueShaper(LinkShaper):
             argv.append("--pdeathsig")
         if realtime:
             argv.append("--realtime")
-        proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(leonet.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         theirs.close()
         client = ctl.ControlClient(mine)
         client.request(ctl.OP_STATS, timeout=30.0)  # wait until it serves

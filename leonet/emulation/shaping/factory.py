@@ -1,0 +1,48 @@
+"""Choose a link-shaping backend: ``auto`` picks netem when the kernel has it, else
+nfqueue."""
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from ...errors import ConfigError
+from .base import LinkShaper
+
+BACKENDS = ("auto", "netem", "nfqueue", "none")
+
+
+def resolve_backend(kind: str) -> str:
+    """The concrete backend ``kind`` stands for on this machine."""
+    if kind not in BACKENDS:
+        raise ConfigError("emulation.backend", kind, f"unknown link-shaping backend",
+                          f"use one of {', '.join(BACKENDS)}")
+    if kind != "auto":
+        return kind
+    from .netem import netem_available
+    return "netem" if netem_available() else "nfqueue"
+
+
+def make_shaper(kind: str = "auto", **options: Any) -> LinkShaper:
+    """Create the backend ``kind`` ("auto", "netem", "nfqueue" or "none").
+
+    ``options`` go to the backend's constructor: for nfqueue ``overhead_ms``,
+    ``calibrate``, ``queue_maxlen``, ``realtime``, ``ipv6``; for netem ``limit``.
+    Raises :class:`~leonet.errors.ConfigError` when the backend cannot work here.
+    """
+    backend = resolve_backend(kind)
+    if backend == "netem":
+        from .netem import NetemShaper, netem_available
+        if not netem_available():
+            raise ConfigError("emulation.backend", kind, "this kernel has no sch_netem "
+                              "(`tc qdisc add ... netem` is refused)",
+                              "use backend `auto` or `nfqueue`, or load the module: modprobe sch_netem")
+        return NetemShaper(**options)
+    if backend == "nfqueue":
+        missing = [t for t in ("iptables-restore", "nsenter") if shutil.which(t) is None]
+        if missing:
+            raise ConfigError("emulation.backend", kind, f"the nfqueue backend needs {', '.join(missing)}",
+                              "install iptables and util-linux (scripts/install.sh does)")
+        from .nfqueue import NfqueueShaper
+        return NfqueueShaper(**options)
+    from .none import NoShaper
+    return NoShaper()

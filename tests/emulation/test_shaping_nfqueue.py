@@ -1,0 +1,216 @@
+"""The nfqueue backend on real namespaces and real packets.
+
+Timing assertions use the accuracy stated in docs/shaping.md with room for the noise
+of shared CI machines: the median error must be within the backend's ``accuracy_ms``
+and most pings within 1 ms (the issue's target for 99 % is measured by
+benchmarks/bench_delay_fidelity.py, not asserted here).
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import require_root
+from leonet.emulation import netns
+from leonet.emulation.shaping.base import LinkParams
+from leonet.emulation.shaping.iptables_rules import cleanup_namespace_rules
+from leonet.emulation.shaping.probe import Prober
+from leonet.emulation.shaping.scratch import ScratchNet
+
+from . import shaping_helpers as h
+
+
+@pytest.fixture(scope="module")
+def shaper():
+    require_root()
+    from leonet.emulation.shaping.nfqueue import NfqueueShaper
+    s = NfqueueShaper()  # calibrates
+    yield s
+    s.close()
+    assert not h.process_alive(s.daemon_pid)
+
+
+def _check_rtt(result, expected_ms, accuracy_ms):
+    errs = h.errors(result.received, expected_ms)
+    assert result.lost == 0, f"lost {result.lost} pings"
+    assert abs(h.quantile(errs, 0.5)) <= accuracy_ms, h.describe(errs)
+    assert h.share_within(errs, 1.0) >= 0.8, h.describe(errs)
+
+
+def test_calibrated_overhead_is_small(shaper):
+    assert 0.0 <= shaper.overhead_ms < 1.0
+
+
+def test_single_link_rtt_is_twice_the_delay(shaper):
+    with ScratchNet.pairs("test-nfq1", 1) as net, Prober(net.names[0]) as probe:
+        shaper.attach([(end, LinkParams(7.5)) for end in net.ends()])
+        try:
+            dst = net.address(0, "b")
+            probe.run(dst, 3, 0.01)
+            _check_rtt(probe.run(dst, 100, 0.01), 15.0, shaper.accuracy_ms)
+        finally:
+            shaper.release_namespaces(net.names)
+
+
+def test_chain_rtt_is_twice_the_sum(shaper):
+    delays = [1.0, 2.0, 3.5, 0.5]
+    with ScratchNet.chain("test-nfq5", 5) as net, Prober(net.names[0]) as probe:
+        shaper.attach([((net.end(k, s)), LinkParams(d)) for k, d in enumerate(delays) for s in "ab"])
+        try:
+            dst = net.address(3, "b")  # the far end of the chain
+            probe.run(dst, 3, 0.01)
+            _check_rtt(probe.run(dst, 100, 0.01), 2 * sum(delays), 2 * shaper.accuracy_ms)
+        finally:
+            shaper.release_namespaces(net.names)
+
+
+@pytest.mark.parametrize("before, after", [(12.0, 4.0), (4.0, 12.0)])
+def test_delay_change_in_place_without_loss_or_reordering(shaper, before, after):
+    with ScratchNet.pairs(f"test-nfqc{int(before)}", 1) as net, Prober(net.names[0]) as probe:
+        ends = net.ends()
+        shaper.attach([(end, LinkParams(before)) for end in ends])
+        try:
+            dst = net.address(0, "b")
+            probe.run(dst, 3, 0.01)
+            change_at = 100
+
+            def on_send(i):
+                if i == change_at:
+                    shaper.update([(end, LinkParams(after)) for end in ends])
+
+            # 2 ms apart: with a 24 ms RTT a dozen pings are in flight at the change
+            result = probe.run(dst, 200, 0.002, on_send=on_send)
+            assert result.lost == 0
+            assert result.reordered == 0, result.reply_order
+            settled = [r for i, r in enumerate(result.rtt_ms) if i >= change_at + 2 * max(before, after) / 2 + 2]
+            errs = h.errors(settled, 2 * after)
+            assert abs(h.quantile(errs, 0.5)) <= shaper.accuracy_ms, h.describe(errs)
+            early = h.errors(result.rtt_ms[10:change_at - 15], 2 * before)
+            assert abs(h.quantile(early, 0.5)) <= shaper.accuracy_ms, h.describe(early)
+        finally:
+            shaper.release_namespaces(net.names)
+
+
+def test_loss_percent_is_roughly_honoured(shaper):
+    with ScratchNet.pairs("test-nfql", 1) as net, Prober(net.names[0]) as probe:
+        shaper.attach([(net.end(0, "a"), LinkParams(1.0, loss_percent=20.0)),
+                       (net.end(0, "b"), LinkParams(1.0))])
+        try:
+            result = probe.run(net.address(0, "b"), 500, 0.002, timeout_s=0.5)
+            assert 0.14 <= result.lost / 500 <= 0.26, result.lost  # binomial +-3 sigma
+            assert shaper.stats()["dropped_loss"] >= result.lost
+        finally:
+            shaper.release_namespaces(net.names)
+
+
+def _tcp_throughput_mbps(net, seconds=2.0):
+    """Mbit/s of one TCP flow from node 0 to node 1 (iperf3 when installed)."""
+    import shutil
+    dst = net.address(0, "b")
+    if shutil.which("iperf3"):
+        server = subprocess.Popen(["ip", "netns", "exec", net.names[1], "iperf3", "-s", "-1", "-B", dst],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)
+            out = subprocess.run(["ip", "netns", "exec", net.names[0], "iperf3", "-c", dst, "-t", str(seconds),
+                                  "-J"], capture_output=True, text=True, timeout=30, check=True).stdout
+        finally:
+            server.wait(timeout=10)
+        import json
+        return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e6
+    pytest.skip("iperf3 not installed (scripts/install.sh installs it)")
+
+
+def test_bandwidth_by_tbf_and_changed_in_place(shaper):
+    with ScratchNet.pairs("test-nfqb", 1) as net:
+        ends = net.ends()
+        shaper.attach([(end, LinkParams(2.0, bandwidth_mbps=20.0)) for end in ends])
+        try:
+            q = h.root_qdisc(*ends[0])
+            assert q["kind"] == "tbf" and q["options"]["rate"] == 2_500_000
+            mbps = _tcp_throughput_mbps(net)
+            assert 14.0 <= mbps <= 21.0, mbps
+            shaper.update([(end, LinkParams(2.0, bandwidth_mbps=40_000.0)) for end in ends])
+            q2 = h.root_qdisc(*ends[0])
+            assert q2["handle"] == q["handle"] and q2["options"]["rate"] == 5_000_000_000  # > 32 bits
+            shaper.update([(end, LinkParams(2.0)) for end in ends])  # unlimited: no tbf
+            assert h.root_qdisc(*ends[0])["kind"] != "tbf"
+        finally:
+            shaper.release_namespaces(net.names)
+
+
+def test_many_namespaces_share_one_daemon(shaper):
+    pairs = 100
+    with ScratchNet.pairs("test-nfqm", pairs) as net:
+        before = shaper.stats()
+        t0 = time.perf_counter()
+        shaper.attach([(end, LinkParams(1.0)) for end in net.ends()])
+        attach_s = time.perf_counter() - t0
+        try:
+            stats = shaper.stats()
+            assert stats["pid"] == before["pid"] == shaper.daemon_pid
+            assert stats["namespaces"] - before["namespaces"] == 2 * pairs
+            assert attach_s < 30, attach_s
+            for k in range(0, pairs, 25):
+                with Prober(net.names[2 * k]) as probe:
+                    dst = net.address(k, "b")
+                    probe.run(dst, 2, 0.01)
+                    r = probe.run(dst, 20, 0.005)
+                    assert r.lost == 0
+                    assert abs(h.quantile(h.errors(r.received, 2.0), 0.5)) <= shaper.accuracy_ms
+            daemons = subprocess.run(["pgrep", "-f", "leonet.emulation.shaping.nfqueue_daemon"],
+                                     capture_output=True, text=True).stdout.split()
+            assert str(shaper.daemon_pid) in daemons
+        finally:
+            shaper.release_namespaces(net.names)
+
+
+def test_close_leaves_no_rules_qdiscs_or_process():
+    require_root()
+    from leonet.emulation.shaping.nfqueue import NfqueueShaper
+    with ScratchNet.pairs("test-nfqx", 2) as net:
+        s = NfqueueShaper(calibrate=False)
+        s.attach([(end, LinkParams(1.0, bandwidth_mbps=50.0)) for end in net.ends()])
+        assert len(h.leonet_rules(net.names)) == 4
+        assert h.root_qdisc(*net.end(0, "a"))["kind"] == "tbf"
+        s.detach([net.end(1, "a"), net.end(1, "b")])
+        assert len(h.leonet_rules(net.names)) == 2
+        assert h.root_qdisc(*net.end(1, "a"))["kind"] != "tbf"
+        s.close()
+        assert h.leonet_rules(net.names) == []
+        assert all(h.root_qdisc(*end)["kind"] != "tbf" for end in net.ends())
+        assert not h.process_alive(s.daemon_pid)
+
+
+def test_daemon_dies_with_its_parent_and_cleanup_removes_rules():
+    require_root()
+    net = ScratchNet.pairs("test-nfqk", 1).create()
+    try:
+        script = textwrap.dedent(f"""
+            import sys, time
+            from leonet.emulation.shaping.nfqueue import NfqueueShaper
+            from leonet.emulation.shaping.base import LinkParams
+            s = NfqueueShaper(calibrate=False)
+            s.attach([(e, LinkParams(1.0)) for e in {net.ends()!r}])
+            print(s.daemon_pid, flush=True)
+            time.sleep(60)
+        """)
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        daemon = int(child.stdout.readline())
+        assert h.process_alive(daemon) and len(h.leonet_rules(net.names)) == 2
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        for _ in range(50):
+            if not h.process_alive(daemon):
+                break
+            time.sleep(0.1)
+        assert not h.process_alive(daemon)
+        assert sum(cleanup_namespace_rules(ns) for ns in net.names) == 2
+        assert h.leonet_rules(net.names) == []
+    finally:
+        net.destroy()
+    assert not any(n.startswith("ln-test-nfqk") for n in netns.list_namespaces())
