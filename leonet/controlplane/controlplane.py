@@ -40,7 +40,7 @@ class ControlPlaneOptions:
     orphan_pod_grace: float = 20.0
     event_ttl: float = 3600.0
     bookmark_interval: float = 60.0
-    watch_history: int = 50000
+    watch_history: int = 10000
     scheduler: bool = True                     # False when an external scheduler takes all pods
     controllers: bool = True
     auto_approve_kubelet_csrs: bool = True
