@@ -86,7 +86,6 @@ async def _fanout(kc: Path, watchers: int, updates: int, interval: float) -> Dic
     sent: Dict[str, float] = {}
     delays: List[float] = []
     ready = 0
-    done = asyncio.Event()
     received = 0
 
     async def watcher() -> None:

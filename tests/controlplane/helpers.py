@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from leonet.controlplane import ControlPlane, ControlPlaneOptions
+from leonet.controlplane import ControlPlane
 
 FAST = dict(node_monitor_period=0.5, node_monitor_grace_period=3.0, orphan_pod_grace=1.0)
 

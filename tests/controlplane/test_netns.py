@@ -11,7 +11,7 @@ from leonet.controlplane import ControlPlane, ControlPlaneOptions
 from leonet.controlplane.agent import ApiConnection, NodeAgent
 from leonet.controlplane.server import ControlPlaneProcess
 
-from .helpers import FAST, async_wait_for, pod_manifest
+from .helpers import FAST, async_wait_for
 from .test_agents import FAST_AGENT, conds, http_pod
 
 pytestmark = [

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 import yaml
 from aiohttp import web
 
-from ..auth import PUBLIC_PATHS, TokenFile, User, authorize, user_from_peercert
+from ..auth import TokenFile, User, authorize, user_from_peercert
 from ..errors import ApiError, status_object
 from ..resources import ResourceType
 from ..selectors import make_filter

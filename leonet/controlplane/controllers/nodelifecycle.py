@@ -78,7 +78,6 @@ class NodeLifecycleController:
 
     def monitor(self) -> None:
         now = time.monotonic()
-        nodes_rt = self.api.core("nodes")
         for node in list(self.api.store.list("nodes")):
             name = node["metadata"]["name"]
             seen = self._seen.setdefault(name, now)
