@@ -1,11 +1,11 @@
 """The NFQUEUE rules of the nfqueue backend, installed per namespace in one
 ``iptables-restore --noflush`` each.
 
-Every rule sits in the mangle table's POSTROUTING chain, matches one egress interface
-and carries the comment :data:`COMMENT`, so that :func:`cleanup_namespace_rules` finds
-leftovers after a crash:
+Every rule sits in the mangle table, matches one interface and carries the comment
+:data:`COMMENT`, so that :func:`cleanup_namespace_rules` finds leftovers after a crash:
 
-    -A POSTROUTING -o IF -m comment --comment leonet -j NFQUEUE --queue-num N
+    -A PREROUTING -i IF -m comment --comment leonet -j NFQUEUE --queue-num N   (ingress)
+    -A POSTROUTING -o IF -m comment --comment leonet -j NFQUEUE --queue-num N  (egress)
 
 No ``--queue-bypass``: if the daemon dies, its links drop packets instead of silently
 running without delay. Namespaces are processed by a small pool of concurrent
@@ -21,20 +21,23 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 from .. import netns
 
 COMMENT = "leonet"
-CHAIN = "POSTROUTING"
+INGRESS, EGRESS = "PREROUTING", "POSTROUTING"
+CHAINS = (INGRESS, EGRESS)
 TABLE = "mangle"
 #: concurrent iptables-restore processes
 WORKERS = 4
 
 
-def rule_spec(ifname: str, queue: int) -> str:
-    return f"{CHAIN} -o {ifname} -m comment --comment {COMMENT} -j NFQUEUE --queue-num {queue}"
+def rule_spec(ifname: str, queue: int, chain: str = INGRESS) -> str:
+    match = "-i" if chain == INGRESS else "-o"
+    return f"{chain} {match} {ifname} -m comment --comment {COMMENT} -j NFQUEUE --queue-num {queue}"
 
 
-def restore_script(add: Sequence[Tuple[str, int]] = (), delete: Sequence[Tuple[str, int]] = ()) -> str:
+def restore_script(add: Sequence[Tuple[str, int]] = (), delete: Sequence[Tuple[str, int]] = (),
+                   chain: str = INGRESS) -> str:
     lines = [f"*{TABLE}"]
-    lines += [f"-D {rule_spec(i, q)}" for i, q in delete]
-    lines += [f"-A {rule_spec(i, q)}" for i, q in add]
+    lines += [f"-D {rule_spec(i, q, chain)}" for i, q in delete]
+    lines += [f"-A {rule_spec(i, q, chain)}" for i, q in add]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -59,11 +62,11 @@ def _apply(ns: str, script: str, families: Sequence[str]) -> None:
 
 
 def apply_rules(changes: Dict[str, Tuple[List[Tuple[str, int]], List[Tuple[str, int]]]],
-                ipv6: bool = False, workers: int = WORKERS) -> None:
+                ipv6: bool = False, workers: int = WORKERS, chain: str = INGRESS) -> None:
     """For each namespace ``ns: (add, delete)`` with lists of ``(ifname, queue)``,
     delete then add those rules atomically (one restore transaction per namespace)."""
     families = ["iptables-restore"] + (["ip6tables-restore"] if ipv6 else [])
-    jobs = [(ns, restore_script(add, delete)) for ns, (add, delete) in changes.items() if add or delete]
+    jobs = [(ns, restore_script(add, delete, chain)) for ns, (add, delete) in changes.items() if add or delete]
     if not jobs:
         return
     if len(jobs) == 1:
@@ -78,10 +81,11 @@ def list_rules(ns: str, ipv6: bool = False) -> List[str]:
     """leonet's rules in a namespace, as ``iptables -S`` prints them."""
     out = []
     for tool in ["iptables"] + (["ip6tables"] if ipv6 else []):
-        res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S", CHAIN])
-        if res.returncode == 0:
-            out += [line for line in res.stdout.splitlines()
-                    if f"--comment {COMMENT}" in line and line.startswith("-A ")]
+        for chain in CHAINS:
+            res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S", chain])
+            if res.returncode == 0:
+                out += [line for line in res.stdout.splitlines()
+                        if f"--comment {COMMENT}" in line and line.startswith("-A ")]
     return out
 
 
@@ -92,7 +96,7 @@ def cleanup_namespace_rules(ns: str) -> int:
     for tool, restore in (("iptables", "iptables-restore"), ("ip6tables", "ip6tables-restore")):
         if shutil.which(tool) is None:
             continue
-        res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S", CHAIN])
+        res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S"])
         if res.returncode != 0:
             continue
         mine = [line for line in res.stdout.splitlines()

@@ -32,7 +32,7 @@ import leonet
 from .. import netns
 from . import nfqueue_control as ctl
 from .base import LinkEnd, LinkParams, LinkShaper
-from .iptables_rules import apply_rules, cleanup_namespace_rules  # noqa: F401 (re-export)
+from .iptables_rules import EGRESS, INGRESS, apply_rules, cleanup_namespace_rules  # noqa: F401
 from .tc_qdiscs import QdiscTable
 from .units import ms_to_ns, percent_to_u32
 
@@ -57,14 +57,28 @@ class NfqueueShaper(LinkShaper):
     ``queue_maxlen``: packets one link end may hold at once (beyond: dropped, like a
     full netem queue). ``realtime``: run the daemon SCHED_FIFO (steadier under CPU
     contention, at the risk of starving other work if it saturates a core).
+
+    ``hold_at``: ``"egress"`` (default) holds the packets leaving the link end's
+    interface, exactly the netem semantics. ``"ingress"`` holds the packets *arriving*
+    on it instead, which for a link whose two ends have equal parameters (every leonet
+    link) gives the same one-way delays. Trade-off (docs/shaping.md): at egress, a
+    held packet still belongs to its sending socket, so TCP small queues throttle TCP
+    senders *in the namespace itself* once its first hop holds more than ~1-2 ms (one
+    flow over a 5 ms first hop: ~9 Mbit/s; forwarded traffic is not affected). At
+    ingress, the receiver's kernel timestamp is taken before the hold, so tools that
+    use SO_TIMESTAMP (ping) do not see the last hop's delay.
     """
 
     name = "nfqueue"
     accuracy_ms = 0.5
 
     def __init__(self, overhead_ms: Optional[float] = None, calibrate: bool = True,
-                 queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False) -> None:
+                 queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False,
+                 hold_at: str = "egress") -> None:
+        if hold_at not in ("ingress", "egress"):
+            raise ValueError(f"hold_at must be 'ingress' or 'egress', not {hold_at!r}")
         self.ipv6 = ipv6
+        self.chain = INGRESS if hold_at == "ingress" else EGRESS
         self._lock = threading.RLock()
         self._ends: Dict[LinkEnd, _End] = {}
         self._ns_ids: Dict[str, int] = {}
@@ -139,7 +153,7 @@ class NfqueueShaper(LinkShaper):
                 records.append(self._record(ns, q, params))
                 rules.setdefault(ns, ([], []))[0].append((ifname, q))
             self._client.records(ctl.OP_BIND, records)
-            apply_rules(rules, ipv6=self.ipv6)
+            apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
             self._qdiscs.apply([(end, p.bandwidth_mbps) for end, p in new])
 
     def update(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
@@ -169,7 +183,7 @@ class NfqueueShaper(LinkShaper):
                 if netns.exists(ns):
                     rules.setdefault(ns, ([], []))[1].append((ifname, state.queue))
             try:
-                apply_rules(rules, ipv6=self.ipv6)
+                apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
             except RuntimeError as exc:  # e.g. the interface's rules went with its namespace
                 log.debug("removing nfqueue rules: %s", exc)
             self._client.records(ctl.OP_UNBIND, [ctl.KEY.pack(self._ns_ids[ns], s.queue) for (ns, _), s in gone])
@@ -208,7 +222,7 @@ class NfqueueShaper(LinkShaper):
                         if netns.exists(ns):
                             rules.setdefault(ns, ([], []))[1].append((ifname, state.queue))
                     try:
-                        apply_rules(rules, ipv6=self.ipv6)
+                        apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
                     except RuntimeError as exc:
                         log.warning("removing nfqueue rules: %s; `leonet cleanup` removes leftovers", exc)
                     self._qdiscs.remove(list(self._ends))
