@@ -44,12 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format_arg(p)
     p.set_defaults(func=cmd_visible)
 
-    p = sub.add_parser("demo", help="orbital demo: where Starlink shell 1 is and what a city sees")
-    p.add_argument("--scenario", default="starlink-shell1", help="preset or YAML (default starlink-shell1)")
-    p.add_argument("--city", default="Berlin", help="a city from the top-1000 list (default Berlin)")
-    p.add_argument("--at", help="UTC time (default: the scenario's start)")
-    p.set_defaults(func=cmd_demo)
-
 
 def _time(c: Constellation, at: Optional[str]):
     when = parse_utc(at, "--at") if at else c.start
@@ -155,16 +149,17 @@ def visible_rows(c: Constellation, when, lat: float, lon: float, alt_m: float, m
              "range_km": float(rng[i]), "shell": c.shells[c.satellites[i].shell].name} for i in order]
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    c = load_constellation(args.scenario)
-    when = _time(c, args.at)
+def orbital_demo(scenario: str, city: str, at: Optional[str]) -> int:
+    """Where a constellation is, and which satellites a city sees (no root needed)."""
+    c = load_constellation(scenario)
+    when = _time(c, at)
     cities = _cities()
-    if args.city not in cities:
+    if city not in cities:
         import difflib
-        raise ConfigError("--city", args.city, "not among the 1,000 largest cities",
-                          "try e.g. " + ", ".join(difflib.get_close_matches(args.city, list(cities)) or
+        raise ConfigError("--city", city, "not among the 1,000 largest cities",
+                          "try e.g. " + ", ".join(difflib.get_close_matches(city, list(cities)) or
                                                   ["Berlin", "Tokyo", "Lagos"]))
-    _, lat, lon, alt_m = cities[args.city]
+    _, lat, lon, alt_m = cities[city]
     pos = c.positions_at(when)
     slat, slon, salt = ecef_to_geodetic(pos)
     print(f"leonet orbital demo: {c.scenario.name} at {format_utc(when)}")
@@ -176,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"    {c.satellites[i].name:<12} {slat[i]:8.3f} {slon[i]:9.3f} {salt[i]:7.1f} km")
     min_elev = c.scenario.defaults["min_elevation_deg"]
     rows = visible_rows(c, when, lat, lon, alt_m, min_elev)
-    print(f"  {args.city} ({lat:.3f}, {lon:.3f}) sees {len(rows)} satellites above {min_elev:g} deg:")
+    print(f"  {city} ({lat:.3f}, {lon:.3f}) sees {len(rows)} satellites above {min_elev:g} deg:")
     emit_rows(rows[:10], ["name", "elevation_deg", "azimuth_deg", "range_km"], "table", floatfmt="{:.2f}")
     if len(rows) > 10:
         print(f"  ... and {len(rows) - 10} more (see `leonet visible {c.scenario.name} --from LAT,LON`)")

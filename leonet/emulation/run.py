@@ -38,10 +38,7 @@ def require_root() -> None:
 
 def make_backend(kind: str) -> LinkShaper:
     """The link shaper for ``kind`` (auto | netem | nfqueue | none)."""
-    if kind == "none":
-        from .shaping.none import NoShaper
-        return NoShaper()
-    from .shaping.select import make_shaper
+    from .shaping.factory import make_shaper
     return make_shaper(kind)
 
 

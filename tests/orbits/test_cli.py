@@ -58,5 +58,5 @@ def test_bad_input_exits_2_without_traceback(argv, fragment):
 
 
 def test_demo_runs(capsys):
-    code, out, _ = run(capsys, "demo", "--city", "Tokyo")
+    code, out, _ = run(capsys, "demo", "--orbits", "--city", "Tokyo")
     assert code == 0 and "Tokyo" in out and "sees" in out
