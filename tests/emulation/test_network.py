@@ -82,13 +82,14 @@ def test_cleanup_removes_a_killed_runs_leftovers(tmp_path):
     r = EmulationRun.from_scenario(scenarios.write(tmp_path), backend="none")
     r.start()
     sleeper = subprocess.Popen(["nsenter", f"--net=/run/netns/{r.node('Berlin').netns}", "--", "sleep", "600"])
-    assert len(netns.list_namespaces()) == 82
+    ours = {n.netns for n in r.network.nodes}
+    assert len(ours) == 82 and ours <= set(netns.list_namespaces())
     # simulate a crash: nothing of the run's own teardown happens
     r.network._worker.close()
     report = cleanup(stop_run=False)
-    assert report.namespaces_removed == 82 and report.processes_killed >= 1
+    assert report.namespaces_removed >= 82 and report.processes_killed >= 1
     assert sleeper.wait(timeout=10) != 0
-    assert netns.list_namespaces() == []
+    assert not ours & set(netns.list_namespaces())
     unrelated = subprocess.run(["ip", "netns", "add", "not-leonet"], capture_output=True)
     try:
         assert cleanup(stop_run=False).namespaces_removed == 0
