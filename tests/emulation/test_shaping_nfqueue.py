@@ -5,7 +5,6 @@ of shared CI machines: the median error must be within the backend's ``accuracy_
 and most pings within 1 ms (the issue's target for 99 % is measured by
 benchmarks/bench_delay_fidelity.py, not asserted here).
 """
-import os
 import signal
 import subprocess
 import sys

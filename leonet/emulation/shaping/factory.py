@@ -14,7 +14,7 @@ BACKENDS = ("auto", "netem", "nfqueue", "none")
 def resolve_backend(kind: str) -> str:
     """The concrete backend ``kind`` stands for on this machine."""
     if kind not in BACKENDS:
-        raise ConfigError("emulation.backend", kind, f"unknown link-shaping backend",
+        raise ConfigError("emulation.backend", kind, "unknown link-shaping backend",
                           f"use one of {', '.join(BACKENDS)}")
     if kind != "auto":
         return kind

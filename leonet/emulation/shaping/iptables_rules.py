@@ -16,7 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import shutil
 import subprocess
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from .. import netns
 

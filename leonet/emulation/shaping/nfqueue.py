@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -32,7 +31,7 @@ import leonet
 from .. import netns
 from . import nfqueue_control as ctl
 from .base import LinkEnd, LinkParams, LinkShaper
-from .iptables_rules import EGRESS, INGRESS, apply_rules, cleanup_namespace_rules  # noqa: F401
+from .iptables_rules import EGRESS, INGRESS, apply_rules, cleanup_namespace_rules  # noqa: F401 (re-exported for `leonet cleanup`)
 from .tc_qdiscs import QdiscTable
 from .units import ms_to_ns, percent_to_u32
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
-from typing import Iterable, Iterator, List, Sequence, Tuple
+from typing import Iterator, Sequence
 
 OP_NAMESPACE_ADD = 1     # payload: ns_id u32, then the namespace name (UTF-8)
 OP_NAMESPACE_REMOVE = 2  # payload: ns_id records

@@ -35,7 +35,6 @@ _HDR = struct.Struct("=IHHII")
 _NFGEN_ATTR = struct.Struct("=BBH")
 _NLA = struct.Struct("=HH")
 _BE32 = struct.Struct(">I")
-_PACKET_FIELDS = struct.Struct(">H2xHHI")  # res_id; nla_len, nla_type (read as BE, fixed below); id
 
 
 def _attr(kind: int, payload: bytes) -> bytes:

@@ -18,9 +18,9 @@ import os
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Sequence, Tuple
 
-from .units import U32_MAX, NS_PER_TICK, ns_to_ticks
+from .units import U32_MAX, ns_to_ticks
 
 NETLINK_ROUTE = 0
 RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 36, 37, 38
