@@ -62,6 +62,13 @@ CONTROL_CHUNK = 256
 LATE_BIN_NS, LATE_BINS = 10_000, 1000
 
 
+def _wait_readable(sock, timeout_s: float) -> bool:
+    """select() for one socket, without select's limit of 1,024 file descriptors."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout_s * 1000.0))
+
+
 class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
@@ -195,7 +202,7 @@ class Daemon:
         while any(s not in ns.acks for s in seqs):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no answer from nfnetlink_queue in {ns.name}")
-            select.select([ns.sock], [], [], 0.05)
+            _wait_readable(ns.sock, 0.05)
             self._receive(ns)
         failed = [ns.acks.pop(s) for s in seqs if ns.acks.get(s)]
         for s in seqs:

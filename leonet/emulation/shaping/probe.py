@@ -24,6 +24,13 @@ _SO_TIMESTAMPNS = 35
 _SCM_TIMESTAMPNS = _SO_TIMESTAMPNS
 
 
+def _wait_readable(sock, timeout_s: float) -> bool:
+    """select() for one socket, without select's limit of 1,024 file descriptors."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout_s * 1000.0))
+
+
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
@@ -116,7 +123,7 @@ class Prober:
             if deadline is not None and now > deadline:
                 break
             wait = (start + nxt * interval_s - now) if nxt < count else (deadline - now)
-            ready, _, _ = select.select([self.sock], [], [], max(0.0, wait))
+            ready = _wait_readable(self.sock, max(0.0, wait))
             if not ready:
                 continue
             while True:
