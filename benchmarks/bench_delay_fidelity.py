@@ -194,23 +194,33 @@ def run_backend(name: str, make, args) -> Dict:
     report: Dict = {"backend": name}
     shaper = make()
     report["calibrated_overhead_ms"] = getattr(shaper, "overhead_ms", None)
-    try:
+    try:  # fidelity first, printed as soon as measured
+
         with ScratchNet.pairs(f"bench-1h{os.getpid()}", 1) as net:
             dst = net.address(0, "b")
             report["plain_rtt_ms"] = plain_rtt(net, dst)
             report["single_link"] = fidelity_run(shaper, net, [net.end(0, "a"), net.end(0, "b")], 0, dst,
                                                  args.pings, 0.005, seed=1)
+            print(f"[{name}] single link: error ms {_fmt(report['single_link']['errors_ms'])}", flush=True)
         hops = 4
         with ScratchNet.chain(f"bench-ch{os.getpid()}", hops + 1) as net:
             path = [net.end(k, "a") for k in range(hops)] + [net.end(k, "b") for k in reversed(range(hops))]
             report["chain_4_hops"] = fidelity_run(shaper, net, path, 0, net.address(hops - 1, "b"),
                                                   args.pings, 0.005, seed=2)
+            print(f"[{name}] 4-hop chain: error ms {_fmt(report['chain_4_hops']['errors_ms'])}", flush=True)
     finally:
         shaper.close()
-    report["bring_up"] = bring_up(lambda: make(calibrate_ok=False), args.namespaces)
-    report["throughput_5ms"] = throughput(lambda: make(calibrate_ok=False), 5.0)
+    # each part stands alone: on a shared machine another session's cleanup may kill it
+    parts = [("bring_up", lambda: bring_up(lambda: make(calibrate_ok=False), args.namespaces)),
+             ("throughput_5ms", lambda: throughput(lambda: make(calibrate_ok=False), 5.0))]
     if name == "nfqueue":
-        report["throughput_5ms_ingress"] = throughput(lambda: make(calibrate_ok=False, hold_at="ingress"), 5.0)
+        parts.append(("throughput_5ms_ingress",
+                      lambda: throughput(lambda: make(calibrate_ok=False, hold_at="ingress"), 5.0)))
+    for key, fn in parts:
+        try:
+            report[key] = fn()
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            report[key] = {"error": f"{type(exc).__name__}: {exc}"}
     return report
 
 
@@ -247,9 +257,12 @@ def main() -> int:
             print(f"{key}: error ms {_fmt(r['errors_ms'])}; lost {r['lost']}, reordered {r['reordered']}, "
                   f"{r['changes']} delay changes; daemon CPU {'-' if cpu is None else f'{cpu:.1f} %'}")
         b = rep["bring_up"]
-        print(f"bring-up: {b['namespaces']} namespaces / {b['link_ends']} link ends: attach {b['attach_s']:.2f} s, "
-              f"update all {b['update_all_s'] * 1000:.0f} ms, close {b['close_s']:.2f} s, "
-              f"daemon RSS {b['daemon_rss_mb']:.0f} MB (scratch network itself: {b['scratch_net_s']:.1f} s)")
+        if "error" in b:
+            print(f"bring-up: failed: {b['error']}")
+        else:
+            print(f"bring-up: {b['namespaces']} namespaces / {b['link_ends']} link ends: attach {b['attach_s']:.2f} s, "
+                  f"update all {b['update_all_s'] * 1000:.0f} ms, close {b['close_s']:.2f} s, "
+                  f"daemon RSS {b['daemon_rss_mb']:.0f} MB (scratch network itself: {b['scratch_net_s']:.1f} s)")
         print(f"throughput (1 TCP flow, 5 ms links): {rep['throughput_5ms']}")
         if "throughput_5ms_ingress" in rep:
             print(f"throughput, nfqueue holding at ingress: {rep['throughput_5ms_ingress']}")
