@@ -232,6 +232,6 @@ def test_ingress_holding_keeps_local_tcp_fast():
         try:
             s.attach([(end, LinkParams(5.0)) for end in net.ends()])
             assert all("PREROUTING -i" in r for r in h.leonet_rules(net.names))
-            assert _tcp_throughput_mbps(net) > 50.0
+            assert _tcp_throughput_mbps(net) > 20.0  # egress holding: ~9 Mbit/s
         finally:
             s.close()
