@@ -14,6 +14,7 @@ running without delay. Namespaces are processed by a small pool of concurrent
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import shutil
 import subprocess
 from typing import Dict, List, Sequence, Tuple
@@ -22,6 +23,8 @@ from .. import netns
 
 COMMENT = "leonet"
 INGRESS, EGRESS = "PREROUTING", "POSTROUTING"
+#: hold forwarded packets at egress, and a node's own packets at the next node's ingress
+SPLIT = "split"
 CHAINS = (INGRESS, EGRESS)
 TABLE = "mangle"
 #: concurrent iptables-restore processes
@@ -33,11 +36,40 @@ def rule_spec(ifname: str, queue: int, chain: str = INGRESS) -> str:
     return f"{chain} {match} {ifname} -m comment --comment {COMMENT} -j NFQUEUE --queue-num {queue}"
 
 
+def split_rule_specs(ifname: str, queue: int) -> List[str]:
+    """The three rules of the ``split`` mode for the link end ``ifname`` (towards peer P):
+
+    1. forwarded packets leaving towards P wait here (egress);
+    2. this node's own packets *for P itself* wait here too (egress), so that P's
+       receive timestamps include the link's delay;
+    3. P's own packets that only pass through this node wait here, on arrival
+       (ingress): held after they left P's namespace, they no longer count against
+       the sending socket, so TCP small queues do not throttle P's TCP senders.
+
+    Every packet crosses a link's delay exactly once. Only a node's own TCP to a
+    direct neighbour is still held at egress (and throttled by TCP small queues).
+    """
+    from ..addressing import node_address, peer_of_interface
+    peer = node_address(peer_of_interface(ifname))
+    tail = f"-m comment --comment {COMMENT} -j NFQUEUE --queue-num {queue}"
+    return [f"{EGRESS} -o {ifname} -m addrtype ! --src-type LOCAL {tail}",
+            f"{EGRESS} -o {ifname} -d {peer}/32 -m addrtype --src-type LOCAL {tail}",
+            f"{INGRESS} -i {ifname} -s {peer}/32 -m addrtype ! --dst-type LOCAL {tail}"]
+
+
+def _specs(ifname: str, queue: int, chain: str) -> List[str]:
+    if chain == SPLIT:
+        if re.fullmatch(r"l\d+", ifname):
+            return split_rule_specs(ifname, queue)
+        chain = EGRESS  # not a leonet link (e.g. a calibration network): no peer address to split on
+    return [rule_spec(ifname, queue, chain)]
+
+
 def restore_script(add: Sequence[Tuple[str, int]] = (), delete: Sequence[Tuple[str, int]] = (),
                    chain: str = INGRESS) -> str:
     lines = [f"*{TABLE}"]
-    lines += [f"-D {rule_spec(i, q, chain)}" for i, q in delete]
-    lines += [f"-A {rule_spec(i, q, chain)}" for i, q in add]
+    lines += [f"-D {spec}" for i, q in delete for spec in _specs(i, q, chain)]
+    lines += [f"-A {spec}" for i, q in add for spec in _specs(i, q, chain)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 

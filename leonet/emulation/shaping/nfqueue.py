@@ -31,7 +31,7 @@ import leonet
 from .. import netns
 from . import nfqueue_control as ctl
 from .base import LinkEnd, LinkParams, LinkShaper
-from .iptables_rules import EGRESS, INGRESS, apply_rules, cleanup_namespace_rules  # noqa: F401 (re-exported for `leonet cleanup`)
+from .iptables_rules import EGRESS, INGRESS, SPLIT, apply_rules, cleanup_namespace_rules  # noqa: F401 (re-exported for `leonet cleanup`)
 from .tc_qdiscs import QdiscTable
 from .units import ms_to_ns, percent_to_u32
 
@@ -57,8 +57,13 @@ class NfqueueShaper(LinkShaper):
     full netem queue). ``realtime``: run the daemon SCHED_FIFO (steadier under CPU
     contention, at the risk of starving other work if it saturates a core).
 
-    ``hold_at``: ``"egress"`` (default) holds the packets leaving the link end's
-    interface, exactly the netem semantics. ``"ingress"`` holds the packets *arriving*
+    ``hold_at``: ``"split"`` (default) holds forwarded packets, and a node's own
+    packets for its direct neighbour, at egress; a node's own packets that go further
+    wait at the next node's ingress (see :func:`.iptables_rules.split_rule_specs`). It
+    combines the good sides of the two modes below: kernel receive timestamps see
+    every hop's delay, and multi-hop TCP senders are not throttled by TCP small
+    queues (only TCP to a direct neighbour still is). ``"egress"`` holds the packets
+    leaving the link end's interface, exactly the netem semantics. ``"ingress"`` holds the packets *arriving*
     on it instead, which for a link whose two ends have equal parameters (every leonet
     link) gives the same one-way delays. Trade-off (docs/shaping.md): at egress, a
     held packet still belongs to its sending socket, so TCP small queues throttle TCP
@@ -73,11 +78,11 @@ class NfqueueShaper(LinkShaper):
 
     def __init__(self, overhead_ms: Optional[float] = None, calibrate: bool = True,
                  queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False,
-                 hold_at: str = "egress") -> None:
-        if hold_at not in ("ingress", "egress"):
-            raise ValueError(f"hold_at must be 'ingress' or 'egress', not {hold_at!r}")
+                 hold_at: str = "split") -> None:
+        if hold_at not in ("ingress", "egress", "split"):
+            raise ValueError(f"hold_at must be 'split', 'ingress' or 'egress', not {hold_at!r}")
         self.ipv6 = ipv6
-        self.chain = INGRESS if hold_at == "ingress" else EGRESS
+        self.chain = {"ingress": INGRESS, "egress": EGRESS, "split": SPLIT}[hold_at]
         self._lock = threading.RLock()
         self._ends: Dict[LinkEnd, _End] = {}
         self._ns_ids: Dict[str, int] = {}
