@@ -1,0 +1,109 @@
+"""Bring-up and teardown of a whole constellation: leonet against stock Mininet
+(addHost + addLink + build + stop) for the same graph, in the same process.
+
+Default graph: Starlink shell 1 + the 116 gateways at the scenario start
+(about 1,700 hosts and 4,600 links). Stock Mininet gets no IPs, routes or shaping;
+leonet's figure is given both without routes (like for like) and with all-pairs routes.
+
+    sudo python benchmarks/bench_bringup.py [--scenario starlink-shell1] [--skip-stock]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+from leonet.emulation.cleanup import cleanup  # noqa: E402
+from leonet.emulation.config import EmulationConfig  # noqa: E402
+from leonet.emulation.network import LeoNetwork  # noqa: E402
+from leonet.emulation.nodes import NamespaceNodeFactory  # noqa: E402
+from leonet.emulation.shaping.none import NoShaper  # noqa: E402
+from leonet.orbits import load_constellation  # noqa: E402
+from leonet.topology import TopologyEngine  # noqa: E402
+
+
+def used_mb() -> float:
+    """Host memory in use (MemTotal - MemAvailable), which includes kernel objects."""
+    info = {}
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            key, value = line.split(":")
+            info[key] = int(value.split()[0])
+    return (info["MemTotal"] - info["MemAvailable"]) / 1024.0
+
+
+def bench_leonet(engine: TopologyEngine, snap) -> dict:
+    stages: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stages.setdefault(stage, [time.perf_counter(), None])[1] = time.perf_counter()
+
+    net = LeoNetwork(engine, EmulationConfig(backend="none"), NoShaper(), NamespaceNodeFactory())
+    mem0 = used_mb()
+    t0 = time.perf_counter()
+    net.start(snap, progress)
+    up = time.perf_counter() - t0
+    mem1 = used_mb()
+    routes = stages["routes"][1] - stages["routes"][0] if "routes" in stages else 0.0
+    t1 = time.perf_counter()
+    net.stop()
+    down = time.perf_counter() - t1
+    return {"up_s": up, "up_without_routes_s": up - routes, "routes_s": routes, "down_s": down,
+            "mem_mb": mem1 - mem0, "stages": {k: v[1] - v[0] for k, v in stages.items()}}
+
+
+def bench_stock(num_nodes: int, links) -> dict:
+    from mininet.link import Link
+    from mininet.net import Mininet
+    from mininet.node import Host
+    net = Mininet(topo=None, build=False, controller=None, autoSetMacs=False, autoStaticArp=False)
+    mem0 = used_mb()
+    t0 = time.perf_counter()
+    hosts = [net.addHost(f"h{i}", cls=Host) for i in range(num_nodes)]
+    t1 = time.perf_counter()
+    for a, b in zip(links.a, links.b):
+        net.addLink(hosts[int(a)], hosts[int(b)], cls=Link)
+    t2 = time.perf_counter()
+    net.build()
+    t3 = time.perf_counter()
+    mem1 = used_mb()
+    net.stop()
+    t4 = time.perf_counter()
+    return {"hosts_s": t1 - t0, "links_s": t2 - t1, "build_s": t3 - t2, "up_s": t3 - t0, "down_s": t4 - t3,
+            "mem_mb": mem1 - mem0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default="starlink-shell1")
+    ap.add_argument("--skip-stock", action="store_true", help="only measure leonet")
+    args = ap.parse_args()
+    cleanup(stop_run=False)
+    engine = TopologyEngine(load_constellation(args.scenario))
+    snap = engine.snapshot(0)
+    n, m = len(engine.nodes), len(snap.links)
+    print(f"machine: {describe()}")
+    print(f"graph: {args.scenario}, {n} hosts, {m} links")
+    ours = bench_leonet(engine, snap)
+    gc.collect()
+    print(f"leonet : up {ours['up_s']:.1f} s (without routes {ours['up_without_routes_s']:.1f} s; "
+          f"routes {ours['routes_s']:.1f} s), down {ours['down_s']:.1f} s, "
+          f"memory {ours['mem_mb']:.0f} MB ({1024 * ours['mem_mb'] / n:.0f} kB per node)")
+    print("         stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in ours["stages"].items()))
+    if args.skip_stock:
+        return
+    stock = bench_stock(n, snap.links)
+    print(f"mininet: up {stock['up_s']:.1f} s (hosts {stock['hosts_s']:.1f}, links {stock['links_s']:.1f}, "
+          f"build {stock['build_s']:.1f}), down {stock['down_s']:.1f} s, memory {stock['mem_mb']:.0f} MB "
+          f"({1024 * stock['mem_mb'] / n:.0f} kB per node)")
+    print(f"ratio  : up {ours['up_without_routes_s'] / stock['up_s']:.2f}x of stock (like for like), "
+          f"{ours['up_s'] / stock['up_s']:.2f}x with all-pairs routes; down {ours['down_s'] / stock['down_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
