@@ -47,6 +47,7 @@ def shell1_with_10_stations() -> TopologyEngine:
 
 def run(engine: TopologyEngine, seconds: float, workers: int, control, knot_step_s=None) -> dict:
     counts = dict(steps=0, added=0, removed=0, delay=0, next_hops=0, handovers=0, control=0)
+    cpu0 = os.times()
     t0 = time.perf_counter()
     for d in timeline(engine, 0.0, seconds - 1.0, 1.0, control=control, workers=workers,
                       knot_step_s=knot_step_s):
@@ -58,7 +59,18 @@ def run(engine: TopologyEngine, seconds: float, workers: int, control, knot_step
         counts["handovers"] += len(d.handovers)
         counts["control"] += len(d.control_by_delay)
     counts["wall_s"] = time.perf_counter() - t0
+    cpu1 = os.times()
+    # CPU time says what the code costs when other work shares the cores.
+    counts["parent_cpu_s"] = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    counts["worker_cpu_s"] = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system
+                                                                         - cpu0.children_system)
     return counts
+
+
+def cpu_note(r: dict) -> str:
+    steps = r["steps"]
+    return (f"CPU per step: {r['parent_cpu_s'] / steps * 1e3:.2f} ms in this process, "
+            f"{r['worker_cpu_s'] / steps * 1e3:.2f} ms in workers")
 
 
 def main() -> int:
@@ -93,14 +105,15 @@ def main() -> int:
     serial = run(engine, args.serial_sample, 1, control, args.knot_step)
     per_step = serial["wall_s"] / serial["steps"]
     print(f"leonet, serial sample of {serial['steps']} steps: {per_step * 1e3:.2f} ms/step -> "
-          f"a day on 1 core: {per_step * DAY_S / 60:.1f} min", flush=True)
+          f"a day on 1 core: {per_step * DAY_S / 60:.1f} min ({cpu_note(serial)})", flush=True)
 
     seconds = args.hours * 3600.0
     full = run(engine, seconds, args.workers, control, args.knot_step)
     day_min = full["wall_s"] / full["steps"] * DAY_S / 60
     label = "measured" if args.hours >= 24 else f"extrapolated from {args.hours:g} h"
     print(f"leonet, {full['steps']} steps ({args.hours:g} h) on {args.workers} workers: {full['wall_s']:.1f} s "
-          f"({full['wall_s'] / full['steps'] * 1e3:.2f} ms/step) -> a day: {day_min:.1f} min ({label})")
+          f"({full['wall_s'] / full['steps'] * 1e3:.2f} ms/step) -> a day: {day_min:.1f} min ({label}; "
+          f"{cpu_note(full)}; load average now {os.getloadavg()[0]:.1f})")
     print(f"events: {full['added']} links added, {full['removed']} removed, {full['delay']} delay "
           f"announcements, {full['next_hops']} next-hop changes, {full['handovers']} handovers, "
           f"{full['control']} control re-assignments")
