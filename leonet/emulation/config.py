@@ -21,7 +21,7 @@ from ..orbits import Scenario
 
 BACKENDS = ("auto", "netem", "nfqueue", "none")
 ROUTE_SETS = ("all", "ground-stations")
-NODE_KINDS = ("namespace",)
+NODE_KINDS = ("namespace", "docker")
 
 
 @dataclass(frozen=True)
