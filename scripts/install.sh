@@ -70,6 +70,24 @@ if ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "insta
     rm -rf "$tmp"
 fi
 
+# Docker: start the daemon when it is not running (no systemd on CI machines), then build
+# leonet's local images (only when missing or their build context changed).
+if ! docker info >/dev/null 2>&1; then
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+        systemctl start docker || true
+    fi
+    if ! docker info >/dev/null 2>&1; then
+        say "starting dockerd in the background (log: /var/log/leonet-dockerd.log)"
+        nohup dockerd >/var/log/leonet-dockerd.log 2>&1 &
+    fi
+    for _ in $(seq 1 60); do
+        [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    docker info >/dev/null 2>&1 || { echo "leonet install: dockerd did not start; see /var/log/leonet-dockerd.log" >&2; exit 1; }
+fi
+"$venv/bin/python" -m leonet.cli.main images build | sed 's/^/[leonet install] /'
+
 if [ "$(readlink -f /usr/local/bin/leonet 2>/dev/null)" != "$venv/bin/leonet" ]; then
     ln -sf "$venv/bin/leonet" /usr/local/bin/leonet
     say "linked /usr/local/bin/leonet"
