@@ -1,0 +1,61 @@
+"""Docker nodes with a real delay backend: ping RTT equals twice the engine's one-way
+path delay, and degrading a link adds its extra delay (and loss) in both directions."""
+import copy
+import statistics
+
+import pytest
+
+from leonet.containers.docker_nodes import container_name
+from leonet.emulation.run import EmulationRun
+
+from .helpers import DOCKER_SCENARIO, ping_ok, ping_rtts_ms, reachable_offset, require_docker, wait_for_idle_machine, write
+
+#: what a userspace (nfqueue) hop may add on a busy 2-core machine, per round trip
+TOLERANCE_MS = 4.0
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    require_docker()
+    try:
+        from leonet.emulation.run import make_backend
+        make_backend("auto").close()
+    except Exception as exc:
+        pytest.skip(f"no real delay backend here: {exc}")
+    wait_for_idle_machine()
+    raw = copy.deepcopy(DOCKER_SCENARIO)
+    raw["emulation"]["backend"] = "auto"
+    raw["topology"].pop("bounding_box")          # every satellite runs: not what this test is about
+    r = EmulationRun.from_scenario(write(tmp_path_factory.mktemp("delay"), raw))
+    r.config = r.config.with_overrides(offset_s=reachable_offset(r.engine, "Berlin", "Prague"))
+    try:
+        r.start()
+        yield r
+    finally:
+        r.stop()
+
+
+def test_docker_node_rtt_equals_the_engine_delay(run):
+    berlin, prague = container_name(run.node("Berlin"), "main"), run.node("Prague").address
+    expected = run.expected_rtt_ms("Berlin", "Prague")
+    rtts = ping_rtts_ms(berlin, prague, count=10)
+    assert len(rtts) >= 8
+    assert expected - 0.5 <= statistics.median(rtts) <= expected + TOLERANCE_MS, (expected, rtts)
+
+
+def test_degraded_link_adds_its_delay_and_loss(run):
+    berlin, prague = container_name(run.node("Berlin"), "main"), run.node("Prague").address
+    path = run.network.snapshot.path("Berlin", "Prague")
+    a, b = path.hops[0], path.hops[1]
+    expected = run.expected_rtt_ms("Berlin", "Prague")
+    faults = run.extensions.faults
+    faults.degrade_link(a, b, extra_delay_ms=20.0)
+    try:
+        rtts = ping_rtts_ms(berlin, prague, count=6)
+        assert len(rtts) >= 5
+        assert expected + 40.0 - 0.5 <= statistics.median(rtts) <= expected + 40.0 + TOLERANCE_MS, rtts
+        faults.degrade_link(a, b, extra_loss_percent=100.0)
+        assert not ping_ok(berlin, prague)
+    finally:
+        faults.restore_link(a, b)
+    assert ping_ok(berlin, prague)

@@ -1,0 +1,91 @@
+"""Bare-namespace nodes: the info API and DNS reach them too (through `ip netns exec`,
+which uses /etc/netns/<ns>/resolv.conf), kill and pause act on their processes (cgroup
+freezer), and the management namespace gives no shortcut between nodes."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from leonet.emulation import netns
+from leonet.emulation.run import EmulationRun
+from leonet.infoapi.plumbing import MGMT_NETNS
+from tests.conftest import require_binary, require_root
+from tests.emulation import scenarios
+
+from .helpers import reachable_offset, wait_for_idle_machine
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    require_root()
+    require_binary("busybox")
+    wait_for_idle_machine()
+    r = EmulationRun.from_scenario(scenarios.write(tmp_path_factory.mktemp("ns")), backend="none")
+    r.config = r.config.with_overrides(offset_s=reachable_offset(r.engine, "Berlin", "Madrid"))
+    try:
+        r.start()
+        yield r
+    finally:
+        r.stop()
+    assert not netns.list_namespaces()
+    assert not (netns.NETNS_DIR.parent.parent / "etc/netns/ln-Berlin").exists()
+
+
+def in_node(run, node, cmd, timeout=30):
+    return subprocess.run(["ip", "netns", "exec", run.node(node).netns] + cmd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_info_api_and_dns_from_a_namespace_node(run):
+    r = in_node(run, "Madrid", ["busybox", "wget", "-q", "-O-", "http://169.254.169.254/path/Madrid/Berlin"])
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    p = run.engine.snapshot(run.config.offset_s).path("Madrid", "Berlin")
+    assert body["hops"] == list(p.hops) and body["delay_ms"] == pytest.approx(p.delay_ms, abs=1e-9)
+    me = json.loads(in_node(run, "Madrid", ["busybox", "wget", "-q", "-O-", "http://169.254.169.254/self"]).stdout)
+    assert me["name"] == "Madrid"
+    r = in_node(run, "Madrid", ["busybox", "nslookup", "berlin.gst.leonet"])
+    assert run.node("Berlin").address in r.stdout, r.stdout + r.stderr
+    assert in_node(run, "Madrid", ["ping", "-c", "1", "-W", "2", "berlin.gst.leonet"]).returncode == 0
+
+
+def test_the_management_namespace_is_no_shortcut(run):
+    # forwarding is off there, and a node's only route through it is to the API address
+    fwd = subprocess.run(["ip", "netns", "exec", MGMT_NETNS, "cat", "/proc/sys/net/ipv4/ip_forward"],
+                         capture_output=True, text=True).stdout.strip()
+    assert fwd == "0"
+    routes = in_node(run, "Berlin", ["ip", "route", "show", "dev", "info"]).stdout.split("\n")
+    assert [line.split()[0] for line in routes if line.strip()] == ["169.254.169.254"]
+    # with Berlin's links failed, Madrid cannot reach Berlin, although both touch the management namespace
+    faults = run.extensions.faults
+    faults.kill("Berlin")
+    try:
+        assert in_node(run, "Madrid", ["ping", "-c", "1", "-W", "1", run.node("Berlin").address]).returncode != 0
+        # the API still answers the dead node's neighbours
+        assert in_node(run, "Madrid", ["busybox", "wget", "-q", "-O-", "http://169.254.169.254/self"]).returncode == 0
+    finally:
+        faults.restart("Berlin")
+    assert in_node(run, "Madrid", ["ping", "-c", "1", "-W", "2", run.node("Berlin").address]).returncode == 0
+
+
+def test_pause_freezes_and_kill_ends_a_namespace_nodes_processes(run):
+    ns = run.node("Berlin").netns
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-i", "0.2", run.node("Madrid").address],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        faults = run.extensions.faults
+        event = faults.pause("Berlin")
+        assert "froze" in event.detail
+        state = subprocess.run(["cat", f"/sys/fs/cgroup/freezer/leonet/{ns}/freezer.state"],
+                               capture_output=True, text=True).stdout.strip()
+        if state:  # cgroup v1 here; v2 machines use cgroup.freeze
+            assert state == "FROZEN"
+        faults.resume("Berlin")
+        faults.kill("Berlin")
+        assert proc.wait(timeout=10) != 0     # killed
+        faults.restart("Berlin")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
