@@ -8,17 +8,29 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Union
 
 from ..errors import ConfigError
 
+@dataclass(frozen=True)
+class KubeTarget:
+    """Where kubectl goes: a kubeconfig, and the network namespace to run it in (a control plane on an
+    emulated ground station is reachable only from inside the emulated network)."""
+
+    kubeconfig: Path
+    netns: Optional[str] = None
+
+
+Resolved = Union[Path, str, KubeTarget, None]
+
 # Resolvers map a control-plane name (e.g. a ground station of a running emulation) to a kubeconfig.
-# The emulation layer registers one; the default looks under $LEONET_CONTROLPLANES.
-_resolvers: List[Callable[[str], Optional[Path]]] = []
+# The control planes of the active emulation run are built in; other layers can add resolvers.
+_resolvers: List[Callable[[str], Resolved]] = []
 
 
-def register_kubeconfig_resolver(fn: Callable[[str], Optional[Path]]) -> None:
-    """Let another layer (the emulator) resolve names such as a ground station's to a kubeconfig."""
+def register_kubeconfig_resolver(fn: Callable[[str], Resolved]) -> None:
+    """Let another layer resolve names to a kubeconfig path or a :class:`KubeTarget`."""
     _resolvers.append(fn)
 
 
@@ -26,24 +38,43 @@ def controlplanes_dir() -> Path:
     return Path(os.environ.get("LEONET_CONTROLPLANES", Path.home() / ".leonet" / "controlplanes"))
 
 
-def resolve_kubeconfig(target: str) -> Path:
-    """A kubeconfig file, a control plane's data dir, or a name (registered resolvers, then
-    ``$LEONET_CONTROLPLANES/<name>/kubeconfig``)."""
+def active_run_target(name: str) -> Optional[KubeTarget]:
+    """A ground station (name or host, any case) with a control plane in the active emulation run."""
+    from ..controlplane.cluster import active_planes
+    for gs, p in active_planes().items():
+        if name.lower() in (gs.lower(), p["host"].lower()):
+            return KubeTarget(Path(p["kubeconfig"]), p["netns"])
+    return None
+
+
+def resolve_target(target: str) -> KubeTarget:
+    """A kubeconfig file, a control plane's data dir, or a name: registered resolvers, the ground
+    stations of the active run, then ``$LEONET_CONTROLPLANES/<name>/kubeconfig``."""
     p = Path(target)
     if p.is_file():
-        return p
+        return KubeTarget(p)
     if p.is_dir() and (p / "kubeconfig").is_file():
-        return p / "kubeconfig"
-    for fn in reversed(_resolvers):
+        return KubeTarget(p / "kubeconfig")
+    for fn in [*reversed(_resolvers), active_run_target]:
         found = fn(target)
+        if isinstance(found, KubeTarget):
+            return found
         if found:
-            return Path(found)
+            return KubeTarget(Path(found))
     cand = controlplanes_dir() / target / "kubeconfig"
     if cand.is_file():
-        return cand
+        return KubeTarget(cand)
+    from ..controlplane.cluster import active_planes
+    running = list(active_planes())
     raise ConfigError("TARGET", target, "not a kubeconfig, a control plane data dir, or a known control plane",
+                      ("control planes of the active run: " + ", ".join(running)) if running else
                       f"pass a kubeconfig path, or start one with `leonet controlplane serve --data-dir "
                       f"{controlplanes_dir()}/{target}`")
+
+
+def resolve_kubeconfig(target: str) -> Path:
+    """The kubeconfig of :func:`resolve_target`."""
+    return resolve_target(target).kubeconfig
 
 
 def kubectl_binary() -> str:
@@ -90,8 +121,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ttl", type=float, default=24 * 3600, help="bootstrap token lifetime, seconds")
     p.set_defaults(func=cmd_token)
 
+    p = cps.add_parser("list", help="the control planes of the active emulation run")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_list)
+
     p = sub.add_parser("kubectl", help="kubectl against a control plane: leonet kubectl TARGET -- ARGS",
-                       description="TARGET is a kubeconfig, a control plane's data dir or its name.")
+                       description="TARGET is a kubeconfig, a control plane's data dir or its name (a "
+                                   "ground station of the active run: kubectl then runs inside its "
+                                   "network namespace).")
     p.add_argument("target", metavar="TARGET")
     p.add_argument("kubectl_args", nargs=argparse.REMAINDER, metavar="-- ARGS")
     p.set_defaults(func=cmd_kubectl)
@@ -145,5 +182,18 @@ def cmd_kubectl(args: argparse.Namespace) -> int:
     rest = list(args.kubectl_args)
     if rest and rest[0] == "--":
         rest = rest[1:]
-    kc = resolve_kubeconfig(args.target)
-    return subprocess.call([kubectl_binary(), "--kubeconfig", str(kc), *rest])
+    from ..controlplane.netns import exec_prefix
+    t = resolve_target(args.target)
+    return subprocess.call([*exec_prefix(t.netns), kubectl_binary(), "--kubeconfig", str(t.kubeconfig), *rest])
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ..controlplane.cluster import active_planes
+    from .common import emit_rows
+    rows = [{"ground_station": gs, "url": p["url"], "kubeconfig": p["kubeconfig"], "netns": p["netns"]}
+            for gs, p in active_planes().items()]
+    if not rows and args.format == "table":
+        print("no control planes: no active run, or its scenario has no `controlplane:` section")
+        return 0
+    emit_rows(rows, ["ground_station", "url", "kubeconfig", "netns"], args.format)
+    return 0

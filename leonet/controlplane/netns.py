@@ -113,6 +113,17 @@ def netns(path: Optional[str]) -> NetNS:
     return ns
 
 
+def forget(paths) -> None:
+    """Close the cached handles of namespaces that are going away (``ip netns`` names or paths).
+
+    A cached handle keeps its namespace alive after ``ip netns del``, and a namespace re-created under
+    the same name would otherwise be entered through the stale handle."""
+    for p in paths:
+        ns = _cache.pop(resolve_netns(p), None)
+        if ns is not None:
+            ns.close()
+
+
 def exec_prefix(path: Optional[str]) -> list:
     """argv prefix that runs a command inside the namespace (for pod processes and exec probes)."""
     if not path:

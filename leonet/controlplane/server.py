@@ -30,13 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-monitor-grace-period", type=float, default=40.0, metavar="S")
     p.add_argument("--node-monitor-period", type=float, default=5.0, metavar="S")
     p.add_argument("--default-toleration-seconds", type=int, default=300, metavar="S")
+    p.add_argument("--orphan-pod-grace", type=float, default=20.0, metavar="S",
+                   help="force-delete pods bound to a missing node after this long")
 
 
 def options_from_args(args: argparse.Namespace) -> ControlPlaneOptions:
     return ControlPlaneOptions(node_monitor_period=args.node_monitor_period,
                                node_monitor_grace_period=args.node_monitor_grace_period,
                                default_toleration_seconds=args.default_toleration_seconds,
-                               scheduler=not args.no_scheduler)
+                               orphan_pod_grace=args.orphan_pod_grace, scheduler=not args.no_scheduler)
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -61,24 +63,50 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+
+
 class ControlPlaneProcess:
-    """A control plane in a child process (e.g. one per ground-station host)."""
+    """A control plane in a child process (e.g. one per ground-station host).
+
+    By default the child opens its listening socket in ``netns`` (``--netns``). With
+    ``enter_netns=True`` the whole process runs inside ``netns`` (started through ``nsenter``), as a
+    program on that host would: whatever removes the namespace's processes then removes it too.
+    ``log_path`` receives its stderr (default: a pipe read only if it fails to start)."""
 
     def __init__(self, data_dir: Path, addr: str = "127.0.0.1", port: int = 6443, netns: Optional[str] = None,
-                 name: str = "leonet", extra_args: Sequence[str] = ()):
+                 name: str = "leonet", extra_args: Sequence[str] = (), enter_netns: bool = False,
+                 log_path: Optional[Path] = None):
         self.cmd = [sys.executable, "-m", "leonet.controlplane.server", "--data-dir", str(data_dir),
                     "--addr", addr, "--port", str(port), "--name", name, *extra_args]
-        if netns:
+        if netns and enter_netns:
+            from .netns import exec_prefix
+            self.cmd = exec_prefix(netns) + self.cmd
+        elif netns:
             self.cmd += ["--netns", netns]
+        self.log_path = log_path
         self.proc: Optional[subprocess.Popen] = None
         self.url = ""
         self.kubeconfig: Optional[Path] = None
 
-    def start(self, timeout: float = 30.0) -> "ControlPlaneProcess":
-        """Start and block until it prints READY (raises RuntimeError if it dies first)."""
+    def spawn(self) -> "ControlPlaneProcess":
+        """Start the child without waiting (see :meth:`wait_ready`); several can then start in parallel."""
+        import threading
+        err = open(self.log_path, "ab") if self.log_path else subprocess.PIPE
+        # PDEATHSIG fires when the creating *thread* ends: only ask for it from the main thread
+        pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=pre)
+        if self.log_path:
+            err.close()
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> "ControlPlaneProcess":
+        """Block until the child prints READY (raises RuntimeError if it dies or times out first)."""
         import selectors
         import time
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc is not None and self.proc.stdout is not None
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
@@ -91,9 +119,16 @@ class ControlPlaneProcess:
                     return self
                 if not line and self.proc.poll() is not None:
                     break
-        err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+        if self.log_path:
+            err = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        else:
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
         self.stop()
         raise RuntimeError(f"control plane did not start: {err.strip()[-2000:]}")
+
+    def start(self, timeout: float = 30.0) -> "ControlPlaneProcess":
+        """Start and block until it prints READY (raises RuntimeError if it dies first)."""
+        return self.spawn().wait_ready(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc and self.proc.poll() is None:

@@ -71,6 +71,7 @@ class NodeAgent:
         self._lease: Optional[dict] = None
         self._node_status: Optional[dict] = None
         self._last_report = 0.0
+        self._lost_contact = False      # a heartbeat failed since the last status post
         self._adopt_until = 0.0
         self._readiness: Dict[Tuple[PodKey, str], ProbeWorker] = {}
         self._liveness: Dict[Tuple[PodKey, str], ProbeWorker] = {}
@@ -199,8 +200,14 @@ class NodeAgent:
             try:
                 await self._renew_lease(conn)
                 delay = interval
+                if self._lost_contact:
+                    # The control plane may have marked the node Unknown meanwhile; the kubelet would
+                    # see that in the Node it reads before each status update. Post at once.
+                    await self.post_status(force=True)
+                    self._lost_contact = False
             except ApiError as e:
                 self.stats["errors"] += 1
+                self._lost_contact = True
                 log.debug("%s: lease renewal failed: %s", self.name, e)
                 delay = min(interval, 0.2 * self.config.lease_duration_seconds / 7)  # kubelet's retry pace
             await asyncio.sleep(delay)
@@ -214,6 +221,7 @@ class NodeAgent:
                 await self.post_status()
             except ApiError as e:
                 self.stats["errors"] += 1
+                self._lost_contact = True
                 log.debug("%s: status post failed: %s", self.name, e)
             await asyncio.sleep(interval)
 
@@ -225,23 +233,25 @@ class NodeAgent:
         s["conditions"] = sorted((c["type"], c["status"], c.get("reason")) for c in status.get("conditions", []))
         return s
 
-    async def post_status(self, force: bool = False) -> None:
-        """Post node status when it changed, or when the report frequency has elapsed."""
+    async def post_status(self, force: bool = False) -> Optional[dict]:
+        """Post node status when it changed, or when the report frequency has elapsed. Returns the
+        Node as the control plane stored it, or None if nothing was posted."""
         conn = self.conn
         status = self._status()
         due = time.monotonic() - self._last_report >= self.config.status_report_frequency
         if not force and not due and self._significant(status) == self._significant(self._node_status):
-            return
+            return None
         try:
             res = await conn.patch("v1", "nodes", self.name, {"status": status}, subresource="status")
         except ApiError as e:
             if e.code == 404 and conn is self.conn:   # node deleted behind our back: register again
                 await self._register(conn)
-                return
+                return None
             raise
         self._node_status = res.get("status")
         self._last_report = time.monotonic()
         self.stats["status_posts"] += 1
+        return res
 
     def set_ready(self, ready: bool, message: str = "") -> None:
         """Report the node Ready or NotReady (posted with the next status update)."""
