@@ -128,8 +128,12 @@ class ControlPlaneCluster:
             self._start_planes()
             self._write_index()
             self._start_agents()
-        log.info("control planes on %s up in %.1f s; %d agents starting", ", ".join(self.planes),
-                 time.monotonic() - t0, len(self.assignment))
+        for gs, p in self.planes.items():
+            log.info("control plane on %s: %s (kubeconfig %s; `leonet kubectl %s -- get nodes`)", gs, p.url,
+                     p.kubeconfig, p.host)
+        log.info("control planes up in %.1f s; %d agents registering", time.monotonic() - t0,
+                 len(self.assignment))
+        self.report_registration()
         return self
 
     def stop(self) -> None:
@@ -295,9 +299,10 @@ class ControlPlaneCluster:
         def wait() -> None:
             try:
                 r = self.wait_registered()
-                log.warning("controlplane: %d agents registered in %.1f s", r["registered"], r["seconds"])
+                log.info("%d agents registered in %.1f s", r["registered"], r["seconds"])
             except Exception as exc:
-                log.warning("controlplane: agents did not all register: %s", exc)
+                if self.agents is not None:   # not merely stopped meanwhile
+                    log.warning("agents did not all register: %s", exc)
         if self.assignment and self.agents is not None:
             self._watcher = threading.Thread(target=wait, name="leonet-agents-registration", daemon=True)
             self._watcher.start()
