@@ -1,0 +1,150 @@
+"""Container benchmarks: Docker-node start time, memory per node, pause/resume cost, and
+what the info API adds (bring-up and request latency).
+
+    sudo .venv/bin/python benchmarks/bench_containers.py              # 20, 60, 120 Docker nodes
+    sudo .venv/bin/python benchmarks/bench_containers.py --sizes 20 --pauses 20
+
+Each size is a full emulation run (backend none) of a Walker shell whose satellites are
+all Docker nodes (holder + main container, busybox httpd), plus one run of the same
+shell as bare namespaces for comparison. Memory is the drop of MemAvailable from before
+bring-up to after it (so it includes dockerd/containerd bookkeeping and kernel memory),
+divided by the node count. The machine is shared: timings are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import yaml  # noqa: E402
+
+from leonet.containers.estimate import machine_memory_mb  # noqa: E402
+from leonet.emulation import netns as nsmod  # noqa: E402
+from leonet.emulation.run import EmulationRun  # noqa: E402
+from machine import describe  # noqa: E402
+
+
+def scenario(tmp: Path, planes: int, per_plane: int, docker: bool) -> str:
+    raw = {"name": f"bench-{planes}x{per_plane}", "start": "2026-01-31T12:00:00Z",
+           "shells": [{"name": "b", "walker": "delta", "planes": planes, "sats_per_plane": per_plane,
+                       "altitude_km": 1200, "inclination_deg": 53}],
+           "ground_stations": [],
+           "emulation": {"nodes": "docker" if docker else "namespace", "backend": "none"},
+           "containers": {"satellite": {"cpus": 0.1, "memory_mb": 32}}}
+    path = tmp / f"{raw['name']}-{'docker' if docker else 'ns'}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def settle_memory() -> float:
+    time.sleep(2.0)
+    return machine_memory_mb()
+
+
+def info_latency_ms(run: EmulationRun, requests: int = 200) -> List[float]:
+    """/self round trips from inside one node (a thread in its namespace)."""
+    node = run.network.nodes[0]
+
+    def ask() -> List[float]:
+        out = []
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            conn = http.client.HTTPConnection("169.254.169.254", 80, timeout=5)
+            conn.request("GET", "/self")
+            body = conn.getresponse().read()
+            conn.close()
+            out.append((time.perf_counter() - t0) * 1000)
+            assert json.loads(body)["name"] == node.name
+        return out
+    worker = nsmod.NetnsThread()
+    try:
+        return worker.run(node.netns, ask)
+    finally:
+        worker.close()
+
+
+def wait_for_idle_machine() -> None:
+    """One run per machine: wait while another process's run is active (shared machines)."""
+    from leonet.emulation import runstate
+    while runstate.active_run() is not None:
+        time.sleep(2)
+
+
+def one_run(path: str, pauses: int) -> Dict[str, float]:
+    wait_for_idle_machine()
+    before = settle_memory()
+    run = EmulationRun.from_scenario(path)
+    t0 = time.perf_counter()
+    run.start()
+    total = time.perf_counter() - t0
+    try:
+        after = settle_memory()
+        nodes = len(run.network.nodes)
+        ext = run.extensions
+        row: Dict[str, float] = {"nodes": nodes, "bringup_s": total, "memory_mb_per_node": (before - after) / nodes,
+                                 "info_api_s": ext.timings.get("info_api_s", 0.0)}
+        lat = info_latency_ms(run)
+        row["info_p50_ms"] = statistics.median(lat)
+        row["info_p99_ms"] = sorted(lat)[int(0.99 * len(lat)) - 1]
+        if ext.docker is not None:
+            row["holders_s_per_node"] = ext.docker.timings["holders_s"] / nodes
+            row["mains_s_per_node"] = ext.docker.timings["mains_s"] / nodes
+            pause_ms, resume_ms = [], []
+            for node in run.network.nodes[:pauses]:
+                t = time.perf_counter()
+                ext.actions.pause(node)
+                pause_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                ext.actions.resume(node)
+                resume_ms.append((time.perf_counter() - t) * 1000)
+            row["pause_ms_p50"] = statistics.median(pause_ms)
+            row["resume_ms_p50"] = statistics.median(resume_ms)
+        t = time.perf_counter()
+    finally:
+        run.stop()
+    row["teardown_s"] = time.perf_counter() - t
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="20,60,120", help="Docker node counts (multiples of 10)")
+    ap.add_argument("--pauses", type=int, default=20, help="nodes to pause and resume one by one")
+    ap.add_argument("--out", default="results/bench_containers.json")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            for docker in (True, False):
+                row = one_run(scenario(Path(tmp), n // 10, 10, docker), args.pauses)
+                row["kind"] = "docker" if docker else "namespace"
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=1))
+    print(f"machine: {describe()}\n")
+    print("| nodes | kind | bring-up s | holder s/node | main s/node | MB/node | pause ms | resume ms "
+          "| info API bring-up s | /self p50 ms | p99 ms | teardown s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        def f(key: str, fmt: str = "{:.2f}") -> str:
+            return fmt.format(r[key]) if key in r else "-"
+        print(f"| {int(r['nodes'])} | {r['kind']} | {f('bringup_s', '{:.1f}')} | {f('holders_s_per_node')} | "
+              f"{f('mains_s_per_node')} | {f('memory_mb_per_node', '{:.1f}')} | {f('pause_ms_p50', '{:.0f}')} | "
+              f"{f('resume_ms_p50', '{:.0f}')} | {f('info_api_s')} | {f('info_p50_ms')} | {f('info_p99_ms')} | "
+              f"{f('teardown_s', '{:.1f}')} |")
+
+
+if __name__ == "__main__":
+    main()
