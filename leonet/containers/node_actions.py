@@ -23,6 +23,30 @@ from .freezer import Freezer
 log = logging.getLogger("leonet.containers")
 
 
+def _pids_by_namespace(paths: List[str]) -> Dict[str, List[int]]:
+    """{namespace path: pids} for the given namespace bind mounts, in one /proc scan."""
+    by_inode: Dict[tuple, str] = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            continue
+        by_inode[(st.st_dev, st.st_ino)] = p
+    out: Dict[str, List[int]] = {}
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:
+            continue
+        path = by_inode.get((st.st_dev, st.st_ino))
+        if path is not None:
+            out.setdefault(path, []).append(int(entry))
+    return out
+
+
 class HostActions:
     """:class:`leonet.emulation.faults.NodeActions` for Docker and namespace nodes."""
 
@@ -108,6 +132,46 @@ class HostActions:
             return f"unpaused {', '.join(done)}" if done else "nothing was paused"
         self.freezer.thaw(node.netns)
         return "thawed"
+
+    # ------------------------------------------------------------------ batches (bounding box)
+    def pause_many(self, nodes: List[EmulatedNode]) -> int:
+        """Pause many nodes with one Docker listing and one /proc scan; returns how many
+        containers or process groups were frozen."""
+        return self._batch(nodes, True)
+
+    def resume_many(self, nodes: List[EmulatedNode]) -> int:
+        return self._batch(nodes, False)
+
+    def _batch(self, nodes: List[EmulatedNode], pause: bool) -> int:
+        done = 0
+        docker_nodes = {n.name for n in nodes if self._is_docker(n)}
+        if docker_nodes:
+            assert self.docker is not None
+            from ..emulation.cleanup import DOCKER_LABEL
+            from .docker_client import client
+            want, verb = ("running", "pause") if pause else ("paused", "unpause")
+            for c in client().containers.list(all=True, ignore_removed=True,
+                                              filters={"label": f"{DOCKER_LABEL}={self.docker.run_id}"}):
+                if c.labels.get("leonet.node") in docker_nodes and c.labels.get("leonet.role") != "node" \
+                        and c.status == want:
+                    try:
+                        getattr(c, verb)()
+                        done += 1
+                    except Exception as exc:  # it changed state meanwhile
+                        log.debug("%s %s: %s", verb, c.name, exc)
+        bare = [n for n in nodes if not self._is_docker(n)]
+        if bare and self.freezer.available:
+            if pause:
+                by_ns = _pids_by_namespace([str(nsmod.path_of(n.netns)) for n in bare])
+                for n in bare:
+                    pids = by_ns.get(str(nsmod.path_of(n.netns)))
+                    if pids:
+                        self.freezer.freeze(n.netns, pids)
+                        done += 1
+            else:
+                for n in bare:
+                    self.freezer.thaw(n.netns)
+        return done
 
     def set_limits(self, node: EmulatedNode, cpus: Optional[float], memory_mb: Optional[int]) -> str:
         """Change the CPU and/or memory limit of the node's main container at runtime."""

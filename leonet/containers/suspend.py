@@ -30,6 +30,7 @@ class BoundingBoxSuspender:
         self.num_satellites = num_satellites
         self.held = held                      #: paused by a fault: never resumed here
         self.suspended: Set[int] = set()      #: satellites paused because they are outside
+        #: milliseconds per node of each batch of pauses and resumes
         self.stats: Dict[str, List[float]] = {"pause_ms": [], "resume_ms": []}
         self._queue: "queue.Queue[Optional[Tuple[List[int], List[int]]]]" = queue.Queue()
         self._thread: Optional[threading.Thread] = None
@@ -63,24 +64,23 @@ class BoundingBoxSuspender:
         return pause, resume
 
     def _work(self, pause: List[int], resume: List[int]) -> None:
-        for i in resume:
-            if self.held(i):
-                continue
+        resume = [i for i in resume if not self.held(i)]
+        if resume:
             t0 = time.perf_counter()
-            self._act(self.actions.resume, i)
-            self.stats["resume_ms"].append((time.perf_counter() - t0) * 1000)
-        for i in pause:
+            self._act(self.actions.resume_many, resume)
+            self.stats["resume_ms"].append((time.perf_counter() - t0) * 1000 / len(resume))
+        if pause:
             t0 = time.perf_counter()
-            self._act(self.actions.pause, i)
-            self.stats["pause_ms"].append((time.perf_counter() - t0) * 1000)
+            self._act(self.actions.pause_many, pause)
+            self.stats["pause_ms"].append((time.perf_counter() - t0) * 1000 / len(pause))
         if pause or resume:
             log.debug("bounding box: paused %d, resumed %d satellites", len(pause), len(resume))
 
-    def _act(self, fn: Callable[[EmulatedNode], str], i: int) -> None:
+    def _act(self, fn: Callable[[List[EmulatedNode]], int], indices: List[int]) -> None:
         try:
-            fn(self.nodes[i])
-        except Exception as exc:  # a container killed by a fault cannot be paused: not fatal
-            log.debug("bounding box: %s %s: %s", fn.__name__, self.nodes[i].name, exc)
+            fn([self.nodes[i] for i in indices])
+        except Exception as exc:  # e.g. Docker briefly unreachable: the next change retries nothing, so warn
+            log.warning("bounding box: %s of %d nodes failed: %s", fn.__name__, len(indices), exc)
 
     def _run(self) -> None:
         while True:
