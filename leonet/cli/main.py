@@ -11,7 +11,8 @@ from typing import List, Optional
 
 from .. import __version__
 from ..errors import LeonetError
-from . import containers_cmds, controlplane_cmds, demo_cmds, emulation_cmds, orbits_cmds, topology_cmds
+from . import (containers_cmds, controlplane_cmds, demo_cmds, emulation_cmds, kubespace_cmds, orbits_cmds,
+               topology_cmds)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (orbits_cmds, topology_cmds, emulation_cmds, containers_cmds, demo_cmds, controlplane_cmds):
+    for module in (orbits_cmds, topology_cmds, emulation_cmds, containers_cmds, demo_cmds, controlplane_cmds,
+                   kubespace_cmds):
         module.register(sub)
     return parser
 
