@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 from ..emulation import netns as nsmod
 from ..emulation.nodes import EmulatedNode, processes_in_namespace
-from .docker_nodes import DockerNodeFactory, node_containers
+from .docker_nodes import PARALLEL, DockerNodeFactory, node_containers
 from .freezer import Freezer
 
 log = logging.getLogger("leonet.containers")
@@ -150,15 +151,20 @@ class HostActions:
             from ..emulation.cleanup import DOCKER_LABEL
             from .docker_client import client
             want, verb = ("running", "pause") if pause else ("paused", "unpause")
-            for c in client().containers.list(all=True, ignore_removed=True,
-                                              filters={"label": f"{DOCKER_LABEL}={self.docker.run_id}"}):
-                if c.labels.get("leonet.node") in docker_nodes and c.labels.get("leonet.role") != "node" \
-                        and c.status == want:
-                    try:
-                        getattr(c, verb)()
-                        done += 1
-                    except Exception as exc:  # it changed state meanwhile
-                        log.debug("%s %s: %s", verb, c.name, exc)
+            todo = [c for c in client().containers.list(all=True, ignore_removed=True,
+                                                        filters={"label": f"{DOCKER_LABEL}={self.docker.run_id}"})
+                    if c.labels.get("leonet.node") in docker_nodes and c.labels.get("leonet.role") != "node"
+                    and c.status == want]
+
+            def act(c: Any) -> int:
+                try:
+                    getattr(c, verb)()
+                    return 1
+                except Exception as exc:  # it changed state meanwhile
+                    log.debug("%s %s: %s", verb, c.name, exc)
+                    return 0
+            with ThreadPoolExecutor(PARALLEL, thread_name_prefix="leonet-pause") as pool:
+                done += sum(pool.map(act, todo))
         bare = [n for n in nodes if not self._is_docker(n)]
         if bare and self.freezer.available:
             if pause:
