@@ -65,11 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = wsub.add_parser("run", help="start a container in a node's namespace")
     w.add_argument("node", metavar="NODE")
     w.add_argument("image", metavar="IMAGE")
-    w.add_argument("--name", default="app", help="workload name (default app)")
-    w.add_argument("--cpus", type=float)
-    w.add_argument("--memory", type=int, metavar="MB")
-    w.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
-    w.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD", help="command (default: the image's)")
+    _workload_options(w)
+    w.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD",
+                   help="command after --, e.g. `-- ping -c 3 10.64.0.1` (default: the image's)")
     w.set_defaults(func=cmd_workload_run)
     w = wsub.add_parser("ls", help="the run's containers (holders, main and workloads)")
     w.add_argument("node", nargs="?", metavar="NODE")
@@ -83,6 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("suspended", help="nodes paused by the bounding box or by faults in the active run")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_suspended)
+
+
+def _workload_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default="app", help="workload name (default app)")
+    parser.add_argument("--cpus", type=float, help="CPU limit (cores)")
+    parser.add_argument("--memory", type=int, metavar="MB", help="memory limit (MB)")
+    parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
@@ -156,18 +161,31 @@ def cmd_limits(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_workload_run(args: argparse.Namespace) -> int:
-    from ..containers.control import request
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+def workload_body(args: argparse.Namespace) -> Dict[str, Any]:
+    """The control request for `leonet workload run` (options may follow IMAGE, before --)."""
+    rest = list(args.command)
+    if "--" in rest:  # options written after IMAGE land in the remainder: parse them here
+        split = rest.index("--")
+        late = argparse.ArgumentParser(prog="leonet workload run", add_help=False)
+        _workload_options(late)
+        late.set_defaults(name=args.name, cpus=args.cpus, memory=args.memory, env=list(args.env))
+        opts = late.parse_args(rest[:split])
+        args.name, args.cpus, args.memory, args.env = opts.name, opts.cpus, opts.memory, opts.env
+        rest = rest[split + 1:]
+    command = rest
     env = {}
     for item in args.env:
         if "=" not in item:
             raise ConfigError("--env", item, "must be KEY=VALUE", "write e.g. -e MODE=test")
         k, v = item.split("=", 1)
         env[k] = v
-    body = {"image": args.image, "command": command or None, "name": args.name, "cpus": args.cpus,
+    return {"image": args.image, "command": command or None, "name": args.name, "cpus": args.cpus,
             "memory_mb": args.memory, "env": env}
-    result = request("POST", f"/nodes/{args.node}/workloads", body)
+
+
+def cmd_workload_run(args: argparse.Namespace) -> int:
+    from ..containers.control import request
+    result = request("POST", f"/nodes/{args.node}/workloads", workload_body(args))
     print(f"started {result['name']}")
     return 0
 

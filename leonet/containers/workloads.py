@@ -43,7 +43,11 @@ def run_workload(factory: DockerNodeFactory, node: EmulatedNode, image: str, com
     except Exception as exc:
         if "Conflict" in str(exc):
             raise LeonetError(f"{node.name} already has a workload named {name}") from None
-        raise
+        try:  # created but not started (bad command, ...): do not leave it behind
+            client().containers.get(container_name(node, name)).remove(force=True)
+        except Exception:
+            pass
+        raise LeonetError(f"starting {image} in {node.name} failed: {exc}") from None
 
 
 def list_workloads(factory: DockerNodeFactory, node: Optional[EmulatedNode] = None) -> List[Dict[str, Any]]:

@@ -56,3 +56,16 @@ def test_estimate_counts_active_satellites_and_all_memory(tmp_path):
 def test_only_a_static_busybox_is_accepted():
     with open("/proc/self/exe", "rb") as fh:   # the (dynamic) Python interpreter
         assert not _is_static_elf(fh.read())
+
+
+@pytest.mark.parametrize("argv, name, command, env", [
+    (["Berlin", "img", "--name", "x", "-e", "A=1", "--", "sleep", "9"], "x", ["sleep", "9"], {"A": "1"}),
+    (["--name", "y", "Berlin", "img", "--", "ping", "-c", "3", "h"], "y", ["ping", "-c", "3", "h"], {}),
+    (["Berlin", "img"], "app", None, {}),
+])
+def test_workload_cli_arguments(argv, name, command, env):
+    from leonet.cli.containers_cmds import workload_body
+    from leonet.cli.main import build_parser
+    args = build_parser().parse_args(["workload", "run"] + argv)
+    body = workload_body(args)
+    assert body["name"] == name and body["command"] == command and body["env"] == env and body["image"] == "img"
