@@ -59,3 +59,29 @@ def test_degraded_link_adds_its_delay_and_loss(run):
     finally:
         faults.restore_link(a, b)
     assert ping_ok(berlin, prague)
+
+
+def test_the_info_api_adds_no_emulated_delay(run):
+    """A /self round trip from inside a shaped node is far below the delay of its links."""
+    import http.client
+    import time
+
+    from leonet.emulation import netns
+
+    def ask():
+        out = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            conn = http.client.HTTPConnection("169.254.169.254", 80, timeout=5)
+            conn.request("GET", "/self")
+            conn.getresponse().read()
+            conn.close()
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+    worker = netns.NetnsThread()
+    try:
+        times = worker.run(run.node("Berlin").netns, ask)
+    finally:
+        worker.close()
+    shortest_link = min(d for _, _, _, d in run.network.interfaces_of("Berlin"))
+    assert statistics.median(times) < min(2 * shortest_link, 5.0), (times, shortest_link)
