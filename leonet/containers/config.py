@@ -81,7 +81,7 @@ def _check_keys(where: str, raw: Mapping[str, Any], allowed: Tuple[str, ...]) ->
                               f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(allowed))
 
 
-def _optional_number(where: str, value: Any, lo: float, hi: float, integer: bool = False) -> Any:
+def optional_number(where: str, value: Any, lo: float, hi: float, integer: bool = False) -> Any:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
@@ -92,7 +92,7 @@ def _optional_number(where: str, value: Any, lo: float, hi: float, integer: bool
     return int(value) if integer else float(value)
 
 
-def _command(where: str, value: Any) -> Optional[Tuple[str, ...]]:
+def parse_command(where: str, value: Any) -> Optional[Tuple[str, ...]]:
     if value is None:
         return None
     if isinstance(value, str) and value.strip():
@@ -123,9 +123,9 @@ def parse_node_type(where: str, raw: Any, docker_allowed: bool, default_host: st
     if not isinstance(env, Mapping) or not all(isinstance(k, str) for k in env):
         raise ConfigError(f"{where}.env", env, "must be a mapping of NAME: value", "write {MODE: test}")
     return NodeTypeConfig(
-        host=host, image=image, command=_command(f"{where}.command", raw.get("command")),
-        cpus=_optional_number(f"{where}.cpus", raw.get("cpus"), 0.01, 1024),
-        memory_mb=_optional_number(f"{where}.memory_mb", raw.get("memory_mb"), 6, 1 << 22, integer=True),
+        host=host, image=image, command=parse_command(f"{where}.command", raw.get("command")),
+        cpus=optional_number(f"{where}.cpus", raw.get("cpus"), 0.01, 1024),
+        memory_mb=optional_number(f"{where}.memory_mb", raw.get("memory_mb"), 6, 1 << 22, integer=True),
         env=tuple(sorted((str(k), str(v)) for k, v in env.items())))
 
 

@@ -16,7 +16,7 @@ _lock = threading.Lock()
 def docker_available() -> Optional[str]:
     """None when a Docker daemon answers, else the reason it cannot be used."""
     try:
-        import docker  # noqa: F401
+        import docker  # noqa: F401  (only whether it is installed)
     except ImportError:
         return "the Python package `docker` is missing; run scripts/install.sh"
     if not os.path.exists(SOCKET) and "DOCKER_HOST" not in os.environ:

@@ -150,9 +150,9 @@ class RunExtensions:
 
     def set_limits(self, node: str, cpus: Optional[float], memory_mb: Optional[int]) -> FaultEvent:
         """Change a Docker node's CPU/memory limits now (logged like a fault)."""
-        from .config import _optional_number
-        cpus = _optional_number("cpus", cpus, 0.01, 1024)
-        memory_mb = _optional_number("memory_mb", memory_mb, 6, 1 << 22, integer=True)
+        from .config import optional_number
+        cpus = optional_number("cpus", cpus, 0.01, 1024)
+        memory_mb = optional_number("memory_mb", memory_mb, 6, 1 << 22, integer=True)
         assert self.actions is not None and self.faults is not None and self.run.network is not None
         n = self.run.network.node(node)
         detail = self.actions.set_limits(n, cpus, memory_mb)
@@ -172,15 +172,15 @@ class RunExtensions:
         return list_workloads(self.docker, self._docker_node(node) if node else None)
 
     def add_workload(self, node: str, body: Mapping[str, Any]) -> Dict[str, Any]:
-        from .config import _command, _optional_number
+        from .config import parse_command, optional_number
         from .workloads import run_workload
         n = self._docker_node(node)
         image = body.get("image")
         if not isinstance(image, str) or not image:
             raise ConfigError("image", image, "missing", "give an image name")
-        c = run_workload(self.docker, n, image, _command("command", body.get("command")),
-                         str(body.get("name", "app")), _optional_number("cpus", body.get("cpus"), 0.01, 1024),
-                         _optional_number("memory_mb", body.get("memory_mb"), 6, 1 << 22, integer=True),
+        c = run_workload(self.docker, n, image, parse_command("command", body.get("command")),
+                         str(body.get("name", "app")), optional_number("cpus", body.get("cpus"), 0.01, 1024),
+                         optional_number("memory_mb", body.get("memory_mb"), 6, 1 << 22, integer=True),
                          body.get("env") or {})
         return {"name": c.name, "id": c.id}
 

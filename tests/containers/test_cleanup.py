@@ -2,7 +2,6 @@
 import copy
 import subprocess
 
-import pytest
 
 from leonet.emulation import netns
 from leonet.emulation.cleanup import cleanup
