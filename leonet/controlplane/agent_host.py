@@ -8,7 +8,7 @@ namespace, so every API message crosses the emulated network.
 Commands (``op`` and its arguments):
 
 * ``init``: ``planes`` {name: url}, ``ca`` (PEM), ``config`` (:class:`AgentConfig` fields),
-  ``request_timeout``;
+  ``request_timeout``, ``register_concurrency`` (agents registering at once; 0: all);
 * ``add``: ``agents``, a list of {name, address, netns, plane, cert, key, labels};
 * ``wait_registered``: ``timeout`` -> {registered, seconds};
 * ``swap``: ``node``, ``plane``, ``deregister_old``, ``orphan_grace`` -> {seconds};
@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from dataclasses import fields
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from .agent import AgentConfig, ApiConnection, NodeAgent
 
@@ -56,6 +56,8 @@ class AgentHost:
         self.plane_of: Dict[str, str] = {}
         self._creds: Dict[str, tuple] = {}
         self._added_at = time.monotonic()
+        self._gate: Optional[asyncio.Semaphore] = None
+        self._starting: Set[asyncio.Task] = set()
 
     async def handle(self, op: str, args: Dict[str, Any]) -> Any:
         fn = getattr(self, f"op_{op}", None)
@@ -65,11 +67,14 @@ class AgentHost:
 
     # --- commands -------------------------------------------------------------------------
     async def op_init(self, planes: Dict[str, str], ca: str, config: Dict[str, Any],
-                      request_timeout: float = 10.0) -> None:
+                      request_timeout: float = 10.0, register_concurrency: int = 64) -> None:
         self.planes = dict(planes)
         self.ca_pem = ca.encode()
         self.config = agent_config(config)
         self.request_timeout = request_timeout
+        # At most this many agents register at once (0: no limit). Thousands of simultaneous TLS
+        # handshakes time out against Python control planes and their retries feed the storm.
+        self._gate = asyncio.Semaphore(register_concurrency) if register_concurrency > 0 else None
 
     def _connection(self, node: str, plane: str, netns: str) -> ApiConnection:
         cert, key = self._creds[node]
@@ -77,7 +82,9 @@ class AgentHost:
                              request_timeout=self.request_timeout, name=plane)
 
     async def op_add(self, agents: List[Dict[str, Any]]) -> int:
+        """Create the agents and start them (registration goes on in the background)."""
         self._added_at = time.monotonic()
+        loop = asyncio.get_running_loop()
         for i, spec in enumerate(agents):
             name = spec["name"]
             self._creds[name] = (spec["cert"].encode(), spec["key"].encode())
@@ -86,10 +93,22 @@ class AgentHost:
                               config=self.config)
             self.agents[name] = agent
             self.plane_of[name] = spec["plane"]
-            await agent.start()
+            if self._gate is None:
+                await agent.start()
+            else:
+                self._starting.add(loop.create_task(self._start_gated(agent)))
             if i % 50 == 49:
                 await asyncio.sleep(0)   # let early registrations progress while the rest are created
         return len(self.agents)
+
+    async def _start_gated(self, agent: NodeAgent) -> None:
+        assert self._gate is not None
+        async with self._gate:
+            await agent.start()
+            try:   # hold the slot until registered, but not for an agent that cannot reach its plane
+                await asyncio.wait_for(agent.registered.wait(), 2 * self.request_timeout)
+            except asyncio.TimeoutError:
+                pass
 
     async def op_wait_registered(self, timeout: float = 600.0) -> Dict[str, Any]:
         await asyncio.wait_for(asyncio.gather(*(a.wait_registered(timeout) for a in self.agents.values())),
@@ -129,6 +148,9 @@ class AgentHost:
                 "rss_mb": round(rss_mb(), 1), "cpu_s": round(sum(os.times()[:2]), 1), **totals}
 
     async def op_stop(self, stop_pods: bool = True) -> None:
+        for t in self._starting:
+            t.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         await asyncio.gather(*(a.stop(stop_pods=stop_pods) for a in self.agents.values()), return_exceptions=True)
         self.agents.clear()
 

@@ -101,6 +101,8 @@ class ControlPlaneCluster:
         self._k3s_agents: List[Any] = []
         self._ca: Optional[ClusterCA] = None
         self._watcher: Optional[threading.Thread] = None
+        #: seconds spent starting the control planes and handing the agents to their process
+        self.timings: Dict[str, float] = {}
 
     @classmethod
     def of(cls, run: "EmulationRun") -> "ControlPlaneCluster":
@@ -127,7 +129,9 @@ class ControlPlaneCluster:
         else:
             self._start_planes()
             self._write_index()
+            self.timings["planes_s"] = round(time.monotonic() - t0, 2)
             self._start_agents()
+            self.timings["agents_handed_over_s"] = round(time.monotonic() - t0 - self.timings["planes_s"], 2)
         for gs, p in self.planes.items():
             log.info("control plane on %s: %s (kubeconfig %s; `leonet kubectl %s -- get nodes`)", gs, p.url,
                      p.kubeconfig, p.host)
@@ -255,7 +259,8 @@ class ControlPlaneCluster:
                   "status_update_frequency": a.status_update_frequency}
         assert self._ca is not None
         self.agents.call("init", planes={g: p.url for g, p in self.planes.items()},
-                         ca=self._ca.pem.decode(), config=config, request_timeout=a.request_timeout)
+                         ca=self._ca.pem.decode(), config=config, request_timeout=a.request_timeout,
+                         register_concurrency=a.register_concurrency)
         self.agents.call("add", agents=self._agent_specs())
 
     # ------------------------------------------------------------------ k3s backend

@@ -18,6 +18,7 @@
         renew_interval: 10
         status_update_frequency: 10
         request_timeout: 10          # s, per API request of an agent
+        register_concurrency: 64     # agents registering at once (0: all at once)
 
 Names are checked against the run's nodes, so a typo fails before bring-up.
 """
@@ -44,6 +45,7 @@ class AgentsConfig:
     renew_interval: float = 10.0
     status_update_frequency: float = 10.0
     request_timeout: float = 10.0
+    register_concurrency: int = 64
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class ControlPlaneLaunchConfig:
 _TOP_KEYS = ("backend", "ground_stations", "port", "scheduler", "node_monitor_period",
              "node_monitor_grace_period", "default_toleration_seconds", "orphan_pod_grace", "agents")
 _AGENT_KEYS = ("satellites", "initial", "assign", "process", "lease_duration_seconds", "renew_interval",
-               "status_update_frequency", "request_timeout")
+               "status_update_frequency", "request_timeout", "register_concurrency")
 
 
 def _check_keys(prefix: str, raw: Mapping[str, Any], known: Sequence[str]) -> None:
@@ -191,7 +193,10 @@ def parse_controlplane_section(raw: Optional[Mapping[str, Any]], satellites: Seq
         status_update_frequency=float(_number("controlplane.agents.status_update_frequency",
                                               a_raw.get("status_update_frequency", da.status_update_frequency))),
         request_timeout=float(_number("controlplane.agents.request_timeout",
-                                      a_raw.get("request_timeout", da.request_timeout))))
+                                      a_raw.get("request_timeout", da.request_timeout))),
+        register_concurrency=int(_number("controlplane.agents.register_concurrency",
+                                         a_raw.get("register_concurrency", da.register_concurrency),
+                                         integer=True, allow_zero=True)))
     if agents.renew_interval >= agents.lease_duration_seconds:
         raise ConfigError("controlplane.agents.renew_interval", agents.renew_interval,
                           "must be shorter than lease_duration_seconds", "the kubelet renews at 1/4 of the lease")
