@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from leonet.controlplane.k3s import k3s_available
 from leonet.controlplane.launch_config import parse_controlplane_section
 from leonet.errors import ConfigError
 
@@ -77,6 +78,11 @@ def test_a_run_validates_the_section_before_anything_starts(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="did you mean 'Madrid'"):
         EmulationRun.from_scenario(str(path))
+    raw["controlplane"] = {"ground_stations": ["Madrid"], "backend": "k3s"}
+    path.write_text(yaml.safe_dump(raw))
+    if not k3s_available():
+        with pytest.raises(ConfigError, match="k3s binary is not installed"):
+            EmulationRun.from_scenario(str(path))
     raw["controlplane"] = {"ground_stations": ["Madrid"]}
     raw["emulation"] = {"routes": "ground-stations"}
     path.write_text(yaml.safe_dump(raw))
