@@ -87,3 +87,19 @@ def ping_rtts_ms(container: str, target: str, count: int = 5) -> List[float]:
     import re
     out = docker_exec(container, f"ping -c {count} -i 0.2 -W 2 {target}").stdout
     return [float(x) for x in re.findall(r"time=([\d.]+) ms", out)]
+
+
+def start_when_idle(run, timeout_s: float = 900.0) -> None:
+    """``run.start()``, waiting while another process's run holds the machine (the check
+    and the claim are not atomic, so a run started meanwhile is waited for too)."""
+    from leonet.errors import LeonetError
+    deadline = time.monotonic() + timeout_s
+    while True:
+        wait_for_idle_machine(max(1.0, deadline - time.monotonic()))
+        try:
+            run.start()
+            return
+        except LeonetError as exc:
+            if "another leonet run" not in str(exc) or time.monotonic() > deadline:
+                raise
+            run.stop()

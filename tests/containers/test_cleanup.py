@@ -7,14 +7,14 @@ from leonet.emulation import netns
 from leonet.emulation.cleanup import cleanup
 from leonet.emulation.run import EmulationRun
 
-from .helpers import DOCKER_SCENARIO, container_status, leonet_containers, require_docker, wait_for_idle_machine, write
+from .helpers import (DOCKER_SCENARIO, container_status, leonet_containers, require_docker, start_when_idle,
+                      write)
 
 UNRELATED = "leonet-test-unrelated"
 
 
 def test_cleanup_removes_leonets_containers_and_only_those(tmp_path):
     require_docker()
-    wait_for_idle_machine()
     raw = copy.deepcopy(DOCKER_SCENARIO)
     raw["containers"]["satellite"]["host"] = "namespace"     # quick: only the stations are containers
     run = EmulationRun.from_scenario(write(tmp_path, raw))
@@ -22,7 +22,7 @@ def test_cleanup_removes_leonets_containers_and_only_those(tmp_path):
     subprocess.run(["docker", "run", "-d", "--name", UNRELATED, "--network", "none", "leonet-node:latest",
                     "sleep", "600"], check=True, capture_output=True)
     try:
-        run.start()
+        start_when_idle(run)
         assert len(leonet_containers()) == 4      # two stations: holder + main each
         report = cleanup(stop_run=False)
         assert report.containers_removed == 4 and report.namespaces_removed >= 22

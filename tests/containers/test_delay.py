@@ -8,7 +8,8 @@ import pytest
 from leonet.containers.docker_nodes import container_name
 from leonet.emulation.run import EmulationRun
 
-from .helpers import DOCKER_SCENARIO, ping_ok, ping_rtts_ms, reachable_offset, require_docker, wait_for_idle_machine, write
+from .helpers import (DOCKER_SCENARIO, ping_ok, ping_rtts_ms, reachable_offset, require_docker, start_when_idle,
+                      write)
 
 #: what a userspace (nfqueue) hop may add on a busy 2-core machine, per round trip
 TOLERANCE_MS = 4.0
@@ -22,14 +23,13 @@ def run(tmp_path_factory):
         make_backend("auto").close()
     except Exception as exc:
         pytest.skip(f"no real delay backend here: {exc}")
-    wait_for_idle_machine()
     raw = copy.deepcopy(DOCKER_SCENARIO)
     raw["emulation"]["backend"] = "auto"
     raw["topology"].pop("bounding_box")          # every satellite runs: not what this test is about
     r = EmulationRun.from_scenario(write(tmp_path_factory.mktemp("delay"), raw))
     r.config = r.config.with_overrides(offset_s=reachable_offset(r.engine, "Berlin", "Prague"))
     try:
-        r.start()
+        start_when_idle(r)
         yield r
     finally:
         r.stop()

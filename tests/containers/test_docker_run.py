@@ -15,18 +15,17 @@ from leonet.emulation import netns
 from leonet.emulation.run import EmulationRun
 
 from .helpers import (DOCKER_SCENARIO, container_status, docker_exec, leonet_containers, ping_ok,
-                      reachable_offset, require_docker, wait_for_idle_machine, write)
+                      reachable_offset, require_docker, start_when_idle, write)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     require_docker()
-    wait_for_idle_machine()
     r = EmulationRun.from_scenario(write(tmp_path_factory.mktemp("docker"), copy.deepcopy(DOCKER_SCENARIO)))
     off = reachable_offset(r.engine, "Berlin", "Prague")
     r.config = r.config.with_overrides(offset_s=off)
     try:
-        r.start()
+        start_when_idle(r)
         yield r
     finally:
         r.stop()

@@ -13,18 +13,17 @@ from leonet.infoapi.plumbing import MGMT_NETNS
 from tests.conftest import require_binary, require_root
 from tests.emulation import scenarios
 
-from .helpers import reachable_offset, wait_for_idle_machine
+from .helpers import reachable_offset, start_when_idle
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     require_root()
     require_binary("busybox")
-    wait_for_idle_machine()
     r = EmulationRun.from_scenario(scenarios.write(tmp_path_factory.mktemp("ns")), backend="none")
     r.config = r.config.with_overrides(offset_s=reachable_offset(r.engine, "Berlin", "Madrid"))
     try:
-        r.start()
+        start_when_idle(r)
         yield r
     finally:
         r.stop()
