@@ -106,8 +106,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
     if not command:
         raise LeonetError("leonet exec: give a command after --, e.g. `leonet exec NODE -- ping -c 3 OTHER`")
     node = runstate.node_record(args.node)
-    path = str(netns.path_of(node["netns"]))
-    os.execvp("nsenter", ["nsenter", f"--net={path}", "--", *command])
+    if not netns.exists(node["netns"]):
+        raise LeonetError(f"node {args.node}'s namespace is gone; is the run still starting or stopping?")
+    # `ip netns exec` (not nsenter) also applies /etc/netns/<ns>/resolv.conf: the node's DNS
+    os.execvp("ip", ["ip", "netns", "exec", node["netns"], *command])
     return 127  # not reached
 
 

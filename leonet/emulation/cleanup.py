@@ -13,10 +13,12 @@ It also stops an active run's process first (SIGTERM, then SIGKILL).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List
 
 from . import netns as nsmod
@@ -105,6 +107,11 @@ def cleanup(stop_run: bool = True) -> CleanupReport:
     for name in names:
         nsmod.delete(name)
     report.namespaces_removed = len(names)
+    # per-namespace files `ip netns exec` reads (e.g. the nodes' resolv.conf for leonet DNS)
+    etc_netns = Path("/etc/netns")
+    if etc_netns.is_dir():
+        for entry in etc_netns.glob(f"{nsmod.PREFIX}*"):
+            shutil.rmtree(entry, ignore_errors=True)
     _remove_containers(report)
     if runstate.active_run() is None:
         runstate.release()
