@@ -244,11 +244,14 @@ def test_status_post_to_watch_event_takes_the_path_rtt(env):
           f"min {min(up):.2f} / median {statistics.median(up):.2f} ms; on the satellite min {min(rtt):.2f} / "
           f"median {statistics.median(rtt):.2f} ms (2 x one-way = {2 * one_way:.2f}); "
           f"PATCH round trip median {statistics.median(s[2] for s in samples):.2f} ms")
-    assert min(up) >= one_way - DELAY_BELOW_MS
-    assert min(up) <= one_way + PROCESSING_ABOVE_MS
-    assert min(rtt) >= 2 * one_way - DELAY_BELOW_MS
-    assert min(rtt) <= 2 * one_way + PROCESSING_ABOVE_MS
-    assert abs(statistics.median(down) - one_way) <= 2 * DELAY_BELOW_MS + 1.0
+    detail = f"one-way {one_way:.2f} ms; samples (up, rtt, patch) {[tuple(round(x, 2) for x in s) for s in samples]}"
+    assert min(up) >= one_way - DELAY_BELOW_MS, detail
+    assert min(up) <= one_way + PROCESSING_ABOVE_MS, detail
+    assert min(rtt) >= 2 * one_way - DELAY_BELOW_MS, detail
+    assert min(rtt) <= 2 * one_way + PROCESSING_ABOVE_MS, detail
+    # the two watchers get the same event; the satellite's copy travels the path once more. 5 ms
+    # (under 5 % of this path) covers nfqueue's per-hop error and the test loop's scheduling
+    assert abs(statistics.median(down) - one_way) <= 5.0, detail
 
 
 def _http_pod(name: str, node: str) -> dict:
