@@ -2,8 +2,8 @@
 
 One run of a tiny constellation (8 x 10 Walker shell at 1,200 km, Berlin and Madrid) with the
 ``nfqueue`` delay backend, so every API message pays the links' real delay; control planes on both
-ground stations (processes inside their namespaces, on their addresses) and one agent per satellite
-(one agents process, each agent's sockets in its satellite's namespace). The topology is frozen at
+ground stations (processes inside their namespaces, on their addresses) and agents on 40 of the 80
+satellites (one agents process, each agent's sockets in its satellite's namespace). The topology is frozen at
 one instant (the controller does not tick) so that path delays stay what the engine says.
 """
 from __future__ import annotations
