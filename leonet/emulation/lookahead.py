@@ -23,6 +23,16 @@ _destinations: Optional[np.ndarray] = None
 def _init(engine: TopologyEngine, destinations: np.ndarray) -> None:
     global _engine, _destinations
     _engine, _destinations = engine, destinations
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this worker when the run process dies (even by kill -9):
+    a forked worker otherwise outlives it, holding its namespace handles."""
+    import ctypes
+    import signal
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray]:

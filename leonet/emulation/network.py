@@ -300,10 +300,6 @@ class LeoNetwork:
         if self._pending_deletion is not None:
             self._pending_deletion.result()
             self._pending_deletion = None
-        #: faults injected on links (see overrides.py); applied on every tick
-        self.overrides = LinkOverrides()
-        self._apply_lock = threading.RLock()  # ticks and fault injection may come from two threads
-        self.engine_snapshot: Optional[Snapshot] = None   #: the last snapshot before overrides
 
     def _describe(self, links, rows: np.ndarray) -> List[Tuple[str, str, str]]:
         return [(self.nodes[int(links.a[k])].name, self.nodes[int(links.b[k])].name,

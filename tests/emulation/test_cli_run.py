@@ -83,6 +83,7 @@ def test_kill_9_then_cleanup_leaves_nothing(scenario):
     daemons = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "leonet.emulation.shaping"],
                              capture_output=True, text=True).stdout.split()
     assert daemons, "the nfqueue backend should run its daemon"
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -91,11 +92,11 @@ def test_kill_9_then_cleanup_leaves_nothing(scenario):
     assert out.returncode == 0, out.stderr
     assert bg.wait(timeout=10) != 0
     assert not left_over(namespaces)
-    for pid in daemons:
+    for pid in set(daemons) | set(children):  # the delay daemon, the lookahead worker, ...
         deadline = time.time() + 5
         while runstate.pid_alive(int(pid)) and time.time() < deadline:
             time.sleep(0.1)
-        assert not runstate.pid_alive(int(pid)), f"delay daemon {pid} survived"
+        assert not runstate.pid_alive(int(pid)), f"child process {pid} of the killed run survived"
     assert leonet("cleanup").returncode == 0  # idempotent
 
 
