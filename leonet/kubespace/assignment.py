@@ -39,8 +39,11 @@ PAPER_DECISION_S = 1.0
 #: Handover threshold ratio delta. The paper does not state its value; see
 #: docs/kubespace.md for how this default was chosen.
 DEFAULT_THRESHOLD = 0.9
-#: Curves interpolated at once (satellites x control nodes); bounds memory to ~100 MB.
-_CURVES_PER_CHUNK = 2048
+#: Curves interpolated at once (satellites x control nodes): bounds memory to ~200 MB
+#: for a day of 60 s samples.
+_CURVES_PER_CHUNK = 8192
+#: Sample intervals whose polynomial coefficients are materialised at once.
+_INTERVALS_PER_BLOCK = 60
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,19 @@ class Assignment:
         return list(zip(self.offset_s[sel].tolist(), self.source[sel].tolist(), self.target[sel].tolist()))
 
 
+def _may_hand_over(lo: np.ndarray, hi: np.ndarray, current: np.ndarray, threshold: float) -> np.ndarray:
+    """(B, n): can satellite n hand over in interval b while on node ``current[n]``?
+
+    A necessary condition: some other node's minimum over the interval is below
+    threshold x the current node's maximum (with a margin against rounding).
+    Intervals where it fails need no per-second evaluation.
+    """
+    hi_cur = np.take_along_axis(hi, current[None, :, None], axis=2)          # (B, n, 1)
+    lo_other = lo.copy()
+    np.put_along_axis(lo_other, current[None, :, None], np.inf, axis=2)
+    return (lo_other < threshold * hi_cur * (1 + 1e-9) + 1e-9).any(axis=2)
+
+
 def _scan_block(values: np.ndarray, current: np.ndarray, threshold: float
                 ) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Algorithm 2, lines 11-15, over a block of decision steps.
@@ -199,58 +215,73 @@ def _scan_block(values: np.ndarray, current: np.ndarray, threshold: float
 
 
 def assign(samples: np.ndarray, sample_s: float = PAPER_SAMPLE_S, decision_s: float = PAPER_DECISION_S,
-           threshold: float = DEFAULT_THRESHOLD, interpolation: str = "cubic") -> Assignment:
+           threshold: Union[float, Sequence[float]] = DEFAULT_THRESHOLD,
+           interpolation: str = "cubic") -> Union[Assignment, List[Assignment]]:
     """Algorithm 2, steps 2-3, for many satellites at once.
 
     ``samples`` (N, K, S): the metric from each of N satellites to each of K nodes
     at times 0, sample_s, ..., (S-1) * sample_s (``inf``: unreachable). Returns the
-    handover events over that window, decided every ``decision_s``.
+    handover events over that window, decided every ``decision_s``. Given a
+    sequence of thresholds, returns one :class:`Assignment` per threshold (the
+    interpolation is shared).
     """
     samples = np.asarray(samples)
     if samples.ndim != 3 or samples.shape[2] < 2:
         raise ValueError("samples must have shape (satellites, nodes, >= 2 samples)")
     if interpolation not in METHODS:
         raise ConfigError("interpolation", interpolation, "unknown method", "use " + " or ".join(METHODS))
+    single = np.isscalar(threshold)
+    thresholds = [check_threshold(t) for t in ([threshold] if single else threshold)]
     N, K, S = samples.shape
     window_s = (S - 1) * float(sample_s)
     per_interval = check_grid(window_s, sample_s, decision_s)
-    threshold = check_threshold(threshold)
     # Unreachable samples become a huge finite distance so the interpolants stay finite.
     finite_max = np.max(samples, initial=0.0, where=np.isfinite(samples))
     unreachable = max(1e3 * finite_max, 1e9)
+    taus = np.arange(per_interval) * float(decision_s)
 
     initial = np.empty(N, dtype=np.int64)
-    found: List[Tuple[np.ndarray, ...]] = []
+    found: List[List[Tuple[np.ndarray, ...]]] = [[] for _ in thresholds]
     per_chunk = max(1, _CURVES_PER_CHUNK // max(K, 1))
-    taus = np.arange(per_interval) * float(decision_s)
-    last_taus = np.arange(per_interval + 1) * float(decision_s)
     for n0 in range(0, N, per_chunk):
         chunk = np.asarray(samples[n0:n0 + per_chunk], dtype=float)
         chunk = np.where(np.isfinite(chunk), chunk, unreachable)
-        poly = interpolate(chunk, sample_s, interpolation)         # coef (4, J, n, K)
-        lo, hi = poly.bounds()                                      # (J, n, K)
+        poly = interpolate(chunk, sample_s, interpolation)              # curves (n, K)
         n = chunk.shape[0]
-        current = chunk[:, :, 0].argmin(axis=1)                     # line 10
-        initial[n0:n0 + n] = current
-        rows_all = np.arange(n)
-        for j in range(poly.intervals):
-            hi_cur = hi[j, rows_all, current]
-            lo_other = lo[j].copy()
-            lo_other[rows_all, current] = np.inf
-            # Necessary condition for a trigger anywhere in the interval (with a
-            # relative margin against rounding): skip everything else.
-            maybe = (lo_other < threshold * hi_cur[:, None] * (1 + 1e-9) + 1e-9).any(axis=1)
-            if not maybe.any():
-                continue
-            idx = np.flatnonzero(maybe)
-            tau = last_taus if j == poly.intervals - 1 else taus
-            c = poly.coef[:, j][:, idx]                              # (4, m, K)
-            values = ((c[0][..., None] * tau + c[1][..., None]) * tau + c[2][..., None]) * tau \
-                + c[3][..., None]
-            cur = current[idx]
-            for rows, step, src, tgt in _scan_block(values, cur, threshold):
-                found.append((n0 + idx[rows], j * sample_s + tau[step], src, tgt))
-            current[idx] = cur
+        first = chunk[:, :, 0].argmin(axis=1)                           # line 10
+        initial[n0:n0 + n] = first
+        currents = [first.copy() for _ in thresholds]
+        for j0 in range(0, poly.intervals, _INTERVALS_PER_BLOCK):
+            j1 = min(j0 + _INTERVALS_PER_BLOCK, poly.intervals)
+            coef = poly.block(j0, j1)                                   # (4, B, n, K)
+            lo, hi = poly.bounds(coef=coef)                             # (B, n, K)
+            for threshold, current, events in zip(thresholds, currents, found):
+                maybe = _may_hand_over(lo, hi, current, threshold)       # (B, n)
+                for jj in range(j1 - j0):
+                    idx = np.flatnonzero(maybe[jj])
+                    if not idx.size:
+                        continue
+                    j = j0 + jj
+                    tau = np.append(taus, sample_s) if j == poly.intervals - 1 else taus
+                    c = coef[:, jj][:, idx]                             # (4, m, K)
+                    values = ((c[0][..., None] * tau + c[1][..., None]) * tau + c[2][..., None]) * tau \
+                        + c[3][..., None]
+                    cur = current[idx]
+                    before = cur.copy()
+                    for rows, step, src, tgt in _scan_block(values, cur, threshold):
+                        events.append((n0 + idx[rows], j * sample_s + tau[step], src, tgt))
+                    current[idx] = cur
+                    changed = idx[cur != before]
+                    if changed.size and jj + 1 < j1 - j0:
+                        maybe[jj + 1:, changed] = _may_hand_over(lo[jj + 1:, changed], hi[jj + 1:, changed],
+                                                                 current[changed], threshold)
+    results = [_collect(initial, events, window_s, decision_s, threshold)
+               for threshold, events in zip(thresholds, found)]
+    return results[0] if single else results
+
+
+def _collect(initial: np.ndarray, found: List[Tuple[np.ndarray, ...]], window_s: float,
+             decision_s: float, threshold: float) -> Assignment:
     if found:
         sat, off, src, tgt = (np.concatenate(x) for x in zip(*found))
         order = np.lexsort((off, sat))
@@ -258,7 +289,7 @@ def assign(samples: np.ndarray, sample_s: float = PAPER_SAMPLE_S, decision_s: fl
     else:
         sat = src = tgt = np.zeros(0, dtype=np.int64)
         off = np.zeros(0)
-    return Assignment(initial, sat.astype(np.int64), off.astype(float), src.astype(np.int64),
+    return Assignment(initial.copy(), sat.astype(np.int64), off.astype(float), src.astype(np.int64),
                       tgt.astype(np.int64), window_s, float(decision_s), threshold)
 
 
@@ -266,10 +297,11 @@ def assign(samples: np.ndarray, sample_s: float = PAPER_SAMPLE_S, decision_s: fl
 
 def cnaa(satrecs: Sequence[Satrec], start: _dt.datetime, nodes: Sequence[ControlNode],
          window_s: float = PAPER_WINDOW_S, sample_s: float = PAPER_SAMPLE_S,
-         decision_s: float = PAPER_DECISION_S, threshold: float = DEFAULT_THRESHOLD,
-         interpolation: str = "cubic") -> Assignment:
+         decision_s: float = PAPER_DECISION_S, threshold: Union[float, Sequence[float]] = DEFAULT_THRESHOLD,
+         interpolation: str = "cubic") -> Union[Assignment, List[Assignment]]:
     """Algorithm 2 with the paper's straight-line distance, for satellites given by
-    their SGP4 records, over ``[start, start + window_s]``."""
+    their SGP4 records, over ``[start, start + window_s]`` (one result per
+    threshold if a sequence is given)."""
     if not nodes:
         raise ConfigError("control nodes", [], "none given", "give at least one control node")
     check_grid(window_s, sample_s, decision_s)

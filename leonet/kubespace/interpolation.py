@@ -16,6 +16,7 @@ where the distance has a sharp minimum), 99th percentile 0.04 km; linear max
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -28,24 +29,36 @@ METHODS = ("cubic", "linear")
 class UniformPiecewise:
     """Polynomials on ``[t0 + j*step, t0 + (j+1)*step]``, ``value = sum c[p] * tau**(3-p)``.
 
-    ``coef`` has shape (4, J, *R): J intervals, R the shape of the curves (e.g.
-    satellites x control nodes).
+    Stored as the samples ``y`` (S, *R) and, for a cubic, the spline's slopes at the
+    samples (S, *R); the coefficients of any block of intervals are computed on
+    demand (:meth:`block`), so long series of many curves fit in memory.
     """
 
     t0: float
     step: float
-    coef: np.ndarray
+    y: np.ndarray
+    slopes: Optional[np.ndarray] = None   #: None: piecewise linear
 
     @property
     def intervals(self) -> int:
-        return self.coef.shape[1]
+        return self.y.shape[0] - 1
 
-    def at(self, j: int, tau: np.ndarray) -> np.ndarray:
-        """Values on interval j at offsets ``tau`` (seconds into it): shape (*R, len(tau))."""
-        c = self.coef[:, j]
-        tau = np.asarray(tau, dtype=float)
-        out = ((c[0][..., None] * tau + c[1][..., None]) * tau + c[2][..., None]) * tau + c[3][..., None]
-        return out
+    def block(self, j0: int = 0, j1: Optional[int] = None) -> np.ndarray:
+        """Coefficients of intervals j0..j1-1, shape (4, j1 - j0, *R)."""
+        j1 = self.intervals if j1 is None else j1
+        y0, y1 = self.y[j0:j1], self.y[j0 + 1:j1 + 1]
+        m = (y1 - y0) / self.step
+        if self.slopes is None:
+            zero = np.zeros_like(m)
+            return np.stack((zero, zero, m, y0))
+        s0, s1 = self.slopes[j0:j1], self.slopes[j0 + 1:j1 + 1]
+        t = (s0 + s1 - 2.0 * m) / self.step
+        return np.stack((t / self.step, (m - s0) / self.step - t, s0, y0))
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Coefficients of every interval, shape (4, J, *R)."""
+        return self.block()
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         """Values at times ``t`` (seconds, within the grid): shape (*R, len(t))."""
@@ -56,20 +69,24 @@ class UniformPiecewise:
         v = ((c[0] * _b(tau, c) + c[1]) * _b(tau, c) + c[2]) * _b(tau, c) + c[3]
         return np.moveaxis(v, 0, -1)
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Exact min and max of every polynomial over its whole interval, each (J, *R)."""
-        a, b, c, d = self.coef
+    def bounds(self, j0: int = 0, j1: Optional[int] = None,
+               coef: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Exact min and max of every polynomial over its whole interval, for
+        intervals j0..j1-1: each (j1 - j0, *R). ``coef`` may pass :meth:`block`'s result."""
+        a, b, c, d = self.block(j0, j1) if coef is None else coef
         L = self.step
         cands = [d, ((a * L + b) * L + c) * L + d]
-        # Stationary points of a t^3 + b t^2 + c t + d: roots of 3a t^2 + 2b t + c.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            disc = np.sqrt(np.maximum(b * b - 3.0 * a * c, 0.0))
-            cubic = np.abs(a) > 1e-300
-            r1 = np.where(cubic, (-b + disc) / (3.0 * a), np.where(np.abs(b) > 1e-300, -c / (2.0 * b), 0.0))
-            r2 = np.where(cubic, (-b - disc) / (3.0 * a), 0.0)
-        for r in (r1, r2):
-            tau = np.clip(np.nan_to_num(r), 0.0, L)
-            cands.append(((a * tau + b) * tau + c) * tau + d)
+        if self.slopes is not None:
+            # Stationary points of a t^3 + b t^2 + c t + d: roots of 3a t^2 + 2b t + c.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                disc = np.sqrt(np.maximum(b * b - 3.0 * a * c, 0.0))
+                cubic = np.abs(a) > 1e-300
+                r1 = np.where(cubic, (-b + disc) / (3.0 * a),
+                              np.where(np.abs(b) > 1e-300, -c / (2.0 * b), 0.0))
+                r2 = np.where(cubic, (-b - disc) / (3.0 * a), 0.0)
+            for r in (r1, r2):
+                tau = np.clip(np.nan_to_num(r), 0.0, L)
+                cands.append(((a * tau + b) * tau + c) * tau + d)
         stack = np.stack(cands)
         return stack.min(axis=0), stack.max(axis=0)
 
@@ -89,10 +106,7 @@ def linear(samples: np.ndarray, step: float, t0: float = 0.0) -> UniformPiecewis
     """Piecewise-linear interpolation of ``samples`` (..., S) taken every ``step``."""
     samples = np.asarray(samples, dtype=float)
     _check_grid(samples, step)
-    y = np.moveaxis(samples, -1, 0)
-    slope = np.diff(y, axis=0) / step
-    zero = np.zeros_like(slope)
-    return UniformPiecewise(t0, float(step), np.stack((zero, zero, slope, y[:-1])))
+    return UniformPiecewise(t0, float(step), np.moveaxis(samples, -1, 0))
 
 
 def cubic(samples: np.ndarray, step: float, t0: float = 0.0) -> UniformPiecewise:
@@ -106,9 +120,9 @@ def cubic(samples: np.ndarray, step: float, t0: float = 0.0) -> UniformPiecewise
     S = samples.shape[-1]
     y = np.moveaxis(samples, -1, 0)                 # (S, *R)
     R = y.shape[1:]
-    if S < 4:  # scipy's special cases (a line, or one parabola)
+    if S < 4:  # scipy's special cases (a line, or one parabola): slopes from its derivative
         sp = CubicSpline(np.arange(S) * step, y, axis=0)
-        return UniformPiecewise(t0, float(step), sp.c)
+        return UniformPiecewise(t0, float(step), y, sp(np.arange(S) * step, 1))
     y2 = y.reshape(S, -1)
     m = np.diff(y2, axis=0) / step                   # secant slopes (S-1, R)
     # Slopes s_i: s_{i-1} + 4 s_i + s_{i+1} = 3 (m_{i-1} + m_i) inside; not-a-knot ends
@@ -126,9 +140,7 @@ def cubic(samples: np.ndarray, step: float, t0: float = 0.0) -> UniformPiecewise
     rhs[0] = (5.0 * m[0] + m[1]) / 2.0
     rhs[-1] = (m[-2] + 5.0 * m[-1]) / 2.0
     s = solve_banded((1, 1), ab, rhs, overwrite_ab=True, overwrite_b=True, check_finite=False)
-    t = (s[:-1] + s[1:] - 2.0 * m) / step
-    coef = np.stack((t / step, (m - s[:-1]) / step - t, s[:-1], y2[:-1]))
-    return UniformPiecewise(t0, float(step), coef.reshape((4, S - 1) + R))
+    return UniformPiecewise(t0, float(step), y, s.reshape((S,) + R))
 
 
 def interpolate(samples: np.ndarray, step: float, method: str = "cubic", t0: float = 0.0) -> UniformPiecewise:

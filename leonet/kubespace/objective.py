@@ -26,7 +26,7 @@ def check_metric(metric: np.ndarray) -> np.ndarray:
         raise ValueError(f"metric must have shape (snapshots, candidates, satellites), got {metric.shape}")
     if not np.issubdtype(metric.dtype, np.floating):
         metric = metric.astype(np.float64)
-    if metric.size and (np.isnan(metric).any() or (metric < 0).any()):
+    if metric.size and not metric.min() >= 0:   # one pass: NaN or a negative value fails
         raise ValueError("metric must be non-negative (inf for unreachable), without NaN")
     return metric
 
