@@ -30,6 +30,7 @@ import yaml  # noqa: E402
 from leonet.containers.estimate import machine_memory_mb  # noqa: E402
 from leonet.emulation import netns as nsmod  # noqa: E402
 from leonet.emulation.run import EmulationRun  # noqa: E402
+from leonet.launch import prepare_run  # noqa: E402
 from machine import describe  # noqa: E402
 
 
@@ -116,7 +117,7 @@ def one_run(path: str, pauses: int) -> Dict[str, float]:
     while True:
         wait_for_idle_machine()
         before = settle_memory()
-        run = EmulationRun.from_scenario(path)
+        run = prepare_run(path)
         t0 = time.perf_counter()
         try:
             run.start()

@@ -33,6 +33,7 @@ from leonet.controlplane.agent_host import rss_mb  # noqa: E402
 from leonet.controlplane.cluster import ControlPlaneCluster  # noqa: E402
 from leonet.emulation import runstate  # noqa: E402
 from leonet.emulation.run import EmulationRun  # noqa: E402
+from leonet.launch import prepare_run  # noqa: E402
 
 #: ground stations spread over the shell's latitudes (|lat| < 53 deg + the footprint)
 STATIONS = [
@@ -107,7 +108,7 @@ def main() -> int:
         path.write_text(yaml.safe_dump(scenario(a.stations, agents, a.backend)))
         while runstate.active_run() is not None:   # shared machines: wait for other runs
             time.sleep(2)
-        run = EmulationRun.from_scenario(str(path))
+        run = prepare_run(str(path))
         cluster = ControlPlaneCluster.of(run)
         with run:
             t0 = time.monotonic()

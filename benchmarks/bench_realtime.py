@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
-from leonet.emulation.run import EmulationRun  # noqa: E402
+from leonet.launch import prepare_run  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--backend", default="auto")
     args = ap.parse_args()
-    run = EmulationRun.from_scenario(args.scenario, backend=args.backend)
+    run = prepare_run(args.scenario, backend=args.backend)
     print(f"machine: {describe()}")
     with run:
         t0 = time.perf_counter()

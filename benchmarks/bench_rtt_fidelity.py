@@ -19,8 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
-from leonet.emulation.demo import PAIRS  # noqa: E402
-from leonet.emulation.run import EmulationRun  # noqa: E402
+from leonet.demo import PAIRS  # noqa: E402
+from leonet.launch import prepare_run  # noqa: E402
 from leonet.emulation.validation import RttProbe, summarise, write_csv  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--csv", default="results/bench/rtt_fidelity.csv")
     args = ap.parse_args()
-    run = EmulationRun.from_scenario(args.scenario, backend=args.backend)
+    run = prepare_run(args.scenario, backend=args.backend)
     print(f"machine: {describe()}")
     with run:
         run.start()

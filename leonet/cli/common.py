@@ -5,7 +5,7 @@ import argparse
 import csv
 import json
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 from ..orbits import Constellation, load_constellation
 

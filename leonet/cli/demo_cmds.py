@@ -28,7 +28,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("leonet demo: the live emulation needs root; run `sudo leonet demo`, "
               "or `leonet demo --orbits` for the orbital demo", file=sys.stderr)
         return 2
-    from ..emulation.demo import run_demo
+    from ..demo import run_demo
     from .emulation_cmds import _Bars
     run_demo(args.scenario or "demo", args.duration, args.backend, Path(args.out), progress=_Bars())
     return 0

@@ -65,9 +65,10 @@ class _Bars:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..emulation.run import EmulationRun, require_root
+    from ..emulation.run import require_root
+    from ..launch import prepare_run
     require_root()
-    run = EmulationRun.from_scenario(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
+    run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
                                      step_s=args.step, offset_s=args.offset)
     with run:
         print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "

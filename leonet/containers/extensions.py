@@ -1,11 +1,11 @@
 """What the containers layer adds to an :class:`~leonet.emulation.run.EmulationRun`:
 Docker hosts, the info API and DNS, bounding-box suspension, fault injection and the
-control socket. The run calls four hooks::
+control socket. It is a run service (see :mod:`leonet.launch`)::
 
-    ext = RunExtensions(run)              # in __init__: validates the containers: section
-    factory = ext.node_factory()          # in start(): logs the resource estimate
-    ext.start()                           # after the network is up
-    ext.close()                           # first thing in stop()
+    ext = RunExtensions(run)              # validates the containers: section
+    factory = ext.node_factory()          # in run.start(): logs the resource estimate
+    ext.start(run)                        # after the network is up
+    ext.stop()                            # before the network goes down
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class RunExtensions:
             return self.docker
         return NamespaceNodeFactory()
 
-    def start(self) -> None:
+    def start(self, run: Optional["EmulationRun"] = None) -> None:
         """After bring-up: info API and DNS, main containers, suspension, faults, control."""
         run = self.run
         network, controller = run.network, run.controller
@@ -104,6 +104,9 @@ class RunExtensions:
         snap = self.run.network.engine_snapshot if self.run.network is not None else None
         if snap is not None and self.suspender is not None:
             self.suspender.on_active(snap.active)
+
+    def stop(self) -> None:
+        self.close()
 
     def close(self) -> None:
         for part in (self.control, self.suspender, self.info):

@@ -7,7 +7,7 @@ namespace (``nsenter --net=/run/netns/...``) and starts only when first used, so
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, List
 
 from mininet.net import Mininet
 from mininet.node import Host

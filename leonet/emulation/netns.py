@@ -80,7 +80,7 @@ def entered(name: str) -> Iterator[None]:
 
     Use it only from a thread you own (e.g. through :class:`NetnsThread`).
     """
-    home = os.open(f"/proc/thread-self/ns/net", os.O_RDONLY)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(str(path_of(name)), os.O_RDONLY)
     try:
         setns(target)
@@ -103,7 +103,7 @@ def _create_in_this_thread(names: List[str]) -> None:
             path.touch()
             try:
                 _check(_libc.unshare(_CLONE_NEWNET), "unshare")
-                _mount(f"/proc/thread-self/ns/net", str(path), "none", _MS_BIND)
+                _mount("/proc/thread-self/ns/net", str(path), "none", _MS_BIND)
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise

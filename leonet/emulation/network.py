@@ -14,12 +14,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..topology import Snapshot, TopologyEngine
-from ..topology.links import GSL, KIND_NAMES
+from ..topology.links import KIND_NAMES
 from . import netns as nsmod
 from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
 from .config import EmulationConfig

@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, List, Optional
 
-from ..containers.extensions import RunExtensions
 from ..errors import LeonetError
 from ..orbits import build_constellation, load_scenario
 from ..orbits.timeutil import format_utc
@@ -26,6 +24,7 @@ from .cleanup import cleanup
 from .config import EmulationConfig, emulation_config
 from .controller import Controller, Hooks, TickInfo
 from .network import LeoNetwork, Progress
+from .nodes import NamespaceNodeFactory, NodeFactory
 from .shaping.base import LinkShaper
 
 log = logging.getLogger("leonet.emulation")
@@ -51,17 +50,29 @@ class EmulationRun:
         topology_config(self.scenario)  # validate before anything starts
         self.constellation = build_constellation(self.scenario)
         self.engine = TopologyEngine(self.constellation)
-        self.extensions = RunExtensions(self)  # Docker hosts, info API, bounding box, faults (leonet.containers)
         self.shaper: Optional[LinkShaper] = None
         self.network: Optional[LeoNetwork] = None
         self.controller: Optional[Controller] = None
         self._old_sigterm: Any = None
-        #: started in order after bring-up, stopped in reverse before teardown: objects with
-        #: start(run) and stop(). A scenario's `controlplane:` section adds its control planes.
+        #: Run services (see leonet.launch), started in order after bring-up and stopped in
+        #: reverse before teardown: objects with start(run) and stop(); the first one with a
+        #: node_factory() chooses how nodes are made (bare namespaces otherwise).
         self.services: List[Any] = []
-        if "controlplane" in self.scenario.sections:
-            from ..controlplane.cluster import ControlPlaneCluster
-            self.services.append(ControlPlaneCluster(self))  # validates the section now
+        #: the containers layer's service, when the run was built by leonet.launch.prepare_run
+        self.extensions: Optional[Any] = None
+
+    def add_service(self, service: Any) -> None:
+        self.services.append(service)
+
+    def _node_factory(self) -> NodeFactory:
+        for service in self.services:
+            make = getattr(service, "node_factory", None)
+            if make is not None:
+                return make()
+        if self.config.nodes != "namespace":
+            raise LeonetError(f"emulation.nodes: {self.config.nodes} hosts come from a higher layer: build the run "
+                              "with leonet.launch.prepare_run (the CLI does)")
+        return NamespaceNodeFactory()
 
     @classmethod
     def from_scenario(cls, scenario_name: str, start: Optional[str] = None, **overrides: Any) -> "EmulationRun":
@@ -76,7 +87,7 @@ class EmulationRun:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run
         self.shaper = make_backend(self.config.backend)
-        self.network = LeoNetwork(self.engine, self.config, self.shaper, self.extensions.node_factory())
+        self.network = LeoNetwork(self.engine, self.config, self.shaper, self._node_factory())
         self.controller = Controller(self.engine, self.network, self.config.step_s, self.config.speed,
                                      self.config.offset_s, Hooks())
         self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt) \
@@ -88,7 +99,6 @@ class EmulationRun:
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
         for line in report.errors:
             log.warning("bring-up: %s", line)
-        self.extensions.start()
         self.controller.hooks.tick.append(self._write_status)
         self._write_status(None)
         for service in self.services:
@@ -114,7 +124,6 @@ class EmulationRun:
                 service.stop()
             except Exception as exc:  # keep tearing down
                 log.warning("stopping %s: %s", type(service).__name__, exc)
-        self.extensions.close()
         if self.controller is not None:
             self.controller.close()
         if self.network is not None:

@@ -5,7 +5,7 @@ import subprocess
 
 from leonet.emulation import netns
 from leonet.emulation.cleanup import cleanup
-from leonet.emulation.run import EmulationRun
+from leonet.launch import prepare_run
 
 from .helpers import (DOCKER_SCENARIO, container_status, leonet_containers, require_docker, start_when_idle,
                       write)
@@ -17,7 +17,7 @@ def test_cleanup_removes_leonets_containers_and_only_those(tmp_path):
     require_docker()
     raw = copy.deepcopy(DOCKER_SCENARIO)
     raw["containers"]["satellite"]["host"] = "namespace"     # quick: only the stations are containers
-    run = EmulationRun.from_scenario(write(tmp_path, raw))
+    run = prepare_run(write(tmp_path, raw))
     subprocess.run(["docker", "rm", "-f", UNRELATED], capture_output=True)
     subprocess.run(["docker", "run", "-d", "--name", UNRELATED, "--network", "none", "leonet-node:latest",
                     "sleep", "600"], check=True, capture_output=True)

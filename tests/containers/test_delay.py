@@ -6,7 +6,7 @@ import statistics
 import pytest
 
 from leonet.containers.docker_nodes import container_name
-from leonet.emulation.run import EmulationRun
+from leonet.launch import prepare_run
 
 from .helpers import (DOCKER_SCENARIO, ping_ok, ping_rtts_ms, reachable_offset, require_docker, start_when_idle,
                       write)
@@ -26,7 +26,7 @@ def run(tmp_path_factory):
     raw = copy.deepcopy(DOCKER_SCENARIO)
     raw["emulation"]["backend"] = "auto"
     raw["topology"].pop("bounding_box")          # every satellite runs: not what this test is about
-    r = EmulationRun.from_scenario(write(tmp_path_factory.mktemp("delay"), raw))
+    r = prepare_run(write(tmp_path_factory.mktemp("delay"), raw))
     r.config = r.config.with_overrides(offset_s=reachable_offset(r.engine, "Berlin", "Prague"))
     try:
         start_when_idle(r)

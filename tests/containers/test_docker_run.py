@@ -12,7 +12,7 @@ import pytest
 
 from leonet.containers.docker_nodes import container_name
 from leonet.emulation import netns
-from leonet.emulation.run import EmulationRun
+from leonet.launch import prepare_run
 
 from .helpers import (DOCKER_SCENARIO, container_status, docker_exec, leonet_containers, ping_ok,
                       reachable_offset, require_docker, start_when_idle, write)
@@ -21,7 +21,7 @@ from .helpers import (DOCKER_SCENARIO, container_status, docker_exec, leonet_con
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     require_docker()
-    r = EmulationRun.from_scenario(write(tmp_path_factory.mktemp("docker"), copy.deepcopy(DOCKER_SCENARIO)))
+    r = prepare_run(write(tmp_path_factory.mktemp("docker"), copy.deepcopy(DOCKER_SCENARIO)))
     off = reachable_offset(r.engine, "Berlin", "Prague")
     r.config = r.config.with_overrides(offset_s=off)
     try:

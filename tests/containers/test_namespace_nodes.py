@@ -8,7 +8,7 @@ import time
 import pytest
 
 from leonet.emulation import netns
-from leonet.emulation.run import EmulationRun
+from leonet.launch import prepare_run
 from leonet.infoapi.plumbing import MGMT_NETNS
 from tests.conftest import require_binary, require_root
 from tests.emulation import scenarios
@@ -20,7 +20,7 @@ from .helpers import reachable_offset, start_when_idle
 def run(tmp_path_factory):
     require_root()
     require_binary("busybox")
-    r = EmulationRun.from_scenario(scenarios.write(tmp_path_factory.mktemp("ns")), backend="none")
+    r = prepare_run(scenarios.write(tmp_path_factory.mktemp("ns")), backend="none")
     r.config = r.config.with_overrides(offset_s=reachable_offset(r.engine, "Berlin", "Madrid"))
     try:
         start_when_idle(r)

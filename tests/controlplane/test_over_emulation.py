@@ -155,12 +155,12 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from leonet.emulation.run import EmulationRun
+    from leonet.launch import prepare_run
     tmp = tmp_path_factory.mktemp("over-emulation")
-    probe = EmulationRun.from_scenario(write_scenario(tmp, name="probe.yaml"), backend="none")
+    probe = prepare_run(write_scenario(tmp, name="probe.yaml"), backend="none")
     offset = connected_offset(probe.engine)
     wait_for_no_active_run()
-    run = EmulationRun.from_scenario(write_scenario(tmp), backend="nfqueue", offset_s=offset)
+    run = prepare_run(write_scenario(tmp), backend="nfqueue", offset_s=offset)
     loop = Loop()
     try:
         run.start()

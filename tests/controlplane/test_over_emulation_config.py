@@ -71,23 +71,23 @@ def test_mistakes_name_the_field_and_the_fix(raw, field, fix):
 
 
 def test_a_run_validates_the_section_before_anything_starts(tmp_path):
-    from leonet.emulation.run import EmulationRun
+    from leonet.launch import prepare_run
     raw = copy.deepcopy(TINY)
     raw["controlplane"] = {"ground_stations": ["Madird"]}
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="did you mean 'Madrid'"):
-        EmulationRun.from_scenario(str(path))
+        prepare_run(str(path))
     raw["controlplane"] = {"ground_stations": ["Madrid"], "backend": "k3s"}
     path.write_text(yaml.safe_dump(raw))
     if not k3s_available():
         with pytest.raises(ConfigError, match="k3s binary is not installed"):
-            EmulationRun.from_scenario(str(path))
+            prepare_run(str(path))
     raw["controlplane"] = {"ground_stations": ["Madrid"]}
     raw["emulation"] = {"routes": "ground-stations"}
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as e:
-        EmulationRun.from_scenario(str(path))
+        prepare_run(str(path))
     assert e.value.field == "emulation.routes"
 
 

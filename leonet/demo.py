@@ -15,8 +15,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from .run import EmulationRun
-from .validation import RttProbe, RttSample, summarise, write_csv
+from .launch import prepare_run
+from .emulation.validation import RttProbe, RttSample, summarise, write_csv
 
 PAIRS = (("Berlin", "Madrid"), ("Berlin", "New-York"), ("Madrid", "Sao-Paulo"))
 
@@ -39,7 +39,7 @@ def _print_window(samples: Sequence[RttSample], pairs: Sequence[Tuple[str, str]]
 def run_demo(scenario: str = "demo", duration_s: float = 60.0, backend: str = "auto",
              out_dir: Path = Path("results/demo"), pairs: Sequence[Tuple[str, str]] = PAIRS,
              progress=None) -> dict:
-    run = EmulationRun.from_scenario(scenario, backend=backend)
+    run = prepare_run(scenario, backend=backend)
     with run:
         print(f"leonet demo: {run.constellation.num_satellites} satellites, "
               f"{len(run.constellation.ground_stations)} ground stations; bringing them up...", file=sys.stderr)

@@ -1,0 +1,34 @@
+"""The composition root: a run with every layer the scenario asks for.
+
+Layers import only downward, so the emulation layer cannot start a control plane
+(layer 4) itself. This module, above all layers, builds an
+:class:`~leonet.emulation.run.EmulationRun` and attaches the services of the
+higher layers as *run services* (objects with ``start(run)`` and ``stop()``, and
+optionally ``node_factory()``):
+
+* the containers layer (Docker hosts, info API and DNS, bounding-box suspension,
+  fault injection and the control socket), always;
+* one control plane per chosen ground station and the satellites' agents, when the
+  scenario has a ``controlplane:`` section.
+
+The CLI, the demo, the experiments and the benchmarks start runs through
+:func:`prepare_run`; ``EmulationRun.from_scenario`` alone gives the bare network.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .emulation.run import EmulationRun
+
+
+def prepare_run(scenario: str, start: Optional[str] = None, **overrides: Any) -> EmulationRun:
+    """Validate ``scenario`` (a preset or YAML path) with every layer's section and
+    return the run, not yet started."""
+    from .containers.extensions import RunExtensions
+    run = EmulationRun.from_scenario(scenario, start, **overrides)
+    run.extensions = RunExtensions(run)  # validates the containers: section now
+    run.add_service(run.extensions)
+    if "controlplane" in run.scenario.sections:
+        from .controlplane.cluster import ControlPlaneCluster
+        run.add_service(ControlPlaneCluster(run))  # validates the controlplane: section now
+    return run
