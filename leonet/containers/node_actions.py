@@ -17,35 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 from ..emulation import netns as nsmod
-from ..emulation.nodes import EmulatedNode, processes_in_namespace
+from ..emulation.nodes import EmulatedNode, processes_by_namespace, processes_in_namespace
 from .docker_nodes import PARALLEL, DockerNodeFactory, node_containers
 from .freezer import Freezer
 
 log = logging.getLogger("leonet.containers")
-
-
-def _pids_by_namespace(paths: List[str]) -> Dict[str, List[int]]:
-    """{namespace path: pids} for the given namespace bind mounts, in one /proc scan."""
-    by_inode: Dict[tuple, str] = {}
-    for p in paths:
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            continue
-        by_inode[(st.st_dev, st.st_ino)] = p
-    out: Dict[str, List[int]] = {}
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            st = os.stat(f"/proc/{entry}/ns/net")
-        except OSError:
-            continue
-        path = by_inode.get((st.st_dev, st.st_ino))
-        if path is not None:
-            out.setdefault(path, []).append(int(entry))
-    return out
 
 
 class HostActions:
@@ -168,7 +144,7 @@ class HostActions:
         bare = [n for n in nodes if not self._is_docker(n)]
         if bare and self.freezer.available:
             if pause:
-                by_ns = _pids_by_namespace([str(nsmod.path_of(n.netns)) for n in bare])
+                by_ns = processes_by_namespace([str(nsmod.path_of(n.netns)) for n in bare])
                 for n in bare:
                     pids = by_ns.get(str(nsmod.path_of(n.netns)))
                     if pids:

@@ -12,7 +12,7 @@ import abc
 import os
 import signal
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 from . import netns as nsmod
 
@@ -44,37 +44,19 @@ class NodeFactory(abc.ABC):
         """Stop everything running in the nodes and remove their namespaces."""
 
 
-def processes_in_namespace(path: str) -> List[int]:
-    """PIDs of processes whose network namespace is the one bind-mounted at ``path``."""
-    try:
-        target = os.stat(path)
-    except FileNotFoundError:
-        return []
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            st = os.stat(f"/proc/{entry}/ns/net")
-        except OSError:
-            continue
-        if st.st_ino == target.st_ino and st.st_dev == target.st_dev:
-            pids.append(int(entry))
-    return pids
-
-
-def kill_processes_in_namespaces(paths: Iterable[str]) -> int:
-    """SIGKILL every process living in any of the given namespaces (one /proc scan)."""
-    targets = set()
+def processes_by_namespace(paths: Iterable[str]) -> Dict[str, List[int]]:
+    """{namespace path: PIDs living in it} for namespaces bind-mounted at ``paths``,
+    in one scan of /proc (this process excluded)."""
+    by_inode: Dict[Tuple[int, int], str] = {}
     for p in paths:
         try:
             st = os.stat(p)
-            targets.add((st.st_dev, st.st_ino))
         except FileNotFoundError:
-            pass
-    if not targets:
-        return 0
-    killed = 0
+            continue
+        by_inode[(st.st_dev, st.st_ino)] = p
+    out: Dict[str, List[int]] = {}
+    if not by_inode:
+        return out
     me = os.getpid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
@@ -83,9 +65,24 @@ def kill_processes_in_namespaces(paths: Iterable[str]) -> int:
             st = os.stat(f"/proc/{entry}/ns/net")
         except OSError:
             continue
-        if (st.st_dev, st.st_ino) in targets:
+        path = by_inode.get((st.st_dev, st.st_ino))
+        if path is not None:
+            out.setdefault(path, []).append(int(entry))
+    return out
+
+
+def processes_in_namespace(path: str) -> List[int]:
+    """PIDs of processes whose network namespace is the one bind-mounted at ``path``."""
+    return processes_by_namespace([path]).get(path, [])
+
+
+def kill_processes_in_namespaces(paths: Iterable[str]) -> int:
+    """SIGKILL every process living in any of the given namespaces (one /proc scan)."""
+    killed = 0
+    for pids in processes_by_namespace(paths).values():
+        for pid in pids:
             try:
-                os.kill(int(entry), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
                 killed += 1
             except ProcessLookupError:
                 pass
