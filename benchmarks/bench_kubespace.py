@@ -93,11 +93,12 @@ def main() -> int:
         start = cnpa(day, k, 20, seed=0).selection if k > 1 else greedy_k_center(day, 1)
         t0 = time.perf_counter()
         try:
-            exact = optimal_placement(day, k, start, tolerance=1e-3, time_limit_s=args.exhaustive_limit)
+            exact = optimal_placement(day, k, start, tolerance=1e-3, time_limit_s=args.exhaustive_limit,
+                                      node_limit=10 ** 12)
             rows.append((f"exhaustive (pruned) K={k}: optimum {exact.score:.2f} ms, {exact.rounds} rounds, "
                          f"{exact.nodes} nodes", "one run", time.perf_counter() - t0))
-        except SearchLimit:
-            rows.append((f"exhaustive (pruned) K={k}: not finished", f"limit {args.exhaustive_limit:g} s",
+        except SearchLimit as exc:
+            rows.append((f"exhaustive (pruned) K={k}: not finished ({exc})", f"limit {args.exhaustive_limit:g} s",
                          time.perf_counter() - t0))
             break
 

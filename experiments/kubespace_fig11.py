@@ -19,7 +19,7 @@ from leonet.kubespace.assignment import straight_line_samples
 from leonet.kubespace.metrics import MS_PER_KM
 
 PAPER = {"handover_reduction_pct": 19.0, "latency_increase_ms": 2.0}   # Starlink
-SWEEP = (0.95, 0.9, 0.85, 0.8)                                          # extra thresholds, Starlink
+SWEEP = (0.95, 0.9, 0.85, 0.8, 0.7, 0.6)                            # extra thresholds, Starlink
 
 
 def mean_latency(assigned: np.ndarray, values: np.ndarray) -> float:

@@ -35,7 +35,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .objective import check_metric, evaluate, nearest
+from .objective import check_metric, evaluate, nearest, scores_with_each
 
 
 class SearchLimit(Exception):
@@ -221,6 +221,10 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
     if len(initial) != k or len(set(initial)) != k:
         raise ValueError("initial must hold k distinct candidates")
     current = [int(g) for g in initial]
+    if k == 1:  # one pass over the candidates is exact and cheaper than any search
+        worst, _, mean = scores_with_each(metric)
+        g = int(np.lexsort((np.arange(M), mean, worst))[0])
+        return ExactResult([g], float(worst[g]), float(worst[g]), 0, T * N, 0, time.monotonic() - start)
     near = nearest(metric, current)
     elements = _worst_elements(near, -np.inf, batch)
     search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
