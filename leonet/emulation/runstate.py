@@ -74,14 +74,15 @@ def read_status() -> Dict[str, Any]:
 
 
 def release() -> None:
-    """Remove the run records, but only this process's (or a dead process's)."""
+    """Remove the run records and sockets, but only this process's (or a dead process's)."""
     try:
         record = json.loads(RUN_FILE.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         record = None
     if record is not None and int(record.get("pid", -1)) != os.getpid() and pid_alive(int(record["pid"])):
         return  # another live run's records
-    for path in (RUN_FILE, STATUS_FILE):
+    # Run services may leave sockets here (the control socket) if their process was killed.
+    for path in (RUN_FILE, STATUS_FILE, *STATE_DIR.glob("*.sock")):
         path.unlink(missing_ok=True)
 
 
