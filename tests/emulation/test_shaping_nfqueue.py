@@ -66,6 +66,32 @@ def test_chain_rtt_is_twice_the_sum(shaper):
             shaper.release_namespaces(net.names)
 
 
+def test_concurrent_probers_in_one_namespace_get_their_own_replies(shaper):
+    """A raw ICMP socket sees every reply in its namespace: two probers pinging a near
+    and a far node at the same time must each measure their own destination."""
+    import threading
+    delays = [2.0, 10.0]
+    with ScratchNet.chain("test-nfqp", 3) as net:
+        shaper.attach([((net.end(k, s)), LinkParams(d)) for k, d in enumerate(delays) for s in "ab"])
+        try:
+            targets = {"near": (net.address(0, "b"), 2 * delays[0]), "far": (net.address(1, "b"), 2 * sum(delays))}
+            results = {}
+
+            def ping(key):
+                with Prober(net.names[0]) as probe:
+                    probe.run(targets[key][0], 2, 0.01)
+                    results[key] = probe.run(targets[key][0], 40, 0.01)
+            threads = [threading.Thread(target=ping, args=(k,)) for k in targets]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for key, (_, expected) in targets.items():
+                _check_rtt(results[key], expected, 2 * shaper.accuracy_ms)
+        finally:
+            shaper.release_namespaces(net.names)
+
+
 @pytest.mark.parametrize("before, after", [(12.0, 4.0), (4.0, 12.0)])
 def test_delay_change_in_place_without_loss_or_reordering(shaper, before, after):
     with ScratchNet.pairs(f"test-nfqc{int(before)}", 1) as net, Prober(net.names[0]) as probe:

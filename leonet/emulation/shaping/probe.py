@@ -9,6 +9,7 @@ loss are visible.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import socket
@@ -22,6 +23,10 @@ from .. import netns
 _ECHO_REQUEST, _ECHO_REPLY = 8, 0
 _SO_TIMESTAMPNS = 35
 _SCM_TIMESTAMPNS = _SO_TIMESTAMPNS
+#: distinct echo identifiers for the probers of one process: a raw ICMP socket sees
+#: every reply in its namespace, so two probers sharing an identifier would take each
+#: other's replies (whichever arrives first)
+_identifiers = itertools.count(os.getpid() * 257)
 
 
 def _wait_readable(sock, timeout_s: float) -> bool:
@@ -72,7 +77,7 @@ class Prober:
 
     def __init__(self, ns: str, payload_bytes: int = 56) -> None:
         self.ns = ns
-        self.ident = os.getpid() & 0xFFFF
+        self.ident = next(_identifiers) & 0xFFFF
         self.payload = bytes(range(256))[:max(8, payload_bytes)]
 
         def make() -> socket.socket:
@@ -99,6 +104,7 @@ class Prober:
         """Send ``count`` requests to ``dst`` every ``interval_s``; wait up to
         ``timeout_s`` after the last one. ``on_send(i)`` runs before request ``i``
         (to change link parameters mid-run, for instance)."""
+        dst_bytes = socket.inet_aton(dst)
         base = self._seq_base
         self._seq_base = (base + count) & 0xFFFF
         sent_wall: List[Optional[int]] = [None] * count
@@ -133,7 +139,7 @@ class Prober:
                     break
                 ihl = (data[0] & 0x0F) * 4
                 kind, _code, _ck, ident, seq = struct.unpack_from("!BBHHH", data, ihl)
-                if kind != _ECHO_REPLY or ident != self.ident:
+                if kind != _ECHO_REPLY or ident != self.ident or data[12:16] != dst_bytes:
                     continue
                 i = (seq - base) & 0xFFFF
                 if i >= count or sent_wall[i] is None or result.rtt_ms[i] is not None:
