@@ -95,7 +95,19 @@ def test_nfqueue_verdict_and_packet_layout():
     body += struct.pack("=HH", 11, nfq.NFQA_PACKET_HDR) + struct.pack(">IHB", 123456, 0x0800, 4) + b"\0"
     body += struct.pack("=HH", 8, 6) + struct.pack(">I", 3)   # NFQA_IFINDEX_OUTDEV
     packet = struct.pack("=IHHII", 16 + len(body), nfq.MSG_PACKET, 0, 0, 0) + body
-    assert nfq.parse_packet(packet) == (7, 123456, nfq.MSG_PACKET)
+    assert nfq.parse_packet(packet) == (7, 123456, nfq.MSG_PACKET, None)   # no payload: no key
+    # with the first 20 bytes of an IPv4 packet: the key ignores TTL and checksum
+    def ip_header(ttl, checksum):
+        return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 84, 0xBEEF, 0x4000, ttl, 1, checksum,
+                           bytes([10, 64, 0, 1]), bytes([10, 64, 0, 9]))
+    keys = []
+    for ttl, checksum in ((64, 0x1234), (63, 0x1334)):
+        payload = struct.pack("=HH", 24, nfq.NFQA_PAYLOAD) + ip_header(ttl, checksum)
+        message = struct.pack("=IHHII", 16 + len(body) + len(payload), nfq.MSG_PACKET, 0, 0, 0) + body + payload
+        queue, pid, kind, key = nfq.parse_packet(message)
+        assert (queue, pid, kind) == (7, 123456, nfq.MSG_PACKET)
+        keys.append(key)
+    assert keys[0] == keys[1] == b"\x00\x54\xbe\xef" + b"\x01" + bytes([10, 64, 0, 1, 10, 64, 0, 9])
 
 
 def test_nfqueue_bind_config():
@@ -103,7 +115,7 @@ def test_nfqueue_bind_config():
     a = attrs(cmd, 20)
     assert a[nfq.NFQA_CFG_CMD][0] == nfq.NFQNL_CFG_CMD_BIND
     a = attrs(params, 20)
-    assert struct.unpack(">IB", a[nfq.NFQA_CFG_PARAMS][:5]) == (0, nfq.NFQNL_COPY_META)
+    assert struct.unpack(">IB", a[nfq.NFQA_CFG_PARAMS][:5]) == (nfq.COPY_RANGE, nfq.NFQNL_COPY_PACKET)
     assert struct.unpack(">I", a[nfq.NFQA_CFG_QUEUE_MAXLEN])[0] == 5000
     assert struct.unpack(">I", a[nfq.NFQA_CFG_FLAGS])[0] & nfq.NFQA_CFG_F_GSO
 

@@ -6,6 +6,7 @@ of shared CI machines: the lower-quartile error must be within the backend's
 benchmarks/bench_delay_fidelity.py, not asserted here).
 """
 import signal
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -61,7 +62,10 @@ def test_chain_rtt_is_twice_the_sum(shaper):
         try:
             dst = net.address(3, "b")  # the far end of the chain
             probe.run(dst, 3, 0.01)
+            before = shaper.stats()["anchored"]
             _check_rtt(probe.run(dst, 100, 0.01), 2 * sum(delays), 2 * shaper.accuracy_ms)
+            # every hop after a packet's first is scheduled from its previous release
+            assert shaper.stats()["anchored"] - before >= 100 * 2 * (len(delays) - 1) * 0.9
         finally:
             shaper.release_namespaces(net.names)
 
@@ -89,6 +93,39 @@ def test_concurrent_probers_in_one_namespace_get_their_own_replies(shaper):
             for key, (_, expected) in targets.items():
                 _check_rtt(results[key], expected, 2 * shaper.accuracy_ms)
         finally:
+            shaper.release_namespaces(net.names)
+
+
+def test_queueing_in_a_tbf_is_kept_at_the_next_hops(shaper):
+    """Anchoring a packet's schedule to its previous hop must not erase the time it
+    really waited in a bandwidth queue. A burst fills a 1 Mbit/s link's queue; a ping
+    right behind it waits as long whether it ends at the link's far end or crosses a
+    200 ms hop more (which could otherwise absorb up to 200 ms of the wait). The wait
+    itself varies by tens of ms with the burst's timing."""
+    import socket
+    with ScratchNet.chain("test-nfqq", 3) as net, Prober(net.names[0]) as probe:
+        shaper.attach([(net.end(0, s), LinkParams(1.0, bandwidth_mbps=1.0)) for s in "ab"]
+                      + [(net.end(1, s), LinkParams(200.0)) for s in "ab"])
+        worker = netns.NetnsThread()
+        try:
+            waits = {}
+            for name, dst, rtt in (("near", net.address(0, "b"), 2.0), ("far", net.address(1, "b"), 402.0)):
+                base = statistics.median(probe.run(dst, 5, 0.05).received)
+                assert abs(base - rtt) <= 2 * shaper.accuracy_ms + 1.0, (name, base)
+                time.sleep(1.5)  # the queue drains and the bucket refills
+
+                def burst(dst=dst) -> None:  # 140 kB: more than the bucket and the queue
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                        for _ in range(100):
+                            udp.sendto(b"x" * 1400, (dst, 9))
+                worker.run(net.names[0], burst)
+                queued = probe.run(dst, 1, 0.0).received
+                assert queued, name
+                waits[name] = queued[0] - base
+            assert waits["near"] > 100.0, waits            # the queue is real
+            assert abs(waits["far"] - waits["near"]) <= 80.0, waits
+        finally:
+            worker.close()
             shaper.release_namespaces(net.names)
 
 

@@ -71,6 +71,11 @@ class NfqueueShaper(LinkShaper):
     flow over a 5 ms first hop: ~9 Mbit/s; forwarded traffic is not affected). At
     ingress, the receiver's kernel timestamp is taken before the hold, so tools that
     use SO_TIMESTAMP (ping) do not see the last hop's delay.
+
+    ``anchoring``: at each hop after the first, a packet (recognised by its IPv4
+    header) is due at its previous hop's *nominal* release plus the time it really
+    spent in between plus this hop's delay, so the daemon's lateness and overhead do
+    not add up over long paths (see :mod:`.nfqueue_daemon`).
     """
 
     name = "nfqueue"
@@ -78,7 +83,7 @@ class NfqueueShaper(LinkShaper):
 
     def __init__(self, overhead_ms: Optional[float] = None, calibrate: bool = True,
                  queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False,
-                 hold_at: str = "split") -> None:
+                 hold_at: str = "split", anchoring: bool = True) -> None:
         if hold_at not in ("ingress", "egress", "split"):
             raise ValueError(f"hold_at must be 'split', 'ingress' or 'egress', not {hold_at!r}")
         self.ipv6 = ipv6
@@ -93,6 +98,7 @@ class NfqueueShaper(LinkShaper):
         self._proc, self._client = self._start_daemon(queue_maxlen, realtime)
         self.overhead_ms = DEFAULT_OVERHEAD_MS
         self._closed = False
+        self.set_anchoring(anchoring)
         if overhead_ms is not None:
             self.set_overhead(overhead_ms)
         elif calibrate:
@@ -132,7 +138,21 @@ class NfqueueShaper(LinkShaper):
     def set_overhead(self, overhead_ms: float) -> None:
         """Set the per-hop overhead subtracted from every delay (applies at once)."""
         self.overhead_ms = max(0.0, float(overhead_ms))
-        self._client.request(ctl.OP_CONFIG, json.dumps({"overhead_ns": ms_to_ns(self.overhead_ms)}).encode())
+        self._config(overhead_ns=ms_to_ns(self.overhead_ms))
+
+    def set_anchoring(self, on: bool) -> None:
+        """Anchor each packet's schedule along its path (the default), so that the
+        daemon's lateness and overhead do not add up over multi-hop paths; off: every
+        hop on its own (see :mod:`.nfqueue_daemon`)."""
+        self.anchoring = bool(on)
+        self._config(anchoring=self.anchoring)
+
+    def reset_lateness(self) -> None:
+        """Start the daemon's release-lateness statistics afresh."""
+        self._config(reset_lateness=True)
+
+    def _config(self, **settings) -> None:
+        self._client.request(ctl.OP_CONFIG, json.dumps(settings).encode())
 
     def stats(self) -> dict:
         """The daemon's counters: pid, namespaces, queues, packets held/released/dropped,

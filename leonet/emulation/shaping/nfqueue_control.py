@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import threading
 from typing import Iterator, Sequence
 
 OP_NAMESPACE_ADD = 1     # payload: ns_id u32, then the namespace name (UTF-8)
@@ -46,13 +47,19 @@ def chunks(records: Sequence[bytes], size: int = MAX_RECORDS) -> Iterator[bytes]
 
 
 class ControlClient:
-    """The shaper's end: blocking request/reply."""
+    """The shaper's end: blocking request/reply, one request at a time (the tick
+    thread and the link-deletion thread share it)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._seq = 0
+        self._lock = threading.Lock()
 
     def request(self, op: int, payload: bytes = b"", timeout: float = 60.0) -> str:
+        with self._lock:
+            return self._request(op, payload, timeout)
+
+    def _request(self, op: int, payload: bytes, timeout: float) -> str:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         self.sock.settimeout(timeout)
         try:

@@ -13,6 +13,16 @@ Started by :class:`~leonet.emulation.shaping.nfqueue.NfqueueShaper` as
   ``NFQNL_MSG_VERDICT_BATCH`` per queue (it accepts every id up to the given one).
 - Loss is a drop verdict at arrival, with the link's probability.
 - ``hold = delay - overhead``: the calibrated fixed cost of the userspace round trip.
+- A packet's schedule is anchored along its path: when the daemon releases a packet
+  it remembers the packet's *nominal* release time (without the daemon's own
+  lateness), keyed by its IPv4 header (see :func:`.nfqueue_protocol.parse_packet`).
+  At the next hop the packet is due at that nominal time plus the hop's delay plus
+  whatever it spent in between (the kernel's forwarding, a tbf queue), instead of at
+  its arrival plus the delay. A late release (a late timer wake-up, a busy CPU) is
+  thus made up at the next hops rather than added to the path, and the fixed
+  overhead is paid once per path, at its first hop. Without it, each hop's lateness
+  and overhead add up (tens of hops: milliseconds of error on a busy or virtual
+  machine); with it, only the last hop's lateness remains.
 - The timer is armed ``lead`` early, then the loop polls without blocking until the
   due time; ``lead`` follows the measured timer lateness, and the busy polling is
   capped at a share of each second (``SPIN_BUDGET``).
@@ -60,6 +70,16 @@ RECV_BUDGET = 64
 CONTROL_CHUNK = 256
 #: histogram of release lateness (actual - due), 10 us bins up to 10 ms
 LATE_BIN_NS, LATE_BINS = 10_000, 1000
+#: a remembered release not claimed by a next hop within this time is forgotten (the
+#: packet was delivered, or dropped; a packet that waited longer, in a very long tbf
+#: queue, is scheduled at its next hop like a first hop)
+ANCHOR_TTL_NS = 1_000_000_000
+#: histogram of transit between a release and the next hop (1 us bins up to 1 ms)
+TRANSIT_BIN_NS, TRANSIT_BINS = 1_000, 1000
+#: the typical transit (median of the last FLOOR_WINDOW) is the daemon's own cost of
+#: handing a packet on, not emulated time: anchored hops count only the transit beyond
+#: it (bounded, so that real queueing in a tbf is never taken for it)
+FLOOR_WINDOW, MAX_FLOOR_NS = 256, 200_000
 
 
 def _wait_readable(sock, timeout_s: float) -> bool:
@@ -161,8 +181,15 @@ class Daemon:
         self.seq = 1
         self.running = True
         self.late_hist = [0] * (LATE_BINS + 1)
+        #: packet key -> (nominal release, actual release) at its last hop, ns
+        self.anchors: Dict[bytes, Tuple[int, int]] = {}
+        self.anchoring = True
+        self.transit_floor_ns = 0
+        self.recent_transits: List[int] = []
+        self.transit_hist = [0] * (TRANSIT_BINS + 1)
         self.counters = {"packets": 0, "released": 0, "dropped_loss": 0, "batches": 0,
-                         "enobufs": 0, "verdict_errors": 0, "unknown_queue": 0}
+                         "enobufs": 0, "verdict_errors": 0, "unknown_queue": 0,
+                         "anchored": 0}
 
     # ------------------------------------------------------------------ namespaces
     def add_namespace(self, ns_id: int, name: str) -> None:
@@ -263,6 +290,9 @@ class Daemon:
         clock = time.monotonic_ns
         unpack_packet = proto.parse_packet
         be32 = struct.Struct(">I").pack
+        anchors = self.anchors
+        anchoring = self.anchoring
+        transit_hist = self.transit_hist
         for _ in range(RECV_BUDGET):
             try:
                 data = sock.recv(65536)
@@ -274,7 +304,7 @@ class Daemon:
                     continue
                 raise
             now = clock()
-            num, pid, kind = unpack_packet(data)
+            num, pid, kind, key = unpack_packet(data)
             if pid < 0:
                 self._non_packet(ns, data)
                 continue
@@ -289,18 +319,34 @@ class Daemon:
                 q.dropped += 1
                 counters["dropped_loss"] += 1
                 sock.send(q.drop_one + be32(pid))
+                anchors.pop(key, None)
                 continue
-            due = now + q.hold_ns
-            if due < q.last_due:
-                due = q.last_due
+            prev = anchors.pop(key, None) if anchors and key is not None else None
+            if prev is not None:
+                # due when the previous hop should have released it, plus this hop's
+                # delay, plus its real time in between (forwarding, tbf queueing)
+                transit = now - prev[1]
+                nominal = prev[0] + (transit - self.transit_floor_ns) + q.delay_ns
+                counters["anchored"] += 1
+                transit_hist[min(TRANSIT_BINS, transit // TRANSIT_BIN_NS)] += 1
+                recent = self.recent_transits
+                recent.append(transit)
+                if len(recent) == FLOOR_WINDOW:
+                    self.transit_floor_ns = min(MAX_FLOOR_NS, sorted(recent)[FLOOR_WINDOW // 2])
+                    recent.clear()
+            else:
+                nominal = now + q.hold_ns
+            due = nominal if nominal > q.last_due else q.last_due
             q.last_due = due
             fifo = q.fifo
             if not fifo:
                 if due <= now:
                     sock.send(q.accept_one + be32(pid))
+                    if anchoring and key is not None:
+                        anchors[key] = (nominal, now)
                     continue
                 heapq.heappush(heap, (due, next(self.tiebreak), q))
-            fifo.append((due, pid))
+            fifo.append((due, pid, key, nominal))
 
     def _non_packet(self, ns: Namespace, data: bytes) -> None:
         for off in proto.split_messages(data):
@@ -324,6 +370,7 @@ class Daemon:
         be32 = struct.Struct(">I").pack
         hist = self.late_hist
         counters = self.counters
+        anchors = self.anchors if self.anchoring else None
         while heap and heap[0][0] <= now:
             due, _, q = heapq.heappop(heap)
             fifo = q.fifo
@@ -332,8 +379,10 @@ class Daemon:
             last = -1
             n = 0
             while fifo and fifo[0][0] <= now:
-                last = fifo.popleft()[1]
+                _, last, key, nominal = fifo.popleft()
                 n += 1
+                if anchors is not None and key is not None:
+                    anchors[key] = (nominal, now)
             if n:
                 hist[min(LATE_BINS, (now - due) // LATE_BIN_NS)] += 1
                 counters["released"] += n
@@ -341,6 +390,16 @@ class Daemon:
                 self._send(q.ns, q.accept + be32(last))
             if fifo:
                 heapq.heappush(heap, (fifo[0][0], next(self.tiebreak), q))
+        if anchors:
+            self._forget_old_anchors(now)
+
+    def _forget_old_anchors(self, now: int) -> None:
+        """Drop releases no next hop claimed (oldest first: dicts keep insertion order)."""
+        anchors = self.anchors
+        for key in list(itertools.islice(anchors, 64)):
+            if now - anchors[key][1] < ANCHOR_TTL_NS:
+                break
+            del anchors[key]
 
     def _timer_fired(self, woke_ns: int, sampled: bool) -> None:
         """Learn the timer's lateness from wake-ups out of a blocking wait: the lead
@@ -411,6 +470,12 @@ class Daemon:
                 self.lead_ns = min(self.lead_ns, self.max_lead_ns)
             if "lead_quantile" in cfg:
                 self.lead_quantile = min(1.0, max(0.0, float(cfg["lead_quantile"])))
+            if "reset_lateness" in cfg:
+                self.late_hist = [0] * (LATE_BINS + 1)
+                self.transit_hist = [0] * (TRANSIT_BINS + 1)
+            if "anchoring" in cfg:
+                self.anchoring = bool(cfg["anchoring"])
+                self.anchors.clear()
             if "spin_budget" in cfg:
                 self.spin_budget = min(1.0, max(0.0, float(cfg["spin_budget"])))
         elif op == ctl.OP_STATS:
@@ -425,18 +490,24 @@ class Daemon:
         if i % CONTROL_CHUNK == CONTROL_CHUNK - 1:
             self.release()
 
-    def stats(self) -> dict:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        total = sum(self.late_hist)
-        quantiles = {}
+    @staticmethod
+    def _quantiles(hist: List[int], bin_ns: int) -> Dict[str, float]:
+        """p50, p99 and max (ms, bin middles) of a histogram; empty if it is."""
+        total = sum(hist)
+        out: Dict[str, float] = {}
         for name, p in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
             if total:
                 acc, want = 0, p * total
-                for i, n in enumerate(self.late_hist):
+                for i, n in enumerate(hist):
                     acc += n
                     if acc >= want and n:
-                        quantiles[name] = (i + 1) * LATE_BIN_NS / 1e6
+                        out[name] = (i + 0.5) * bin_ns / 1e6
                         break
+        return out
+
+    def stats(self) -> dict:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        quantiles = self._quantiles(self.late_hist, LATE_BIN_NS)
         held = sum(len(q.fifo) for ns in self.namespaces.values() for q in ns.queues.values())
         return {
             "pid": os.getpid(),
@@ -449,6 +520,10 @@ class Daemon:
             "lead_ns": self.lead_ns,
             "spin_share": self.window_spin_ns / 1e9,
             "release_late_ms": quantiles,
+            "transit_ms": self._quantiles(self.transit_hist, TRANSIT_BIN_NS),
+            "transit_floor_ms": self.transit_floor_ns / 1e6,
+            "anchoring": self.anchoring,
+            "anchors_pending": len(self.anchors),
             **self.counters,
         }
 

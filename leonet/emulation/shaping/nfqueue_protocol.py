@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_QUEUE = 3
@@ -20,10 +20,13 @@ MSG_PACKET = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 
-NFQA_PACKET_HDR, NFQA_VERDICT_HDR = 1, 2
+NFQA_PACKET_HDR, NFQA_VERDICT_HDR, NFQA_PAYLOAD = 1, 2, 10
 NFQA_CFG_CMD, NFQA_CFG_PARAMS, NFQA_CFG_QUEUE_MAXLEN, NFQA_CFG_MASK, NFQA_CFG_FLAGS = 1, 2, 3, 4, 5
 NFQNL_CFG_CMD_BIND, NFQNL_CFG_CMD_UNBIND = 1, 2
-NFQNL_COPY_META = 1
+NFQNL_COPY_META, NFQNL_COPY_PACKET = 1, 2
+#: bytes of each packet copied to the daemon: the fixed IPv4 header, enough to tell a
+#: packet apart from others at its next hop (see :func:`parse_packet`)
+COPY_RANGE = 20
 #: hand over GSO packets whole instead of segmenting them first (much less work per byte)
 NFQA_CFG_F_GSO = 1 << 2
 NF_DROP, NF_ACCEPT = 0, 1
@@ -49,11 +52,12 @@ def _message(msg: int, queue: int, flags: int, seq: int, attrs: bytes) -> bytes:
 
 
 def bind_messages(queue: int, maxlen: int, seq: int) -> List[bytes]:
-    """Bind ``queue`` to the sending socket, metadata-only copies, ``maxlen`` packets
-    in flight at most, whole GSO packets. Acked: one reply per message."""
+    """Bind ``queue`` to the sending socket, copies of the first :data:`COPY_RANGE`
+    bytes of each packet, ``maxlen`` packets in flight at most, whole GSO packets.
+    Acked: one reply per message."""
     flags = NLM_F_REQUEST | NLM_F_ACK
     cmd = _attr(NFQA_CFG_CMD, struct.pack("=BxH", NFQNL_CFG_CMD_BIND, 0))
-    params = _attr(NFQA_CFG_PARAMS, struct.pack(">IB", 0, NFQNL_COPY_META))
+    params = _attr(NFQA_CFG_PARAMS, struct.pack(">IB", COPY_RANGE, NFQNL_COPY_PACKET))
     maxlen_attr = _attr(NFQA_CFG_QUEUE_MAXLEN, _BE32.pack(maxlen))
     opt = _attr(NFQA_CFG_MASK, _BE32.pack(NFQA_CFG_F_GSO)) + _attr(NFQA_CFG_FLAGS, _BE32.pack(NFQA_CFG_F_GSO))
     return [
@@ -75,24 +79,31 @@ def verdict_prefix(queue: int, batch: bool, verdict: int) -> bytes:
     return full[:-4]
 
 
-def parse_packet(data: bytes, off: int = 0) -> Tuple[int, int, int]:
-    """``(queue, packet_id, message_type)`` of the message at ``off``; packet_id is -1
-    for anything but a packet. The kernel puts NFQA_PACKET_HDR first, so the common
-    case reads fixed offsets; other layouts fall back to walking the attributes."""
+def parse_packet(data: bytes, off: int = 0) -> Tuple[int, int, int, Optional[bytes]]:
+    """``(queue, packet_id, message_type, key)`` of the message at ``off``; packet_id is
+    -1 for anything but a packet. ``key`` identifies an IPv4 packet across hops (its
+    length, identification, protocol, source and destination: the fixed header without
+    what forwarding changes), or is None (no payload, IPv6, too short)."""
     kind = _HDR.unpack_from(data, off)[1]
     if kind != MSG_PACKET:
-        return -1, -1, kind
+        return -1, -1, kind, None
     queue = struct.unpack_from(">H", data, off + 18)[0]
-    if _NLA.unpack_from(data, off + 20)[1] == NFQA_PACKET_HDR:
-        return queue, _BE32.unpack_from(data, off + 24)[0], kind
-    length = _HDR.unpack_from(data, off)[0]
+    end = off + _HDR.unpack_from(data, off)[0]
+    pid, key = -1, None
     pos = off + 20
-    while pos + 4 <= off + length:
+    while pos + 4 <= end:
         alen, atype = _NLA.unpack_from(data, pos)
-        if (atype & 0x3FFF) == NFQA_PACKET_HDR:
-            return queue, _BE32.unpack_from(data, pos + 4)[0], kind
-        pos += (alen + 3) & ~3 if alen else length
-    return queue, -1, kind
+        atype &= 0x3FFF
+        if atype == NFQA_PACKET_HDR:
+            pid = _BE32.unpack_from(data, pos + 4)[0]
+        elif atype == NFQA_PAYLOAD:
+            if alen >= 4 + 20 and data[pos + 4] >> 4 == 4:
+                key = data[pos + 6:pos + 10] + data[pos + 13:pos + 14] + data[pos + 16:pos + 24]
+            break  # the kernel puts the payload last
+        if alen < 4:
+            break
+        pos += (alen + 3) & ~3
+    return queue, pid, kind, key
 
 
 def split_messages(data: bytes) -> List[int]:
