@@ -35,6 +35,8 @@ def main() -> None:
         print(f"{args.scenario}: {len(run.network.nodes)} nodes up in {time.perf_counter() - t0:.1f} s "
               f"({run.shaper.name} backend)")
         c = run.controller
+        reports = []
+        c.hooks.tick.append(lambda info: reports.append(info.report))
         c.run(args.minutes * 60.0)
         s = c.stats
         print(f"{'minute':>6} {'apply p50':>10} {'apply p99':>10} {'compute p99':>12} {'lag p50':>8} {'lag max':>8}")
@@ -48,6 +50,12 @@ def main() -> None:
         print(f"all: {int(total['ticks'])} ticks, apply p50 {total['apply_ms_p50']:.1f} ms, "
               f"p99 {total['apply_ms_p99']:.1f} ms; lag p99 {total['lag_ms_p99']:.1f} ms, "
               f"max {total['lag_ms_max']:.1f} ms; {len(c.handovers)} GSL handovers")
+        print("where a tick's apply goes (ms p50 / p99) and what it changes (mean per tick):")
+        for phase in ("diff", "links_added", "delays", "routes", "links_removed"):
+            v = np.array([r.phase_ms.get(phase, 0.0) for r in reports])
+            print(f"  {phase:>14}: {np.percentile(v, 50):7.1f} / {np.percentile(v, 99):7.1f}")
+        for what in ("links_added", "links_removed", "delays_updated", "routes_changed"):
+            print(f"  {what:>14}: {np.mean([getattr(r, what) for r in reports]):9.1f}")
 
 
 if __name__ == "__main__":

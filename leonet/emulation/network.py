@@ -58,6 +58,8 @@ class ApplyReport:
     routes_changed: int = 0
     errors: List[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: milliseconds spent per phase: links added, delays, routes, links removed
+    phase_ms: Dict[str, float] = field(default_factory=dict)
 
 
 class LeoNetwork:
@@ -213,13 +215,20 @@ class LeoNetwork:
             readded = {(int(x), int(y)) for x, y in zip(new.a[added], new.b[added])} & self._deleting
             if readded:
                 self._wait_for_deletions()
+        t1 = time.perf_counter()
         self._add_links(new, np.flatnonzero(added), report, progress)
+        t2 = time.perf_counter()
         if len(changed):
             self.shaper.update(self._ends(new, changed))
             report.delays_updated = int(len(changed))
+        t3 = time.perf_counter()
         self._update_routes(snap, report, progress, next_hop)
+        t4 = time.perf_counter()
         if self.links is not None and removed.any():
             self._remove_links(self.links, np.flatnonzero(removed), report)
+        t5 = time.perf_counter()
+        report.phase_ms = {"diff": (t1 - t0) * 1e3, "links_added": (t2 - t1) * 1e3, "delays": (t3 - t2) * 1e3,
+                           "routes": (t4 - t3) * 1e3, "links_removed": (t5 - t4) * 1e3}
         self.links = new
         self._installed_delay = installed
         self.snapshot = snap
@@ -269,20 +278,26 @@ class LeoNetwork:
         report.added = self._describe(links, rows)
 
     def _remove_links(self, links, rows: np.ndarray, report: ApplyReport) -> None:
-        """Detach shaping and delete the veths. Deleting a veth waits for an RCU grace
-        period (~10-20 ms), so deletion runs in a background thread: the routes have
-        already moved off these links (make-before-break)."""
-        self.shaper.detach([end for end, _ in self._ends(links, rows)])
+        """Detach shaping and delete the veths, in a background thread: the routes have
+        already moved off these links (make-before-break), and both steps are slow
+        (the backend's rule changes take a process per namespace; deleting a veth
+        waits for an RCU grace period, ~10-20 ms). A link re-added before its removal
+        finished waits for it (see :meth:`_apply`)."""
+        ends = [end for end, _ in self._ends(links, rows)]
         per_ns: Dict[int, List[bytes]] = {}
         for k in rows:
             a, b = int(links.a[k]), int(links.b[k])
             per_ns.setdefault(a, []).append(delete_link_message(b + IFINDEX_OFFSET, seq=int(k)))
             self._deleting.add((a, b))
-        self._pending_deletion = self._deleter.submit(self._delete_links, per_ns, set(self._deleting))
+        self._pending_deletion = self._deleter.submit(self._delete_links, ends, per_ns, set(self._deleting))
         report.links_removed = int(len(rows))
         report.removed = self._describe(links, rows)
 
-    def _delete_links(self, per_ns: Dict[int, List[bytes]], pairs: set) -> None:
+    def _delete_links(self, ends: List[Tuple[str, str]], per_ns: Dict[int, List[bytes]], pairs: set) -> None:
+        try:
+            self.shaper.detach(ends)
+        except Exception as exc:  # keep deleting the veths; their shaping goes with them
+            log.warning("detaching shaping from removed links: %s", exc)
         for me, msgs in per_ns.items():
             errors = [e for e in acked_request(self._del_sockets(me), msgs) if e[1] not in _BENIGN | {19}]
             if errors:  # 19: ENODEV, already gone
