@@ -330,37 +330,45 @@ class LeoNetwork:
         d_rows, v_cols = np.nonzero(changed)
         by_node = np.argsort(v_cols, kind="stable")  # group the changes by node v
         d_rows, v_cols = d_rows[by_node], v_cols[by_node]
-        bounds = np.flatnonzero(np.diff(v_cols)) + 1
-        groups = np.split(np.arange(len(v_cols)), bounds)
-        total = len(groups)
+        via = new_hop[d_rows, v_cols]
+        put = via >= 0
+        # Every node's new routes in one buffer of fixed-size records, sent in slices:
+        # building them node by node cost more than the kernel's work.
+        put_v = v_cols[put]
+        routes = memoryview(route_messages(self.destinations[d_rows[put]], via[put], via[put] + IFINDEX_OFFSET,
+                                           put_v))
+        record = len(routes) // max(1, len(put_v))
+        nodes, first = np.unique(v_cols, return_index=True)
+        put_first = np.searchsorted(put_v, nodes)
+        put_last = np.searchsorted(put_v, nodes, side="right")
+        gone_all = (~put) & (self.next_hop[d_rows, v_cols] >= 0)
+        bounds = list(first[1:]) + [len(v_cols)]
+        total = len(nodes)
 
-        def program(idx: np.ndarray) -> Tuple[int, List[Tuple[int, int]]]:
-            v = int(v_cols[idx[0]])
-            rows = d_rows[idx]
-            via = new_hop[rows, v]
+        def program(k: int) -> Tuple[int, List[Tuple[int, int]]]:
+            v = int(nodes[k])
             sock = self._sockets[v]
-            put = via >= 0
-            if put.any():
-                sock.send(route_messages(self.destinations[rows[put]], via[put], via[put] + IFINDEX_OFFSET, v),
-                          record_size=60)
-            gone = (~put) & (self.next_hop[rows, v] >= 0)
+            if put_last[k] > put_first[k]:
+                sock.send(routes[put_first[k] * record:put_last[k] * record], record_size=record)
+            rows = slice(first[k], bounds[k])
+            gone = gone_all[rows]
             if gone.any():
-                sock.send(delete_route_messages(self.destinations[rows[gone]]), record_size=32)
+                sock.send(delete_route_messages(self.destinations[d_rows[rows][gone]]), record_size=32)
             return v, [e for e in sock.drain_errors() if e[1] not in _BENIGN]
 
-        def record(v: int, errors: List[Tuple[int, int]], done: int) -> None:
+        def note(v: int, errors: List[Tuple[int, int]], done: int) -> None:
             if errors:
                 report.errors.append(f"routes in {self.nodes[v].name}: {describe_errors(errors)}")
             if done % 64 == 0 or done == total:
                 progress("routes", done, total)
 
-        if changed.sum() < 50000:  # a tick's changes: threads would cost more than they save
-            for done, idx in enumerate(groups, 1):
-                record(*program(idx), done)
-        else:                      # bring-up: the kernel work runs in the sending thread
+        if len(v_cols) < 50000:  # a tick's changes: threads would cost more than they save
+            for done, k in enumerate(range(total), 1):
+                note(*program(k), done)
+        else:                    # bring-up: the kernel work runs in the sending thread
             with ThreadPoolExecutor(max_workers=2) as pool:
-                for done, (v, errors) in enumerate(pool.map(program, groups), 1):
-                    record(v, errors, done)
+                for done, (v, errors) in enumerate(pool.map(program, range(total)), 1):
+                    note(v, errors, done)
         self.next_hop = new_hop.astype(np.int32, copy=True)
         report.routes_changed = int(changed.sum())
 

@@ -56,8 +56,10 @@ def _rta(length: int, kind: int) -> int:
 
 
 def route_messages(dst_nodes: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarray,
-                   src_node: int) -> bytes:
-    """RTM_NEWROUTE (create or replace) ``dst/32 via <via> dev <oif> onlink src <self>``."""
+                   src_node) -> bytes:
+    """RTM_NEWROUTE (create or replace) ``dst/32 via <via> dev <oif> onlink src <self>``;
+    ``src_node`` is one node or one per message (messages for several nodes, built in
+    one go and sent in slices)."""
     n = len(dst_nodes)
     m = np.zeros(n, dtype=_ROUTE)
     m["len"] = _ROUTE.itemsize
@@ -77,7 +79,7 @@ def route_messages(dst_nodes: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarra
     m["oif_hdr"] = _rta(8, RTA_OIF)
     m["oif"] = oifs
     m["src_hdr"] = _rta(8, RTA_PREFSRC)
-    m["src"] = node_address_int(src_node)
+    m["src"] = node_address_int(0) + np.asarray(src_node, dtype=np.uint32)
     return m.tobytes()
 
 
