@@ -165,7 +165,19 @@ class Controller:
             log.warning("emulation is %.0f ms behind real time at %s (compute %.0f ms, apply %.0f ms)",
                         lag_ms, info.time_iso, info.compute_ms, info.apply_ms)
         self._publish(snap, info)
+        self._prepare_next(offset_s + self.step_s)
         return info
+
+    def _prepare_next(self, offset_s: float) -> None:
+        """Between ticks: let the backend get ready for the next tick's new links, so
+        that their slow set-up (a rule change per namespace) is not in its apply."""
+        upcoming = self._lookahead.peek(offset_s) if self._lookahead is not None else None
+        if upcoming is None:
+            return
+        try:
+            self.network.prepare(upcoming)
+        except Exception as exc:  # only an optimisation: the next tick attaches the slow way
+            log.warning("preparing the links of the next tick: %s", exc)
 
     def _publish(self, snap: Snapshot, info: TickInfo) -> None:
         for fn in self.hooks.tick:

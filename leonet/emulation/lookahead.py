@@ -71,6 +71,13 @@ class Lookahead:
         snap, hops = future.result()
         return snap, hops.astype(np.int32)
 
+    def peek(self, offset_s: float) -> Optional[Snapshot]:
+        """The snapshot at ``offset_s`` if it is computed already, without waiting."""
+        future = self._futures.get(round(float(offset_s), 6))
+        if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return None
+        return future.result()[0]
+
     def close(self) -> None:
         for f in self._futures.values():
             f.cancel()

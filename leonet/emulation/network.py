@@ -235,6 +235,16 @@ class LeoNetwork:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def prepare(self, upcoming: Snapshot) -> None:
+        """Let the shaper get ready, between ticks, for the links ``upcoming`` will add
+        (see :meth:`LinkShaper.prepare`)."""
+        with self._apply_lock:
+            if self.links is None:
+                return
+            V = len(self.nodes)
+            added = np.flatnonzero(~np.isin(upcoming.links.keys(V), self.links.keys(V)))
+            self.shaper.prepare([end for end, _ in self._ends(upcoming.links, added)])
+
     def _ends(self, links, rows: np.ndarray) -> List[Tuple[Tuple[str, str], LinkParams]]:
         out = []
         for k in rows:

@@ -129,6 +129,27 @@ def test_queueing_in_a_tbf_is_kept_at_the_next_hops(shaper):
             shaper.release_namespaces(net.names)
 
 
+def test_prepared_ends_attach_without_rule_changes(shaper):
+    """Ends prepared ahead (between ticks) get their rules then; attaching them later
+    only sets the delay. Preparing a new set forgets the unused ones."""
+    with ScratchNet.pairs("test-nfqpr", 2) as net, Prober(net.names[0]) as probe:
+        used = [net.end(0, "a"), net.end(0, "b")]
+        unused = [net.end(1, "a"), net.end(1, "b")]
+        try:
+            shaper.prepare(used + unused)
+            prepared = sorted(h.leonet_rules(net.names))
+            assert len(prepared) == 4
+            shaper.attach([(end, LinkParams(5.0)) for end in used])
+            assert sorted(h.leonet_rules(net.names)) == prepared   # no rule change at attach
+            dst = net.address(0, "b")
+            probe.run(dst, 3, 0.01)
+            _check_rtt(probe.run(dst, 50, 0.01), 10.0, shaper.accuracy_ms)
+            shaper.prepare([])                                     # the unused ends go
+            assert len(h.leonet_rules(net.names)) == 2
+        finally:
+            shaper.release_namespaces(net.names)
+
+
 @pytest.mark.parametrize("before, after", [(12.0, 4.0), (4.0, 12.0)])
 def test_delay_change_in_place_without_loss_or_reordering(shaper, before, after):
     with ScratchNet.pairs(f"test-nfqc{int(before)}", 1) as net, Prober(net.names[0]) as probe:

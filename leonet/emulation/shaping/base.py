@@ -36,6 +36,12 @@ class LinkShaper(abc.ABC):
     def attach(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
         """Start shaping newly created interfaces."""
 
+    def prepare(self, ends: Iterable[LinkEnd]) -> None:
+        """Optionally get ready for a later :meth:`attach` of these ends, whose
+        interfaces need not exist yet (the controller calls it between ticks with the
+        next tick's new links, so the slow part of attaching leaves the tick). Each
+        call replaces the previous set. The default does nothing."""
+
     @abc.abstractmethod
     def update(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
         """Change parameters of attached interfaces in place (never delete and re-add)."""

@@ -90,6 +90,8 @@ class NfqueueShaper(LinkShaper):
         self.chain = {"ingress": INGRESS, "egress": EGRESS, "split": SPLIT}[hold_at]
         self._lock = threading.RLock()
         self._ends: Dict[LinkEnd, _End] = {}
+        #: ends whose queue is bound and rules installed ahead of their interface
+        self._prepared: Dict[LinkEnd, int] = {}
         self._ns_ids: Dict[str, int] = {}
         self._last_ns_id = 0
         self._free_queues: Dict[str, List[int]] = {}
@@ -170,15 +172,48 @@ class NfqueueShaper(LinkShaper):
             if not new:
                 return
             self._add_namespaces(sorted({ns for (ns, _), _ in new}))
-            records, rules = [], {}
+            records, ready, rules = [], [], {}
             for (ns, ifname), params in new:
-                q = self._take_queue(ns)
+                q = self._prepared.pop((ns, ifname), None)
+                if q is not None:           # rules and queue are in place already
+                    ready.append(self._record(ns, q, params))
+                else:
+                    q = self._take_queue(ns)
+                    records.append(self._record(ns, q, params))
+                    rules.setdefault(ns, ([], []))[0].append((ifname, q))
                 self._ends[(ns, ifname)] = _End(q, params)
-                records.append(self._record(ns, q, params))
-                rules.setdefault(ns, ([], []))[0].append((ifname, q))
+            self._client.records(ctl.OP_SET, ready)
             self._client.records(ctl.OP_BIND, records)
             apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
             self._qdiscs.apply([(end, p.bandwidth_mbps) for end, p in new])
+
+    def prepare(self, ends: Iterable[LinkEnd]) -> None:
+        """Bind queues and install rules for ends a later :meth:`attach` will bring
+        (rules match interface names, so the interfaces need not exist); forget the
+        previously prepared ends that are not in ``ends``."""
+        with self._lock:
+            wanted = {e for e in ends if e not in self._ends}
+            stale = [e for e in self._prepared if e not in wanted]
+            new = [e for e in sorted(wanted) if e not in self._prepared]
+            rules: Dict[str, Tuple[list, list]] = {}
+            for end in stale:
+                q = self._prepared.pop(end)
+                if netns.exists(end[0]) and end[0] in self._ns_ids:
+                    rules.setdefault(end[0], ([], []))[1].append((end[1], q))
+            if stale:
+                self._client.records(ctl.OP_UNBIND, [ctl.KEY.pack(self._ns_ids[ns], q)
+                                                     for ns, (_, gone) in rules.items() for _, q in gone])
+                for ns, (_, gone) in rules.items():
+                    self._free_queues.setdefault(ns, []).extend(q for _, q in gone)
+            self._add_namespaces(sorted({ns for ns, _ in new}))
+            records = []
+            for ns, ifname in new:
+                q = self._take_queue(ns)
+                self._prepared[(ns, ifname)] = q
+                records.append(self._record(ns, q, LinkParams(0.0)))
+                rules.setdefault(ns, ([], []))[0].append((ifname, q))
+            self._client.records(ctl.OP_BIND, records)
+            apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
 
     def update(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
         with self._lock:
@@ -225,6 +260,8 @@ class NfqueueShaper(LinkShaper):
             ids = [self._ns_ids.pop(ns) for ns in names if ns in self._ns_ids]
             for end in [e for e in self._ends if e[0] in names]:
                 del self._ends[end]
+            for end in [e for e in self._prepared if e[0] in names]:
+                del self._prepared[end]
             for ns in names:
                 self._free_queues.pop(ns, None)
                 self._next_queue.pop(ns, None)
@@ -242,15 +279,17 @@ class NfqueueShaper(LinkShaper):
             try:
                 if remove_kernel_state:
                     rules: Dict[str, Tuple[list, list]] = {}
-                    for (ns, ifname), state in self._ends.items():
+                    queues = [(end, state.queue) for end, state in self._ends.items()] + list(self._prepared.items())
+                    for (ns, ifname), queue in queues:
                         if netns.exists(ns):
-                            rules.setdefault(ns, ([], []))[1].append((ifname, state.queue))
+                            rules.setdefault(ns, ([], []))[1].append((ifname, queue))
                     try:
                         apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
                     except RuntimeError as exc:
                         log.warning("removing nfqueue rules: %s; `leonet cleanup` removes leftovers", exc)
                     self._qdiscs.remove(list(self._ends))
                 self._ends.clear()
+                self._prepared.clear()
             finally:
                 self._qdiscs.close()
                 self._stop_daemon()
