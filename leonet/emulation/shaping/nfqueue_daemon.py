@@ -60,8 +60,10 @@ _TFD_NONBLOCK, _TFD_CLOEXEC, _TFD_TIMER_ABSTIME = 0o4000, 0o2000000, 1
 _PR_SET_PDEATHSIG, _PR_SET_TIMERSLACK = 1, 29
 #: bounds of the early wake-up (and so of the busy polling before one release)
 MIN_LEAD_NS, MAX_LEAD_NS = 20_000, 2_000_000
-#: share of each second the loop may spend busy polling
-SPIN_BUDGET = 0.25
+#: share of each second the loop may spend busy polling (demo preset, three flows
+#: over 11-36 hops while ticking: 0.6 instead of 0.25 took 4 ms coverage from 93-98 %
+#: to 98-99.7 %, for 10-25 % more of one core)
+SPIN_BUDGET = 0.5
 #: the early wake-up covers this quantile of the recent timer lateness
 LEAD_QUANTILE = 0.99
 #: packets read from one socket before releasing due packets again
