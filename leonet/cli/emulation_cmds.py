@@ -138,6 +138,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     if s:
         print(f"apply ms p50 {s['apply_ms_p50']:.1f} p99 {s['apply_ms_p99']:.1f}; compute ms p50 "
               f"{s['compute_ms_p50']:.1f}; lag ms p99 {s['lag_ms_p99']:.1f} max {s['lag_ms_max']:.1f}")
+    last = status.get("last_tick") or {}
+    if last:
+        phases = ", ".join(f"{name.replace('_', ' ')} {ms:.1f}" for name, ms in last.get("phase_ms", {}).items())
+        print(f"last tick: apply {last['apply_ms']:.1f} ms ({phases}); {last['links_added']} links added, "
+              f"{last['links_removed']} removed, {last['delays_updated']} delays and "
+              f"{last['routes_changed']} routes changed")
     print(f"GSL handovers so far: {status.get('handovers', 0)}")
     return 0
 

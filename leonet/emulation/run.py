@@ -114,7 +114,8 @@ class EmulationRun:
             "last_tick": None if info is None else {
                 "compute_ms": info.compute_ms, "apply_ms": info.apply_ms, "lag_ms": info.lag_ms,
                 "links_added": info.report.links_added, "links_removed": info.report.links_removed,
-                "delays_updated": info.report.delays_updated, "routes_changed": info.report.routes_changed},
+                "delays_updated": info.report.delays_updated, "routes_changed": info.report.routes_changed,
+                "phase_ms": info.report.phase_ms},
             "handovers": len(c.handovers),
         })
 

@@ -59,6 +59,8 @@ def test_run_exec_nodes_status_check_and_ctrl_c(scenario):
         assert status["backend"] == "none" and status["time"].startswith("2026-01-31T12:00")
         time.sleep(2.5)
         assert json.loads(leonet("status", "--format", "json").stdout)["tick"] >= 1
+        text = leonet("status").stdout
+        assert "last tick: apply" in text and "routes" in text, text
         check = leonet("check")
         assert check.returncode == 0, check.stdout
         assert "leonet run" not in leonet("exec", "Nowhere", "--", "true").stderr
