@@ -15,6 +15,16 @@ from .helpers import (DOCKER_SCENARIO, ping_ok, ping_rtts_ms, reachable_offset, 
 TOLERANCE_MS = 4.0
 
 
+def assert_rtt_near(rtts, expected: float) -> None:
+    """The lower quartile (what the backend gives when the CPU is free: contention only
+    adds delay) within the tolerance, and the median within a looser one. A missing or
+    doubled link delay moves both by that delay."""
+    ordered = sorted(rtts)
+    low, mid = ordered[len(ordered) // 4], statistics.median(ordered)
+    assert expected - 0.5 <= low <= expected + TOLERANCE_MS, (expected, rtts)
+    assert mid <= expected + TOLERANCE_MS + 10.0, (expected, rtts)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     require_docker()
@@ -40,7 +50,7 @@ def test_docker_node_rtt_equals_the_engine_delay(run):
     expected = run.expected_rtt_ms("Berlin", "Prague")
     rtts = ping_rtts_ms(berlin, prague, count=10)
     assert len(rtts) >= 8
-    assert expected - 0.5 <= statistics.median(rtts) <= expected + TOLERANCE_MS, (expected, rtts)
+    assert_rtt_near(rtts, expected)
 
 
 def test_degraded_link_adds_its_delay_and_loss(run):
@@ -51,9 +61,9 @@ def test_degraded_link_adds_its_delay_and_loss(run):
     faults = run.extensions.faults
     faults.degrade_link(a, b, extra_delay_ms=20.0)
     try:
-        rtts = ping_rtts_ms(berlin, prague, count=6)
-        assert len(rtts) >= 5
-        assert expected + 40.0 - 0.5 <= statistics.median(rtts) <= expected + 40.0 + TOLERANCE_MS, rtts
+        rtts = ping_rtts_ms(berlin, prague, count=10)
+        assert len(rtts) >= 8
+        assert_rtt_near(rtts, expected + 40.0)
         faults.degrade_link(a, b, extra_loss_percent=100.0)
         assert not ping_ok(berlin, prague)
     finally:
