@@ -138,6 +138,13 @@ def matplotlib_agg():
     return plt
 
 
+def save_figure(fig, png: Path, *also_written: Path, dpi: int = 120) -> None:
+    """Lay out and save an experiment's figure, and say which files the run wrote."""
+    fig.tight_layout()
+    fig.savefig(png, dpi=dpi)
+    print(f"\nwrote {', '.join(str(p) for p in (*also_written, png))}")
+
+
 class Stopwatch:
     def __init__(self):
         self.t0 = time.perf_counter()

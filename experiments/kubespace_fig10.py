@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubespace_common import (CONSTELLATIONS, DAY_S, Stopwatch, load, matplotlib_agg, parser, path_tensor,
-                              print_table, selected, write_csv)
+                              print_table, save_figure, selected, write_csv)
 from leonet.kubespace import (SearchLimit, best_single, cnpa, near_equator, optimal_placement,
                               random_placements, select_representatives, summarize)
 
@@ -144,9 +144,7 @@ def main() -> int:
         ax.set_ylabel("one-way delay (ms)")
         ax.set_title(f"Fig. 10: {title}, K = {K}")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.out / "fig10.png", dpi=120)
-    print(f"\nwrote {args.out / 'fig10.csv'} and {args.out / 'fig10.png'}")
+    save_figure(fig, args.out / "fig10.png", args.out / "fig10.csv")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kubespace_common import (CONSTELLATIONS, DAY_S, Stopwatch, load, matplotlib_agg, parser, path_tensor,
-                              print_table, selected, write_csv)
+                              print_table, save_figure, selected, write_csv)
 from kubespace_fig10 import snapshot_offsets
 from leonet.kubespace import DEFAULT_THRESHOLD, assign, cnpa, select_representatives
 from leonet.kubespace.assignment import straight_line_samples
@@ -127,9 +127,7 @@ def main() -> int:
                      title=f"{name}: trade-off (straight line, K = {ks[0]}..{ks[-1]})")
         for ax in (ax_lat, ax_ho, ax_trade):
             ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.out / "fig11.png", dpi=110)
-    print(f"\nwrote {args.out / 'fig11.csv'}, {args.out / 'fig11_summary.csv'} and {args.out / 'fig11.png'}")
+    save_figure(fig, args.out / "fig11.png", args.out / "fig11.csv", args.out / "fig11_summary.csv", dpi=110)
     return 0
 
 

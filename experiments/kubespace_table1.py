@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from kubespace_common import (CONSTELLATIONS, DAY_S, Stopwatch, matplotlib_agg, parser, path_tensor,
-                              print_table, selected, write_csv)
+                              print_table, save_figure, selected, write_csv)
 from leonet.kubespace import DEFAULT_THRESHOLD, ControlNode, assign, cnaa
 from leonet.orbits import build_constellation, load_constellation, parse_scenario
 from leonet.orbits.scenario import scenario_path
@@ -105,9 +105,7 @@ def main() -> int:
     bx.set_xticks(np.arange(1, len(names) + 1), names)
     bx.set_ylabel("handovers per satellite per day")
     bx.set_title("per satellite (straight line, nearest)")
-    fig.tight_layout()
-    fig.savefig(args.out / "table1.png", dpi=120)
-    print(f"\nwrote {args.out / 'table1.csv'} and {args.out / 'table1.png'}")
+    save_figure(fig, args.out / "table1.png", args.out / "table1.csv")
     return 0
 
 
