@@ -149,10 +149,6 @@ class NfqueueShaper(LinkShaper):
         self.anchoring = bool(on)
         self._config(anchoring=self.anchoring)
 
-    def reset_lateness(self) -> None:
-        """Start the daemon's release-lateness statistics afresh."""
-        self._config(reset_lateness=True)
-
     def _config(self, **settings) -> None:
         self._client.request(ctl.OP_CONFIG, json.dumps(settings).encode())
 

@@ -472,9 +472,6 @@ class Daemon:
                 self.lead_ns = min(self.lead_ns, self.max_lead_ns)
             if "lead_quantile" in cfg:
                 self.lead_quantile = min(1.0, max(0.0, float(cfg["lead_quantile"])))
-            if "reset_lateness" in cfg:
-                self.late_hist = [0] * (LATE_BINS + 1)
-                self.transit_hist = [0] * (TRANSIT_BINS + 1)
             if "anchoring" in cfg:
                 self.anchoring = bool(cfg["anchoring"])
                 self.anchors.clear()
