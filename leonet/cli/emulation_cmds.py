@@ -8,6 +8,7 @@ import sys
 import threading
 from typing import Dict
 
+from ..emulation.config import BACKENDS
 from ..errors import LeonetError
 from .common import add_scenario_arg, emit_rows
 
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a scenario as a live emulation (needs root)")
     add_scenario_arg(p)
     p.add_argument("--duration", type=float, metavar="S", help="emulated seconds to run (default: until Ctrl-C)")
-    p.add_argument("--backend", choices=("auto", "netem", "nfqueue", "none"),
+    p.add_argument("--backend", choices=BACKENDS,
                    help="link delay backend (default: the scenario's, else auto)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1)")
     p.add_argument("--step", type=float, help="tick length in emulated seconds (default 1)")
