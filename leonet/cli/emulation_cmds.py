@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import threading
-from typing import Dict
 
 from ..emulation.config import BACKENDS
 from ..errors import LeonetError
@@ -46,27 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_cleanup)
 
 
-class _Bars:
-    """tqdm bars, one per bring-up stage."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-        self._tqdm = tqdm
-        self._bars: Dict[str, object] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = self._tqdm(total=total, desc=f"{stage:<12}", unit="", leave=True,
-                                                 file=sys.stderr, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from ..emulation.run import require_root
+    from ..emulation.progress import StageBars
     from ..launch import prepare_run
     require_root()
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
@@ -74,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with run:
         print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
               f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
-        run.start(_Bars())
+        run.start(StageBars())
         c = run.controller
         assert c is not None
         print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
