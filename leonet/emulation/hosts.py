@@ -46,6 +46,10 @@ class LeoHost(Host):
         self._ensure_shell()
         return super().sendCmd(*args, **kwargs)
 
+    def cmd(self, *args, **kwargs):
+        self._ensure_shell()  # Mininet's cmd() refuses a host whose shell is not running yet
+        return super().cmd(*args, **kwargs)
+
     def popen(self, *args, **kwargs):
         kwargs.setdefault("mncmd", list(self._enter))
         return super().popen(*args, **kwargs)
