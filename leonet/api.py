@@ -169,6 +169,9 @@ class LeoNet:
         """The node as a Mininet host: ``cmd()``, ``popen()``, ``sendCmd()``, ``IP()``.
         Its shell runs in the node's namespace with the node's DNS (``*.leonet``)."""
         node = self._require_network().node(name)
+        containernet = getattr(self.run.extensions, "containernet", None)
+        if containernet is not None and containernet.host(node.name) is not None:
+            return containernet.host(node.name)   # Containernet's Docker host: cmd() runs in the container
         return self.mininet.nameToNode[node.host]
 
     def get(self, *names: str) -> Any:

@@ -93,7 +93,7 @@ def parse_node_type(where: str, raw: Any, docker_allowed: bool, default_host: st
     f = Fields(where, raw, _TYPE_KEYS, doc="docs/containers.md")
     host = f.choice("host", default_host, HOST_KINDS, problem="unknown host kind")
     if host == "docker" and not docker_allowed:
-        raise ConfigError(f.at("host"), host, "Docker hosts need emulation.nodes: docker",
+        raise ConfigError(f.at("host"), host, "Docker hosts need emulation.nodes: docker (or containernet)",
                           "set emulation.nodes: docker, or host: namespace")
     image = f.get("image", DEFAULT_IMAGE)
     if image is not None and (not isinstance(image, str) or not image.strip() or " " in image):
@@ -112,7 +112,7 @@ def parse_node_type(where: str, raw: Any, docker_allowed: bool, default_host: st
 def parse_containers_section(raw: Optional[Mapping[str, Any]], nodes: str) -> ContainersConfig:
     """Validate the ``containers:`` section for the ``emulation.nodes`` choice."""
     f = Fields("containers", raw, _TOP_KEYS, doc="docs/containers.md")
-    docker = nodes == "docker"
+    docker = nodes in ("docker", "containernet")
     default_host = "docker" if docker else "namespace"
     return ContainersConfig(
         satellite=parse_node_type("containers.satellite", f.get("satellite"), docker, default_host),

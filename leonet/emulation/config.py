@@ -7,7 +7,7 @@
       offset_s: 0                # start this many seconds after the scenario's start
       routes: all                # all: every node to every node | ground-stations
       delay_update_threshold_ms: 0.05
-      nodes: namespace           # namespace | docker (see docs/containers.md)
+      nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
 
 Command-line options override these keys.
 """
@@ -22,7 +22,8 @@ from ..schema import Fields, register_section
 #: the delay backends (docs/shaping.md); ``auto`` picks netem where the kernel has it
 BACKENDS = ("auto", "netem", "nfqueue", "none")
 ROUTE_SETS = ("all", "ground-stations")
-NODE_KINDS = ("namespace", "docker")
+#: namespace: bare namespaces; docker: leonet's Docker hosts; containernet: Containernet's (docs/containers.md)
+NODE_KINDS = ("namespace", "docker", "containernet")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from ..errors import LeonetError
 STATE_DIR = Path("/run/leonet")
 RUN_FILE = STATE_DIR / "run.json"
 STATUS_FILE = STATE_DIR / "status.json"
+#: IDs of containers a run made without leonet's label (Containernet hosts), for cleanup
+OWNED_CONTAINERS = STATE_DIR / "owned-containers"
 
 
 def _write_json(path: Path, data: Dict[str, Any]) -> None:
