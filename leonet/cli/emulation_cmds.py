@@ -1,4 +1,4 @@
-"""CLI commands of the emulation layer: run, exec, nodes, status, check, cleanup."""
+"""CLI commands of the emulation layer: run, exec, nodes, status, check, probe, cleanup."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,8 @@ import json
 import os
 import sys
 import threading
+
+import numpy as np
 
 from ..emulation.config import BACKENDS
 from ..errors import LeonetError
@@ -40,6 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("check", help="compare the active run's routing tables with the engine")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("probe", help="one-way delay per direction and per hop between two nodes of the active run")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--count", type=int, default=20, help="packets each way (default 20)")
+    p.add_argument("--interval", type=float, default=0.05, metavar="S", help="seconds between packets")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("cleanup", help="remove leonet's namespaces, processes and containers")
     p.set_defaults(func=cmd_cleanup)
@@ -139,6 +149,36 @@ def cmd_check(args: argparse.Namespace) -> int:
             print("  " + line)
         return 1
     print(f"every routing table matches the engine at {when}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from ..emulation.owdprobe import probe_active_run
+    from ..emulation.run import require_root
+    from ..schema import check_number
+    require_root()
+    count = check_number("--count", args.count, 1, 10000, integer=True)
+    interval = check_number("--interval", args.interval, 0.001, 10)
+    try:
+        results = probe_active_run(args.a, args.b, count, interval)
+    except ValueError as exc:
+        raise LeonetError(f"leonet probe: {exc}") from None
+    rows = [row for r in results for row in r.hop_rows()]
+    if args.format != "table":
+        emit_rows(rows, list(rows[0]), args.format)
+        return 0
+    for r in results:
+        leg = r.leg
+        one_way = r.one_way_ms
+        summary = (f"median {np.median(one_way):.3f} ms, error {np.median(one_way) - leg.expected_ms[-1]:+.3f} ms, "
+                   f"p95 {np.percentile(one_way, 95):.3f} ms" if len(one_way) else "no packet arrived")
+        print(f"{leg.direction}: {leg.hops[0]} -> {leg.hops[-1]}, {len(leg.hops) - 1} hops, expected "
+              f"{leg.expected_ms[-1]:.3f} ms one way; {r.received}/{r.sent} arrived, {summary}")
+        for row in r.hop_rows():
+            got = "not seen" if row["measured_ms"] is None else \
+                f"{row['measured_ms']:9.3f} ms ({row['error_ms']:+.3f}); link {row['link_measured_ms']:.3f} ms"
+            print(f"  {row['hop']:3d} {row['node']:<14} expected {row['expected_ms']:9.3f} ms; measured {got} "
+                  f"(expected {row['link_expected_ms']:.3f} ms); seen {row['seen']}/{r.sent}")
     return 0
 
 
