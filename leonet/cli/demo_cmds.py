@@ -31,6 +31,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "or `leonet demo --orbits` for the orbital demo", file=sys.stderr)
         return 2
     from ..demo import run_demo
-    from .emulation_cmds import _Bars
-    run_demo(args.scenario or "demo", args.duration, args.backend, Path(args.out), progress=_Bars())
+    from ..emulation.progress import StageBars
+    run_demo(args.scenario or "demo", args.duration, args.backend, Path(args.out), progress=StageBars())
     return 0
