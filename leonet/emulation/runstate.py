@@ -94,9 +94,7 @@ def node_record(name: str) -> Dict[str, Any]:
     for n in nodes:
         if name in (n["name"], n["host"]):
             return n
-    import difflib
-    close = difflib.get_close_matches(name, [n["name"] for n in nodes], n=3)
     from ..errors import ConfigError
+    from ..schema import suggest
     raise ConfigError("NODE", name, "not a node of the active run",
-                      ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
-                      else "list them with `leonet nodes`")
+                      suggest(name, [n["name"] for n in nodes], "list them with `leonet nodes`"))
