@@ -167,6 +167,8 @@ CASES: List[Tuple[str, str, Any]] = [
     ("ks-p-plateau", "kubespace", {"placement": {"plateau_moves": 1}}),
     ("ks-p-candidates", "kubespace", {"placement": {"candidates": []}}),
     ("ks-p-candidates-dup", "kubespace", {"placement": {"candidates": ["A", "A"]}}),
+    ("ks-p-mode", "kubespace", {"placement": {"mode": "exact"}}),
+    ("ks-p-restarts", "kubespace", {"placement": {"restarts": -1}}),
     ("ks-a-threshold", "kubespace", {"assignment": {"threshold": 1.5}}),
     ("ks-a-window", "kubespace", {"assignment": {"window_s": 0}}),
     ("ks-a-grid", "kubespace", {"assignment": {"window_s": 100, "sample_interval_s": 60}}),
