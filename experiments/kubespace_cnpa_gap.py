@@ -20,6 +20,27 @@ from leonet.kubespace.refined import cnpa_refined
 
 CLUSTERS = 20
 PAPER_GAP_MS = 1.0   #: "within 1 ms of optimal"
+#: bump when either placement mode changes, so that cached runs are redone
+RUNS_VERSION = "2"
+
+
+class RunCache:
+    """Each (mode, K, seed) run's score and time, kept in a JSON file next to the path
+    tensors, so that an interrupted full run resumes where it stopped."""
+
+    def __init__(self, path):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.exists() else {}
+
+    def get(self, method: str, k: int, seed: int, run):
+        key = f"{RUNS_VERSION}:{method}:{k}:{seed}"
+        if key not in self.data:
+            w = Stopwatch()
+            result = run()
+            self.data[key] = {"score": float(result.score), "selection": [int(i) for i in result.selection],
+                              "seconds": w()}
+            self.path.write_text(json.dumps(self.data, indent=1))
+        return self.data[key]
 
 
 def exact_optimum(day: np.ndarray, k: int, start, cache_file, limit_s: float):
@@ -53,24 +74,21 @@ def main() -> int:
                              desc=f"paths {name}")
         day = np.ascontiguousarray(tensor[:-1])
         cache_file = args.out / "cache" / f"optimum-{name}-{day.shape[0]}.json"
+        runs = RunCache(args.out / "cache" / f"cnpa-runs-{name}-{day.shape[0]}-c{clusters}.json")
         print(f"{name}: {day.shape[1]} candidates, {day.shape[0]} snapshots", flush=True)
         for k in ks:
-            paper, refined, t_paper, t_refined = [], [], [], []
-            for seed in seeds:
-                w = Stopwatch()
-                paper.append(cnpa(day, k, clusters, seed=seed))
-                t_paper.append(w())
-                w = Stopwatch()
-                refined.append(cnpa_refined(day, k, clusters, seed=seed))
-                t_refined.append(w())
-            start = min(refined, key=lambda r: r.score).selection
+            paper = [runs.get("paper", k, seed, lambda: cnpa(day, k, clusters, seed=seed)) for seed in seeds]
+            refined = [runs.get("refined", k, seed, lambda: cnpa_refined(day, k, clusters, seed=seed))
+                       for seed in seeds]
+            start = min(refined, key=lambda r: r["score"])["selection"]
             try:
                 _, optimum, t_exact = exact_optimum(day, k, start, cache_file, limit)
             except SearchLimit as exc:
                 print(f"  K={k}: exact search not finished within {limit:g} s ({exc}); gaps not computed")
                 continue
-            for method, results, times in (("paper", paper, t_paper), ("refined", refined, t_refined)):
-                gaps = np.array([r.score - optimum for r in results])
+            for method, results in (("paper", paper), ("refined", refined)):
+                gaps = np.array([r["score"] - optimum for r in results])
+                times = [r["seconds"] for r in results]
                 rows.append({"constellation": name, "k": k, "method": method, "optimum_ms": optimum,
                              "gap_mean_ms": float(gaps.mean()), "gap_max_ms": float(gaps.max()),
                              "within_1ms": int((gaps <= PAPER_GAP_MS + 1e-9).sum()), "seeds": len(gaps),

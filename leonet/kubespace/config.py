@@ -11,8 +11,8 @@
         max_iterations: 100       # cap on accepted local-search swaps
         plateau_moves: false      # extension: also accept swaps that keep the max and lower the mean
         mode: paper               # paper: Algorithm 1 | refined: + worst snapshots, plateau moves, restarts
-        rounds: 30                # refined: cap on snapshots added by the objective
-        restarts: 12              # refined: perturbation restarts per round
+        rounds: 60                # refined: cap on rounds (snapshots added by the objective, restarts accepted)
+        restarts: 24              # refined: perturbation restarts in all
         feature_sample: 2048      # flattened coordinates k-means sees (null: all)
         candidates: null          # ground-station names; null: every ground station
       assignment:                 # CNAA (leonet kubespace assign)
@@ -56,8 +56,8 @@ class PlacementConfig:
     plateau_moves: bool = False
     #: ``paper`` (Algorithm 1) or ``refined`` (:mod:`.refined`)
     mode: str = "paper"
-    rounds: int = 30
-    restarts: int = 12
+    rounds: int = 60
+    restarts: int = 24
     candidates: Optional[List[str]] = None
 
 

@@ -19,9 +19,10 @@ The refined mode keeps greedy k-center and local search, and adds:
   change the answer) or the round cap is reached.
 * **Plateau moves** in the local search (a swap that keeps the maximum but lowers the
   count of unreachable pairs or the mean is accepted).
-* **Restarts** (iterated local search): ``restarts`` times, replace one or two
-  stations of the best placement by random candidates and search again; keep the
-  best. Deterministic for a given ``seed``.
+* **Restarts** (iterated local search): once the representatives decide the score,
+  up to ``restarts`` times replace one or two stations of the placement by random
+  candidates and search again; a better placement is checked on the whole period
+  like the first one. Deterministic for a given ``seed``.
 
 It remains a heuristic (no optimality proof); docs/results/kubespace.md reports its
 distance to the exact optimum over seeds and constellations.
@@ -38,10 +39,10 @@ from .clustering import DEFAULT_FEATURE_SAMPLE, select_representatives
 from .objective import check_metric, evaluate, nearest
 from .placement import DEFAULT_MAX_ITERATIONS, _allowed_mask, greedy_k_center, local_search
 
-#: rounds of adding the worst snapshot
-DEFAULT_ROUNDS = 30
-#: perturbation restarts per round
-DEFAULT_RESTARTS = 12
+#: cap on the rounds (each adds a snapshot or accepts a restart's improvement)
+DEFAULT_ROUNDS = 60
+#: perturbation restarts in all
+DEFAULT_RESTARTS = 24
 
 
 @dataclass
@@ -51,7 +52,7 @@ class RefinedPlacement:
     selection: List[int]
     score: float                         #: Evaluate over all snapshots
     snapshots: List[int]                 #: the representatives at the end (k-means ones + added ones)
-    rounds: int                          #: rounds run
+    rounds: int                          #: rounds run (snapshots added + improvements accepted + 1)
     converged: bool                      #: the score on the representatives equals the full score
     history: List[float] = field(default_factory=list)   #: full score of the best placement after each round
     timings_s: Dict[str, float] = field(default_factory=dict)
@@ -88,17 +89,43 @@ def cnpa_refined(metric: np.ndarray, k: int, clusters: int = 20, seed: int = 0,
     timings["clustering"] = time.perf_counter() - t0
     pool = np.flatnonzero(mask)
 
+    def full_check(selection: List[int]) -> Tuple[float, int, bool]:
+        """Score over the whole period, its worst snapshot, and whether that snapshot
+        is already a representative (then the representatives decide the score)."""
+        per_snapshot = nearest(metric, selection).max(axis=1)
+        worst = int(per_snapshot.argmax())
+        return float(per_snapshot[worst]), worst, per_snapshot[worst] <= per_snapshot[snaps].max() + 1e-9
+
     best: Optional[List[int]] = None
     best_full = np.inf
     history: List[float] = []
     converged = False
     rounds_run = 0
+    restarts_left = restarts
     t0 = time.perf_counter()
-    for rounds_run in range(1, rounds + 1):
-        sub = np.ascontiguousarray(metric[snaps])
-        starts = [greedy_k_center(sub, k, allowed)] + ([list(best)] if best is not None else [])
-        candidate = min((_search(sub, s, allowed, max_iterations) for s in starts), key=lambda s: _key(sub, s))
-        for _ in range(restarts):
+    # Solve on the representatives; while the answer is worse elsewhere, add that snapshot.
+    # Restarts run only once the representatives decide the score, and a better placement
+    # they find is checked on the whole period again.
+    sub = np.ascontiguousarray(metric[snaps])
+    starts = [greedy_k_center(sub, k, allowed)]
+    candidate = _search(sub, starts[0], allowed, max_iterations)
+    while rounds_run < rounds:
+        rounds_run += 1
+        full, worst, decided = full_check(candidate)
+        if full < best_full:
+            best, best_full = list(candidate), full
+        history.append(best_full)
+        if not decided:
+            snaps = sorted(set(snaps) | {worst})
+            sub = np.ascontiguousarray(metric[snaps])
+            starts = [greedy_k_center(sub, k, allowed), list(best)]
+            candidate = min((_search(sub, st, allowed, max_iterations) for st in starts),
+                            key=lambda sel: _key(sub, sel))
+            continue
+        converged = True
+        improved = None
+        while restarts_left > 0 and improved is None:
+            restarts_left -= 1
             trial = list(candidate)
             for pos in rng.choice(k, size=min(k, int(rng.integers(1, 3))), replace=False):
                 free = np.setdiff1d(pool, trial)
@@ -106,18 +133,11 @@ def cnpa_refined(metric: np.ndarray, k: int, clusters: int = 20, seed: int = 0,
                     trial[int(pos)] = int(rng.choice(free))
             trial = _search(sub, trial, allowed, max_iterations)
             if _key(sub, trial) < _key(sub, candidate):
-                candidate = trial
-        near = nearest(metric, candidate)                     # (T, N) over the whole period
-        per_snapshot = near.max(axis=1)
-        full = float(per_snapshot.max())
-        if full < best_full:
-            best, best_full = list(candidate), full
-        history.append(best_full)
-        if full <= float(per_snapshot[snaps].max()) + 1e-9:
-            converged = True                                  # the worst snapshot is a representative
+                improved = trial
+        if improved is None:
             break
-        worst = int(per_snapshot.argmax())
-        snaps = sorted(set(snaps) | {worst})
+        candidate = improved
+        converged = False
     timings["search"] = time.perf_counter() - t0
     assert best is not None
     return RefinedPlacement(sorted(best), evaluate(metric, best), snaps, rounds_run, converged, history, timings)
