@@ -20,9 +20,11 @@ The refined mode keeps greedy k-center and local search, and adds:
 * **Plateau moves** in the local search (a swap that keeps the maximum but lowers the
   count of unreachable pairs or the mean is accepted).
 * **Restarts** (iterated local search): once the representatives decide the score,
-  up to ``restarts`` times replace one or two stations of the placement by random
-  candidates and search again; a better placement is checked on the whole period
-  like the first one. Deterministic for a given ``seed``.
+  up to ``restarts`` times perturb the placement and search again -- alternately
+  replacing one station by one of the stations nearest to the satellite and
+  snapshot that set the maximum (guided), and one or two stations by random
+  candidates; a better placement is checked on the whole period like the first one.
+  Deterministic for a given ``seed``.
 
 It remains a heuristic (no optimality proof); docs/results/kubespace.md reports its
 distance to the exact optimum over seeds and constellations.
@@ -63,6 +65,31 @@ def _key(metric: np.ndarray, selection: Sequence[int]) -> Tuple[float, int, floa
     near = nearest(metric, selection)
     finite = np.isfinite(near)
     return float(near.max()), int((~finite).sum()), float(near[finite].mean()) if finite.any() else np.inf
+
+
+#: a guided perturbation picks among this many stations nearest to the worst satellite
+GUIDED_CHOICES = 16
+
+
+def _perturb(sub: np.ndarray, selection: Sequence[int], pool: np.ndarray, rng: np.random.Generator,
+             guided: bool) -> List[int]:
+    """``selection`` with one or two stations replaced: by random candidates, or
+    (``guided``) by stations near the satellite and snapshot that set the maximum."""
+    trial = list(selection)
+    free = np.setdiff1d(pool, trial)
+    if free.size == 0:
+        return trial
+    if guided:
+        near = nearest(sub, trial)
+        t, n = np.unravel_index(int(near.argmax()), near.shape)
+        closest = free[np.argsort(sub[t, free, n], kind="stable")[:GUIDED_CHOICES]]
+        trial[int(rng.integers(len(trial)))] = int(rng.choice(closest))
+        return trial
+    for pos in rng.choice(len(trial), size=min(len(trial), int(rng.integers(1, 3))), replace=False):
+        free = np.setdiff1d(pool, trial)
+        if free.size:
+            trial[int(pos)] = int(rng.choice(free))
+    return trial
 
 
 def _search(sub: np.ndarray, start: Sequence[int], allowed: Optional[Sequence[int]],
@@ -126,11 +153,7 @@ def cnpa_refined(metric: np.ndarray, k: int, clusters: int = 20, seed: int = 0,
         improved = None
         while restarts_left > 0 and improved is None:
             restarts_left -= 1
-            trial = list(candidate)
-            for pos in rng.choice(k, size=min(k, int(rng.integers(1, 3))), replace=False):
-                free = np.setdiff1d(pool, trial)
-                if free.size:
-                    trial[int(pos)] = int(rng.choice(free))
+            trial = _perturb(sub, candidate, pool, rng, guided=restarts_left % 2 == 0)
             trial = _search(sub, trial, allowed, max_iterations)
             if _key(sub, trial) < _key(sub, candidate):
                 improved = trial
