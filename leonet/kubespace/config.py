@@ -12,7 +12,7 @@
         plateau_moves: false      # extension: also accept swaps that keep the max and lower the mean
         mode: paper               # paper: Algorithm 1 | refined: + worst snapshots, plateau moves, restarts
         rounds: 60                # refined: cap on rounds (snapshots added by the objective, restarts accepted)
-        restarts: 24              # refined: perturbation restarts in all
+        restarts: 64              # refined: perturbation restarts in all
         feature_sample: 2048      # flattened coordinates k-means sees (null: all)
         candidates: null          # ground-station names; null: every ground station
       assignment:                 # CNAA (leonet kubespace assign)
@@ -57,7 +57,7 @@ class PlacementConfig:
     #: ``paper`` (Algorithm 1) or ``refined`` (:mod:`.refined`)
     mode: str = "paper"
     rounds: int = 60
-    restarts: int = 24
+    restarts: int = 64
     candidates: Optional[List[str]] = None
 
 

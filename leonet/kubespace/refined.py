@@ -44,7 +44,7 @@ from .placement import DEFAULT_MAX_ITERATIONS, _allowed_mask, greedy_k_center, l
 #: cap on the rounds (each adds a snapshot or accepts a restart's improvement)
 DEFAULT_ROUNDS = 60
 #: perturbation restarts in all
-DEFAULT_RESTARTS = 24
+DEFAULT_RESTARTS = 64
 
 
 @dataclass
