@@ -13,7 +13,7 @@ without candidates cannot be hit and are ignored.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -23,6 +23,13 @@ def _as_matrix(candidates: np.ndarray) -> np.ndarray:
     if m.ndim != 2:
         raise ValueError(f"candidates must be a (clients, satellites) matrix, got shape {m.shape}")
     return m
+
+
+def _column_masks(m: np.ndarray) -> List[int]:
+    """Each column's rows as a Python int bit set (bit c: row c): counting the open rows
+    a column hits is then one ``&`` and ``bit_count`` instead of numpy calls."""
+    packed = np.packbits(m, axis=0, bitorder="little")
+    return [int.from_bytes(packed[:, k].tobytes(), "little") for k in range(m.shape[1])]
 
 
 def greedy_hitting_set(candidates: np.ndarray, preferred: Optional[np.ndarray] = None,
@@ -37,24 +44,27 @@ def greedy_hitting_set(candidates: np.ndarray, preferred: Optional[np.ndarray] =
     artifact's fixed-size variant); rows may then stay open.
     """
     m = _as_matrix(candidates)
-    rows, cols = m.shape
-    open_rows = m.any(axis=1)
-    pref = np.zeros(cols, bool) if preferred is None else np.asarray(preferred, dtype=bool)
-    chosen = []
-    while open_rows.any() and (max_size is None or len(chosen) < max_size):
-        counts = m[open_rows].sum(axis=0)
-        best = counts.max()
-        tied = np.flatnonzero(counts == best)
-        if len(tied) > 1 and pref[tied].any():
-            tied = tied[pref[tied]]
+    masks = _column_masks(m)
+    pref = [False] * len(masks) if preferred is None else np.asarray(preferred, dtype=bool).tolist()
+    open_rows = 0                     # as a bit set, and for the cost tie-break as a bool array
+    for mask in masks:
+        open_rows |= mask
+    is_open = m.any(axis=1)
+    chosen: List[int] = []
+    while open_rows and (max_size is None or len(chosen) < max_size):
+        counts = [(mask & open_rows).bit_count() for mask in masks]
+        best = max(counts)
+        tied = [k for k, n in enumerate(counts) if n == best]
+        if len(tied) > 1 and any(pref[k] for k in tied):
+            tied = [k for k in tied if pref[k]]
         if len(tied) > 1 and cost is not None:
-            c = np.asarray(cost)[open_rows][:, tied]
-            hit = m[open_rows][:, tied]
-            total = np.where(hit, c, 0.0).sum(axis=0)
-            tied = tied[total == total.min()]
-        pick = int(tied[0])
+            hit = m[is_open][:, tied]
+            total = np.where(hit, np.asarray(cost)[is_open][:, tied], 0.0).sum(axis=0)
+            tied = [tied[int(np.argmin(total))]]
+        pick = tied[0]
         chosen.append(pick)
-        open_rows &= ~m[:, pick]
+        open_rows &= ~masks[pick]
+        is_open &= ~m[:, pick]
     return np.array(chosen, dtype=np.intp)
 
 

@@ -96,9 +96,15 @@ class Threshold:
 
     def within(self, values: np.ndarray, best: np.ndarray) -> np.ndarray:
         """Candidate mask: values < (1 + theta) * best, or values - delta < best."""
+        return values < self.limit(best)
+
+    def limit(self, best: np.ndarray) -> np.ndarray:
+        """The bound a candidate must stay strictly below: (1 + theta) * best, or
+        best + delta (the same test as values - delta < best for the whole-microsecond
+        distances of a trace)."""
         if self.is_absolute:
-            return values - self.absolute_us < best
-        return values < best * (1.0 + self.relative)
+            return best + self.absolute_us
+        return best * (1.0 + self.relative)
 
     def __str__(self) -> str:
         if self.is_absolute:
@@ -294,15 +300,19 @@ class ManyToMany(Strategy):
 
     def step(self, now: StepInput, forecast: Optional[Forecast] = None) -> np.ndarray:
         d = now.masked()
-        best = d.min(axis=1)
-        candidates = self.threshold.within(d, best[:, None]) & np.isfinite(d)
-        cols = np.flatnonzero(candidates.any(axis=0))
+        limit = self.threshold.limit(d.min(axis=1))            # per client; inf if it sees nothing
+        # Only columns below the loosest client limit can be anyone's candidate: find them
+        # with one pass over the (C, N) matrix, then work on those few.
+        cols = np.flatnonzero(d.min(axis=0) < limit[np.isfinite(limit)].max(initial=-np.inf))
+        candidates = d[:, cols] < limit[:, None]
+        keep = candidates.any(axis=0)
+        cols, candidates = cols[keep], candidates[:, keep]
         out = _none(len(d))
         if not len(cols):
             if self.tie_break == "current":
                 self.deployed[:] = False
             return out
-        m = candidates[:, cols]
+        m = candidates
         cost = d[:, cols]
         preferred = self.deployed[cols]
         if self.solver == "exact":
