@@ -22,10 +22,10 @@ Typical use::
 from .hitting_set import exact_hitting_set, greedy_hitting_set, is_hitting_set
 from .simulator import SimulationResult, Simulator, simulate, simulate_stream
 from .strategies import (STRATEGIES, Forecast, Hysteresis, ManyToMany, MinMax, MinMaxMany, StepInput, Sticky,
-                         Strategy, Threshold, make_strategy)
+                         Strategy, Threshold, make_strategy, replication_sources)
 from .trace import DEFAULT_HYSTERESIS_US, Quantizer, Trace, build_trace, iter_trace
 
 __all__ = ["DEFAULT_HYSTERESIS_US", "Forecast", "Hysteresis", "ManyToMany", "MinMax", "MinMaxMany", "Quantizer",
            "STRATEGIES", "SimulationResult", "Simulator", "StepInput", "Sticky", "Strategy", "Threshold", "Trace",
            "build_trace", "exact_hitting_set", "greedy_hitting_set", "is_hitting_set", "iter_trace",
-           "make_strategy", "simulate", "simulate_stream"]
+           "make_strategy", "replication_sources", "simulate", "simulate_stream"]

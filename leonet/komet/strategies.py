@@ -30,7 +30,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Dict, Optional, Protocol, Tuple
+from typing import Callable, Dict, Iterable, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -426,6 +426,25 @@ class Sticky(Strategy):
 
     def label(self) -> str:
         return f"sticky {self.band}"
+
+
+# ----------------------------------------------------------------------------- replication
+
+def replication_sources(before: Iterable[int], now: Iterable[int],
+                        satellite_delays: Callable[[int], np.ndarray]) -> Dict[int, int]:
+    """Where each newly selected satellite copies the service's state from (Sec. 5.3,
+    the artifact's ``deploy_functions``): the satellite running the service before
+    that is closest to it by path delay (``satellite_delays(s)``: (N,) from ``s``).
+    Several new satellites may share a source. Empty when nothing ran before (the
+    first deployment creates the state)."""
+    running = sorted({int(s) for s in before if s >= 0})
+    sources: Dict[int, int] = {}
+    if not running:
+        return sources
+    for new in sorted({int(s) for s in now if s >= 0} - set(running)):
+        d = np.asarray(satellite_delays(new))[running]
+        sources[new] = running[int(np.argmin(d))]
+    return sources
 
 
 # ----------------------------------------------------------------------------- factory

@@ -4,7 +4,7 @@ import pytest
 
 from leonet.errors import ConfigError
 from leonet.komet import (Hysteresis, ManyToMany, MinMax, MinMaxMany, StepInput, Sticky, Threshold, make_strategy,
-                          simulate)
+                          replication_sources, simulate)
 from leonet.komet.strategies import aggregate_scores
 
 from .helpers import hand_trace, one_client
@@ -198,3 +198,10 @@ def test_bad_strategy_settings_name_the_field(name, kwargs, field):
     with pytest.raises(ConfigError) as exc:
         make_strategy(name, **kwargs)
     assert exc.value.field == field
+
+
+def test_each_new_replica_copies_from_the_closest_running_satellite():
+    hops = np.abs(np.subtract.outer(np.arange(10), np.arange(10))) * 1000.0   # 1 ms per index apart
+    sources = replication_sources({2, 7}, {2, 3, 6, 9, -1}, lambda s: hops[s])
+    assert sources == {3: 2, 6: 7, 9: 7}          # several may share a source; kept ones copy nothing
+    assert replication_sources(set(), {4}, lambda s: hops[s]) == {}      # the first deployment
