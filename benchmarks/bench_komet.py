@@ -90,7 +90,7 @@ def main() -> int:
                 print(f"  {done:,} steps, {time.perf_counter() - t0:.0f} s", flush=True)
         wall = time.perf_counter() - t0
         res = sim.result()
-        print(f"\n| real day, many-to-many 10% | steps | simulator | trace (computing, waiting) | total |")
+        print("\n| real day, many-to-many 10% | steps | simulator | trace (computing, waiting) | total |")
         print("|---|---:|---:|---:|---:|")
         print(f"| 50 clients, streamed | {res.steps:,} | {res.wall_s:.1f} s ({res.steps / res.wall_s:,.0f} steps/s) "
               f"| {wall - res.wall_s:.0f} s | {wall:.0f} s |")

@@ -8,7 +8,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -155,10 +155,3 @@ class Checks:
 
 def quick_duration(quick: bool, full: float, short: float = 120.0) -> float:
     return short if quick else full
-
-
-def paper_value(table: Dict[str, tuple], key: str, index: int):
-    return table[key][index] if key in table else None
-
-
-Formatter = Callable[[float], str]

@@ -6,7 +6,6 @@ heuristic over a one-hour trace of the 30 DART buoys: thresholds 0-50 % in steps
 """
 from __future__ import annotations
 
-import numpy as np
 from scipy.stats import spearmanr
 
 from komet_common import (PAPER_PARETO, PAPER_PARETO_MEAN_RTT, Checks, load_trace, matplotlib_agg, parser,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..komet.config import KometConfig, komet_config, resolve_clients
-from ..komet.simulator import SimulationResult, simulate, simulate_stream
+from ..komet.simulator import SimulationResult, Simulator, simulate
 from ..komet.strategies import AGGREGATES, SOLVERS, STRATEGIES, TIE_BREAKS, Strategy
 from ..komet.trace import build_trace, iter_trace
 from ..topology import TopologyEngine
@@ -155,12 +155,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if any(r.name == "sticky" for r in runs):
             raise ConfigError("--strategy", "sticky", "reads the whole trace ahead and this trace is too long to hold",
                               "simulate Sticky over a shorter period (--hours)")
-        sys.stderr.write(f"leonet: streaming the trace ({tr.duration_s / 3600:g} h is too long to hold); "
-                         "it is computed once per strategy and not cached\n")
-        for strategy in runs:
-            chunks = iter_trace(engine, clients, tr.start_offset_s, tr.duration_s, tr.step_s, tr.hysteresis_us,
-                                workers=args.workers, active_only=cfg.active_only)
-            results.append(simulate_stream(strategy, chunks))
+        sys.stderr.write(f"leonet: streaming the trace ({tr.duration_s / 3600:g} h is too long to hold; "
+                         "not cached)\n")
+        sims = [Simulator(strategy, tuple(clients), c.num_satellites, tr.step_s) for strategy in runs]
+        chunks = iter_trace(engine, clients, tr.start_offset_s, tr.duration_s, tr.step_s, tr.hysteresis_us,
+                            workers=args.workers, active_only=cfg.active_only)
+        steps = int(tr.duration_s / tr.step_s)
+        from tqdm import tqdm
+        with tqdm(total=steps, desc="komet", unit="step", disable=not progress, leave=False) as bar:
+            for chunk in chunks:        # one pass over the trace feeds every strategy
+                for sim in sims:
+                    sim.feed(chunk)
+                bar.update(len(chunk))
+        results = [sim.result() for sim in sims]
     else:
         cache = None if args.no_cache else (args.cache or default_cache_dir())
         trace = build_trace(engine, clients, tr.start_offset_s, tr.duration_s, tr.step_s, tr.hysteresis_us,

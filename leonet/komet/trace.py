@@ -210,9 +210,8 @@ def iter_trace(engine: TopologyEngine, clients: Sequence[str], start_offset_s: f
     _STREAM.update(engine=engine, stations=stations, uplinks=uplinks)
     pool = mp.get_context("fork").Pool(workers) if workers > 1 and len(pieces) > 1 else None
     try:
-        results = pool.imap(_stream_chunk, pieces) if pool is not None else map(_stream_chunk, pieces)
         first = 0
-        for piece, (delay_ms, uplink, active) in zip(pieces, results):
+        for piece, (delay_ms, uplink, active) in zip(pieces, _ahead(pool, pieces, 2 * workers)):
             true_us = to_microseconds(delay_ms)
             seen = quantizer.apply(true_us, uplink) if uplinks else true_us
             yield Trace(tuple(clients), names, piece, float(step_s), seen, active,
@@ -223,3 +222,18 @@ def iter_trace(engine: TopologyEngine, clients: Sequence[str], start_offset_s: f
             pool.terminate()
             pool.join()
         _STREAM.clear()
+
+
+def _ahead(pool, pieces, window: int):
+    """Results of ``_stream_chunk`` in order, at most ``window`` chunks computed ahead
+    (so a slow consumer does not pile up chunks in memory)."""
+    if pool is None:
+        for piece in pieces:
+            yield _stream_chunk(piece)
+        return
+    pending = [pool.apply_async(_stream_chunk, (piece,)) for piece in pieces[:window]]
+    for i in range(len(pieces)):
+        result = pending.pop(0).get()
+        if i + window < len(pieces):
+            pending.append(pool.apply_async(_stream_chunk, (pieces[i + window],)))
+        yield result

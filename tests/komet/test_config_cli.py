@@ -105,6 +105,23 @@ def test_cli_trace_export(scenario, capsys, tmp_path):
         assert z["delay_us"].shape == (10, 3, 80) and list(z["clients"]) == ["portland", "boise", "seattle"]
 
 
+def test_cli_streams_long_traces_with_the_same_results(scenario, capsys, monkeypatch):
+    from leonet.cli import komet_cmds
+    args = ["komet", "simulate", scenario, "--strategy", "many-to-many,many-to-one", "--no-cache", "--format", "json"]
+    assert main(args) == 0
+    held = json.loads(capsys.readouterr().out)["results"]
+    monkeypatch.setattr(komet_cmds, "STREAM_ABOVE_BYTES", 0)
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    streamed = json.loads(captured.out)["results"]
+    assert "streaming" in captured.err
+    for a, b in zip(held, streamed):
+        for key in ("migrations", "mean_rtt_ms", "mean_replicas", "replicas_started", "p99_rtt_ms"):
+            assert a[key] == b[key]
+    assert main(["komet", "simulate", scenario, "--strategy", "sticky", "--no-cache"]) == 2
+    assert "shorter period" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--strategy", "one-to-won"], "did you mean 'one-to-one'"),
     (["--threshold", "10 parsecs"], "--threshold"),
