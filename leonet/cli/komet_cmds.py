@@ -129,6 +129,10 @@ def _trace_inputs(args: argparse.Namespace):
     if args.workers < 1:
         raise ConfigError("--workers", args.workers, "must be >= 1", "use 1 or 2")
     engine = TopologyEngine(c)
+    if cfg.active_only and engine.config.bounding_box is None:
+        raise ConfigError("--active-only" if getattr(args, "active_only", None) else "komet.active_only", True,
+                          "the scenario has no topology.bounding_box, so every satellite is active",
+                          "add a bounding_box to the topology: section, or drop active_only")
     clients = resolve_clients(c.scenario, cfg.clients, "--clients" if args.clients else "komet.clients")
     return c, cfg, engine, clients
 

@@ -16,6 +16,8 @@ ground_stations:
   - {name: boise, lat_deg: 43.6, lon_deg: -116.2}
   - {name: seattle, lat_deg: 47.6, lon_deg: -122.3}
   - {name: hilo, lat_deg: 19.7, lon_deg: -155.1}
+topology:
+  bounding_box: {lat_min_deg: 35, lat_max_deg: 55, lon_min_deg: -135, lon_max_deg: -105}
 komet:
   clients: [portland, boise, seattle]
   strategy: many-to-many

@@ -137,3 +137,11 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(scenario, args, me
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
     assert run.stdout == ""
+
+
+def test_active_only_without_a_bounding_box_is_refused(tmp_path, capsys):
+    path = tmp_path / "nobox.yaml"
+    text = SMALL_SCENARIO.split("topology:")[0] + "komet:" + SMALL_SCENARIO.split("komet:")[1]
+    path.write_text(text)
+    assert main(["komet", "simulate", str(path), "--active-only", "--no-cache"]) == 2
+    assert "no topology.bounding_box" in capsys.readouterr().err

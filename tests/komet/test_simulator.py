@@ -59,3 +59,22 @@ def test_streamed_replay_equals_the_whole_trace(tmp_path):
         assert np.array_equal(a.assignment, b.assignment)
         assert a.migrations == b.migrations and np.array_equal(a.replicas, b.replicas)
         assert np.array_equal(a.delay_us, b.delay_us)
+
+
+def test_active_only_serves_from_satellites_inside_the_bounding_box(tmp_path):
+    path = tmp_path / "komet-small.yaml"
+    path.write_text(SMALL_SCENARIO)
+    engine = TopologyEngine(load_constellation(str(path)))
+    clients = ["portland", "boise", "seattle"]
+    free = build_trace(engine, clients, 100, 120, step_s=2)
+    boxed = build_trace(engine, clients, 100, 120, step_s=2, active_only=True)
+    assert 0.005 < free.active.mean() < 0.5
+    outside = 0
+    for name in ("minmax-many", "many-to-many", "many-to-one"):
+        a = simulate(make_strategy(name, 0.25), boxed).assignment
+        t, c = np.nonzero(a >= 0)
+        assert len(t) > 0 and boxed.active[t, a[t, c]].all()
+        unboxed = simulate(make_strategy(name, 0.25), free).assignment
+        t, c = np.nonzero(unboxed >= 0)
+        outside += int((~free.active[t, unboxed[t, c]]).sum())
+    assert outside > 0                 # without the box, satellites outside it do serve
