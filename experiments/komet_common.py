@@ -129,8 +129,10 @@ class Checks:
         self.figure = figure
         self.rows: List[dict] = []
 
-    def add(self, name: str, holds: bool, detail: str) -> None:
-        self.rows.append({"figure": self.figure, "check": name, "holds": bool(holds), "detail": detail})
+    def add(self, name: str, holds: Optional[bool], detail: str) -> None:
+        """A check; ``holds`` None means it does not apply (printed as n/a)."""
+        self.rows.append({"figure": self.figure, "check": name, "holds": None if holds is None else bool(holds),
+                          "detail": detail})
 
     def within(self, name: str, value: float, reference: float, tolerance: float) -> None:
         ratio = value / reference
@@ -148,9 +150,10 @@ class Checks:
     def report(self, path: Path) -> bool:
         print(f"\nT5 orderings ({self.figure}):")
         for r in self.rows:
-            print(f"  [{'holds' if r['holds'] else 'FAILS'}] {r['check']}: {r['detail']}")
+            mark = "n/a" if r["holds"] is None else "holds" if r["holds"] else "FAILS"
+            print(f"  [{mark}] {r['check']}: {r['detail']}")
         write_csv(path, self.rows, ["figure", "check", "holds", "detail"])
-        return all(r["holds"] for r in self.rows)
+        return all(r["holds"] is not False for r in self.rows)
 
 
 def quick_duration(quick: bool, full: float, short: float = 120.0) -> float:
