@@ -119,6 +119,17 @@ def gaps_plot(ax, results: Dict[str, SimulationResult], keys: Sequence[str], pap
     ax.legend(fontsize=7)
 
 
+def rtt_and_gaps_figure(out: Path, stem: str, results: Dict[str, SimulationResult], keys: Sequence[str],
+                        paper: Dict[str, tuple], rtt_title: str, gaps_title: str) -> None:
+    """The figure pair of Figs. 13/14 and 15/16: RTT CDFs and times between migrations
+    (``paper[key]``: migrations, mean s between, mean RTT ms, ...), then the files."""
+    plt = matplotlib_agg()
+    fig, (ax_rtt, ax_gaps) = plt.subplots(1, 2, figsize=(12, 4.2))
+    rtt_cdf(ax_rtt, results, keys, {k: v[2] for k, v in paper.items()}, rtt_title)
+    gaps_plot(ax_gaps, results, keys, {k: v[1] for k, v in paper.items()}, gaps_title)
+    save_figure(fig, out / f"{stem}.png", out / f"{stem}.csv", out / f"{stem}_checks.csv")
+
+
 # ----------------------------------------------------------------------------- T5 checks
 
 class Checks:

@@ -11,8 +11,8 @@ distances (no hysteresis), and on the full 72 x 22 shell the paper's text names.
 """
 from __future__ import annotations
 
-from komet_common import (PAPER_ONE_TO_ONE, Checks, exact, gaps_plot, load_trace, matplotlib_agg, parser,
-                          print_table, quick_duration, rtt_cdf, run, save_figure, write_csv)
+from komet_common import (PAPER_ONE_TO_ONE, Checks, exact, load_trace, parser,
+                          print_table, quick_duration, rtt_and_gaps_figure, run, write_csv)
 from leonet.komet import make_strategy
 
 STRATEGIES = {"minmax": ("minmax", None), "10%": ("one-to-one", 0.10), "25%": ("one-to-one", 0.25),
@@ -59,14 +59,8 @@ def main() -> int:
                    ["25%", "10%", "MinMax"])
     checks.report(args.out / "fig13_14_checks.csv")
 
-    plt = matplotlib_agg()
-    fig, (ax13, ax14) = plt.subplots(1, 2, figsize=(12, 4.2))
-    keys = list(STRATEGIES)
-    rtt_cdf(ax13, results, keys, {k: v[2] for k, v in PAPER_ONE_TO_ONE.items()},
-            "Fig. 13: RTT to the serving satellite (one-to-one)")
-    gaps_plot(ax14, results, keys, {k: v[1] for k, v in PAPER_ONE_TO_ONE.items()},
-              "Fig. 14: time between migrations")
-    save_figure(fig, args.out / "fig13_14.png", args.out / "fig13_14.csv", args.out / "fig13_14_checks.csv")
+    rtt_and_gaps_figure(args.out, "fig13_14", results, list(STRATEGIES), PAPER_ONE_TO_ONE,
+                        "Fig. 13: RTT to the serving satellite (one-to-one)", "Fig. 14: time between migrations")
     return 0
 
 

@@ -10,8 +10,8 @@ the heuristic at 8, 9, 11 and 12 % (how sensitive the count near 10 % is).
 """
 from __future__ import annotations
 
-from komet_common import (PAPER_MANY_TO_ONE, Checks, exact, gaps_plot, load_trace, matplotlib_agg, parser,
-                          print_table, quick_duration, rtt_cdf, run, save_figure, write_csv)
+from komet_common import (PAPER_MANY_TO_ONE, Checks, exact, load_trace, parser,
+                          print_table, quick_duration, rtt_and_gaps_figure, run, write_csv)
 from leonet.komet import make_strategy
 
 STRATEGIES = {"minmax": ("minmax", None), "10%": ("many-to-one", 0.10), "25%": ("many-to-one", 0.25),
@@ -57,14 +57,8 @@ def main() -> int:
                   main_rows["10%"]["migrations"], 10.0)
     checks.report(args.out / "fig15_16_checks.csv")
 
-    plt = matplotlib_agg()
-    fig, (ax15, ax16) = plt.subplots(1, 2, figsize=(12, 4.2))
-    keys = list(STRATEGIES)
-    rtt_cdf(ax15, results, keys, {k: v[2] for k, v in PAPER_MANY_TO_ONE.items()},
-            "Fig. 15: RTT clients to the shared service (many-to-one)")
-    gaps_plot(ax16, results, keys, {k: v[1] for k, v in PAPER_MANY_TO_ONE.items()},
-              "Fig. 16: time between migrations")
-    save_figure(fig, args.out / "fig15_16.png", args.out / "fig15_16.csv", args.out / "fig15_16_checks.csv")
+    rtt_and_gaps_figure(args.out, "fig15_16", results, list(STRATEGIES), PAPER_MANY_TO_ONE,
+                        "Fig. 15: RTT clients to the shared service (many-to-one)", "Fig. 16: time between migrations")
     return 0
 
 

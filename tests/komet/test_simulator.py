@@ -3,10 +3,8 @@ import numpy as np
 import pytest
 
 from leonet.komet import MinMax, MinMaxMany, build_trace, iter_trace, make_strategy, simulate, simulate_stream
-from leonet.orbits import load_constellation
-from leonet.topology import TopologyEngine
 
-from .helpers import SMALL_SCENARIO, hand_trace, one_client
+from .helpers import hand_trace, one_client
 
 INF = float("inf")
 
@@ -47,10 +45,8 @@ def test_replicas_per_step_and_state_copies_for_many_to_many():
     assert s["unserved_samples"] == 1 and res.assignment[3].tolist() == [2, -1]
 
 
-def test_streamed_replay_equals_the_whole_trace(tmp_path):
-    path = tmp_path / "komet-small.yaml"
-    path.write_text(SMALL_SCENARIO)
-    engine = TopologyEngine(load_constellation(str(path)))
+def test_streamed_replay_equals_the_whole_trace(small_engine):
+    engine = small_engine
     clients = ["portland", "boise", "seattle"]
     whole = build_trace(engine, clients, 100, 120, step_s=2)
     for name, thr in (("many-to-many", 0.25), ("many-to-one", 0.1)):
@@ -61,10 +57,8 @@ def test_streamed_replay_equals_the_whole_trace(tmp_path):
         assert np.array_equal(a.delay_us, b.delay_us)
 
 
-def test_active_only_serves_from_satellites_inside_the_bounding_box(tmp_path):
-    path = tmp_path / "komet-small.yaml"
-    path.write_text(SMALL_SCENARIO)
-    engine = TopologyEngine(load_constellation(str(path)))
+def test_active_only_serves_from_satellites_inside_the_bounding_box(small_engine):
+    engine = small_engine
     clients = ["portland", "boise", "seattle"]
     free = build_trace(engine, clients, 100, 120, step_s=2)
     boxed = build_trace(engine, clients, 100, 120, step_s=2, active_only=True)

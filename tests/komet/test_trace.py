@@ -5,20 +5,9 @@ import pytest
 from leonet.errors import ConfigError
 from leonet.komet import Quantizer, build_trace, iter_trace
 from leonet.komet.trace import to_microseconds
-from leonet.orbits import load_constellation
-from leonet.topology import TopologyEngine
-
-from .helpers import SMALL_SCENARIO
 
 INF = float("inf")
 CLIENTS = ["portland", "boise", "seattle"]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    path = tmp_path_factory.mktemp("komet") / "komet-small.yaml"
-    path.write_text(SMALL_SCENARIO)
-    return TopologyEngine(load_constellation(str(path)))
 
 
 def quantize(values, uplinks=None, threshold=500.0):
@@ -53,13 +42,13 @@ def test_microseconds_are_truncated_like_celestials_integer_delays():
     assert to_microseconds(np.array([[[2.5689, INF]]], np.float32)).ravel().tolist() == [2568.0, INF]
 
 
-def test_trace_is_the_engine_path_delay_in_microseconds(engine):
-    tr = build_trace(engine, CLIENTS, 100, 120, step_s=2, hysteresis_us=500)
+def test_trace_is_the_engine_path_delay_in_microseconds(small_engine):
+    tr = build_trace(small_engine, CLIENTS, 100, 120, step_s=2, hysteresis_us=500)
     assert tr.delay_us.shape == (60, 3, 80) and tr.offsets_s[0] == 100 and tr.offsets_s[-1] == 218
-    snap = engine.snapshot(float(tr.offsets_s[7]))
+    snap = small_engine.snapshot(float(tr.offsets_s[7]))
     for ci, client in enumerate(CLIENTS):
         for s in (0, 13, 41, 79):
-            p = snap.path(client, engine.constellation.satellites[s].name)
+            p = snap.path(client, small_engine.constellation.satellites[s].name)
             want = np.floor(p.delay_ms * 1000) if p.reachable else INF
             assert tr.true_delay_us[7, ci, s] == pytest.approx(want, abs=1.0)
     finite = np.isfinite(tr.true_delay_us)
@@ -69,12 +58,12 @@ def test_trace_is_the_engine_path_delay_in_microseconds(engine):
     assert err.max() <= 500 and err.mean() > 10       # stale by up to the threshold, and visibly so
 
 
-def test_cached_and_streamed_traces_equal_the_direct_one(engine, tmp_path):
-    direct = build_trace(engine, CLIENTS, 100, 120, step_s=2)
-    cached = build_trace(engine, CLIENTS, 100, 120, step_s=2, cache_dir=tmp_path, workers=2)
-    again = build_trace(engine, CLIENTS, 100, 120, step_s=2, cache_dir=tmp_path)
+def test_cached_and_streamed_traces_equal_the_direct_one(small_engine, tmp_path):
+    direct = build_trace(small_engine, CLIENTS, 100, 120, step_s=2)
+    cached = build_trace(small_engine, CLIENTS, 100, 120, step_s=2, cache_dir=tmp_path, workers=2)
+    again = build_trace(small_engine, CLIENTS, 100, 120, step_s=2, cache_dir=tmp_path)
     assert sorted(p.name.split("-")[-1] for p in tmp_path.iterdir()) == ["active.npy", "delay.npy", "uplink.npy"]
-    chunks = list(iter_trace(engine, CLIENTS, 100, 120, step_s=2, chunk_steps=7, workers=2, keep_true=True))
+    chunks = list(iter_trace(small_engine, CLIENTS, 100, 120, step_s=2, chunk_steps=7, workers=2, keep_true=True))
     assert [c.first_index for c in chunks[:3]] == [0, 7, 14]
     for tr in (cached, again):
         assert np.array_equal(tr.delay_us, direct.delay_us)
@@ -83,21 +72,21 @@ def test_cached_and_streamed_traces_equal_the_direct_one(engine, tmp_path):
     assert np.array_equal(np.concatenate([c.true_delay_us for c in chunks]), direct.true_delay_us)
 
 
-def test_satellite_delays_are_the_engine_path_between_satellites(engine):
-    tr = build_trace(engine, CLIENTS[:1], 100, 10)
+def test_satellite_delays_are_the_engine_path_between_satellites(small_engine):
+    tr = build_trace(small_engine, CLIENTS[:1], 100, 10)
     d = tr.satellite_delays(3, 5)
-    snap = engine.snapshot(103.0)
-    names = engine.constellation.satellites
+    snap = small_engine.snapshot(103.0)
+    names = small_engine.constellation.satellites
     assert d[5] == 0
     assert d[40] == pytest.approx(np.floor(snap.path(names[5].name, names[40].name).delay_ms * 1000), abs=1)
 
 
-def test_bad_trace_inputs_name_the_field(engine):
+def test_bad_trace_inputs_name_the_field(small_engine):
     with pytest.raises(ConfigError, match="redmund"):
-        build_trace(engine, ["redmund"], 0, 10)
+        build_trace(small_engine, ["redmund"], 0, 10)
     with pytest.raises(ConfigError) as exc:
-        build_trace(engine, CLIENTS, 0, 0.5, step_s=1)
+        build_trace(small_engine, CLIENTS, 0, 0.5, step_s=1)
     assert exc.value.field == "duration_s"
     with pytest.raises(ConfigError) as exc:
-        build_trace(engine, CLIENTS, 0, 10, hysteresis_us=-1)
+        build_trace(small_engine, CLIENTS, 0, 10, hysteresis_us=-1)
     assert exc.value.field == "hysteresis_us"
