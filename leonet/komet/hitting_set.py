@@ -25,9 +25,15 @@ def _as_matrix(candidates: np.ndarray) -> np.ndarray:
     return m
 
 
+_WEIGHTS = np.left_shift(np.int64(1), np.arange(62, dtype=np.int64))
+
+
 def _column_masks(m: np.ndarray) -> List[int]:
     """Each column's rows as a Python int bit set (bit c: row c): counting the open rows
     a column hits is then one ``&`` and ``bit_count`` instead of numpy calls."""
+    rows = m.shape[0]
+    if rows <= len(_WEIGHTS):         # one matrix product for up to 62 rows
+        return (_WEIGHTS[:rows] @ m.astype(np.int64)).tolist()
     packed = np.packbits(m, axis=0, bitorder="little")
     return [int.from_bytes(packed[:, k].tobytes(), "little") for k in range(m.shape[1])]
 

@@ -19,6 +19,7 @@ in chunks for periods too long to hold (:func:`iter_trace`).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence, Tuple
@@ -208,7 +209,9 @@ def iter_trace(engine: TopologyEngine, clients: Sequence[str], start_offset_s: f
     pieces = [offsets[i:i + chunk_steps] for i in range(0, len(offsets), chunk_steps)]
     names = tuple(s.name for s in engine.constellation.satellites)
     _STREAM.update(engine=engine, stations=stations, uplinks=uplinks)
-    pool = mp.get_context("fork").Pool(workers) if workers > 1 and len(pieces) > 1 else None
+    # Workers run niced: the consumer (a simulator, a scheduler) keeps its CPU share.
+    pool = mp.get_context("fork").Pool(workers, initializer=os.nice, initargs=(10,)) \
+        if workers > 1 and len(pieces) > 1 else None
     try:
         first = 0
         for piece, (delay_ms, uplink, active) in zip(pieces, _ahead(pool, pieces, 2 * workers)):
