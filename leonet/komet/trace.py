@@ -200,7 +200,8 @@ def iter_trace(engine: TopologyEngine, clients: Sequence[str], start_offset_s: f
                workers: int = 1, keep_true: bool = False, active_only: bool = False) -> Iterator[Trace]:
     """The same trace as :func:`build_trace`, streamed in chunks of ``chunk_steps``
     (for periods too long to hold: a day for 50 clients is 27 GB). ``workers``
-    processes compute chunks ahead; the hysteresis state carries across chunks.
+    processes (niced) compute up to two chunks each ahead; the hysteresis state
+    carries across chunks.
     Strategies that read ahead (Sticky) only see to the end of each chunk."""
     stations = client_indices(engine, clients)
     offsets = step_offsets(start_offset_s, duration_s, step_s)

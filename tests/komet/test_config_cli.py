@@ -131,12 +131,21 @@ def test_cli_streams_long_traces_with_the_same_results(scenario, capsys, monkeyp
     (["--tie-break", "never"], "invalid choice"),
     (["--workers", "0"], "--workers"),
 ])
-def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(scenario, args, message):
+def test_cli_bad_input_exits_2_with_one_line(scenario, capsys, args, message):
+    try:
+        rc = main(["komet", "simulate", scenario, "--no-cache", *args])
+    except SystemExit as exc:       # argparse's own errors
+        rc = exc.code
+    captured = capsys.readouterr()
+    assert rc == 2 and message in captured.err and captured.out == ""
+
+
+def test_cli_bad_input_from_the_command_has_no_traceback(scenario):
     run = subprocess.run([sys.executable, "-m", "leonet.cli.main", "komet", "simulate", scenario, "--no-cache",
-                          *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert run.returncode == 2
-    assert message in run.stderr and "Traceback" not in run.stderr
-    assert run.stdout == ""
+                          "--strategy", "many-to-one", "--threshold", "1.5"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        "leonet: error: --threshold: a switching threshold must be below 100 % (got 1.5); fix: use e.g. 0.1 (10 %)"]
 
 
 def test_active_only_without_a_bounding_box_is_refused(tmp_path, capsys):
