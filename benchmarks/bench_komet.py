@@ -68,16 +68,17 @@ def main() -> int:
             if best is None or res.wall_s < best.wall_s:
                 best = res
         rate = best.steps / best.wall_s
-        rows.append((label, rate, 1e6 / rate, 1e6 * best.decision_s / best.steps, DAY_STEPS / rate,
-                     best.summary()["mean_replicas"]))
+        rows.append((label, rate, 1e6 / rate, 1e6 * best.decision_s / best.steps, 1e6 * best.cpu_s / best.steps,
+                     DAY_STEPS / rate, best.summary()["mean_replicas"]))
         print(f"  {label}: {rate:,.0f} steps/s", flush=True)
 
     print(f"\n{len(clients)} clients, {trace.num_satellites} satellites, {len(trace)}-step trace "
           f"(best of {repeat}); load average {os.getloadavg()[0]:.1f} at the end\n")
-    print("| strategy | steps/s | us/step | of which in the strategy | a day (86,400 steps) | mean replicas |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, rate, us, strat_us, day_s, replicas in rows:
-        print(f"| {label} | {rate:,.0f} | {us:.0f} | {strat_us:.0f} | {day_s:.1f} s | {replicas:.2f} |")
+    print("| strategy | steps/s | us/step | of which in the strategy | CPU us/step | a day (86,400 steps) "
+          "| mean replicas |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, rate, us, strat_us, cpu_us, day_s, replicas in rows:
+        print(f"| {label} | {rate:,.0f} | {us:.0f} | {strat_us:.0f} | {cpu_us:.0f} | {day_s:.1f} s | {replicas:.2f} |")
 
     if args.day and not args.quick:
         print("\nstreaming a real day (workers 2: trace chunks computed ahead while simulating)", flush=True)
@@ -90,10 +91,11 @@ def main() -> int:
                 print(f"  {done:,} steps, {time.perf_counter() - t0:.0f} s", flush=True)
         wall = time.perf_counter() - t0
         res = sim.result()
-        print("\n| real day, many-to-many 10% | steps | simulator | trace (computing, waiting) | total |")
-        print("|---|---:|---:|---:|---:|")
+        print("\n| real day, many-to-many 10% | steps | simulator (wall) | simulator (CPU) "
+              "| trace (computing, waiting) | total |")
+        print("|---|---:|---:|---:|---:|---:|")
         print(f"| 50 clients, streamed | {res.steps:,} | {res.wall_s:.1f} s ({res.steps / res.wall_s:,.0f} steps/s) "
-              f"| {wall - res.wall_s:.0f} s | {wall:.0f} s |")
+              f"| {res.cpu_s:.1f} s | {wall - res.wall_s:.0f} s | {wall:.0f} s |")
         s = res.summary()
         print(f"day: mean replicas {s['mean_replicas']:.2f} (max {s['max_replicas']}), mean RTT {s['mean_rtt_ms']:.2f} ms, "
               f"replicas started {s['replicas_started']}; load average {os.getloadavg()[0]:.1f} at the end")

@@ -40,6 +40,7 @@ class SimulationResult:
     started: np.ndarray              #: (T,) satellites serving now that did not at the previous step
     decision_s: float                #: time spent inside the strategy
     wall_s: float                    #: time of the whole replay
+    cpu_s: float = float("nan")      #: this process's CPU time during the replay (robust to load)
 
     @property
     def steps(self) -> int:
@@ -97,6 +98,7 @@ class SimulationResult:
                                                                      & (self.assignment >= 0)).sum()),
             "decision_us_per_step": 1e6 * self.decision_s / max(self.steps, 1),
             "steps_per_s": self.steps / self.wall_s if self.wall_s > 0 else float("inf"),
+            "cpu_us_per_step": 1e6 * self.cpu_s / max(self.steps, 1),
         }
         if self.true_delay_us is not None:
             exact = self.rtt_ms(exact=True)
@@ -120,6 +122,7 @@ class Simulator:
         self._first = True
         self.decision_s = 0.0
         self.wall_s = 0.0
+        self.cpu_s = 0.0
 
     def feed(self, trace: Trace, forecast: Optional[Forecast] = None) -> None:
         """Run the strategy over every step of ``trace`` (the next chunk, in order).
@@ -127,7 +130,7 @@ class Simulator:
         if trace.clients != self.clients:
             raise ValueError("trace clients differ from the simulator's")
         forecast = trace if forecast is None else forecast
-        wall0 = time.perf_counter()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         T, C = len(trace), trace.num_clients
         assignment = np.empty((T, C), dtype=np.int32)
         replicas = np.empty(T, dtype=np.int32)
@@ -171,6 +174,7 @@ class Simulator:
         p["started"].append(started)
         self.decision_s += decision
         self.wall_s += time.perf_counter() - wall0
+        self.cpu_s += time.process_time() - cpu0
 
     def result(self) -> SimulationResult:
         p = self._parts
@@ -180,7 +184,7 @@ class Simulator:
         true = cat(p["true"]) if len(p["true"]) == len(p["offsets"]) else None
         return SimulationResult(self.strategy.label(), self.clients, self.step_s, cat(p["offsets"]),
                                 cat(p["assignment"]), cat(p["delay"]), true, cat(p["replicas"]),
-                                cat(p["changed"]), cat(p["started"]), self.decision_s, self.wall_s)
+                                cat(p["changed"]), cat(p["started"]), self.decision_s, self.wall_s, self.cpu_s)
 
 
 def simulate(strategy: Strategy, trace: Trace, forecast: Optional[Forecast] = None) -> SimulationResult:
