@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--assignments", type=Path, metavar="FILE.csv",
                    help="also write t,ground_station,satellite,distance per step (the artifact's format); "
                         "with several runs, one file each, suffixed by the run")
+    p.add_argument("--timeline", type=Path, metavar="FILE.csv",
+                   help="also write per step: replicas, migration (0/1), replicas started, mean RTT over clients; "
+                        "with several runs, one file each")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.set_defaults(func=cmd_simulate)
 
@@ -177,11 +180,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         trace = build_trace(engine, clients, tr.start_offset_s, tr.duration_s, tr.step_s, tr.hysteresis_us,
                             cache_dir=cache, workers=args.workers, progress=progress, active_only=cfg.active_only)
         results = [simulate(strategy, trace) for strategy in runs]
-    if args.assignments:
-        for i, res in enumerate(results):
-            path = args.assignments if len(results) == 1 else \
-                args.assignments.with_name(f"{args.assignments.stem}-{i + 1}{args.assignments.suffix}")
-            write_assignments(path, res, engine)
+    for option, writer in ((args.assignments, lambda path, res: write_assignments(path, res, engine)),
+                           (args.timeline, write_timeline)):
+        if option:
+            for i, res in enumerate(results):
+                writer(option if len(results) == 1 else option.with_name(f"{option.stem}-{i + 1}{option.suffix}"),
+                       res)
     summaries = [r.summary() for r in results]
     if args.format == "json":
         json.dump({"scenario": c.scenario.name, "clients": clients, "start_offset_s": tr.start_offset_s,
@@ -211,6 +215,22 @@ def write_assignments(path: Path, res: SimulationResult, engine: TopologyEngine)
                 d = res.delay_us[t, ci]
                 w.writerow([t, f"{res.offsets_s[t]:g}", client, names[sat] if sat >= 0 else "",
                             f"{d:.0f}" if np.isfinite(d) else ""])
+
+
+def write_timeline(path: Path, res: SimulationResult) -> None:
+    """Per step: how many satellites serve, whether the serving set changed, how many
+    started serving, and the mean RTT (ms) over the served clients."""
+    rtt = np.where(np.isfinite(res.delay_us), 2.0 * res.delay_us / 1000.0, np.nan)
+    served = np.isfinite(rtt).any(axis=1)
+    mean_rtt = np.full(res.steps, np.nan)
+    mean_rtt[served] = np.nanmean(rtt[served], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t", "offset_s", "replicas", "migration", "replicas_started", "mean_rtt_ms"])
+        for t in range(res.steps):
+            w.writerow([t, f"{res.offsets_s[t]:g}", int(res.replicas[t]), int(res.changed[t]),
+                        int(res.started[t]), "" if np.isnan(mean_rtt[t]) else f"{mean_rtt[t]:.3f}"])
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 """The ``komet:`` section, the presets, and ``leonet komet simulate|trace``."""
+import csv
 import json
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def test_presets_hold_the_papers_clients_and_settings(preset, clients, strategy)
 
 def test_cli_simulate_prints_the_metrics_of_each_run(scenario, capsys, tmp_path):
     rc = main(["komet", "simulate", scenario, "--strategy", "minmax-many,many-to-many", "--threshold", "0.1,25%",
-               "--no-cache", "--assignments", str(tmp_path / "a.csv")])
+               "--no-cache", "--assignments", str(tmp_path / "a.csv"), "--timeline", str(tmp_path / "t.csv")])
     out = capsys.readouterr().out
     assert rc == 0
     assert "3 client(s), 80 satellites" in out
@@ -86,6 +87,11 @@ def test_cli_simulate_prints_the_metrics_of_each_run(scenario, capsys, tmp_path)
     lines = (tmp_path / "a-3.csv").read_text().splitlines()
     assert lines[0] == "t,offset_s,ground_station,satellite,distance" and len(lines) == 1 + 60 * 3
     assert lines[1].split(",")[:3] == ["0", "100", "portland"]
+    with open(tmp_path / "t-2.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 60 and rows[0]["migration"] == "0"
+    assert {int(r["replicas"]) for r in rows} <= {0, 1, 2, 3}
+    assert sum(int(r["migration"]) for r in rows) >= 1 and float(rows[5]["mean_rtt_ms"]) > 0
 
 
 def test_cli_simulate_json_and_overrides(scenario, capsys, tmp_path):
