@@ -42,7 +42,7 @@ def test_section_defaults_and_values(scenario):
     ({"threshold": "ten percent"}, "komet.threshold", "percentage"),
     ({"strategy": "many-to-one", "threshold": 1.2}, "komet.threshold", "below 100"),
     ({"strategy": "sticky", "threshold": "1ms"}, "komet.threshold", "relative"),
-    ({"trace": {"duration_s": -5}}, "komet.trace.duration_s", "1200"),
+    ({"trace": {"duration_s": -5}}, "komet.trace.duration_s", "> 0"),
     ({"trace": {"hysterisis_us": 0}}, "komet.trace.hysterisis_us", "hysteresis_us"),
     ({"trace": {"step_s": 10, "duration_s": 5}}, "komet.trace.duration_s", "shorter"),
     ({"clients": []}, "komet.clients", "list"),
@@ -160,3 +160,13 @@ def test_active_only_without_a_bounding_box_is_refused(tmp_path, capsys):
     path.write_text(text)
     assert main(["komet", "simulate", str(path), "--active-only", "--no-cache"]) == 2
     assert "no topology.bounding_box" in capsys.readouterr().err
+
+
+def test_the_section_is_checked_when_the_scenario_loads(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(SMALL_SCENARIO.replace("clients: [portland, boise, seattle]", "clients: [portland, boize]"))
+    with pytest.raises(ConfigError) as exc:
+        load_scenario(str(path))
+    assert exc.value.field == "komet.clients" and "did you mean 'boise'" in str(exc.value)
+    assert main(["info", str(path)]) == 2          # any command refuses it, before doing anything
+    assert "komet.clients" in capsys.readouterr().err
