@@ -82,6 +82,8 @@ def selector_from_dict(sel: Optional[dict]) -> List[Requirement]:
 
 
 def match_labels(reqs: List[Requirement], labels: Optional[Dict[str, str]]) -> bool:
+    if labels is not None and not isinstance(labels, dict):
+        return False  # an object stored before labels were validated: no selector selects it
     labels = labels or {}
     for key, op, vals in reqs:
         present = key in labels
@@ -156,4 +158,9 @@ def make_filter(label_selector: Optional[str], field_selector: Optional[str],
     freqs = parse_field_selector(field_selector, resource_key)
     if not lreqs and not freqs:
         return None
-    return lambda o: match_labels(lreqs, o.get("metadata", {}).get("labels")) and match_fields(freqs, o)
+    return lambda o: match_labels(lreqs, _labels(o)) and match_fields(freqs, o)
+
+
+def _labels(obj: dict) -> Optional[dict]:
+    md = obj.get("metadata")
+    return md.get("labels") if isinstance(md, dict) else None

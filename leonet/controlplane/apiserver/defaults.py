@@ -1,23 +1,12 @@
 """Defaulting and validation on create, the part of Kubernetes admission this control plane does."""
 from __future__ import annotations
 
-import re
 from typing import Any, Dict
 
 from ..errors import ApiError, invalid
 
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
 # Added to every pod, as the DefaultTolerationSeconds admission plugin does (300 s).
 DEFAULT_TOLERATION_SECONDS = 300
-
-
-def validate_name(kind: str, name: str) -> None:
-    if not name:
-        raise invalid(kind, name, "metadata.name: Required value: name or generateName is required")
-    if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-        raise invalid(kind, name, f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain "
-                                  "must consist of lower case alphanumeric characters, '-' or '.'")
 
 
 def default_pod(pod: Dict[str, Any], toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
