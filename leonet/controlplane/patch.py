@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, List
 
-from .apiserver.bodies import MAX_VALUES, check_shape
+from .apiserver.bodies import check_shape
 from .errors import ApiError
 
 MERGE = "application/merge-patch+json"
@@ -14,6 +14,8 @@ STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 #: Kubernetes' limit
 MAX_JSON_PATCH_OPERATIONS = 10_000
+#: values all copy and move operations of one JSON patch may copy (copies of copies grow exponentially)
+MAX_JSON_PATCH_COPIED_VALUES = 100_000
 
 # List fields that strategic merge patch merges element-wise, by this key (the rest are replaced).
 MERGE_KEYS = {
@@ -140,7 +142,7 @@ def _index(part: str, size: int, adding: bool) -> int:
 
 def json_patch(doc: Any, ops: Any) -> Any:
     """RFC 6902: add, remove, replace, move, copy, test. At most :data:`MAX_JSON_PATCH_OPERATIONS`
-    operations, copying at most ``MAX_VALUES`` values in all (copies of copies grow exponentially)."""
+    operations, copying at most :data:`MAX_JSON_PATCH_COPIED_VALUES` values in all."""
     if not isinstance(ops, list):
         raise ApiError(400, "JSON patch must be a list of operations", "BadRequest")
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
@@ -160,8 +162,9 @@ def json_patch(doc: Any, ops: Any) -> Any:
                     raise ValueError("a value cannot be moved into one of its children")
                 source = _get(doc, src)
                 copied += check_shape(source, "the JSON patch's source value")
-                if copied > MAX_VALUES:
-                    raise ApiError(422, f"the JSON patch copies more than {MAX_VALUES} values", "Invalid")
+                if copied > MAX_JSON_PATCH_COPIED_VALUES:
+                    raise ApiError(422, f"the JSON patch copies more than {MAX_JSON_PATCH_COPIED_VALUES} values",
+                                   "Invalid")
                 value = copy.deepcopy(source)
                 if kind == "move":
                     if not src:

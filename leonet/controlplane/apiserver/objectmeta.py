@@ -3,8 +3,9 @@
 keys and their total size, finalizers and owner references.
 
 The messages are Kubernetes' own, so that clients and users see the same text from leonet's
-control plane as from a real cluster. Types are checked before this (:mod:`.typecheck`):
-every function here may assume strings where the API has strings.
+control plane as from a real cluster. Types are checked before this (:mod:`.typecheck`); a
+value of the wrong type gets here only when an update leaves what an older version stored as
+it was, and is skipped.
 """
 from __future__ import annotations
 
@@ -122,30 +123,42 @@ def validate_object_meta(md: Dict[str, Any], group: str, kind: str) -> List[Fiel
     """Every problem of ``md`` (already type-checked) for an object of ``kind``."""
     errors: List[FieldError] = []
     rule = name_rule(group, kind)
-    name = md.get("name") or ""
+    name = _str(md.get("name"))
     if not name:
         errors.append(FieldError("metadata.name", "FieldValueRequired", "name or generateName is required"))
     else:
         errors += [FieldError("metadata.name", "FieldValueInvalid", m, name) for m in rule(name) + path_segment(name)]
-    prefix = md.get("generateName")
+    prefix = _str(md.get("generateName"))
     if prefix:
         errors += [FieldError("metadata.generateName", "FieldValueInvalid", m, prefix)
                    for m in rule(_mask_trailing_dash(prefix)) + path_segment(prefix)]
-    for key, value in (md.get("labels") or {}).items():
+    for key, value in _str_map(md.get("labels")).items():
         errors += [FieldError("metadata.labels", "FieldValueInvalid", m, key) for m in qualified_name(key)]
         errors += [FieldError("metadata.labels", "FieldValueInvalid", m, value) for m in label_value(value)]
-    annotations = md.get("annotations") or {}
+    annotations = _str_map(md.get("annotations"))
     for key in annotations:
         errors += [FieldError("metadata.annotations", "FieldValueInvalid", m, key)
                    for m in qualified_name(key.lower())]
     if sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items()) > TOTAL_ANNOTATION_BYTES:
         errors.append(FieldError("metadata.annotations", "FieldValueTooLong",
                                  f"must have at most {TOTAL_ANNOTATION_BYTES} bytes"))
-    for i, finalizer in enumerate(md.get("finalizers") or []):
+    finalizers = md.get("finalizers")
+    for i, finalizer in enumerate(finalizers if isinstance(finalizers, list) else []):
         errors += [FieldError(f"metadata.finalizers[{i}]", "FieldValueInvalid", m, finalizer)
-                   for m in qualified_name(finalizer)]
-    errors += _owner_references(md.get("ownerReferences") or [])
+                   for m in qualified_name(finalizer)] if isinstance(finalizer, str) else []
+    refs = md.get("ownerReferences")
+    errors += _owner_references([r for r in refs if isinstance(r, dict)] if isinstance(refs, list) else [])
     return errors
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _str_map(value: Any) -> Dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _owner_references(refs: List[dict]) -> List[FieldError]:

@@ -84,18 +84,20 @@ class Api:
 
     # --- validation -----------------------------------------------------------------------
     @staticmethod
-    def decode(rt: ResourceType, body: Any) -> dict:
+    def decode(rt: ResourceType, body: Any, old: Optional[dict] = None) -> dict:
         """A copy of ``body`` as the typed object Kubernetes would decode: 400 if it is not an object of
         ``rt``'s kind or a field has the wrong JSON type (built-in kinds: every field the
-        OpenAPI schema knows; custom resources: ``metadata``); null members dropped."""
+        OpenAPI schema knows; custom resources: ``metadata``); null members dropped. Given the
+        ``old`` object an update replaces, wrong types the update leaves as they were pass."""
         if not isinstance(body, dict):
             raise ApiError(400, "the body of the request must be a JSON object", "BadRequest")
         defaults.check_kind(body, rt.api_version, rt.kind)
         model = model_name(rt.group, rt.version, rt.kind) if rt.builtin else None
+        before = {} if old is None else {"old": old if model else old.get("metadata")}
         if model is not None:
-            errors = type_errors(body, model)
+            errors = type_errors(body, model, **before)
         else:
-            errors = type_errors(body.get("metadata"), "V1ObjectMeta", "metadata")
+            errors = type_errors(body.get("metadata"), "V1ObjectMeta", "metadata", **before)
         if errors:
             raise undecodable(rt.kind, rt.api_version, errors)
         if rt.builtin:
@@ -229,7 +231,7 @@ class Api:
         old = self.store.get(rt.key, ns, name)
         if old is None:
             raise not_found(rt.plural, name, rt.group)
-        body = self.decode(rt, body)
+        body = self.decode(rt, body, old)
         md = body.get("metadata") or {}
         if md.get("name") and md["name"] != name:
             raise ApiError(400, f"the name of the object ({md['name']}) does not match the name on the URL "

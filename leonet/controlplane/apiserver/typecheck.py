@@ -82,42 +82,61 @@ def _parse(type_name: str) -> Tuple[str, str]:
     return "model", type_name
 
 
+_ABSENT = object()
+
+
+def _child(old: Any, key: Any) -> Any:
+    """What ``old`` holds at ``key`` (a dict key or list index), or :data:`_ABSENT`."""
+    if isinstance(old, dict):
+        return old.get(key, _ABSENT)
+    if isinstance(old, list) and isinstance(key, int) and key < len(old):
+        return old[key]
+    return _ABSENT
+
+
 class _Checker:
+    """Walks a value along its OpenAPI type. With ``old`` (the stored object an update replaces), a wrong
+    type the update does not change is let through: objects stored before these checks stay updatable."""
+
     def __init__(self) -> None:
         self.errors: List[FieldError] = []
 
-    def fail(self, path: str, value: Any, expected: str) -> None:
-        if len(self.errors) < MAX_ERRORS:
+    def fail(self, path: str, value: Any, expected: str, old: Any = _ABSENT) -> None:
+        if len(self.errors) < MAX_ERRORS and not (old is not _ABSENT and old == value):
             self.errors.append(FieldError(path or "<root>", "FieldValueTypeInvalid",
                                           f"expected {expected}, got {json_type(value)}", value))
 
-    def check(self, value: Any, type_name: str, path: str, field: str = "") -> None:
+    def invalid(self, path: str, value: Any, detail: str, old: Any) -> None:
+        if not (old is not _ABSENT and old == value):
+            self.errors.append(FieldError(path, "FieldValueInvalid", detail, value))
+
+    def check(self, value: Any, type_name: str, path: str, field: str = "", old: Any = _ABSENT) -> None:
         if value is None or len(self.errors) >= MAX_ERRORS:
             return  # null decodes to the zero value (see drop_nulls)
         shape, arg = _parse(type_name)
         if shape == "list":
             if not isinstance(value, list):
-                return self.fail(path, value, "array")
+                return self.fail(path, value, "array", old)
             for i, item in enumerate(value):
                 if item is None and _parse(arg)[0] != "model":
-                    self.fail(f"{path}[{i}]", item, _expected(arg))
+                    self.fail(f"{path}[{i}]", item, _expected(arg), _child(old, i))
                 else:
-                    self.check(item, arg, f"{path}[{i}]")
+                    self.check(item, arg, f"{path}[{i}]", old=_child(old, i))
         elif shape == "map":
             if not isinstance(value, dict):
-                return self.fail(path, value, "object")
+                return self.fail(path, value, "object", old)
             quantities = field in QUANTITY_MAPS and arg == "str"
             for key, item in value.items():
                 sub = f"{path}[{key}]"
                 if quantities:
-                    self.quantity(item, sub)
+                    self.quantity(item, sub, _child(old, key))
                 elif item is None and arg != "object":
-                    self.fail(sub, item, _expected(arg))
+                    self.fail(sub, item, _expected(arg), _child(old, key))
                 else:
-                    self.check(item, arg, sub)
+                    self.check(item, arg, sub, old=_child(old, key))
         elif shape == "model":
             if not isinstance(value, dict):
-                return self.fail(path, value, "object")
+                return self.fail(path, value, "object", old)
             if _model(arg) is None:
                 return
             fields = _fields(arg)
@@ -126,15 +145,15 @@ class _Checker:
                 if t is not None:
                     sub = f"{path}.{key}" if path else key
                     if key in QUANTITY_FIELDS and t == "str":
-                        self.quantity(item, sub)
+                        self.quantity(item, sub, _child(old, key))
                     elif (arg, key) in FRACTIONAL_SECONDS:
-                        self.check(item, "float", sub, key)
+                        self.check(item, "float", sub, key, _child(old, key))
                     else:
-                        self.check(item, t, sub, key)
+                        self.check(item, t, sub, key, _child(old, key))
         else:
-            self.primitive(value, arg, path)
+            self.primitive(value, arg, path, old)
 
-    def primitive(self, value: Any, kind: str, path: str) -> None:
+    def primitive(self, value: Any, kind: str, path: str, old: Any) -> None:
         if kind == "object":
             return
         if kind == "bool":
@@ -147,21 +166,20 @@ class _Checker:
             ok = isinstance(value, str)
         if not ok:
             return self.fail(path, value, {"bool": "boolean", "int": "a 64-bit integer", "float": "number"}
-                             .get(kind, "string"))
+                             .get(kind, "string"), old)
         if kind == "datetime" and not _is_time(value):
-            self.errors.append(FieldError(path, "FieldValueInvalid", "expected an RFC 3339 time "
-                                          "(e.g. 2026-01-31T12:00:00Z)", value))
+            self.invalid(path, value, "expected an RFC 3339 time (e.g. 2026-01-31T12:00:00Z)", old)
         elif kind == "bytes" and not _is_base64(value):
-            self.errors.append(FieldError(path, "FieldValueInvalid", "expected base64-encoded data", value))
+            self.invalid(path, value, "expected base64-encoded data", old)
 
-    def quantity(self, value: Any, path: str) -> None:
+    def quantity(self, value: Any, path: str, old: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return self.fail(path, value, "a quantity (number or string)")
+            return self.fail(path, value, "a quantity (number or string)", old)
         if isinstance(value, str) and not _QUANTITY_RE.fullmatch(value.strip()):
-            self.errors.append(FieldError(path, "FieldValueInvalid", "quantities must match the regular "
-                                          "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'", value))
+            self.invalid(path, value, "quantities must match the regular expression "
+                                      "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'", old)
         if isinstance(value, float) and not math.isfinite(value):
-            self.errors.append(FieldError(path, "FieldValueInvalid", "a quantity must be finite", value))
+            self.invalid(path, value, "a quantity must be finite", old)
 
 
 def _expected(type_name: str) -> str:
@@ -189,11 +207,11 @@ def _is_base64(value: str) -> bool:
         return False
 
 
-def type_errors(obj: Any, model: str, path: str = "") -> List[FieldError]:
+def type_errors(obj: Any, model: str, path: str = "", old: Any = _ABSENT) -> List[FieldError]:
     """The fields of ``obj`` (found at ``path``) whose JSON type differs from the client model
-    ``model`` (e.g. ``V1Pod``)."""
+    ``model`` (e.g. ``V1Pod``), except those equal to their counterpart in ``old`` if given."""
     checker = _Checker()
-    checker.check(obj, model, path)
+    checker.check(obj, model, path, old=old)
     return checker.errors
 
 
