@@ -60,6 +60,7 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
         return out
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    _check_directives(patch)
     directive = patch.get("$patch")
     if directive == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
@@ -81,6 +82,17 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
     if retain is not None:
         out = {k: v for k, v in out.items() if k in retain or k in patch}
     return out
+
+
+def _check_directives(patch: dict) -> None:
+    """400 for directives strategic merge patch does not define (as Kubernetes' mergepatch errors)."""
+    directive = patch.get("$patch")
+    if directive is not None and directive not in ("replace", "delete", "merge"):
+        raise ApiError(400, f"strategic merge patch: unknown $patch directive {directive!r} (replace, delete "
+                            "or merge)", "BadRequest")
+    retain = patch.get("$retainKeys")
+    if retain is not None and not (isinstance(retain, list) and all(isinstance(k, str) for k in retain)):
+        raise ApiError(400, "strategic merge patch: $retainKeys must be a list of field names", "BadRequest")
 
 
 def _pointer(path: str) -> List[str]:

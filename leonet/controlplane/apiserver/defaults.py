@@ -9,15 +9,22 @@ from ..errors import ApiError, invalid
 DEFAULT_TOLERATION_SECONDS = 300
 
 
-def default_pod(pod: Dict[str, Any], toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
-    spec = pod.setdefault("spec", {})
+def validate_pod_spec(pod: Dict[str, Any]) -> None:
+    """422 unless the (type-checked) pod has containers, each with a name: on create and on every
+    update (an update that drops them would leave a pod nothing can run, schedule or delete)."""
     name = pod["metadata"].get("name", "")
-    containers = spec.get("containers")
-    if not containers or not isinstance(containers, list):
+    containers = (pod.get("spec") or {}).get("containers")
+    if not containers:
         raise invalid("Pod", name, "spec.containers: Required value")
     for c in containers:
         if not c.get("name"):
             raise invalid("Pod", name, "spec.containers[].name: Required value")
+
+
+def default_pod(pod: Dict[str, Any], toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
+    spec = pod.setdefault("spec", {})
+    validate_pod_spec(pod)
+    for c in spec["containers"]:
         c.setdefault("imagePullPolicy", "IfNotPresent")
         c.setdefault("terminationMessagePath", "/dev/termination-log")
         c.setdefault("terminationMessagePolicy", "File")

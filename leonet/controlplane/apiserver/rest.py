@@ -288,9 +288,10 @@ class Api:
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        if rt.key == "pods" and old.get("spec", {}).get("nodeName") \
-                and new.get("spec", {}).get("nodeName") != old["spec"]["nodeName"]:
-            raise invalid("Pod", omd["name"], "spec.nodeName: Forbidden: pod updates may not change nodeName")
+        if rt.key == "pods":
+            defaults.validate_pod_spec(new)
+            if old.get("spec", {}).get("nodeName") and new["spec"].get("nodeName") != old["spec"]["nodeName"]:
+                raise invalid("Pod", omd["name"], "spec.nodeName: Forbidden: pod updates may not change nodeName")
         if "generation" in omd:
             md["generation"] = omd["generation"] + (1 if new.get("spec") != old.get("spec") else 0)
         if rt.key == CRD_KEY:
@@ -307,8 +308,9 @@ class Api:
         # A patch is unconditional unless it names a resourceVersion itself.
         pmd = patch.get("metadata") if isinstance(patch, dict) else None
         named_rv = isinstance(pmd, dict) and pmd.get("resourceVersion")
-        if not named_rv:
-            patched.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
+        md = patched.setdefault("metadata", {})
+        if not named_rv and isinstance(md, dict):  # metadata of another type: update() refuses it
+            md["resourceVersion"] = old["metadata"]["resourceVersion"]
         return self.update(rt, namespace, name, patched, subresource, dry_run)
 
     # --- delete ---------------------------------------------------------------------------
