@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from typing import Dict
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("check", help="compare the active run's routing tables with the engine")
+    p = sub.add_parser("check", help="walk every pair through the active run's routing tables and report loops, "
+                                     "black holes and paths longer than the engine's least delay")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("cleanup", help="remove leonet's namespaces, processes and containers")
@@ -68,6 +70,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..emulation.run import require_root
     from ..launch import prepare_run
     require_root()
+    # A script's background job (`leonet run ... &`) starts with SIGINT ignored; Ctrl-C and `kill -INT`
+    # must stop a run however it was started (the run itself takes over both signals in start()).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
                                      step_s=args.step, offset_s=args.offset)
     with run:
@@ -150,14 +155,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ..emulation.selfcheck import check_active_run
-    problems, when = check_active_run()
-    if problems:
-        print(f"{len(problems)} routing entries differ from the engine at {when}:")
-        for line in problems[:100]:
-            print("  " + line)
-        return 1
-    print(f"every routing table matches the engine at {when}")
-    return 0
+    result = check_active_run()
+    for line in result.report():
+        print(line)
+    print(f"(read {result.seconds.get('read', 0):.1f} s, judged {result.seconds.get('judge', 0):.1f} s)")
+    return 1 if result.problems else 0
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
