@@ -415,12 +415,12 @@ class LeoNetwork:
         """Walk every (node, destination) pair through the kernel's routing tables and judge the
         paths against the engine's least delay at the applied tick (see :mod:`.selfcheck`)."""
         from ..orbits.timeutil import format_utc
-        from .rtnl import dump_leonet_route_arrays
+        from .rtnl import dump_host_routes
         from .selfcheck import check_tables
         with self._apply_lock:  # tables and snapshot of the same tick
             snap = self.snapshot
             if snap is None:
                 raise LeonetError("the network is not up yet")
-            tables = [dump_leonet_route_arrays(s) for s in self._sockets]
+            tables = [dump_host_routes(s) for s in self._sockets]
         return check_tables(self.engine.nodes.names, self.destinations, tables, [snap],
                             self.config.delay_update_threshold_ms, format_utc(snap.time))

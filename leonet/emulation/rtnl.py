@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import struct
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 
@@ -269,23 +269,15 @@ def address_message(index: int, address_int: int, prefixlen: int = 32, seq: int 
     return struct.pack("=IHHII", 16 + len(body), RTM_NEWADDR, flags, seq, 0) + body
 
 
-def dump_leonet_routes(sock: RtnlSocket) -> Dict[int, int]:
-    """{destination: gateway} (host-order IPv4 integers) of leonet's routes in the
-    socket's namespace, read with one RTM_GETROUTE dump."""
-    dst, gw = dump_leonet_route_arrays(sock)
-    return dict(zip(dst.tolist(), gw.tolist()))
-
-
-_SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
-
-
-def dump_leonet_route_arrays(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
-    """(destinations, gateways): host-order IPv4 integers (uint32) of leonet's routes in the
-    socket's namespace, read with one RTM_GETROUTE dump and parsed with numpy (a shell's
-    tables hold millions of routes; a Python loop per route took seconds)."""
+def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
+    """(destinations, gateways): host-order IPv4 integers (uint32) of every /32 route with a
+    gateway in the main table of the socket's namespace (leonet's routes, and any put there by
+    other means, since they route packets just the same), read with one RTM_GETROUTE dump and
+    parsed with numpy (a shell's tables hold millions of routes; a Python loop per route took
+    seconds)."""
     RTM_GETROUTE, NLM_F_DUMP = 26, 0x300
-    body = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_LEONET, 0, 0, 0)
-    try:  # let the kernel filter by table and protocol (Linux >= 4.20); filtered here in any case
+    body = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)
+    try:  # let the kernel filter by table (Linux >= 4.20); filtered here in any case
         sock.sock.setsockopt(_SOL_NETLINK, _NETLINK_GET_STRICT_CHK, 1)
     except OSError:
         pass
@@ -302,6 +294,9 @@ def dump_leonet_route_arrays(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
     if not dsts:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
     return np.concatenate(dsts), np.concatenate(gws)
+
+
+_SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
 
 
 def _parse_route_dump(data: bytes, dsts: List[np.ndarray], gws: List[np.ndarray]) -> bool:
@@ -339,8 +334,9 @@ def _uniform_run(data: bytes, pos: int, length: int) -> int:
 
 
 def _routes_of_block(block: np.ndarray, dsts: List[np.ndarray], gws: List[np.ndarray]) -> None:
-    """Destinations and gateways of leonet's routes among equally long route messages (rows)."""
-    mine = block[block[:, 21] == RTPROT_LEONET]  # nlmsghdr (16 bytes), then rtm_protocol at 5
+    """Destinations and gateways of the /32 main-table routes among equally long route messages (rows)."""
+    # nlmsghdr (16 bytes), then rtmsg: dst_len at 1, table at 4
+    mine = block[(block[:, 17] == 32) & (block[:, 20] == RT_TABLE_MAIN)]
     if not len(mine):
         return
     first = mine[0].tobytes()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from ..topology import Snapshot
 from ..topology.links import pair_keys
 from . import netns as nsmod
 from .addressing import node_address_int
-from .rtnl import RtnlSocket, dump_leonet_route_arrays
+from .rtnl import RtnlSocket, dump_host_routes
 
 #: fixed part of the tolerance (see the module docstring)
 TOLERANCE_MS = 0.005
@@ -46,6 +46,11 @@ TOLERANCE_MS = 0.005
 MAX_LISTED = 50
 #: ticks applied while the tables were read that are each judged against (more: the first and last)
 MAX_TICKS = 4
+
+Table = Tuple[np.ndarray, np.ndarray]
+#: reads the tables of some nodes again: (node indices) -> ({node: table}, the snapshot of the tick
+#: in effect while they were read, that tick)
+Reread = Callable[[List[int]], Tuple[Dict[int, Table], Snapshot, int]]
 
 
 @dataclass
@@ -65,6 +70,10 @@ class RouteCheck:
     other_next_hops: int = 0             #: entries that differ from the engine's next hop
     max_excess_ms: float = 0.0           #: largest |walk - optimum| among the pairs judged fine
     ticks: Tuple[int, ...] = ()          #: the run's ticks the tables were judged against
+    #: problems of the first reading; a second reading of the tables on their paths confirmed ``counts``
+    first_reading: Optional[Dict[str, int]] = None
+    reread_namespaces: int = 0
+    reread_tick: Optional[int] = None
     seconds: Dict[str, float] = field(default_factory=dict)
 
     @property
@@ -82,6 +91,11 @@ class RouteCheck:
                  + ("all of their paths are within the tolerance" if not self.problems else
                     "judged by the paths they make") + f" (largest difference of a good path "
                  f"{self.max_excess_ms * 1000:.1f} us)"]
+        if self.first_reading is not None:
+            first = sum(self.first_reading.values())
+            lines.append(f"the first reading showed {first:,} problem pairs (tables read over several ticks); a "
+                         f"second reading of the {self.reread_namespaces:,} tables on their paths at tick "
+                         f"{self.reread_tick} confirmed {self.problems:,}")
         if not self.problems:
             lines.append("no loops, no black holes, no detours: every path is as short as the engine's")
             return lines
@@ -184,12 +198,15 @@ def judge(hops: np.ndarray, destinations: np.ndarray, snap: Snapshot, per_hop_ms
     return {"loops": loops, "black_holes": holes, "detours": detours}, w, excess
 
 
-def check_tables(names: Sequence[str], destinations: np.ndarray, tables: Sequence[Tuple[np.ndarray, np.ndarray]],
+def check_tables(names: Sequence[str], destinations: np.ndarray, tables: Sequence[Table],
                  snaps: Sequence[Snapshot], per_hop_ms: float, time_iso: str,
-                 ticks: Sequence[int] = (), tolerance_ms: float = TOLERANCE_MS) -> RouteCheck:
+                 ticks: Sequence[int] = (), tolerance_ms: float = TOLERANCE_MS,
+                 reread: Optional[Reread] = None) -> RouteCheck:
     """Judge kernel ``tables`` (one (destinations, gateways) pair per node) against each of ``snaps``
     (the ticks that may have been in effect while they were read): a pair is a problem only if it
-    is one at every tick."""
+    is one at every tick. With ``reread``, the problems are confirmed by reading the tables on their
+    paths once more, within one tick (tables read over many ticks mix routes of different ticks,
+    and a walk through them can loop where no tick's tables do)."""
     t0 = time.perf_counter()
     V = len(names)
     destinations = np.asarray(destinations, dtype=np.int64)
@@ -210,13 +227,24 @@ def check_tables(names: Sequence[str], destinations: np.ndarray, tables: Sequenc
             other &= differs
     assert found is not None and best_excess is not None and other is not None and first_walk is not None
     bad = found["loops"] | found["black_holes"] | found["detours"]
+    first_reading = None
+    if reread is not None and bad.any():
+        first_reading = {k: int(np.count_nonzero(m)) for k, m in found.items()}
+        hops, snap, tick, count = _confirm(hops, destinations, bad, reread)
+        masks, w, excess = judge(hops, destinations, snap, per_hop_ms, tolerance_ms)
+        found = {k: found[k] & masks[k] for k in found}
+        first_walk = (w, snap)
+        bad = found["loops"] | found["black_holes"] | found["detours"]
     D = len(destinations)
     result = RouteCheck(time_iso=time_iso, namespaces=len(tables), entries=entries,
                         pairs=D * (V - 1), tolerance_ms=tolerance_ms,
                         per_hop_ms=per_hop_ms, ticks=tuple(ticks),
                         counts={k: int(np.count_nonzero(m)) for k, m in found.items()},
                         other_next_hops=int(np.count_nonzero(other)),
-                        max_excess_ms=float(best_excess[~bad].max()) if (~bad).any() else 0.0)
+                        max_excess_ms=float(best_excess[~bad].max()) if (~bad).any() else 0.0,
+                        first_reading=first_reading)
+    if first_reading is not None:
+        result.reread_namespaces, result.reread_tick = count, tick
     w, snap = first_walk
     links = {(int(a), int(b)) for a, b in zip(snap.links.a, snap.links.b)}
     for kind, out in (("loops", result.loops), ("black_holes", result.black_holes), ("detours", result.detours)):
@@ -225,6 +253,45 @@ def check_tables(names: Sequence[str], destinations: np.ndarray, tables: Sequenc
             out.append(_describe(kind, names, hops, destinations, snap, links, i, v, w, per_hop_ms, tolerance_ms))
     result.seconds["judge"] = time.perf_counter() - t0
     return result
+
+
+def _confirm(hops: np.ndarray, destinations: np.ndarray, bad: np.ndarray,
+             reread: Reread) -> Tuple[np.ndarray, Snapshot, int, int]:
+    """The next-hop table with the rows of every node on the walks of the ``bad`` pairs read again
+    (all in one reading, so within one tick; the walks through the new rows may reach more nodes:
+    read again with those, a few times at most); the snapshot and tick of that reading, and how many
+    tables it read."""
+    hops = hops.copy()
+    rows, cols = np.nonzero(bad)
+    need: Set[int] = set()
+    snap, tick = None, 0
+    for _ in range(3):
+        more = _nodes_on_walks(hops, destinations, rows, cols)
+        if more <= need:
+            break
+        need |= more
+        tables, snap, tick = reread(sorted(need))
+        fresh, _ = kernel_next_hops(destinations, hops.shape[1],
+                                    [tables.get(v, (np.zeros(0, np.uint32),) * 2) for v in range(hops.shape[1])])
+        cols_read = sorted(tables)
+        hops[:, cols_read] = fresh[:, cols_read]
+    assert snap is not None
+    return hops, snap, tick, len(need)
+
+
+def _nodes_on_walks(hops: np.ndarray, destinations: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                    max_hops: int = 64) -> Set[int]:
+    """Every node the walks (row, start node) pass, following ``hops``, vectorised step by step."""
+    seen = [cols]
+    cur, r = cols, rows
+    for _ in range(max_hops):
+        nxt = hops[r, cur]
+        go = (nxt >= 0) & (nxt != destinations[r])
+        cur, r = nxt[go], r[go]
+        if not len(cur):
+            break
+        seen.append(cur)
+    return set(np.unique(np.concatenate(seen)).tolist())
 
 
 def _describe(kind: str, names: Sequence[str], hops: np.ndarray, destinations: np.ndarray, snap: Snapshot,
@@ -263,7 +330,7 @@ def read_tables(netns_names: Sequence[str]) -> List[Tuple[np.ndarray, np.ndarray
         def dump() -> Tuple[np.ndarray, np.ndarray]:
             sock = RtnlSocket()
             try:
-                return dump_leonet_route_arrays(sock)
+                return dump_host_routes(sock)
             finally:
                 sock.close()
         return worker.run_many([(name, dump) for name in netns_names])
@@ -275,31 +342,48 @@ def check_active_run() -> RouteCheck:
     """Check the active run from another process: read every node's table, rebuild the engine
     at the run's last applied tick (with the run's link faults), and judge the walks. If the run
     applied ticks while the tables were read, a pair is a problem only if it is one at each of
-    those ticks."""
+    those ticks, and the problems left are confirmed by a second reading of the tables on their
+    paths within one tick."""
     from ..orbits import build_constellation, load_scenario
     from ..topology import TopologyEngine
     from . import runstate
-    from .overrides import LinkOverride, LinkOverrides
     record = runstate.require_active_run()
-    before = runstate.read_status()
     scenario = load_scenario(record["scenario_path"], record.get("start"))
     engine = TopologyEngine(build_constellation(scenario))
+    namespaces = [n["netns"] for n in record["nodes"]]
+    before = runstate.read_status()
     t0 = time.perf_counter()
-    tables = read_tables([n["netns"] for n in record["nodes"]])
+    tables = read_tables(namespaces)
     t1 = time.perf_counter()
     after = runstate.read_status()
-    overrides = LinkOverrides()
-    for a, b, failed, extra_delay, extra_loss in after.get("link_faults", []):
-        overrides.set(int(a), int(b), LinkOverride(bool(failed), float(extra_delay), float(extra_loss)))
     first, last = int(before.get("tick", 0)), int(after.get("tick", 0))
     ticks = list(range(first, last + 1))
     if len(ticks) > MAX_TICKS:  # the run outpaced the reading: judge against the ends only
         ticks = [first, last]
     step = float(after.get("step_s", 1.0))
-    snaps = [overrides.apply(engine.snapshot(float(before["offset_s"]) + (k - first) * step)) for k in ticks]
+    snaps = [_snapshot_at(engine, after, float(before["offset_s"]) + (k - first) * step) for k in ticks]
+
+    def reread(nodes: List[int]) -> Tuple[Dict[int, Table], Snapshot, int]:
+        for _ in range(3):  # until the run applied no tick during the reading
+            start = runstate.read_status()
+            again = read_tables([namespaces[v] for v in nodes])
+            now = runstate.read_status()
+            if start.get("tick") == now.get("tick"):
+                break
+        return dict(zip(nodes, again)), _snapshot_at(engine, now, float(now["offset_s"])), int(now.get("tick", 0))
+
     V = len(engine.nodes)
     dests = np.arange(V) if record.get("routes", "all") == "all" else np.arange(engine.nodes.num_satellites, V)
     result = check_tables(engine.nodes.names, dests, tables, snaps,
-                          float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks)
+                          float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks, reread=reread)
     result.seconds["read"] = t1 - t0
     return result
+
+
+def _snapshot_at(engine, status: dict, offset_s: float) -> Snapshot:
+    """The engine's snapshot at ``offset_s`` with the link faults ``status`` lists, as the run sees it."""
+    from .overrides import LinkOverride, LinkOverrides
+    overrides = LinkOverrides()
+    for a, b, failed, extra_delay, extra_loss in status.get("link_faults", []):
+        overrides.set(int(a), int(b), LinkOverride(bool(failed), float(extra_delay), float(extra_loss)))
+    return overrides.apply(engine.snapshot(offset_s))

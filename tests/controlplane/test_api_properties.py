@@ -7,7 +7,6 @@ One control plane serves the whole module (state accumulates, as on a long-lived
 example counts are chosen to keep the module near 40 s on the CI machine (docs/controlplane.md)."""
 import copy
 import itertools
-import json
 import os
 import resource
 import time

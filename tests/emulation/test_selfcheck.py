@@ -157,3 +157,90 @@ def test_tables_read_across_a_tick_are_judged_against_both(world):
     both = judge(world, mixed, [snap, later])
     assert both.problems <= alone.problems
     assert both.ticks == () and len(both.report()) >= 3
+
+
+def test_leonet_check_on_a_live_run_reports_a_worse_route_and_not_a_near_tie(tmp_path):
+    """`leonet check` from another shell: one route replaced by hand with a next hop whose path is
+    longer is reported (with the pair); one replaced with an equal-cost alternative is not."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from conftest import require_root
+    from leonet.emulation import runstate
+    from leonet.emulation.addressing import interface_name, node_address
+    require_root()
+    leonet = [sys.executable, "-m", "leonet.cli.main"]
+    scenario = scenarios.write(tmp_path)
+    # a tick every 1,000 s of wall time: the tables stay as the test leaves them
+    proc = subprocess.Popen(leonet + ["run", scenario, "--backend", "none", "--speed", "0.001"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (runstate.active_run() or {}).get("pid") == proc.pid or not runstate.STATUS_FILE.exists():
+            assert proc.poll() is None and time.time() < deadline, "leonet run did not come up"
+            time.sleep(0.2)
+        record = runstate.active_run()
+        engine = TopologyEngine(build_constellation(parse_scenario(scenarios.TINY)))
+        snap = engine.snapshot(float(runstate.read_status()["offset_s"]))
+        dests = np.arange(len(engine.nodes))
+        world = (engine, snap, dests, snap.routes(dests))
+        names = engine.nodes.names
+        netns_of = {n["name"]: n["netns"] for n in record["nodes"]}
+
+        def replace(i, v, alt):
+            out = subprocess.run(["ip", "-n", netns_of[names[v]], "route", "replace",
+                                  f"{node_address(int(dests[i]))}/32", "via", node_address(alt), "dev",
+                                  interface_name(alt), "onlink"], capture_output=True, text=True)
+            assert out.returncode == 0, out.stderr
+
+        def check():
+            out = subprocess.run(leonet + ["check"], capture_output=True, text=True, timeout=120)
+            assert "Traceback" not in out.stderr, out.stderr
+            return out
+        out = check()
+        assert out.returncode == 0 and "no loops, no black holes, no detours" in out.stdout, out.stdout
+        assert f"walked {len(names) * (len(names) - 1):,} (source, destination) pairs" in out.stdout, out.stdout
+        alts = alternatives(world)
+        i, v, alt, extra = min(alts, key=lambda a: a[3])
+        assert extra < TOLERANCE_MS + PER_HOP_MS
+        replace(i, v, alt)
+        out = check()
+        assert out.returncode == 0, out.stdout
+        assert "1 entries name another next hop than the engine's" in out.stdout, out.stdout
+        i, v, alt, extra = max(alts, key=lambda a: a[3])
+        replace(i, v, alt)
+        out = check()
+        assert out.returncode == 1, out.stdout
+        assert f"detour: {names[v]} -> {names[int(dests[i])]}:" in out.stdout, out.stdout
+        assert "0 loops, 0 black holes" in out.stdout
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=60)
+    assert json.dumps(runstate.active_run()) == "null"
+
+
+def test_problems_of_a_mixed_reading_are_confirmed_by_a_second_one(world):
+    """Tables read over several ticks can make a loop no tick has: the second reading (of the tables
+    on the problem paths, within one tick) clears it; a problem that is really there stays."""
+    engine, snap, dests, routes = world
+    names = engine.nodes.names
+    good = routes.next_hop_to_source
+    mixed = good.copy()
+    i, v = 3, 40
+    nxt = int(mixed[i, v])
+    mixed[i, nxt] = v  # a loop in the first reading only
+    calls = []
+
+    def reread(nodes):
+        calls.append(list(nodes))
+        return {n: tables_of(good, dests)[n] for n in nodes}, snap, 7
+    result = check_tables(names, dests, tables_of(mixed, dests), [snap], PER_HOP_MS, "t", reread=reread)
+    assert result.problems == 0 and result.first_reading["loops"] >= 2, result.report()
+    assert v in calls[0] and nxt in calls[0] and len(calls[0]) < len(names) // 2
+    assert "a second reading of the" in "\n".join(result.report()) and "at tick 7 confirmed 0" in \
+        "\n".join(result.report())
+    still = check_tables(names, dests, tables_of(mixed, dests), [snap], PER_HOP_MS, "t",
+                         reread=lambda nodes: ({n: tables_of(mixed, dests)[n] for n in nodes}, snap, 8))
+    assert still.counts["loops"] == result.first_reading["loops"]

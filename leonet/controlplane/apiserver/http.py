@@ -26,6 +26,8 @@ from .rest import Api
 log = logging.getLogger("leonet.controlplane.apiserver")
 
 _NS_SUBRESOURCES = ("status", "finalize")
+#: longest request line or header line (Go's server, hence Kubernetes, allows 1 MiB of headers in all)
+MAX_HEADER_BYTES = 64 * 1024
 _dumps = lambda o: json.dumps(o, separators=(",", ":"))  # noqa: E731
 
 
@@ -71,9 +73,19 @@ class _StatusRequestHandler(RequestHandler):
         return resp
 
 
+class _StatusServer(web.Server):
+    """aiohttp's server whose connections are :class:`_StatusRequestHandler` s."""
+
+    def __call__(self) -> RequestHandler:
+        return _StatusRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
 class ApiRunner(web.AppRunner):
     """The :class:`web.AppRunner` of an :class:`ApiServer`: every connection answers parse errors with a
-    Status (see :class:`_StatusRequestHandler`); headers may be as long as ``max_field_size``."""
+    Status (see :class:`_StatusRequestHandler`); request and header lines may be
+    :data:`MAX_HEADER_BYTES` long. aiohttp has no public hook for its parse-error answers, so the
+    server it makes gets its connection class swapped (tests/controlplane/test_api_validation.py
+    notices if an aiohttp release changes that)."""
 
     def __init__(self, app: web.Application, **kwargs: Any):
         kwargs.setdefault("max_line_size", MAX_HEADER_BYTES)
@@ -84,15 +96,6 @@ class ApiRunner(web.AppRunner):
         server = await super()._make_server()
         server.__class__ = _StatusServer
         return server
-
-
-class _StatusServer(web.Server):
-    def __call__(self) -> RequestHandler:
-        return _StatusRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-#: longest request line or header line (Go's server, hence Kubernetes, allows 1 MiB in all)
-MAX_HEADER_BYTES = 64 * 1024
 
 
 class ApiServer:

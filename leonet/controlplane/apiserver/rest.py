@@ -93,11 +93,11 @@ class Api:
             raise ApiError(400, "the body of the request must be a JSON object", "BadRequest")
         defaults.check_kind(body, rt.api_version, rt.kind)
         model = model_name(rt.group, rt.version, rt.kind) if rt.builtin else None
-        before = {} if old is None else {"old": old if model else old.get("metadata")}
         if model is not None:
-            errors = type_errors(body, model, **before)
+            errors = type_errors(body, model, old=old)
         else:
-            errors = type_errors(body.get("metadata"), "V1ObjectMeta", "metadata", **before)
+            errors = type_errors(body.get("metadata"), "V1ObjectMeta", "metadata",
+                                 old=None if old is None else old.get("metadata"))
         if errors:
             raise undecodable(rt.kind, rt.api_version, errors)
         if rt.builtin:

@@ -207,11 +207,12 @@ def _is_base64(value: str) -> bool:
         return False
 
 
-def type_errors(obj: Any, model: str, path: str = "", old: Any = _ABSENT) -> List[FieldError]:
+def type_errors(obj: Any, model: str, path: str = "", old: Optional[Any] = None) -> List[FieldError]:
     """The fields of ``obj`` (found at ``path``) whose JSON type differs from the client model
-    ``model`` (e.g. ``V1Pod``), except those equal to their counterpart in ``old`` if given."""
+    ``model`` (e.g. ``V1Pod``), except those equal to their counterpart in ``old`` (the stored
+    object an update replaces) if given."""
     checker = _Checker()
-    checker.check(obj, model, path, old=old)
+    checker.check(obj, model, path, old=_ABSENT if old is None else old)
     return checker.errors
 
 
