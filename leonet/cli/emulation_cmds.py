@@ -1,4 +1,4 @@
-"""CLI commands of the emulation layer: run, exec, nodes, status, check, cleanup."""
+"""CLI commands of the emulation layer: run, exec, nodes, status, check, probe, cleanup."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,10 @@ import os
 import signal
 import sys
 import threading
-from typing import Dict
 
+import numpy as np
+
+from ..emulation.config import BACKENDS
 from ..errors import LeonetError
 from .common import add_scenario_arg, emit_rows
 
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a scenario as a live emulation (needs root)")
     add_scenario_arg(p)
     p.add_argument("--duration", type=float, metavar="S", help="emulated seconds to run (default: until Ctrl-C)")
-    p.add_argument("--backend", choices=("auto", "netem", "nfqueue", "none"),
+    p.add_argument("--backend", choices=BACKENDS,
                    help="link delay backend (default: the scenario's, else auto)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1)")
     p.add_argument("--step", type=float, help="tick length in emulated seconds (default 1)")
@@ -43,31 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "black holes and paths longer than the engine's least delay")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("probe", help="one-way delay per direction and per hop between two nodes of the active run")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--count", type=int, default=20, help="packets each way (default 20)")
+    p.add_argument("--interval", type=float, default=0.05, metavar="S", help="seconds between packets")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_probe)
+
     p = sub.add_parser("cleanup", help="remove leonet's namespaces, processes and containers")
     p.set_defaults(func=cmd_cleanup)
 
 
-class _Bars:
-    """tqdm bars, one per bring-up stage."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-        self._tqdm = tqdm
-        self._bars: Dict[str, object] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = self._tqdm(total=total, desc=f"{stage:<12}", unit="", leave=True,
-                                                 file=sys.stderr, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from ..emulation.run import require_root
+    from ..emulation.progress import StageBars
     from ..launch import prepare_run
     require_root()
     # A script's background job (`leonet run ... &`) starts with SIGINT ignored; Ctrl-C and `kill -INT`
@@ -78,7 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with run:
         print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
               f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
-        run.start(_Bars())
+        run.start(StageBars())
         c = run.controller
         assert c is not None
         print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
@@ -160,6 +152,36 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(line)
     print(f"(read {result.seconds.get('read', 0):.1f} s, judged {result.seconds.get('judge', 0):.1f} s)")
     return 1 if result.problems else 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from ..emulation.owdprobe import probe_active_run
+    from ..emulation.run import require_root
+    from ..schema import check_number
+    require_root()
+    count = check_number("--count", args.count, 1, 10000, integer=True)
+    interval = check_number("--interval", args.interval, 0.001, 10)
+    try:
+        results = probe_active_run(args.a, args.b, count, interval)
+    except ValueError as exc:
+        raise LeonetError(f"leonet probe: {exc}") from None
+    rows = [row for r in results for row in r.hop_rows()]
+    if args.format != "table":
+        emit_rows(rows, list(rows[0]), args.format)
+        return 0
+    for r in results:
+        leg = r.leg
+        one_way = r.one_way_ms
+        summary = (f"median {np.median(one_way):.3f} ms, error {np.median(one_way) - leg.expected_ms[-1]:+.3f} ms, "
+                   f"p95 {np.percentile(one_way, 95):.3f} ms" if len(one_way) else "no packet arrived")
+        print(f"{leg.direction}: {leg.hops[0]} -> {leg.hops[-1]}, {len(leg.hops) - 1} hops, expected "
+              f"{leg.expected_ms[-1]:.3f} ms one way; {r.received}/{r.sent} arrived, {summary}")
+        for row in r.hop_rows():
+            got = "not seen" if row["measured_ms"] is None else \
+                f"{row['measured_ms']:9.3f} ms ({row['error_ms']:+.3f}); link {row['link_measured_ms']:.3f} ms"
+            print(f"  {row['hop']:3d} {row['node']:<14} expected {row['expected_ms']:9.3f} ms; measured {got} "
+                  f"(expected {row['link_expected_ms']:.3f} ms); seen {row['seen']}/{r.sent}")
+    return 0
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:

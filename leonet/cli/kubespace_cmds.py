@@ -12,9 +12,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..kubespace.assignment import ControlNode, assign, check_grid, check_threshold, cnaa, sample_offsets
-from ..kubespace.config import default_interpolation, kubespace_config, names, positive_int
+from ..kubespace.config import default_interpolation, kubespace_config, positive_int
+from ..schema import check_name_list
 from ..kubespace.interpolation import METHODS
-from ..kubespace.metrics import METRICS, MS_PER_KM, delay_tensor, path_delay
+from ..kubespace.metrics import METRICS, delay_tensor, path_delay
 from ..kubespace.objective import summarize
 from ..kubespace.placement import cnpa
 from ..orbits.timeutil import add_seconds, format_utc, parse_utc
@@ -71,7 +72,7 @@ def cmd_place(args: argparse.Namespace) -> int:
             raise ConfigError(flag, value, "must be a positive number of seconds", "e.g. 86400 and 60")
     metric = _pick(args.metric, cfg.metric)
     seed = positive_int("--seed", _pick(args.seed, cfg.seed), lo=0)
-    wanted = names("--candidates", args.candidates) if args.candidates else cfg.candidates
+    wanted = check_name_list("--candidates", args.candidates) if args.candidates else cfg.candidates
     stations = (np.arange(len(c.ground_stations)) if wanted is None
                 else np.array([c.ground_station(n).index for n in wanted]))
     if not 1 <= k <= len(stations):
@@ -120,18 +121,18 @@ def cmd_assign(args: argparse.Namespace) -> int:
     c = load(args)
     cfg = kubespace_config(c.scenario).assignment
     sat = c.satellite(args.satellite)
-    node_names: Optional[List[str]] = (names("--control-nodes", args.control_nodes) if args.control_nodes
+    node_names: Optional[List[str]] = (check_name_list("--control-nodes", args.control_nodes) if args.control_nodes
                                        else cfg.control_nodes)
     if not node_names:
         raise ConfigError("--control-nodes", None, "no control nodes given",
                           "pass --control-nodes A,B,... (ground-station names of the scenario)")
     stations = [c.ground_station(n) for n in node_names]
     nodes = [ControlNode.of(g) for g in stations]
-    threshold = check_threshold(_pick(args.threshold, cfg.threshold))
+    threshold = check_threshold(_pick(args.threshold, cfg.threshold), "--threshold")
     window = _pick(args.window, cfg.window_s)
     sample = _pick(args.sample, cfg.sample_interval_s)
     decision = _pick(args.decision, cfg.decision_interval_s)
-    check_grid(window, sample, decision)
+    check_grid(window, sample, decision, fields=("--window", "--sample", "--decision"))
     metric = _pick(args.metric, cfg.metric)
     interpolation = _pick(args.interpolation, cfg.interpolation) or default_interpolation(metric)
     start = parse_utc(args.start, "--start") if args.start else c.start
@@ -146,11 +147,9 @@ def cmd_assign(args: argparse.Namespace) -> int:
         samples_ms = np.transpose(tensor[:, :, sat.index:sat.index + 1], (2, 1, 0))  # (1, K, S)
         result = assign(samples_ms, sample, decision, threshold, interpolation)
     rows = []
-    current = int(result.initial[0])
     for off, src, tgt in result.events(0):
         rows.append({"time": format_utc(add_seconds(start, off)), "offset_s": off,
                      "from": node_names[src], "to": node_names[tgt]})
-        current = tgt
     if args.format == "json":
         json.dump({"satellite": sat.name, "metric": metric, "threshold": threshold,
                    "start": format_utc(start), "window_s": window, "sample_s": sample,

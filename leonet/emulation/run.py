@@ -19,12 +19,12 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from ..errors import LeonetError
-from ..orbits import build_constellation, load_scenario
+from ..orbits import Scenario, build_constellation, load_scenario
 from ..orbits.timeutil import format_utc
-from ..topology import TopologyEngine, topology_config
+from ..topology import TopologyEngine
 from . import runstate
 from .cleanup import cleanup
 from .config import EmulationConfig, emulation_config
@@ -50,10 +50,11 @@ def make_backend(kind: str) -> LinkShaper:
 class EmulationRun:
     """A scenario brought up as a live emulation."""
 
-    def __init__(self, scenario_name: str, config: EmulationConfig, start: Optional[str] = None):
-        self.scenario = load_scenario(scenario_name, start)
-        self.config = config
-        topology_config(self.scenario)  # validate before anything starts
+    def __init__(self, scenario: Union[str, Scenario], config: Optional[EmulationConfig] = None,
+                 start: Optional[str] = None):
+        #: the validated scenario (every section checked when it was loaded)
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, start)
+        self.config = config if config is not None else emulation_config(self.scenario)
         self.constellation = build_constellation(self.scenario)
         self.engine = TopologyEngine(self.constellation)
         self.shaper: Optional[LinkShaper] = None
@@ -82,10 +83,13 @@ class EmulationRun:
         return NamespaceNodeFactory()
 
     @classmethod
-    def from_scenario(cls, scenario_name: str, start: Optional[str] = None, **overrides: Any) -> "EmulationRun":
-        scenario = load_scenario(scenario_name, start)
-        config = emulation_config(scenario).with_overrides(**overrides)
-        return cls(scenario_name, config, start)
+    def from_scenario(cls, scenario: Union[str, Scenario], start: Optional[str] = None,
+                      **overrides: Any) -> "EmulationRun":
+        """A run of ``scenario`` (a preset name, a YAML path or a :class:`Scenario`),
+        with ``emulation:`` keys overridden (``backend=``, ``speed=``, ...; None keeps)."""
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, start)
+        return cls(scenario, emulation_config(scenario).with_overrides(**overrides))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, progress: Optional[Progress] = None) -> None:
