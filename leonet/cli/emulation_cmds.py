@@ -67,34 +67,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
                                      step_s=args.step, offset_s=args.offset)
-    with run:
-        print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
-              f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
-        run.start(StageBars())
-        c = run.controller
-        assert c is not None
-        print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
-              f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
-        try:
-            if args.cli:
-                from ..emulation.hosts import mininet_view, stop_hosts
-                from ..emulation.mncli import LeoCLI
-                ticker = threading.Thread(target=c.run, args=(args.duration,), daemon=True)
-                ticker.start()
-                view = mininet_view(run.network)
-                try:
-                    LeoCLI(view, c)
-                finally:
-                    c.stop()
-                    ticker.join()
-                    stop_hosts(view)
-            else:
-                c.run(args.duration)
-        except KeyboardInterrupt:
-            print("\nleonet: stopping", file=sys.stderr)
-        s = c.stats.summary()
-        print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, p99 {s['apply_ms_p99']:.1f} ms; "
-              f"lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers", file=sys.stderr)
+    try:
+        with run:
+            print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
+                  f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
+            run.start(StageBars())
+            c = run.controller
+            assert c is not None
+            print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
+                  f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
+            try:
+                if args.cli:
+                    from ..emulation.hosts import mininet_view, stop_hosts
+                    from ..emulation.mncli import LeoCLI
+                    ticker = threading.Thread(target=c.run, args=(args.duration,), daemon=True)
+                    ticker.start()
+                    view = mininet_view(run.network)
+                    try:
+                        LeoCLI(view, c)
+                    finally:
+                        c.stop()
+                        ticker.join()
+                        stop_hosts(view)
+                else:
+                    c.run(args.duration)
+            except KeyboardInterrupt:
+                print("\nleonet: stopping", file=sys.stderr)
+            s = c.stats.summary()
+            print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, "
+                  f"p99 {s['apply_ms_p99']:.1f} ms; lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers",
+                  file=sys.stderr)
+    finally:
+        # The run is gone: a Ctrl-C repeated while the process exits must not turn a clean exit into
+        # a death by SIGINT (the interpreter restores SIGINT's default action as it shuts down).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 

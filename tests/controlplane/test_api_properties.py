@@ -240,7 +240,8 @@ def test_delete_options_and_evictions(server, data, collection):
 PARAMS = ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "timeoutSeconds", "watch",
           "allowWatchBookmarks", "gracePeriodSeconds", "dryRun", "includeObject", "resourceVersionMatch"]
 param_values = st.sampled_from(STRINGS + ["a=b", "a in (b,c)", "!a", "a!=b,c", "metadata.name=x", "spec.nodeName=",
-                                          "status.phase!=Running", "a in (", "x==", "1", "-1", "1e3", "99999999999999999999",
+                                          "status.phase!=Running", "a in (", "x==", "1", "-1", "1e3",
+                                          "99999999999999999999",
                                           "eyJucyI6IDEsICJuYW1lIjogW119", "true"]) | st.text(max_size=12)
 
 

@@ -113,8 +113,8 @@ def test_bodies_beyond_the_limits_are_4xx_statuses(raw):
     status, _, body = raw.request("POST", "/api/v1/nodes", b'{"metadata":{"name":"x"},"a":NaN}')
     assert_status(status, body, 400, "BadRequest")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # 10**9 values once expanded
+        f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     started = time.monotonic()
     status, _, body = raw.request("POST", "/api/v1/nodes", ("metadata: {name: bomb}\n" + bomb).encode(),
                                   content_type="application/yaml")
@@ -152,7 +152,8 @@ def test_patch_types_and_operations(tcp, raw):
     status, _, body = raw.request("PATCH", path, [{"op": "add", "path": "/metadata/finalizers/-1", "value": "x"}],
                                   content_type="application/json-patch+json")
     assert_status(status, body, 422, "Invalid")
-    status, _, body = raw.request("PATCH", path, b"metadata: {labels: {a: b}}", content_type="application/apply-patch+yaml")
+    status, _, body = raw.request("PATCH", path, b"metadata: {labels: {a: b}}",
+                                  content_type="application/apply-patch+yaml")
     assert_status(status, body, 415, "UnsupportedMediaType")
     # copies of copies: 2**40 values if nothing stopped it
     ops = [{"op": "add", "path": "/metadata/annotations", "value": {}},
