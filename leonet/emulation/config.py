@@ -7,6 +7,7 @@
       offset_s: 0                # start this many seconds after the scenario's start
       routes: all                # all: every node to every node | ground-stations
       delay_update_threshold_ms: 0.05
+      route_hysteresis_ms: 0      # keep a route while within this of the least delay
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
 
 Command-line options override these keys.
@@ -38,6 +39,9 @@ class EmulationConfig:
     #: a link's delay is re-applied when it moved by more than this. Small by default,
     #: because errors add up along multi-hop paths (Celestial used 0.5 ms)
     delay_update_threshold_ms: float = 0.05
+    #: keep a node's next hop while its path stays within this of the least delay (0: always
+    #: the least-delay tree); fewer route changes per tick, paths up to this much longer
+    route_hysteresis_ms: float = 0.0
     nodes: str = "namespace"
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
@@ -56,6 +60,7 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         routes=f.choice("routes", d.routes, ROUTE_SETS),
         delay_update_threshold_ms=f.number("delay_update_threshold_ms", d.delay_update_threshold_ms, lo=0,
                                            unit="ms"),
+        route_hysteresis_ms=f.number("route_hysteresis_ms", d.route_hysteresis_ms, lo=0, hi=10, unit="ms"),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
     )
 

@@ -97,7 +97,9 @@ class Controller:
         self._stop = threading.Event()
         self._primary: Optional[np.ndarray] = None
         self._warned_at = -1e9
-        self._lookahead = Lookahead(engine, network.destinations) if lookahead else None
+        self._lookahead = (Lookahead(engine, network.destinations,
+                                     route_hysteresis_ms=network.config.route_hysteresis_ms)
+                           if lookahead else None)
 
     # ------------------------------------------------------------------ time
     @property

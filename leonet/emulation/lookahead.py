@@ -18,14 +18,18 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from ..topology import Snapshot, TopologyEngine
+from ..topology.stable import stable_next_hops
 
 _engine: Optional[TopologyEngine] = None
 _destinations: Optional[np.ndarray] = None
+_hysteresis_ms = 0.0
+#: the worker's last table: route hysteresis keeps its next hops where they are still good
+_previous: Optional[np.ndarray] = None
 
 
-def _init(engine: TopologyEngine, destinations: np.ndarray) -> None:
-    global _engine, _destinations
-    _engine, _destinations = engine, destinations
+def _init(engine: TopologyEngine, destinations: np.ndarray, hysteresis_ms: float = 0.0) -> None:
+    global _engine, _destinations, _hysteresis_ms
+    _engine, _destinations, _hysteresis_ms = engine, destinations, hysteresis_ms
     _die_with_parent()
     # A terminal's Ctrl-C reaches the whole process group: the run stops this worker itself,
     # after the ticks have stopped (interrupted here, it would break the pool mid-tick).
@@ -41,9 +45,13 @@ def _die_with_parent() -> None:
 
 
 def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray]:
+    global _previous
     assert _engine is not None and _destinations is not None
     snap = _engine.snapshot(offset_s)
-    hops = snap.routes(_destinations).next_hop_to_source
+    # Against the worker's own previous tick, which is the table the run installed unless a
+    # link fault made it route again itself; either way the result is within the hysteresis.
+    hops = stable_next_hops(_previous, snap.routes(_destinations), snap.links, len(snap.nodes), _hysteresis_ms)
+    _previous = hops
     dtype = np.int16 if len(snap.nodes) < 32767 else np.int32  # halves what crosses the pipe
     snap._graph = None  # rebuilt on demand; not worth pickling
     return snap, hops.astype(dtype)
@@ -57,10 +65,10 @@ class Lookahead:
     whatever it is doing: the teardown of a run must not wait on a computation."""
 
     def __init__(self, engine: TopologyEngine, destinations: np.ndarray, depth: int = 2,
-                 close_timeout_s: float = 5.0):
+                 close_timeout_s: float = 5.0, route_hysteresis_ms: float = 0.0):
         ctx = multiprocessing.get_context("fork")
         self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init,
-                                                            initargs=(engine, destinations))
+                                                            initargs=(engine, destinations, route_hysteresis_ms))
         self._futures: Dict[float, concurrent.futures.Future] = {}
         self.depth = depth
         self.close_timeout_s = close_timeout_s

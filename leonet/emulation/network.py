@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import LeonetError
 from ..topology import Snapshot, TopologyEngine
 from ..topology.links import KIND_NAMES
+from ..topology.stable import stable_next_hops
 from . import netns as nsmod
 from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
 from .config import EmulationConfig
@@ -343,7 +344,8 @@ class LeoNetwork:
     def _update_routes(self, snap: Snapshot, report: ApplyReport, progress: Progress,
                        new_hop: Optional[np.ndarray]) -> None:
         if new_hop is None:                          # (D, V): where v forwards for destination d
-            new_hop = snap.routes(self.destinations).next_hop_to_source
+            new_hop = stable_next_hops(self.next_hop, snap.routes(self.destinations), snap.links,
+                                       len(self.nodes), self.config.route_hysteresis_ms)
         changed = new_hop != self.next_hop
         if not changed.any():
             return
@@ -416,11 +418,12 @@ class LeoNetwork:
         paths against the engine's least delay at the applied tick (see :mod:`.selfcheck`)."""
         from ..orbits.timeutil import format_utc
         from .rtnl import dump_host_routes
-        from .selfcheck import check_tables
+        from .selfcheck import TOLERANCE_MS, check_tables
         with self._apply_lock:  # tables and snapshot of the same tick
             snap = self.snapshot
             if snap is None:
                 raise LeonetError("the network is not up yet")
             tables = [dump_host_routes(s) for s in self._sockets]
         return check_tables(self.engine.nodes.names, self.destinations, tables, [snap],
-                            self.config.delay_update_threshold_ms, format_utc(snap.time))
+                            self.config.delay_update_threshold_ms, format_utc(snap.time),
+                            tolerance_ms=TOLERANCE_MS + self.config.route_hysteresis_ms)

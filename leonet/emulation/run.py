@@ -105,6 +105,7 @@ class EmulationRun:
         runstate.claim({"scenario": self.scenario.name, "backend": self.shaper.name,
                         "scenario_path": str(self.scenario.source), "routes": self.config.routes,
                         "delay_update_threshold_ms": self.config.delay_update_threshold_ms,
+                        "route_hysteresis_ms": self.config.route_hysteresis_ms,
                         "start": format_utc(self.scenario.start),
                         "nodes": [n.to_dict() for n in self.network.nodes]})
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))

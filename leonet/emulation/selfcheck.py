@@ -13,7 +13,8 @@ Another next hop than the engine's is *not* an error by itself: two paths whose 
 differ by microseconds (equal-hop paths around a +Grid cell) are equally good, and which of
 them a Dijkstra run returns depends on the last bits of the positions.
 
-**Tolerance**: ``TOLERANCE_MS`` + ``delay_update_threshold_ms`` per hop of the walk. The
+**Tolerance**: ``TOLERANCE_MS`` (+ the run's ``route_hysteresis_ms``, by which its routes may
+knowingly stay on a path longer than the optimum) + ``delay_update_threshold_ms`` per hop of the walk. The
 fixed part covers what two independent computations of the same tick may differ by (this
 check rebuilds the engine in its own process: ephemeris interpolation and summation order
 differ by nanoseconds to microseconds). The per-hop part is the promise leonet makes about
@@ -375,7 +376,8 @@ def check_active_run() -> RouteCheck:
     V = len(engine.nodes)
     dests = np.arange(V) if record.get("routes", "all") == "all" else np.arange(engine.nodes.num_satellites, V)
     result = check_tables(engine.nodes.names, dests, tables, snaps,
-                          float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks, reread=reread)
+                          float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks,
+                          tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)), reread=reread)
     result.seconds["read"] = t1 - t0
     return result
 

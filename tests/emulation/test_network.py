@@ -99,3 +99,25 @@ def test_cleanup_removes_a_killed_runs_leftovers(tmp_path):
     finally:
         if unrelated.returncode == 0:
             subprocess.run(["ip", "netns", "del", "not-leonet"])
+
+
+def test_route_hysteresis_changes_fewer_routes_and_the_check_accepts_its_paths(tmp_path, run):
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off, route_hysteresis_ms=0.5)
+    run.start()
+    installed, least_delay = 0, 0
+    previous = run.engine.snapshot(off).routes(run.network.destinations).next_hop_to_source
+    for k in range(1, 31):
+        snap = run.engine.snapshot(off + 2.0 * k)
+        report = run.network.apply(snap)
+        assert report.errors == []
+        installed += report.routes_changed
+        best = snap.routes(run.network.destinations).next_hop_to_source
+        least_delay += int(np.count_nonzero(best != previous))
+        previous = best
+    assert installed < least_delay, (installed, least_delay)
+    check = run.network.self_check()
+    assert check.problems == 0, check.report()
+    assert check.tolerance_ms >= 0.5
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", run.node("Madrid").address])
+    assert ping.returncode == 0, ping.stdout + ping.stderr

@@ -115,6 +115,7 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-offset", "emulation", {"offset_s": -1}),
     ("emu-routes", "emulation", {"routes": "some"}),
     ("emu-threshold", "emulation", {"delay_update_threshold_ms": True}),
+    ("emu-hysteresis", "emulation", {"route_hysteresis_ms": 20}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
     # ------------------------------------------------------------ containers (emulation.nodes = docker)
     ("ct-unknown", "containers", {"satelite": {}}),

@@ -1,0 +1,96 @@
+"""Route hysteresis: keep yesterday's next hop while it stays within a stated epsilon of the optimum.
+
+In a +Grid many paths between two nodes are near-ties (equal hop counts around a grid
+cell, delays differing by microseconds). Which of them a Dijkstra run returns flips
+with the last bits of the positions, so a fresh shortest-path tree every tick rewrites
+thousands of kernel routes that change nothing a packet could notice. The rule here
+keeps the previous next hop of node v towards destination d unless the path through
+it is more than ``epsilon_ms`` longer than the least-delay path:
+
+* a kept hop p must still be v's neighbour, with a link delay w(v, p) > epsilon and
+  w(v, p) + D(p) <= D(v) + epsilon (D: least delay to d). Then D(p) < D(v): every hop,
+  kept or new, strictly lowers D, so the tables are loop-free;
+* the delay of the whole walk from v, through kept and new hops alike, exceeds D(v) by
+  at most ``epsilon_ms`` (checked end to end, not per hop; kept hops that break it are
+  reverted to the optimum until none does).
+
+So every installed path is within ``epsilon_ms`` of the engine's least delay, and a
+route changes only when a path improves by more than that (or its link goes away).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .links import Links
+from .routing import RoutingTables
+
+
+def link_delays(links: Links, num_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Delay (ms) of the link between nodes ``a[i]`` and ``b[i]``, NaN where there is none."""
+    keys = links.keys(num_nodes)
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+    want = lo * num_nodes + hi
+    pos = np.clip(np.searchsorted(sorted_keys, want), 0, max(len(sorted_keys) - 1, 0))
+    out = np.full(len(want), np.nan)
+    if len(sorted_keys):
+        hit = sorted_keys[pos] == want
+        out[hit] = np.asarray(links.delay_ms, dtype=float)[order[pos[hit]]]
+    return out
+
+
+def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, num_nodes: int,
+                     epsilon_ms: float) -> np.ndarray:
+    """The (destinations x nodes) next-hop table to install: ``routes``' least-delay next hops,
+    except where ``previous`` (the table installed now, same shape) still gives a path within
+    ``epsilon_ms`` of the least delay (see the module docstring). ``epsilon_ms <= 0`` or a
+    ``previous`` of another shape returns the least-delay table unchanged."""
+    best = routes.next_hop_to_source
+    if epsilon_ms <= 0 or previous is None or previous.shape != best.shape:
+        return best.copy()
+    hops = best.astype(np.int32, copy=True)
+    dist = routes.delay_ms
+    rows, cols = np.nonzero((previous >= 0) & (previous != best) & (best >= 0))
+    if not len(rows):
+        return hops
+    kept = previous[rows, cols].astype(np.int64)
+    w = link_delays(links, num_nodes, cols, kept)
+    with np.errstate(invalid="ignore"):
+        slack = w + dist[rows, kept] - dist[rows, cols]
+        ok = np.isfinite(slack) & (w > epsilon_ms) & (slack <= epsilon_ms)
+    rows, cols, kept, slack = rows[ok], cols[ok], kept[ok], slack[ok]
+    while len(rows):
+        hops[rows, cols] = kept
+        excess = _walk_excess(hops, rows, cols, slack, max_hops=num_nodes)
+        bad = excess > epsilon_ms
+        if not bad.any():
+            break
+        hops[rows[bad], cols[bad]] = best[rows[bad], cols[bad]]
+        rows, cols, kept, slack = rows[~bad], cols[~bad], kept[~bad], slack[~bad]
+    return hops
+
+
+def _walk_excess(hops: np.ndarray, rows: np.ndarray, cols: np.ndarray, slack: np.ndarray,
+                 max_hops: int) -> np.ndarray:
+    """For each kept entry (rows[i], cols[i]): the sum of the kept hops' slacks on the walk from
+    that node to its destination, i.e. how much longer than the least delay the walk is."""
+    D, V = hops.shape
+    slack_at = np.zeros(D * V)
+    flat_kept = rows.astype(np.int64) * V + cols
+    slack_at[flat_kept] = slack
+    flat_hops = hops.reshape(-1)
+    base = rows.astype(np.int64) * V
+    total = slack.astype(float).copy()
+    pos = flat_hops[flat_kept].astype(np.int64)          # every kept hop is >= 0
+    live = np.ones(len(rows), dtype=bool)
+    for _ in range(max_hops):
+        idx = np.flatnonzero(live)
+        if not len(idx):
+            break
+        here = base[idx] + pos[idx]
+        total[idx] += slack_at[here]
+        nxt = flat_hops[here]
+        live[idx] = nxt >= 0
+        pos[idx] = np.where(nxt >= 0, nxt, 0)
+    return total
