@@ -97,12 +97,25 @@ class Controller:
         self._stop = threading.Event()
         self._primary: Optional[np.ndarray] = None
         self._warned_at = -1e9
+        self._wall0: Optional[float] = None   #: monotonic time of offset0 while run() paces ticks
         self._lookahead = Lookahead(engine, network.destinations) if lookahead else None
 
     # ------------------------------------------------------------------ time
     @property
     def current_time_iso(self) -> str:
         return format_utc(self.engine.time_of(self.current_offset_s))
+
+    def offset_now(self) -> float:
+        """The emulated offset (s) the real-time pacing stands at now, between ticks too;
+        a controller that is not ticking (or has stopped) stays at its current offset."""
+        if self._wall0 is None or self._stop.is_set():
+            return self.current_offset_s
+        return self.offset0 + (time.monotonic() - self._wall0) * self.speed
+
+    @property
+    def ticking(self) -> bool:
+        """True while :meth:`run` paces ticks in real time."""
+        return self._wall0 is not None and not self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -126,7 +139,7 @@ class Controller:
 
     def run(self, duration_s: Optional[float] = None) -> None:
         """Tick until ``duration_s`` emulated seconds have passed or :meth:`stop`."""
-        wall0 = time.monotonic()
+        wall0 = self._wall0 = time.monotonic()
         k = 1
         while not self._stop.is_set():
             offset = self.offset0 + k * self.step_s
@@ -140,6 +153,7 @@ class Controller:
                 break
             self.tick(k, offset, deadline)
             k += 1
+        self._wall0 = None
 
     def tick(self, index: int, offset_s: float, deadline: float) -> TickInfo:
         started = time.monotonic()
