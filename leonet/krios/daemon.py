@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m leonet.krios.daemon", description=__doc__.splitlines()[0])
     p.add_argument("--kubeconfig", required=True, help="kubeconfig with embedded credentials")
     p.add_argument("--scenario", required=True, help="scenario preset or file (TLEs and krios.zones)")
+    p.add_argument("--start", help="override the scenario's start (UTC), as the emulation run did")
     p.add_argument("--components", default="scheduler,controller", help="scheduler, controller or both")
     p.add_argument("--namespace", default="default", help="namespace of the apps (default: default)")
     p.add_argument("--clock", choices=("info", "wall"), default="info",
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def serve(args: argparse.Namespace) -> None:
     from ..controlplane.agent.connection import ApiConnection
-    c = load_constellation(args.scenario)
+    c = load_constellation(args.scenario, args.start)
     cfg = krios_config(c.scenario)
     if args.scheduler_name:
         from dataclasses import replace
