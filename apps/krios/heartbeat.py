@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -78,7 +79,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--bind", default="0.0.0.0")
+    p.add_argument("--startup-s", type=float, default=0.0,
+                   help="wait this long before listening (to emulate a container's start-up time)")
     args = p.parse_args()
+    time.sleep(max(0.0, args.startup_s))
     volume = StateVolume()
     ready = threading.Event()
     name = os.environ.get("POD_NAME") or os.uname().nodename

@@ -19,7 +19,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from scipy.optimize import brentq
-from sgp4.api import SatrecArray
 
 from ..orbits import Constellation
 from ..orbits.propagation import Propagator
