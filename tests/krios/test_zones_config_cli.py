@@ -11,7 +11,7 @@ import yaml
 from leonet.errors import ConfigError
 from leonet.krios.config import parse_krios_section
 from leonet.krios.manager import ZoneManager
-from leonet.krios.zones import Zone, zone_from_labels, zone_from_mapping
+from leonet.krios.zones import zone_from_labels, zone_from_mapping
 
 from .helpers import small_constellation
 
