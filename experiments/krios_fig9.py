@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from krios_common import (PAPER_WINDOW_S, Stopwatch, matplotlib_agg, parser, print_table, save_figure, write_csv)
 from krios_live import (SHELL1, SMALL_SHELL, Live, agent_satellites, annotate_paths, instance_nodes, read_requests,
@@ -45,7 +44,7 @@ MAX_SLANT_KM = 1124.0
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, help="emulated minutes (default 100; --quick: 6)")
+    p.add_argument("--minutes", type=float, help="emulated minutes (default 100; --quick: 3)")
     p.add_argument("--speed", type=float, default=1.0, help="emulated seconds per wall second")
     p.add_argument("--start", type=float, default=0.0, help="scenario offset of the window (s)")
     p.add_argument("--app-startup", type=float, default=0.0, metavar="S",
@@ -54,7 +53,7 @@ def main() -> int:
     args = p.parse_args()
     require_root()
     watch = Stopwatch()
-    minutes = args.minutes or (6.0 if args.quick else PAPER_WINDOW_S / 60)
+    minutes = args.minutes or (3.0 if args.quick else PAPER_WINDOW_S / 60)
     duration = minutes * 60.0
     shell = SMALL_SHELL if args.quick else SHELL1
     stations = zone_stations("SF", SF, 2 if args.quick else 6)
@@ -79,15 +78,8 @@ def main() -> int:
         first = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in live.pods()}
         logs = live.start_clients(clients, [f"{a}=http://{a}.default.krios.leonet:{v[1]}/" for a, v in VARIANTS.items()])
         time.sleep(2.0)
-        t0 = live.offset_now()
-        live.tick(duration)
         cpu0 = live.krios.cpu_seconds() or 0.0
-        bar = tqdm(total=round(duration), desc="emulated s", unit="s")
-        while live.ticking():
-            bar.n = round(min(duration, live.offset_now() - t0))
-            bar.refresh()
-            time.sleep(2.0)
-        bar.close()
+        t0 = live.run_for(duration)
         live.stop_clients()
         handovers = live.krios.handovers()
         krios_cpu = (live.krios.cpu_seconds() or 0.0) - cpu0

@@ -192,6 +192,20 @@ class Live:
     def ticking(self) -> bool:
         return self._ticker is not None and self._ticker.is_alive()
 
+    def run_for(self, duration_s: float) -> float:
+        """Tick in real time for ``duration_s`` emulated seconds with a progress bar;
+        returns the emulated offset at which ticking began."""
+        from tqdm import tqdm
+        t0 = self.offset_now()
+        self.tick(duration_s)
+        bar = tqdm(total=round(duration_s), desc="emulated s", unit="s")
+        while self.ticking():
+            bar.n = round(min(duration_s, self.offset_now() - t0))
+            bar.refresh()
+            time.sleep(2.0)
+        bar.close()
+        return t0
+
     def offset_now(self) -> float:
         return self.run.controller.offset_now()
 

@@ -29,7 +29,6 @@ import threading
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from krios_common import Stopwatch, matplotlib_agg, parser, print_table, save_figure, write_csv
 from krios_live import (APPS, SHELL1, SMALL_SHELL, Live, agent_satellites, annotate_paths, heartbeat_pod,
@@ -59,14 +58,14 @@ PAPER_INSTANCES = {"gs": None, "k8s": 1, "naive": 475, "krios": 1.03}
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, help="emulated minutes (default 20; --quick: 5)")
+    p.add_argument("--minutes", type=float, help="emulated minutes (default 20; --quick: 3)")
     p.add_argument("--map-bytes", type=int, default=1_000_000, help="size of the trail map (default 1 MB)")
     p.add_argument("--start", type=float, default=0.0)
     p.add_argument("--speed", type=float, default=1.0)
     args = p.parse_args()
     require_root()
     watch = Stopwatch()
-    duration = (args.minutes or (5.0 if args.quick else 20.0)) * 60.0
+    duration = (args.minutes or (3.0 if args.quick else 20.0)) * 60.0
     shell = SMALL_SHELL if args.quick else SHELL1
     stations = zone_stations("Smokies", ZONES["smokies"], 2 if args.quick else 4) + \
         zone_stations("RigA", ZONES["rig-a"], 0) + zone_stations("RigB", ZONES["rig-b"], 0) + EDGES
@@ -134,14 +133,7 @@ def main() -> int:
             logs += live.start_clients(clients[k], targets, interval=1.0, tag=f"-{k}",
                                        heartbeat=None if k == "smokies" else k)
         time.sleep(2.0)
-        t0 = live.offset_now()
-        live.tick(duration)
-        bar = tqdm(total=round(duration), desc="emulated s", unit="s")
-        while live.ticking():
-            bar.n = round(min(duration, live.offset_now() - t0))
-            bar.refresh()
-            time.sleep(2.0)
-        bar.close()
+        t0 = live.run_for(duration)
         live.stop_clients()
         stop.set()
         handovers = live.krios.handovers()

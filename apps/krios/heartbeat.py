@@ -18,76 +18,55 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from httpapp import Handler, add_server_args, make_server, serve, startup  # noqa: E402
 from statevolume import StateVolume  # noqa: E402
 
 
-def make_handler(volume: StateVolume, ready: threading.Event, name: str):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True   # headers and body in separate writes: no wait for an ACK (nginx: tcp_nodelay)
+def make_handler(volume: StateVolume, ready: threading.Event):
+    class Heartbeat(Handler):
         server_version = "krios-heartbeat"
-
-        def log_message(self, *args):
-            pass
 
         def do_GET(self):
             parts = [p for p in self.path.split("?")[0].split("/") if p]
             if parts == ["healthz"]:
-                return self._send(200 if ready.is_set() else 503, b"ok\n" if ready.is_set() else b"pulling\n")
+                return self.send(200 if ready.is_set() else 503, b"ok\n" if ready.is_set() else b"pulling\n")
             if parts == ["krios", "state"]:
-                return self._send(200, volume.export(), "application/json")
+                return self.send(200, volume.export(), "application/json")
             if len(parts) == 2 and parts[0] == "hb":
-                return self._send(200, json.dumps(sorted(volume.seen.get(parts[1], ()))).encode(), "application/json")
-            return self._send(404, b"not found\n")
+                return self.send(200, json.dumps(sorted(volume.seen.get(parts[1], ()))).encode(), "application/json")
+            return self.send(404, b"not found\n")
 
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             parts = [p for p in self.path.split("?")[0].split("/") if p]
             if len(parts) == 3 and parts[0] == "hb" and parts[2].isdigit():
-                count = volume.add(parts[1], int(parts[2]))
-                return self._send(200, str(count).encode())
+                return self.send(200, str(volume.add(parts[1], int(parts[2]))).encode())
             if parts == ["krios", "state", "pull"]:
                 source = os.environ.get("KRIOS_STATE_FROM")
                 if not source:
-                    return self._send(409, b"no KRIOS_STATE_FROM\n")
+                    return self.send(409, b"no KRIOS_STATE_FROM\n")
                 try:
                     added = volume.pull(source)
                 except OSError as exc:
-                    return self._send(502, f"{exc}\n".encode())
-                return self._send(200, json.dumps({"added": added}).encode(), "application/json")
-            return self._send(404, b"not found\n")
+                    return self.send(502, f"{exc}\n".encode())
+                return self.send(200, json.dumps({"added": added}).encode(), "application/json")
+            return self.send(404, b"not found\n")
 
-        def _send(self, code: int, data: bytes, ctype: str = "text/plain"):
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Instance", name)
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+    return Heartbeat
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--port", type=int, default=8090)
-    p.add_argument("--bind", default="0.0.0.0")
-    p.add_argument("--startup-s", type=float, default=0.0,
-                   help="wait this long before listening (to emulate a container's start-up time)")
+    add_server_args(p, 8090)
     args = p.parse_args()
-    time.sleep(max(0.0, args.startup_s))
+    startup(args)
     volume = StateVolume()
     ready = threading.Event()
-    name = os.environ.get("POD_NAME") or os.uname().nodename
-    server = ThreadingHTTPServer((args.bind, args.port), make_handler(volume, ready, name))
-    server.block_on_close = True
+    server = make_server(args, make_handler(volume, ready))
     source = os.environ.get("KRIOS_STATE_FROM")
     if source:
         try:
@@ -97,14 +76,7 @@ def main() -> int:
         except OSError as exc:   # the old instance is gone: start from the local volume
             print(f"state pull from {source} failed: {exc}", flush=True)
     ready.set()
-
-    def stop(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    server.serve_forever(poll_interval=0.1)
-    server.server_close()
-    return 0
+    return serve(server)
 
 
 if __name__ == "__main__":
