@@ -27,17 +27,24 @@ from tqdm import tqdm
 from krios_common import ROOT, Stopwatch, matplotlib_agg, parser, print_table, save_figure, write_csv
 from krios_live import SHELL1, SMALL_SHELL, Live, require_root, write_scenario
 from leonet.krios.geometry import great_circle_km
+from leonet.krios.manager import ZoneManager
+from leonet.krios.replication import uniform_selection
+from leonet.krios.zones import Zone
+from leonet.orbits import build_constellation, load_scenario
 
 COUNTS = (10, 50, 100)
 PAPER_OVERHEAD = (0.03, 0.05)
 
 
-def city_zones(count: int, radius_km: float = 50.0) -> dict:
+def city_zones(count: int, usable=lambda zone: True, radius_km: float = 50.0) -> dict:
+    """The largest cities between 50 S and 50 N, at least 300 km apart, as 50 km zones
+    (``usable(zone)``: whether some node can host it at the start)."""
     zones, picked = {}, []
     with open(ROOT / "leonet" / "data" / "cities_top1000_2025.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             lat, lon = float(row["latitude_deg"]), float(row["longitude_deg"])
-            if abs(lat) > 50 or any(great_circle_km(lat, lon, a, b) < 300 for a, b in picked):
+            if abs(lat) > 50 or any(great_circle_km(lat, lon, a, b) < 300 for a, b in picked) \
+                    or not usable(Zone("z", lat, lon, radius_km)):
                 continue
             picked.append((lat, lon))
             zones[f"city-{len(zones)}"] = {"lat_deg": lat, "lon_deg": lon, "radius_km": radius_km}
@@ -102,9 +109,13 @@ def main() -> int:
     watch = Stopwatch()
     counts = (5, 10) if args.quick else COUNTS
     shell = SMALL_SHELL if args.quick else SHELL1
-    zones = city_zones(max(counts))
     folder = args.out / "fig13-run"
-    scenario = write_scenario(folder, "krios-fig13", shell, [], zones, "all", {"handover": "none"})
+    c = build_constellation(load_scenario(str(write_scenario(folder, "krios-fig13", shell, [], {}, []))))
+    # quick: 150 satellites spread over the shell; else every satellite is a node
+    agents = [c.satellites[k].name for k in uniform_selection(c.num_satellites, 150)] if args.quick else "all"
+    hosts = ZoneManager(c, None if agents == "all" else [c.satellite(a).index for a in agents])
+    zones = city_zones(max(counts), lambda z: all(len(hosts.members(z, args.start + dt)) for dt in (0.0, 300.0)))
+    scenario = write_scenario(folder, "krios-fig13", shell, [], zones, agents, {"handover": "none"})
     rows, decisions = [], {}
     with Live(scenario, args.start, folder) as live:
         n_nodes = len(live.cluster.assignment)
