@@ -16,24 +16,29 @@
         sf: {lat_deg: 37.7749, lon_deg: -122.4194, radius_km: 100}
         gulf: {polygon: [[28.2, -89.3], [28.2, -89.1], [28.1, -89.2]], min_elevation_deg: 30}
 
-Errors name the field (``krios.zones.sf.radius_km``), the value and the fix.
+Declared in :mod:`leonet.schema` (parsed once per scenario by ``Scenario.config("krios")``);
+errors name the field (``krios.zones.sf.radius_km``), the value and the fix.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ..errors import ConfigError
-from ..orbits import Scenario
+from ..schema import Fields, check_number, register_section, suggest
 from .geometry import DEFAULT_MIN_ELEVATION_DEG, MAX_ZONE_RADIUS_KM
 from .policies import POLICIES
 from .timeline import MODES, PAPER_INIT_S
 from .zones import Zone, check_min_elevation, zone_from_mapping
 
+if TYPE_CHECKING:
+    from ..orbits.scenario import Scenario
+
+DOC = "docs/krios.md"
 #: zone names become DNS labels and label values
 ZONE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -53,81 +58,53 @@ class KriosConfig:
 
     def zone(self, name: str, where: str = "zone") -> Zone:
         if name not in self.zones:
-            close = difflib.get_close_matches(name, list(self.zones), n=1)
             raise ConfigError(where, name, "not a zone of the scenario's krios.zones",
-                              f"did you mean '{close[0]}'?" if close else
-                              ("zones: " + ", ".join(self.zones)) if self.zones else "add it under krios.zones")
+                              suggest(name, self.zones, ("zones: " + ", ".join(self.zones)) if self.zones
+                                      else "add it under krios.zones"))
         return self.zones[name]
 
 
-def _keys(where: str, raw: Mapping[str, Any], allowed) -> None:
-    for key in raw:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            raise ConfigError(f"{where}.{key}", raw[key], "unknown key",
-                              f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(allowed))
-
-
-def _seconds(where: str, value: Any, allow_zero: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(where, value, "must be a number of seconds " + (">= 0" if allow_zero else "> 0"),
-                          "write e.g. 5")
-    return float(value)
-
-
-def _choice(where: str, value: Any, choices) -> str:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), list(choices), n=1)
-        raise ConfigError(where, value, "unknown choice",
-                          (f"did you mean '{close[0]}'? " if close else "") + "use one of: " + ", ".join(choices))
-    return value
-
-
-def parse_krios_section(raw: Any, ground_stations=()) -> KriosConfig:
-    """Validate a raw ``krios:`` mapping (None gives the defaults). ``ground_stations``:
-    the scenario's names, to check ``control_ground_station``."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("krios", raw, "must be a mapping of key: value", "see docs/krios.md")
+def parse_krios_section(raw: Any, scenario: Optional["Scenario"] = None, where: str = "krios") -> KriosConfig:
+    """Validate a raw ``krios:`` mapping (``None`` gives the defaults). With a
+    ``scenario``, ``control_ground_station`` must name one of its ground stations."""
+    f = Fields(where, raw, [x.name for x in fields(KriosConfig)], doc=DOC)
     d = KriosConfig()
-    _keys("krios", raw, [f.name for f in fields(KriosConfig)])
-    name = raw.get("scheduler_name", d.scheduler_name)
-    if not isinstance(name, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name):
-        raise ConfigError("krios.scheduler_name", name, "must be a DNS-1123 name", "write e.g. krios")
-    lead = raw.get("lead_s", "auto")
-    lead_s = None if lead == "auto" else _seconds("krios.lead_s", lead)
-    elev = check_min_elevation("krios.min_elevation_deg", raw.get("min_elevation_deg", d.min_elevation_deg))
-    cap = raw.get("max_zone_radius_km", d.max_zone_radius_km)
-    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap <= 2000:
-        raise ConfigError("krios.max_zone_radius_km", cap, "must be a radius in km in (0, 2000]", "write e.g. 100")
-    control = raw.get("control_ground_station")
-    if control is not None and control not in ground_stations:
-        close = difflib.get_close_matches(str(control), list(ground_stations), n=1)
-        raise ConfigError("krios.control_ground_station", control, "not a ground station of the scenario",
-                          f"did you mean '{close[0]}'?" if close else "name one of the scenario's ground stations")
-    zones_raw = raw.get("zones") or {}
-    if not isinstance(zones_raw, Mapping):
-        raise ConfigError("krios.zones", zones_raw, "must be a mapping of zone name: zone",
-                          "write zones: {sf: {lat_deg: 37.77, lon_deg: -122.42, radius_km: 100}}")
+    name = f.get("scheduler_name", d.scheduler_name)
+    if not isinstance(name, str) or not DNS_NAME.match(name):
+        raise ConfigError(f.at("scheduler_name"), name, "must be a DNS-1123 name", "write e.g. krios")
+    lead = f.get("lead_s", "auto")
+    lead_s = None if lead == "auto" else check_number(f.at("lead_s"), lead, lo=0, unit="s",
+                                                      fix="write auto or a number of seconds >= 0")
+    elev = check_min_elevation(f.at("min_elevation_deg"), f.get("min_elevation_deg", d.min_elevation_deg))
+    cap = f.number("max_zone_radius_km", d.max_zone_radius_km, lo=0, hi=2000, lo_open=True, unit="km")
+    control = f.get("control_ground_station")
+    if control is not None and scenario is not None:
+        stations = [g.name for g in scenario.ground_stations]
+        if control not in stations:
+            raise ConfigError(f.at("control_ground_station"), control, "not a ground station of the scenario",
+                              suggest(control, stations, "name one of the scenario's ground stations"))
+    zf = f.sub("zones", example="zones: {sf: {lat_deg: 37.77, lon_deg: -122.42, radius_km: 100}}")
     zones = {}
-    for zname, zraw in zones_raw.items():
-        if not isinstance(zname, str) or not ZONE_NAME.match(zname):
-            raise ConfigError(f"krios.zones.{zname}", zname, "a zone name must be a DNS label (a-z, 0-9, '-')",
+    for zname, zraw in zf.raw.items():
+        if not ZONE_NAME.match(zname):
+            raise ConfigError(zf.at(zname), zname, "a zone name must be a DNS label (a-z, 0-9, '-')",
                               "write e.g. sf or rig-a")
-        zones[zname] = zone_from_mapping(zname, zraw, f"krios.zones.{zname}", elev, float(cap))
+        zones[zname] = zone_from_mapping(zname, zraw, zf.at(zname), elev, cap)
     return KriosConfig(
         scheduler_name=name,
-        policy=_choice("krios.policy", raw.get("policy", d.policy), POLICIES),
-        handover=_choice("krios.handover", raw.get("handover", d.handover), MODES),
+        policy=f.choice("policy", d.policy, POLICIES),
+        handover=f.choice("handover", d.handover, MODES),
         lead_s=lead_s,
-        init_s=_seconds("krios.init_s", raw.get("init_s", d.init_s)),
-        transfer_s=_seconds("krios.transfer_s", raw.get("transfer_s", d.transfer_s)),
-        dns_ttl_s=_seconds("krios.dns_ttl_s", raw.get("dns_ttl_s", d.dns_ttl_s)),
-        drain_s=_seconds("krios.drain_s", raw.get("drain_s", d.drain_s)),
-        min_elevation_deg=elev, max_zone_radius_km=float(cap), control_ground_station=control, zones=zones)
+        init_s=f.number("init_s", d.init_s, lo=0, unit="s"),
+        transfer_s=f.number("transfer_s", d.transfer_s, lo=0, unit="s"),
+        dns_ttl_s=f.number("dns_ttl_s", d.dns_ttl_s, lo=0, unit="s"),
+        drain_s=f.number("drain_s", d.drain_s, lo=0, unit="s"),
+        min_elevation_deg=elev, max_zone_radius_km=cap, control_ground_station=control, zones=zones)
 
 
-def krios_config(scenario: Scenario) -> KriosConfig:
-    """The validated ``krios:`` section of a scenario (defaults if absent)."""
-    return parse_krios_section(scenario.sections.get("krios"), [g.name for g in scenario.ground_stations])
+def krios_config(scenario: "Scenario") -> KriosConfig:
+    """The validated ``krios:`` section of a scenario (defaults if absent; parsed once)."""
+    return scenario.config("krios")
+
+
+register_section("krios", parse_krios_section, "Krios: LEO zones, scheduler policy, handover mode and lead time")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..orbits.frames import geodetic_to_ecef
+from ..schema import check_keys, check_number
 from .geometry import (DEFAULT_MIN_ELEVATION_DEG, MAX_ZONE_RADIUS_KM, PAPER_ALTITUDE_KM,
                        PAPER_EARTH_RADIUS_KM, coverage_half_angle_rad, farthest_edge_points,
                        great_circle_km, sin_elevation, surface_up)
@@ -115,10 +116,8 @@ def _as_number(where: str, value: Any, example: str) -> float:
 
 
 def _number(where: str, value: Any, lo: float, hi: float, example: str) -> float:
-    v = _as_number(where, value, example)
-    if not lo <= v <= hi:
-        raise ConfigError(where, value, f"must be between {lo:g} and {hi:g}", f"write e.g. {example}")
-    return v
+    number = _as_number(where, value, example) if isinstance(value, str) else value   # label values are text
+    return check_number(where, number, lo, hi, fix=f"write e.g. {example}")
 
 
 def check_latitude(where: str, value: Any) -> float:
@@ -215,14 +214,9 @@ def zone_from_mapping(name: str, raw: Any, where: str, default_min_elevation_deg
                       max_radius_km: float = MAX_ZONE_RADIUS_KM) -> Zone:
     """A zone from a scenario mapping: ``{lat_deg, lon_deg, radius_km}`` (circle) or
     ``{polygon: [[lat, lon], ...]}``, each with an optional ``min_elevation_deg``."""
-    import difflib
     if not isinstance(raw, Mapping):
         raise ConfigError(where, raw, "a zone is a mapping", "write {lat_deg: 37.77, lon_deg: -122.42, radius_km: 100}")
-    for key in raw:
-        if key not in _ZONE_KEYS:
-            close = difflib.get_close_matches(str(key), _ZONE_KEYS, n=1)
-            raise ConfigError(f"{where}.{key}", raw[key], "unknown key",
-                              f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(_ZONE_KEYS))
+    check_keys(where, raw, _ZONE_KEYS)
     elev = check_min_elevation(f"{where}.min_elevation_deg", raw.get("min_elevation_deg", default_min_elevation_deg))
     if "polygon" in raw:
         extra = [k for k in ("lat_deg", "lon_deg", "radius_km") if k in raw]

@@ -12,10 +12,14 @@ from leonet.errors import ConfigError
 from leonet.krios.config import parse_krios_section
 from leonet.krios.manager import ZoneManager
 from leonet.krios.zones import zone_from_labels, zone_from_mapping
+from leonet.orbits import parse_scenario
 
 from .helpers import small_constellation
 
 LEONET = [sys.executable, "-m", "leonet.cli.main"]
+SCENARIO = {"name": "t", "start": "2026-01-31T12:00:00Z",
+            "shells": [{"name": "w", "planes": 2, "sats_per_plane": 2, "altitude_km": 550, "inclination_deg": 53}],
+            "ground_stations": [{"name": "Control", "lat_deg": 37.8, "lon_deg": -122.4}]}
 
 
 def error(fn, *args, **kw) -> ConfigError:
@@ -25,19 +29,19 @@ def error(fn, *args, **kw) -> ConfigError:
 
 
 @pytest.mark.parametrize("raw, field, words", [
-    ({"lat_deg": 95, "lon_deg": 0}, "krios.zones.z.lat_deg", "between -90 and 90"),
-    ({"lat_deg": 10, "lon_deg": -190}, "krios.zones.z.lon_deg", "between -180 and 180"),
+    ({"lat_deg": 95, "lon_deg": 0}, "krios.zones.z.lat_deg", "in [-90, 90]"),
+    ({"lat_deg": 10, "lon_deg": -190}, "krios.zones.z.lon_deg", "in [-180, 180]"),
     ({"lat_deg": 10, "lon_deg": 10, "radius_km": -5}, "krios.zones.z.radius_km", "negative"),
     ({"lat_deg": 10, "lon_deg": 10, "radius_km": 150}, "krios.zones.z.radius_km", "100 km"),
     ({"lat_deg": 10, "lon_deg": 10, "radius_km": "far"}, "krios.zones.z.radius_km", "number"),
     ({"lat_deg": 10}, "krios.zones.z.lon_deg", "missing"),
     ({"lat_deg": 10, "lon_deg": 10, "radius": 5}, "krios.zones.z.radius", "did you mean 'radius_km'"),
-    ({"lat_deg": 10, "lon_deg": 10, "min_elevation_deg": 95}, "krios.zones.z.min_elevation_deg", "between"),
+    ({"lat_deg": 10, "lon_deg": 10, "min_elevation_deg": 95}, "krios.zones.z.min_elevation_deg", "in [0, 89]"),
     ({"polygon": [[0, 0], [0, 0.5]]}, "krios.zones.z.polygon", "at least 3"),
     ({"polygon": [[0, 0], [0.5, 0.5], [0, 0.5], [0.5, 0]]}, "krios.zones.z.polygon", "crosses itself"),
     ({"polygon": [[0, 0], [0.2, 0.2], [0.4, 0.4]]}, "krios.zones.z.polygon", "no area"),
     ({"polygon": [[0, 0], [0, 3], [3, 0]]}, "krios.zones.z.polygon", "100 km"),
-    ({"polygon": [[0, 0], [0, 0.5], [95, 0]]}, "krios.zones.z.polygon[2][0]", "between -90 and 90"),
+    ({"polygon": [[0, 0], [0, 0.5], [95, 0]]}, "krios.zones.z.polygon[2][0]", "in [-90, 90]"),
     ({"polygon": [[0, 0], [0, 0.5], [0.5, 0]], "radius_km": 5}, "krios.zones.z.radius_km", "polygon"),
 ])
 def test_bad_zones_name_the_field(raw, field, words):
@@ -58,12 +62,13 @@ def test_bad_zones_name_the_field(raw, field, words):
     ({"max_zone_radius_km": 0}, "krios.max_zone_radius_km"),
 ])
 def test_bad_section_keys(raw, field):
-    e = error(parse_krios_section, raw, ["Control"])
+    e = error(parse_krios_section, raw, parse_scenario(SCENARIO))
     assert e.field == field
     if raw == {"polcy": "krios"}:
         assert "did you mean 'policy'" in str(e)
     if "control_ground_station" in raw:
         assert "did you mean 'Control'" in str(e)
+    assert error(parse_scenario, {**SCENARIO, "krios": raw}).field == field   # the same through the schema
 
 
 def test_section_defaults_and_a_raised_radius_cap():
