@@ -119,12 +119,15 @@ def _pod(name, cmd, port, zone, scheduler, handover, policy, node) -> dict:
 
 
 class Live:
-    """A started run with Krios, a loop talking to the control plane from the control
-    station, zone clients, and a ticking controller."""
+    """A started :class:`~leonet.api.LeoNet` with Krios, a loop talking to the control
+    plane from the control station, zone clients, and ticking under the script's
+    control (the manual clock: emulated time stands still while the control plane
+    registers and the first pods start, then :meth:`run_for` ticks in real time)."""
 
     def __init__(self, scenario: Path, start_s: float, out: Path, speed: float = 1.0, backend: str = "nfqueue"):
-        from leonet.launch import prepare_run
-        self.run = prepare_run(str(scenario), backend=backend, offset_s=start_s, speed=speed)
+        from leonet.api import LeoNet
+        self.net = LeoNet(str(scenario), clock="manual", backend=backend, offset_s=start_s, speed=speed)
+        self.run = self.net.run
         self.out = out
         self.out.mkdir(parents=True, exist_ok=True)
         self.loop = asyncio.new_event_loop()
@@ -135,32 +138,34 @@ class Live:
         self.timings: Dict[str, float] = {}
 
     def __enter__(self) -> "Live":
-        from leonet.controlplane.cluster import ControlPlaneCluster
         from leonet.krios.service import KriosService
         t0 = time.monotonic()
-        self.run.__enter__()
-        self.run.start()
-        self.timings["bring_up_s"] = time.monotonic() - t0
-        self.cluster = ControlPlaneCluster.of(self.run)
-        self.krios = KriosService.of(self.run)
-        t0 = time.monotonic()
-        self.cluster.wait_registered(900)
-        self.timings["registration_s"] = time.monotonic() - t0
-        self._thread.start()
-        self.conn = self.cluster.connection("Control")
+        self.net.start()
+        try:
+            self.timings["bring_up_s"] = time.monotonic() - t0
+            self.cluster = self.net.cluster
+            self.krios = KriosService.of(self.run)
+            t0 = time.monotonic()
+            self.cluster.wait_registered(900)
+            self.timings["registration_s"] = time.monotonic() - t0
+            self._thread.start()
+            self.conn = self.cluster.connection("Control")
+        except BaseException:
+            self.net.stop()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop_clients()
-        if self.run.controller is not None:
-            self.run.controller.stop()
+        self.net.controller.stop()
         if self._ticker is not None:
             self._ticker.join(30)
         if self.conn is not None:
             self.call(self.conn.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.run.__exit__(*exc)
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+        self.net.stop()
 
     def call(self, coro, timeout: float = 120.0):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -186,7 +191,8 @@ class Live:
 
     # ------------------------------------------------------------------ time and clients
     def tick(self, duration_s: float) -> None:
-        self._ticker = threading.Thread(target=self.run.controller.run, args=(duration_s,), daemon=True)
+        """Tick in real time (in the background) for ``duration_s`` emulated seconds."""
+        self._ticker = threading.Thread(target=self.net.controller.run, args=(duration_s,), daemon=True)
         self._ticker.start()
 
     def ticking(self) -> bool:
@@ -207,7 +213,7 @@ class Live:
         return t0
 
     def offset_now(self) -> float:
-        return self.run.controller.offset_now()
+        return self.net.controller.offset_now()
 
     def start_clients(self, stations: Sequence[str], targets: Sequence[str], interval: float = 1.0,
                       heartbeat: Optional[str] = None, tag: str = "") -> List[Path]:
