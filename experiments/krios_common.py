@@ -1,5 +1,5 @@
 """Shared pieces of the Krios experiments: the scenario, the paper's numbers, options
-and output (CSV and figures in the house style of the KubeSpace scripts)."""
+and output (CSV and figures in the house style (experiments/common.py))."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a fresh clone without installing
     sys.path.insert(0, str(ROOT))
 
-from kubespace_common import Stopwatch, matplotlib_agg, print_table, save_figure, write_csv  # noqa: E402,F401
+from common import Stopwatch, matplotlib_agg, print_table, save_figure, write_csv  # noqa: E402,F401
 from leonet.krios.config import KriosConfig, krios_config  # noqa: E402
 from leonet.krios.manager import ZoneManager  # noqa: E402
 from leonet.orbits import Constellation, load_constellation  # noqa: E402

@@ -17,7 +17,9 @@ The **handover manager** then makes before it breaks:
 1. create the successor: same labels and spec, a new name, the old node excluded,
    ``schedulerName: krios`` (a handover instance is just a new pod to the scheduler,
    §7.3), and for stateful apps ``KRIOS_STATE_FROM`` pointing at the old instance;
-2. wait until the scheduler bound it and it is Ready;
+2. wait until the scheduler bound it and it is Ready; a successor that is not Ready
+   within a few t_i (its satellite failed or was cut off) is deleted and another
+   satellite is tried, up to three times, while the old instance keeps serving;
 3. switch the zone's clients: publish the successor's address under the app's name;
 4. wait for the clients to follow (the record's TTL plus ``drain_s``); for stateful
    apps ask the successor to pull the state once more (the final delta);
@@ -36,7 +38,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..controlplane.errors import ApiError
 from ..controlplane.timefmt import now_rfc3339
@@ -58,6 +60,12 @@ ANN_STATE_PORT = "krios.leonet.io/state-port"
 INIT_SAMPLES = 5
 #: a successor that is not Ready after this long is given up (deleted) and retried
 READY_TIMEOUT_S = 120.0
+#: ... or after this many times the expected start-up time t_i, if that is shorter
+READY_TIMEOUT_INIT_FACTOR = 4.0
+#: the shortest wait for a successor (a loaded control plane still gets this long)
+READY_TIMEOUT_MIN_S = 15.0
+#: successors tried per handover (each on another satellite) before the old instance is kept
+MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -80,6 +88,7 @@ class HandoverRecord:
     deleted_s: float = 0.0
     init_s: float = 0.0          #: creation to Ready (real seconds): the measured t_i
     state_sync_s: Optional[float] = None
+    failed_nodes: List[str] = field(default_factory=list)   #: satellites whose successor never got Ready
     outcome: str = "pending"
     wall: Dict[str, float] = field(default_factory=dict)
 
@@ -210,8 +219,15 @@ class LeoController:
             self._busy.pop(app, None)
 
     # ------------------------------------------------------------------ handover
-    def successor(self, old: dict) -> dict:
-        """The new instance's manifest: same labels and spec, unbound, old node excluded."""
+    def ready_timeout_s(self) -> float:
+        """How long a successor may take to get Ready before it is given up: a few
+        times the expected t_i, at least :data:`READY_TIMEOUT_MIN_S`."""
+        t_i = max(self.init_samples[-INIT_SAMPLES:]) if self.init_samples else self.cfg.init_s
+        return min(READY_TIMEOUT_S, max(READY_TIMEOUT_MIN_S, READY_TIMEOUT_INIT_FACTOR * t_i))
+
+    def successor(self, old: dict, exclude: Sequence[str] = ()) -> dict:
+        """The new instance's manifest: same labels and spec, unbound, the old node (and
+        ``exclude``: satellites that failed this handover) excluded."""
         md = old["metadata"]
         app = app_of(old)
         gen = int((md.get("annotations") or {}).get(ANN_GENERATION, "0")) + 1
@@ -221,7 +237,8 @@ class LeoController:
         spec["schedulerName"] = self.cfg.scheduler_name
         annotations = {k: v for k, v in (md.get("annotations") or {}).items() if not k.startswith("krios.leonet.io/")
                        or k in (ANN_STATE_PORT, "krios.leonet.io/zone")}
-        annotations.update({ANN_EXCLUDE: spec_node(old), ANN_PREDECESSOR: md["name"], ANN_GENERATION: str(gen)})
+        excluded = [spec_node(old), *(n for n in exclude if n != spec_node(old))]
+        annotations.update({ANN_EXCLUDE: ",".join(excluded), ANN_PREDECESSOR: md["name"], ANN_GENERATION: str(gen)})
         port = annotations.get(ANN_STATE_PORT)
         ip = self._address(old)
         if port and ip:
@@ -237,28 +254,19 @@ class LeoController:
                 "spec": spec}
 
     async def handover(self, old: dict, mode: str, lead: float, exit_s: float) -> HandoverRecord:
+        """Make before break: a Ready successor (retried on other satellites if one
+        never gets Ready: its satellite failed or was cut off), the switch, then the
+        old instance's deletion. The old instance is deleted only after a successor
+        is Ready and the clients were switched to it."""
         key = pod_key(old)
         rec = HandoverRecord(app_of(old), key[0], mode, key[1], spec_node(old), lead_s=lead, exit_s=exit_s,
                              trigger_s=self.clock.offset_s())
         wall = rec.wall
         wall["trigger"] = time.time()
-        body = self.successor(old)
-        new_key = (key[0], body["metadata"]["name"])
-        ready = self._ready_waiters[new_key] = asyncio.Event()
         try:
-            t_create = time.monotonic()
-            await self.conn.create("v1", "pods", body, namespace=key[0])
-            rec.new_pod, rec.created_s, wall["created"] = new_key[1], self.clock.offset_s(), time.time()
-            try:
-                await asyncio.wait_for(ready.wait(), READY_TIMEOUT_S)
-            except asyncio.TimeoutError:
-                rec.outcome = "successor never Ready"
-                log.warning("%s: successor %s not Ready after %.0f s; deleting it", rec.app, new_key[1], READY_TIMEOUT_S)
-                await self._delete(new_key, 0)
+            new_key = await self._ready_successor(old, rec)
+            if new_key is None:
                 return self._record(rec)
-            rec.init_s = time.monotonic() - t_create
-            self.init_samples.append(rec.init_s)
-            rec.ready_s, wall["ready"] = self.clock.offset_s(), time.time()
             new = self.pods.objects.get(new_key) or await self.conn.get("v1", "pods", new_key[1], key[0])
             rec.new_node = spec_node(new)
             ip = self._address(new)
@@ -275,11 +283,44 @@ class LeoController:
         except ApiError as exc:
             rec.outcome = f"failed: {exc}"
             log.warning("%s: handover failed: %s", rec.app, exc)
-        finally:
-            self._ready_waiters.pop(new_key, None)
         log.info("%s: %s -> %s (%s), t_i %.2f s, %.1f s before the predicted exit", rec.app, rec.old_node, rec.new_node,
                  mode, rec.init_s, rec.exit_s - rec.switched_s)
         return self._record(rec)
+
+    async def _ready_successor(self, old: dict, rec: HandoverRecord) -> Optional[Tuple[str, str]]:
+        """Create successors until one is Ready (up to :data:`MAX_ATTEMPTS`, each on a
+        satellite none of the earlier ones used); its key, or None (the old instance
+        stays, ``rec.outcome`` says why)."""
+        namespace = rec.namespace
+        for attempt in range(MAX_ATTEMPTS):
+            body = self.successor(old, rec.failed_nodes)
+            new_key = (namespace, body["metadata"]["name"])
+            ready = self._ready_waiters[new_key] = asyncio.Event()
+            timeout = self.ready_timeout_s()
+            try:
+                t_create = time.monotonic()
+                await self.conn.create("v1", "pods", body, namespace=namespace)
+                rec.new_pod, rec.created_s, rec.wall["created"] = new_key[1], self.clock.offset_s(), time.time()
+                try:
+                    await asyncio.wait_for(ready.wait(), timeout)
+                except asyncio.TimeoutError:
+                    bound = spec_node(self.pods.objects.get(new_key) or {})
+                    log.warning("%s: successor %s on %s not Ready after %.0f s; deleting it and trying another "
+                                "satellite", rec.app, new_key[1], bound or "(unbound)", timeout)
+                    if bound:
+                        rec.failed_nodes.append(bound)
+                    await self._delete(new_key, 0)
+                    rec.new_pod = ""
+                    continue
+            finally:
+                self._ready_waiters.pop(new_key, None)
+            rec.init_s = time.monotonic() - t_create
+            if attempt == 0:     # a retry's start-up time says nothing about t_i
+                self.init_samples.append(rec.init_s)
+            rec.ready_s, rec.wall["ready"] = self.clock.offset_s(), time.time()
+            return new_key
+        rec.outcome = f"no successor Ready after {MAX_ATTEMPTS} attempts; the old instance stays"
+        return None
 
     async def _final_state_sync(self, ip: str, port: str) -> Optional[float]:
         """Ask the successor to pull the old instance's state once more (what changed
