@@ -69,6 +69,20 @@ class InfoApiClock(Clock):
         self.rate = float(body.get("speed", 1.0))
         self._sync = ((t0 + t1) / 2, float(body["offset_s"]), bool(body.get("ticking", True)))
 
+    async def first_sync(self, within_s: float = 60.0) -> None:
+        """The first reading, retried for up to ``within_s`` (a run's info API can be
+        slow to answer while a large emulation is still being brought up)."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                await self.sync()
+                return
+            except Exception as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("clock: cannot read %s/clock yet (%s); retrying", self.url, exc)
+                await asyncio.sleep(1.0)
+
     def offset_s(self) -> float:
         if self._sync is None:
             raise RuntimeError("InfoApiClock: call sync() first")

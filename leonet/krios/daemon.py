@@ -63,7 +63,7 @@ async def serve(args: argparse.Namespace) -> None:
         cfg = replace(cfg, scheduler_name=args.scheduler_name)
     if args.clock == "info":
         clock = InfoApiClock(args.info_url)
-        await clock.sync()
+        await clock.first_sync()
     else:
         clock = WallClock(c.start)
     endpoints: Endpoints = InfoApiEndpoints(args.info_url) if args.endpoints == "info" else Endpoints()

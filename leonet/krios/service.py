@@ -89,7 +89,7 @@ class KriosService:
         pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=pre)
         err.close()
-        self._wait_ready(60.0)
+        self._wait_ready(120.0)   # the daemon retries its first clock reading for up to 60 s
         log.info("krios: scheduler and LEO controller running in %s (pid %d)", station, self.proc.pid)
 
     def _wait_ready(self, timeout: float) -> None:
