@@ -72,6 +72,11 @@ def ready(p: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
 
 
+async def all_of(coros) -> list:
+    """Await every coroutine concurrently (in the loop :meth:`Live.call` runs them in)."""
+    return await asyncio.gather(*coros)
+
+
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
@@ -98,13 +103,13 @@ def main() -> int:
                 peers = [addr[s] for s in chosen]
                 b0 = plane_bytes(ns)
                 t0 = time.monotonic()
-                live.call(asyncio.gather(*(live.conn.create("v1", "pods", pod(f"p{rep}-{n}-{k}", kube[s]), "default")
-                                           for k, s in enumerate(chosen))))
+                live.call(all_of(live.conn.create("v1", "pods", pod(f"p{rep}-{n}-{k}", kube[s]), "default")
+                                 for k, s in enumerate(chosen)))
                 live.call(wait_all(live.conn, lambda items: len(items) == n and all(ready(x) for x in items)))
                 time.sleep(2.0)
                 b1, t1 = plane_bytes(ns), time.monotonic()
-                live.call(asyncio.gather(*(live.conn.delete("v1", "pods", f"p{rep}-{n}-{k}", "default",
-                                                            {"gracePeriodSeconds": 0}) for k in range(n))))
+                live.call(all_of(live.conn.delete("v1", "pods", f"p{rep}-{n}-{k}", "default", {"gracePeriodSeconds": 0})
+                                 for k in range(n)))
                 live.call(wait_all(live.conn, lambda items: not items))
                 time.sleep(2.0)
                 b2, t2 = plane_bytes(ns), time.monotonic()
