@@ -9,7 +9,9 @@ optionally ``node_factory()``):
 * the containers layer (Docker hosts, info API and DNS, bounding-box suspension,
   fault injection and the control socket), always;
 * one control plane per chosen ground station and the satellites' agents, when the
-  scenario has a ``controlplane:`` section.
+  scenario has a ``controlplane:`` section;
+* the Krios scheduler and LEO controller, when it also has a ``krios:`` section
+  (without a control plane that section only serves the trace-driven tools).
 
 The CLI, the demo, the experiments and the benchmarks start runs through
 :func:`prepare_run`; ``EmulationRun.from_scenario`` alone gives the bare network.
@@ -33,4 +35,7 @@ def prepare_run(scenario: Union[str, Scenario], start: Optional[str] = None, **o
     if "controlplane" in run.scenario.sections:
         from .controlplane.cluster import ControlPlaneCluster
         run.add_service(ControlPlaneCluster(run))  # validates the controlplane: section now
+    if "krios" in run.scenario.sections and "controlplane" in run.scenario.sections:
+        from .krios.service import KriosService
+        run.add_service(KriosService(run))  # validates the krios: section; needs the control plane
     return run

@@ -20,6 +20,7 @@ from ..emulation.nodes import NamespaceNodeFactory, NodeFactory
 from ..errors import ConfigError, LeonetError
 from ..infoapi.model import InfoModel
 from ..infoapi.names import NodeNames
+from ..orbits.timeutil import format_utc
 from .config import ContainersConfig, containers_config
 from .control import ControlServer
 from .docker_nodes import DockerNodeFactory
@@ -84,7 +85,7 @@ class RunExtensions:
         FAULT_LOG.unlink(missing_ok=True)
         names = NodeNames(run.constellation, [n.host for n in network.nodes])
         self.model = InfoModel(run.constellation, names, lambda: network.snapshot, self.is_suspended,
-                               run.engine.config.bounding_box, run.scenario.name)
+                               run.engine.config.bounding_box, run.scenario.name, clock=self._clock)
         if self.config.info_api:
             from ..infoapi.server import InfoServer
             self.info = InfoServer(self.model)
@@ -107,6 +108,14 @@ class RunExtensions:
             self.timings["suspend_s"] = time.perf_counter() - t0
         self.control = ControlServer(self)
         self.control.start()
+
+    def _clock(self) -> Dict[str, Any]:
+        """The info API's ``/clock``: the emulated time now (between ticks too)."""
+        c = self.run.controller
+        assert c is not None
+        offset = c.offset_now()
+        return {"time": format_utc(self.run.engine.time_of(offset)), "offset_s": offset, "speed": c.speed,
+                "ticking": c.ticking, "step_s": c.step_s}
 
     def _on_tick(self, info: Any) -> None:
         snap = self.run.network.engine_snapshot if self.run.network is not None else None

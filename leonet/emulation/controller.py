@@ -97,6 +97,7 @@ class Controller:
         self._stop = threading.Event()
         self._primary: Optional[np.ndarray] = None
         self._warned_at = -1e9
+        self._wall0: Optional[float] = None   #: monotonic time of offset0 while run() paces ticks
         self._lookahead = (Lookahead(engine, network.destinations,
                                      route_hysteresis_ms=network.config.route_hysteresis_ms)
                            if lookahead else None)
@@ -105,6 +106,18 @@ class Controller:
     @property
     def current_time_iso(self) -> str:
         return format_utc(self.engine.time_of(self.current_offset_s))
+
+    def offset_now(self) -> float:
+        """The emulated offset (s) the real-time pacing stands at now, between ticks too;
+        a controller that is not ticking (or has stopped) stays at its current offset."""
+        if self._wall0 is None or self._stop.is_set():
+            return self.current_offset_s
+        return self.offset0 + (time.monotonic() - self._wall0) * self.speed
+
+    @property
+    def ticking(self) -> bool:
+        """True while :meth:`run` paces ticks in real time."""
+        return self._wall0 is not None and not self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -130,7 +143,7 @@ class Controller:
         """Tick in real time (at ``speed``) until ``duration_s`` more emulated seconds
         have passed or :meth:`stop`. A second call continues where the first ended."""
         first = self.tick_index + 1
-        wall0 = time.monotonic() - (first - 1) * self.step_s / self.speed
+        wall0 = self._wall0 = time.monotonic() - (first - 1) * self.step_s / self.speed
         start_offset = self.offset0 + (first - 1) * self.step_s
         k = first
         while not self._stop.is_set():
@@ -145,6 +158,7 @@ class Controller:
                 break
             self.tick(k, offset, deadline)
             k += 1
+        self._wall0 = None
 
     def step(self, count: int = 1) -> Optional[TickInfo]:
         """Apply the next ``count`` ticks now, as fast as they can be applied (no

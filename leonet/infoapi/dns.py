@@ -13,13 +13,16 @@ from dnslib import PTR, QTYPE, RCODE, RR, A, DNSRecord
 
 from ..emulation.addressing import node_address, node_of_address
 from .names import ZONE, NodeNames
+from .records import RecordTable
 
 TTL_S = 300
 INFO_NAME = f"info.{ZONE}"
 
 
-def answer(query: bytes, names: NodeNames, info_address: str) -> Optional[bytes]:
-    """The wire-format reply to a wire-format query (None for unparseable input)."""
+def answer(query: bytes, names: NodeNames, info_address: str,
+           records: Optional[RecordTable] = None) -> Optional[bytes]:
+    """The wire-format reply to a wire-format query (None for unparseable input).
+    Names no node answers to are looked up in ``records`` (published names, their own TTL)."""
     try:
         request = DNSRecord.parse(query)
     except Exception:
@@ -37,16 +40,22 @@ def answer(query: bytes, names: NodeNames, info_address: str) -> Optional[bytes]
         if qname != ZONE and not qname.endswith("." + ZONE):
             reply.header.rcode = RCODE.REFUSED
             continue
+        ttl = TTL_S
         if qname == INFO_NAME:
-            address = info_address
+            addresses = [info_address]
         else:
             index = names.lookup(qname)
-            if index is None:
+            record = records.get(qname) if index is None and records is not None else None
+            if index is not None:
+                addresses = [node_address(index)]
+            elif record is not None:
+                addresses, ttl = list(record.addresses), record.ttl_s
+            else:
                 reply.header.rcode = RCODE.NXDOMAIN
                 continue
-            address = node_address(index)
         if q.qtype in (QTYPE.A, QTYPE.ANY):
-            reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(address), ttl=TTL_S))
+            for address in addresses:
+                reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(address), ttl=ttl))
     return reply.pack()
 
 

@@ -6,7 +6,7 @@ tested, and used by tools, without sockets. Units are in the field names (``_km`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..orbits.timeutil import format_utc
 from ..topology import Snapshot
 from ..topology.links import KIND_NAMES
 from .names import ZONE, NodeNames
+from .records import RecordError, RecordTable
 
 #: address of the info API and the DNS server inside every node
 INFO_ADDRESS = "169.254.169.254"
@@ -44,11 +45,24 @@ class InfoModel:
     suspended: Callable[[int], bool] = lambda index: False
     bounding_box: Optional[Any] = None
     scenario_name: str = ""
+    #: the emulation's clock now: {"time", "offset_s", "speed", "ticking"} (``/clock``)
+    clock: Optional[Callable[[], Dict[str, Any]]] = None
+    #: published A records (``/records``, and the DNS)
+    records: RecordTable = field(default_factory=RecordTable)
+
+    def __post_init__(self) -> None:
+        self.records.is_node_name = lambda name: self.names.lookup(name) is not None
 
     # ------------------------------------------------------------------ dispatch
     def answer(self, path: str, caller: Optional[int]) -> Answer:
         """(HTTP status, JSON body) for a GET of ``path`` by node ``caller``."""
         parts = [p for p in path.split("?")[0].split("/") if p]
+        if parts and parts[0] == "records" and len(parts) <= 2:
+            return self._records_get(parts[1:])
+        if parts == ["clock"]:
+            if self.clock is None:
+                return _error(503, "the emulation has no clock yet", "retry in a second")
+            return 200, self.clock()
         try:
             snap = self._snap()
             if parts == ["self"]:
@@ -78,7 +92,36 @@ class InfoModel:
             return _error(503, "the emulation is not running yet", "retry in a second")
         return _error(404, f"no such endpoint: /{'/'.join(parts)}",
                       "endpoints: /self /info /shell/{s} /shell/{s}/{sat} /gst/{name} /node/{name} "
-                      "/path/{a}/{b} /path/{shell|gst}/{sat|name}/{shell|gst}/{sat|name}")
+                      "/path/{a}/{b} /path/{shell|gst}/{sat|name}/{shell|gst}/{sat|name} /clock /records")
+
+    # ------------------------------------------------------------------ records
+    def _records_get(self, parts: List[str]) -> Answer:
+        if not parts:
+            return 200, {"records": [r.to_dict() for r in self.records.all()]}
+        rec = self.records.get(RecordTable.normalise(parts[0]))
+        if rec is None:
+            return _error(404, f"no record {parts[0]}", "see /records for the published names")
+        return 200, rec.to_dict()
+
+    def write(self, method: str, path: str, body: Any) -> Answer:
+        """``PUT /records/<name>`` ({"addresses": [...], "ttl_s": n}) and ``DELETE /records/<name>``;
+        every other write is refused (the rest of the API is read-only)."""
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if len(parts) != 2 or parts[0] != "records":
+            return _error(405, f"{method} is only allowed on /records/<name>", "the rest of the info API is read-only")
+        if method == "DELETE":
+            if not self.records.remove(parts[1]):
+                return _error(404, f"no record {parts[1]}", "see /records")
+            return 200, {"deleted": RecordTable.normalise(parts[1])}
+        if method != "PUT":
+            return _error(405, f"{method} is not allowed", "use PUT or DELETE on /records/<name>")
+        if not isinstance(body, dict) or "addresses" not in body:
+            return _error(400, "the body must be a JSON object with addresses", 'e.g. {"addresses": ["10.64.0.7"], "ttl_s": 1}')
+        try:
+            rec = self.records.set(parts[1], body["addresses"], body.get("ttl_s", 1))
+        except RecordError as exc:
+            return _error(exc.status, str(exc), exc.hint)
+        return 200, rec.to_dict()
 
     def _snap(self) -> Snapshot:
         snap = self.snapshot()

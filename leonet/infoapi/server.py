@@ -58,7 +58,7 @@ class _DnsProtocol(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Tuple[str, int]) -> None:
-        reply = dns.answer(data, self.model.names, INFO_ADDRESS)
+        reply = dns.answer(data, self.model.names, INFO_ADDRESS, self.model.records)
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)
 
@@ -114,9 +114,14 @@ class InfoServer:
 
     async def _handle(self, request: web.BaseRequest) -> web.Response:
         self.requests += 1
-        if request.method not in ("GET", "HEAD"):
-            return web.json_response({"error": "only GET", "hint": "the info API is read-only"}, status=405)
-        status, body = self.model.answer(request.path, self._caller(request.remote))
+        if request.method in ("GET", "HEAD"):
+            status, body = self.model.answer(request.path, self._caller(request.remote))
+        else:
+            try:
+                payload = json.loads(await request.read() or b"null")
+            except ValueError:
+                payload = None
+            status, body = self.model.write(request.method, request.path, payload)
         return web.Response(status=status, text=json.dumps(body, indent=1) + "\n",
                             content_type="application/json")
 

@@ -29,6 +29,7 @@ SECTION_MODULES: Dict[str, str] = {
     "controlplane": "leonet.controlplane.launch_config",
     "kubespace": "leonet.kubespace.config",
     "komet": "leonet.komet.config",
+    "krios": "leonet.krios.config",
 }
 
 #: modules that declare per-node parameters

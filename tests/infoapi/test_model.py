@@ -115,3 +115,39 @@ def test_dns_answers(world):
     ptr = _ask(model, "20.0.64.10.in-addr.arpa", "PTR")
     assert ptr.rr[0].rtype == QTYPE.PTR and str(ptr.rr[0].rdata) == "20.0.leonet."
     assert dns.answer(b"garbage", model.names, INFO_ADDRESS) is None
+
+
+def test_published_records_resolve_with_their_ttl_and_cannot_shadow_nodes(world):
+    c, engine, snap, model = world
+    model = InfoModel(c, model.names, lambda: snap)
+    status, body = model.write("PUT", "/records/nginx.default.krios", {"addresses": ["10.64.0.7"], "ttl_s": 1})
+    assert status == 200 and body["name"] == "nginx.default.krios.leonet" and body["changes"] == 1
+
+    def ask(name):
+        return DNSRecord.parse(dns.answer(DNSRecord.question(name).pack(), model.names, INFO_ADDRESS, model.records))
+    r = ask("nginx.default.krios.leonet")
+    assert [str(x.rdata) for x in r.rr] == ["10.64.0.7"] and r.rr[0].ttl == 1
+    # a switch: two endpoints during an overlap, then the new one alone
+    model.write("PUT", "/records/nginx.default.krios.leonet", {"addresses": ["10.64.0.7", "10.64.0.9"], "ttl_s": 1})
+    assert [str(x.rdata) for x in ask("nginx.default.krios.leonet").rr] == ["10.64.0.7", "10.64.0.9"]
+    assert model.answer("/records/nginx.default.krios", None)[1]["changes"] == 2
+    assert [r["name"] for r in model.answer("/records", None)[1]["records"]] == ["nginx.default.krios.leonet"]
+    # node names stay the nodes'; bad input is refused with a hint
+    assert model.write("PUT", "/records/berlin.gst", {"addresses": ["10.64.0.7"]})[0] == 409
+    assert model.write("PUT", "/records/x_y", {"addresses": ["10.64.0.7"]})[0] == 400
+    assert model.write("PUT", "/records/ok", {"addresses": ["999.1.1.1"]})[0] == 400
+    assert model.write("PUT", "/records/ok", {"addresses": ["10.0.0.1"], "ttl_s": -1})[0] == 400
+    assert model.write("PUT", "/records/ok", "nonsense")[0] == 400
+    assert model.write("POST", "/records/ok", {"addresses": ["10.0.0.1"]})[0] == 405
+    assert model.write("PUT", "/self", {})[0] == 405
+    assert str(ask("berlin.gst.leonet").rr[0].rdata) == node_address(80)
+    assert model.write("DELETE", "/records/nginx.default.krios", None)[0] == 200
+    assert ask("nginx.default.krios.leonet").header.rcode == RCODE.NXDOMAIN
+    assert model.answer("/records/nginx.default.krios", None)[0] == 404
+
+
+def test_clock(world):
+    c, engine, snap, model = world
+    assert InfoModel(c, model.names, lambda: snap).answer("/clock", None)[0] == 503
+    timed = InfoModel(c, model.names, lambda: snap, clock=lambda: {"offset_s": 12.5, "speed": 1.0, "ticking": True})
+    assert timed.answer("/clock", None) == (200, {"offset_s": 12.5, "speed": 1.0, "ticking": True})

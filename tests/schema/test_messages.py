@@ -17,6 +17,7 @@ from leonet.controlplane.launch_config import parse_controlplane_section
 from leonet.emulation.config import parse_emulation_section
 from leonet.errors import ConfigError
 from leonet.komet.config import parse_komet_section
+from leonet.krios.config import parse_krios_section
 from leonet.kubespace.config import parse_kubespace_section
 from leonet.orbits import parse_scenario
 from leonet.topology import parse_topology_section
@@ -37,6 +38,7 @@ PARSERS = {
     "controlplane": lambda raw: parse_controlplane_section(raw, SATELLITES, ["Berlin", "Madrid"]),
     "kubespace": parse_kubespace_section,
     "komet": parse_komet_section,
+    "krios": parse_krios_section,
 }
 _MESSAGE = re.compile(r"^(?P<field>.+?): (?P<problem>.+) \(got (?P<value>.*)\); fix: (?P<fix>.+)$", re.S)
 

@@ -1,0 +1,184 @@
+"""Krios Fig. 13 on the live emulation: scheduling time per pod, the Krios scheduler vs
+a no-op scheduler (a random feasible node), for 10, 50 and 100 apps each in a
+different zone (paper: within 3-5 %).
+
+Both schedulers are the same daemon (:mod:`leonet.krios.daemon`; the no-op one with
+``--noop``) in the control station's namespace, against the embedded control plane
+there, with every satellite of shell 1 registered as a node by its agent over the
+emulated links. For each N, N pods (zones: the largest cities between 50 S and 50 N,
+at least 300 km apart, 50 km each) are created at once; a pod's scheduling time runs
+from its creation request to the watch event that shows it bound (the paper's time to
+"Scheduled"); the schedulers' own decision times (filter + score) are reported too.
+
+    sudo flock /tmp/leonet-live.lock python experiments/krios_fig13.py [--quick] [--repeats 3]
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from krios_common import ROOT, Stopwatch, matplotlib_agg, parser, print_table, save_figure, write_csv
+from krios_live import SHELL1, SMALL_SHELL, Live, require_root, write_scenario
+from leonet.krios.geometry import great_circle_km
+from leonet.krios.manager import ZoneManager
+from leonet.krios.replication import uniform_selection
+from leonet.krios.zones import Zone
+from leonet.orbits import build_constellation, load_scenario
+
+COUNTS = (10, 50, 100)
+PAPER_OVERHEAD = (0.03, 0.05)
+
+
+def city_zones(count: int, usable=lambda zone: True, radius_km: float = 50.0) -> dict:
+    """The largest cities between 50 S and 50 N, at least 300 km apart, as 50 km zones
+    (``usable(zone)``: whether some node can host it at the start)."""
+    zones, picked = {}, []
+    with open(ROOT / "leonet" / "data" / "cities_top1000_2025.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            lat, lon = float(row["latitude_deg"]), float(row["longitude_deg"])
+            if abs(lat) > 50 or any(great_circle_km(lat, lon, a, b) < 300 for a, b in picked) \
+                    or not usable(Zone("z", lat, lon, radius_km)):
+                continue
+            picked.append((lat, lon))
+            zones[f"city-{len(zones)}"] = {"lat_deg": lat, "lon_deg": lon, "radius_km": radius_km}
+            if len(zones) == count:
+                break
+    return zones
+
+
+def pod(name: str, zone: str, scheduler: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"krios.leonet.io/app": name, "krios.leonet.io/handover": "none",
+                                                  "fig13": "1"},
+                         "annotations": {"krios.leonet.io/zone": zone}},
+            "spec": {"schedulerName": scheduler, "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "app", "image": "none", "command": ["sleep", "3600"]}]}}
+
+
+async def batch(conn, names_zones, scheduler: str, timeout: float = 120.0) -> dict:
+    """Create the pods at once; return {name: seconds from its create request to bound}."""
+    sent, bound = {}, {}
+    lst = await conn.list("v1", "pods", "default")
+    rv = lst["metadata"]["resourceVersion"]
+
+    async def watch():
+        async for typ, obj in conn.watch("v1", "pods", "default", resource_version=rv, timeout_seconds=int(timeout),
+                                         labelSelector="fig13"):
+            n = obj["metadata"]["name"]
+            if obj["spec"].get("nodeName") and n in sent and n not in bound:
+                bound[n] = time.perf_counter() - sent[n]
+                if len(bound) == len(names_zones):
+                    return
+    w = asyncio.ensure_future(watch())
+    await asyncio.sleep(0.2)
+
+    async def create(name, zone):
+        sent[name] = time.perf_counter()
+        await conn.create("v1", "pods", pod(name, zone, scheduler), namespace="default")
+    await asyncio.gather(*(create(n, z) for n, z in names_zones))
+    try:
+        await asyncio.wait_for(w, timeout)
+    except asyncio.TimeoutError:
+        pass
+    return bound
+
+
+async def clear(conn) -> None:
+    items = (await conn.list("v1", "pods", "default", labelSelector="fig13"))["items"]
+    await asyncio.gather(*(conn.delete("v1", "pods", p["metadata"]["name"], "default", {"gracePeriodSeconds": 0})
+                           for p in items))
+    for _ in range(300):
+        if not (await conn.list("v1", "pods", "default", labelSelector="fig13"))["items"]:
+            return
+        await asyncio.sleep(0.5)
+
+
+def main() -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--start", type=float, default=0.0)
+    args = p.parse_args()
+    require_root()
+    watch = Stopwatch()
+    counts = (5, 10) if args.quick else COUNTS
+    shell = SMALL_SHELL if args.quick else SHELL1
+    folder = args.out / "fig13-run"
+    c = build_constellation(load_scenario(str(write_scenario(folder, "krios-fig13", shell, [], {}, []))))
+    # quick: 150 satellites spread over the shell; else every satellite is a node
+    agents = [c.satellites[k].name for k in uniform_selection(c.num_satellites, 150)] if args.quick else "all"
+    hosts = ZoneManager(c, None if agents == "all" else [c.satellite(a).index for a in agents])
+    zones = city_zones(max(counts), lambda z: all(len(hosts.members(z, args.start + dt)) for dt in (0.0, 300.0)))
+    scenario = write_scenario(folder, "krios-fig13", shell, [], zones, agents, {"handover": "none"})
+    rows, decisions = [], {}
+    with Live(scenario, args.start, folder) as live:
+        n_nodes = len(live.cluster.assignment)
+        print(f"Fig. 13: {n_nodes} nodes registered in {live.timings['registration_s']:.0f} s; "
+              f"{len(zones)} zones", flush=True)
+        noop_stats = folder / "noop-stats.json"
+        noop = subprocess.Popen(["ip", "netns", "exec", live.run.node("Control").netns, sys.executable, "-m",
+                                 "leonet.krios.daemon", "--kubeconfig", live.cluster.planes["Control"].kubeconfig,
+                                 "--scenario", str(scenario), "--components", "scheduler", "--noop",
+                                 "--scheduler-name", "noop", "--endpoints", "none", "--stats", str(noop_stats)],
+                                stdout=subprocess.PIPE, stderr=open(folder / "noop.log", "wb"), text=True)
+        assert noop.stdout.readline().strip() == "READY"
+        jobs = [(n, s, r) for r in range(args.repeats) for n in counts for s in ("krios", "noop")]
+        for n, sched, rep in tqdm(jobs, desc="batches", unit="batch"):
+            names = [(f"{sched}-{n}-{rep}-{k}", f"city-{k}") for k in range(n)]
+            bound = live.call(batch(live.conn, names, sched))
+            live.call(clear(live.conn), timeout=300)
+            times = np.array(list(bound.values()))
+            rows.append({"scheduler": sched, "apps": n, "repeat": rep, "bound": len(bound),
+                         "mean_ms": 1000 * times.mean() if len(times) else None,
+                         "median_ms": 1000 * np.median(times) if len(times) else None,
+                         "p95_ms": 1000 * np.percentile(times, 95) if len(times) else None,
+                         "names": [x for x, _ in names]})
+        noop.terminate()
+        noop.wait(15)
+        live.krios.stop()      # writes the Krios scheduler's decisions
+        for path in (noop_stats, live.krios.stats_path):
+            if path.exists():
+                for d in json.loads(path.read_text())["decisions"]:
+                    decisions[d["pod"][1]] = d
+    summary = []
+    for n in counts:
+        line = {"apps": n}
+        for sched in ("krios", "noop"):
+            mine = [r for r in rows if r["scheduler"] == sched and r["apps"] == n and r["mean_ms"] is not None]
+            line[f"{sched}_mean_ms"] = float(np.mean([r["mean_ms"] for r in mine])) if mine else None
+            ds = [decisions[x] for r in mine for x in r["names"] if x in decisions]
+            line[f"{sched}_decide_ms"] = 1000 * float(np.mean([d["decide_s"] for d in ds])) if ds else None
+            line[f"{sched}_bound"] = sum(r["bound"] for r in mine)
+        if line["krios_mean_ms"] and line["noop_mean_ms"]:
+            line["overhead"] = line["krios_mean_ms"] / line["noop_mean_ms"] - 1
+        line["paper_overhead"] = "3-5 %"
+        summary.append(line)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "fig13.csv", [{k: v for k, v in r.items() if k != "names"} for r in rows],
+              ["scheduler", "apps", "repeat", "bound", "mean_ms", "median_ms", "p95_ms"])
+    write_csv(args.out / "fig13_summary.csv", summary, list(summary[0]))
+    print(f"\nFig. 13: time from creation to bound per pod, {n_nodes} nodes ({watch():.0f} s)")
+    print_table(summary, list(summary[0]), "{:.3f}")
+
+    plt = matplotlib_agg()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(len(counts))
+    for i, sched in enumerate(("krios", "noop")):
+        ax.bar(x + (i - 0.5) * 0.4, [s[f"{sched}_mean_ms"] or 0 for s in summary], 0.4, label=sched)
+    ax.set_xticks(x, [str(n) for n in counts])
+    ax.set_xlabel("apps (each in its own zone)")
+    ax.set_ylabel("mean time to Scheduled per pod (ms)")
+    ax.set_title("Krios Fig. 13 (paper: Krios within 3-5 % of no-op)")
+    ax.legend()
+    save_figure(fig, args.out / "fig13.png", args.out / "fig13.csv", args.out / "fig13_summary.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

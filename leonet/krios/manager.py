@@ -1,0 +1,202 @@
+"""The LEO zones manager (Krios §5.1): a zone's membership is not a table kept up to
+date every tick but three questions answered on demand from the satellites' orbits:
+
+* :meth:`ZoneManager.members` (``get_zone_nodes``): which satellites are in the
+  zone's projected region at a time;
+* :meth:`ZoneManager.best` (``get_best_node``): which of them to place on, by policy;
+* :meth:`ZoneManager.exit_time` (``node_leaving_zone``): when a satellite leaves the
+  region, found as the root of its elevation margin (SGP4 at every evaluation,
+  bracketed on a coarse grid, then Brent's method to ``EXIT_TOLERANCE_S``);
+
+plus :meth:`ZoneManager.passes`: which satellites enter next, and when they leave.
+Times are offsets in seconds from the constellation's start; positions are SGP4's,
+rotated into the Earth-fixed frame (the zone turns with the Earth).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..orbits import Constellation
+from ..orbits.propagation import Propagator
+from .policies import POLICIES, score
+from .zones import Zone
+
+#: exit and entry times are found to this precision (s)
+EXIT_TOLERANCE_S = 1e-3
+#: coarse grid that brackets an exit: far below the shortest pass through a region
+BRACKET_STEP_S = 10.0
+#: how far ahead an exit is looked for (s); a LEO satellite crosses any region within minutes
+EXIT_HORIZON_S = 3 * 3600.0
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A satellite's stay in a zone's region: ``enter_s`` (the query time when it is
+    already inside) to ``exit_s`` (inf when it does not leave within the horizon)."""
+
+    satellite: int
+    name: str
+    enter_s: float
+    exit_s: float
+
+    @property
+    def dwell_s(self) -> float:
+        return self.exit_s - self.enter_s
+
+
+class ZoneManager:
+    """Answers zone questions for the satellites of ``constellation`` (or the subset
+    ``satellites``, e.g. the nodes of a cluster). Satellite ids are constellation
+    indices throughout."""
+
+    def __init__(self, constellation: Constellation, satellites: Optional[Sequence[int]] = None):
+        self.constellation = constellation
+        self.ids = np.arange(constellation.num_satellites) if satellites is None \
+            else np.asarray(sorted(set(int(s) for s in satellites)), dtype=int)
+        self.names = [constellation.satellites[i].name for i in self.ids]
+        self._row = {int(s): k for k, s in enumerate(self.ids)}
+        self._all = Propagator([constellation.satrecs[i] for i in self.ids], constellation.start)
+        self._one: Dict[int, Propagator] = {}
+
+    # ------------------------------------------------------------------ propagation
+    def _single(self, sat: int) -> Propagator:
+        p = self._one.get(sat)
+        if p is None:
+            p = self._one[sat] = Propagator([self.constellation.satrecs[sat]], self.constellation.start)
+        return p
+
+    def positions(self, t: float) -> np.ndarray:
+        """ECEF km of the managed satellites at offset ``t``, (N, 3)."""
+        return self._all.ecef_at(float(t))
+
+    def state(self, t: float, sats: Optional[Sequence[int]] = None):
+        """(ECEF positions, Earth-fixed velocities) at ``t``, each (n, 3)."""
+        if sats is None:
+            pos, vel = self._all.ecef_with_velocity([float(t)])
+        else:
+            prop = Propagator([self.constellation.satrecs[int(s)] for s in sats], self.constellation.start)
+            pos, vel = prop.ecef_with_velocity([float(t)])
+        return pos[:, 0, :], vel[:, 0, :]
+
+    def margin(self, zone: Zone, sat: int, t) -> np.ndarray:
+        """Elevation margin (deg) of one satellite at offsets ``t`` (>= 0: in the region)."""
+        pos = self._single(int(sat)).ecef(np.atleast_1d(np.asarray(t, dtype=float)))[0]
+        return zone.margin_deg(pos)
+
+    # ------------------------------------------------------------------ the three functions
+    def members(self, zone: Zone, t: float, exclude: Sequence[int] = ()) -> np.ndarray:
+        """``get_zone_nodes``: managed satellites in the region at ``t`` (ids), minus ``exclude``."""
+        inside = zone.contains(self.positions(t))
+        ids = self.ids[inside]
+        if len(exclude):
+            ids = ids[~np.isin(ids, np.asarray(list(exclude), dtype=int))]
+        return ids
+
+    def best(self, zone: Zone, t: float, candidates: Sequence[int], policy: str = "krios",
+             rng: Optional[np.random.Generator] = None) -> Optional[int]:
+        """``get_best_node``: the candidate the policy prefers at ``t`` (None if none)."""
+        cands = np.asarray(list(candidates), dtype=int)
+        if not len(cands):
+            return None
+        scores = self.scores(zone, t, cands, policy, rng)
+        return int(cands[int(np.argmax(scores))])
+
+    def scores(self, zone: Zone, t: float, candidates: Sequence[int], policy: str = "krios",
+               rng: Optional[np.random.Generator] = None) -> np.ndarray:
+        """Each candidate's score under ``policy`` (higher is better)."""
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}")
+        cands = np.asarray(list(candidates), dtype=int)
+        if policy == "longest" or (policy == "krios" and zone.polygon is not None):
+            # Remaining access time, predicted: the paper's method for non-circular zones.
+            return np.array([self.exit_time(zone, int(s), t) - t for s in cands])
+        pos, vel = self.state(t, cands)
+        return score(policy, zone, pos, vel, rng)
+
+    def exit_time(self, zone: Zone, sat: int, t: float, horizon_s: float = EXIT_HORIZON_S) -> float:
+        """``node_leaving_zone``: the offset at which ``sat`` leaves the region, to
+        ``EXIT_TOLERANCE_S``. ``t`` itself if it is not inside at ``t``; inf if it
+        stays beyond the horizon."""
+        sat = int(sat)
+        if not self.margin(zone, sat, t)[0] >= 0:
+            return float(t)
+        return self._crossing(zone, sat, float(t), horizon_s, leaving=True)
+
+    def entry_time(self, zone: Zone, sat: int, t: float, horizon_s: float = EXIT_HORIZON_S) -> float:
+        """When ``sat`` next enters the region (``t`` if it is inside; inf if not within the horizon)."""
+        sat = int(sat)
+        if self.margin(zone, sat, t)[0] >= 0:
+            return float(t)
+        return self._crossing(zone, sat, float(t), horizon_s, leaving=False)
+
+    def entered_at(self, zone: Zone, sat: int, t: float, horizon_s: float = EXIT_HORIZON_S) -> float:
+        """When ``sat``, inside the region at ``t``, entered it (searching backwards)."""
+        sat = int(sat)
+        if not self.margin(zone, sat, t)[0] >= 0:
+            return float(t)
+        hi = float(t)
+        while t - hi < horizon_s:
+            grid = hi - BRACKET_STEP_S * np.arange(61)
+            inside = np.nan_to_num(self.margin(zone, sat, grid), nan=-90.0) >= 0
+            hits = np.flatnonzero(~inside)
+            if len(hits):
+                k = int(hits[0])
+                return self._root(zone, sat, grid[k], grid[k - 1])
+            hi = float(grid[-1])
+        return float("-inf")
+
+    def _crossing(self, zone: Zone, sat: int, t: float, horizon_s: float, leaving: bool) -> float:
+        lo = t
+        while lo - t < horizon_s:
+            grid = lo + BRACKET_STEP_S * np.arange(61)
+            inside = np.nan_to_num(self.margin(zone, sat, grid), nan=-90.0) >= 0
+            hits = np.flatnonzero(~inside if leaving else inside)
+            if len(hits):
+                k = int(hits[0])
+                return float(grid[0]) if k == 0 else self._root(zone, sat, grid[k - 1], grid[k])
+            lo = float(grid[-1])
+        return float("inf")
+
+    def _root(self, zone: Zone, sat: int, a: float, b: float) -> float:
+        """The boundary crossing between ``a`` and ``b`` (margins of opposite signs)."""
+        f = lambda x: float(np.nan_to_num(self.margin(zone, sat, x)[0], nan=-90.0))  # noqa: E731
+        return float(brentq(f, float(a), float(b), xtol=EXIT_TOLERANCE_S))
+
+    def passes(self, zone: Zone, t: float, horizon_s: float, step_s: float = BRACKET_STEP_S) -> List[Pass]:
+        """Every managed satellite's stay in the region that is under way at ``t`` or
+        begins within ``horizon_s``, ordered by entry; entries and exits refined to
+        ``EXIT_TOLERANCE_S`` (stays shorter than ``step_s`` between grid points can be
+        missed)."""
+        grid = t + step_s * np.arange(int(np.ceil(horizon_s / step_s)) + 1)
+        inside = np.zeros((len(self.ids), len(grid)), dtype=bool)
+        for k0 in range(0, len(grid), 256):
+            part = grid[k0:k0 + 256]
+            pos = self._all.ecef(part)                                 # (N, T, 3)
+            inside[:, k0:k0 + len(part)] = zone.contains(pos)
+        out: List[Pass] = []
+        for row, sat in enumerate(self.ids):
+            col = inside[row]
+            if not col.any():
+                continue
+            starts = np.flatnonzero(col & ~np.concatenate(([False], col[:-1])))
+            for k in starts:
+                enter = float(grid[0]) if k == 0 else self._root(zone, int(sat), grid[k - 1], grid[k])
+                leave = self.exit_time(zone, int(sat), float(grid[k]))
+                out.append(Pass(int(sat), self.constellation.satellites[int(sat)].name, enter, leave))
+        out.sort(key=lambda p: (p.enter_s, p.satellite))
+        return out
+
+    def membership(self, zone: Zone, offsets_s: Sequence[float], knot_step_s: Optional[float] = 60.0) -> np.ndarray:
+        """(N, T) in-region booleans at many offsets (Hermite-interpolated positions,
+        sub-metre at 60 s knots, unless ``knot_step_s`` is None)."""
+        offsets = np.asarray(offsets_s, dtype=float)
+        out = np.zeros((len(self.ids), len(offsets)), dtype=bool)
+        for k0 in range(0, len(offsets), 600):
+            part = offsets[k0:k0 + 600]
+            pos = self._all.ecef(part) if knot_step_s is None else self._all.ecef_interpolated(part, knot_step_s)
+            out[:, k0:k0 + len(part)] = zone.contains(pos)
+        return out

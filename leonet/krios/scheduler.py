@@ -1,0 +1,267 @@
+"""The Krios scheduler (§5.2): a second Kubernetes scheduler, talking to the API server
+only over HTTPS, for pods with ``spec.schedulerName: krios``.
+
+For each pending pod it:
+
+1. resolves the pod's zone (:func:`.kube.pod_zone`);
+2. **filters** the nodes: Ready, schedulable, taints tolerated, ``nodeSelector``
+   matched, cpu/memory/pod count within allocatable, not the node named in the
+   ``krios.leonet.io/exclude-node`` annotation (a handover's old host), and on a
+   satellite in the zone's projected region *now* (``get_zone_nodes``);
+3. **scores** them by the policy (``get_best_node``; default ``v . (c - p)``);
+4. **binds** the pod with a ``pods/binding`` POST, and annotates it with the host's
+   predicted exit from the region.
+
+A pod no node fits stays pending; it gets a ``FailedScheduling`` event and is retried
+every ``retry_s`` seconds (satellites enter the region all the time). With
+``noop=True`` the same loop binds to a uniformly random feasible node without any
+zone work: the paper's no-op baseline of Fig. 13.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+import numpy as np
+
+from ..controlplane.controllers.scheduler import parse_quantity, pod_requests, tolerates
+from ..controlplane.errors import ApiError
+from ..controlplane.timefmt import now_rfc3339
+from ..errors import ConfigError
+from ..orbits import Constellation
+from ..orbits.timeutil import add_seconds, format_utc
+from .clock import Clock
+from .config import KriosConfig
+from .kube import (ANN_EXCLUDE, ANN_EXIT, LABEL_POLICY, Cache, SatelliteMap, node_ready, pod_key, pod_zone)
+from .manager import ZoneManager
+from .policies import POLICIES
+
+log = logging.getLogger("leonet.krios.scheduler")
+
+
+@dataclass
+class Decision:
+    """One scheduling decision (for logs and Fig. 13)."""
+
+    pod: Tuple[str, str]
+    node: Optional[str]
+    satellite: Optional[str]
+    candidates: int
+    feasible: int
+    decide_s: float          #: filter + score time
+    bind_s: float            #: the binding request's round trip
+    created_to_bound_s: Optional[float] = None
+    exit_offset_s: Optional[float] = None
+    reason: str = ""
+
+
+@dataclass
+class SchedulerStats:
+    decisions: List[Decision] = field(default_factory=list)
+    failures: int = 0
+
+
+class KriosScheduler:
+    def __init__(self, conn, constellation: Constellation, cfg: KriosConfig, clock: Clock,
+                 namespace: Optional[str] = None, noop: bool = False, retry_s: float = 1.0, seed: int = 0):
+        self.conn, self.constellation, self.cfg, self.clock = conn, constellation, cfg, clock
+        self.namespace, self.noop, self.retry_s = namespace, noop, retry_s
+        self.name = cfg.scheduler_name
+        self.sats = SatelliteMap(constellation)
+        self.rng = np.random.default_rng(seed)
+        self.stats = SchedulerStats()
+        self._queue: "asyncio.Queue[Tuple[str, str]]" = asyncio.Queue()
+        self._queued: Set[Tuple[str, str]] = set()
+        self._manager: Optional[ZoneManager] = None
+        self._manager_nodes: Optional[frozenset] = None
+        self._warned: Set[Tuple[str, str]] = set()
+        self._background: Set[asyncio.Task] = set()
+        self.nodes = Cache(conn, "v1", "nodes", on_change=self._node_event)
+        self.pods = Cache(conn, "v1", "pods", namespace, on_change=self._pod_event)
+
+    # ------------------------------------------------------------------ watch
+    def _responsible(self, pod: dict) -> bool:
+        spec = pod.get("spec") or {}
+        return spec.get("schedulerName") == self.name and not spec.get("nodeName") \
+            and not pod["metadata"].get("deletionTimestamp") \
+            and (pod.get("status") or {}).get("phase", "Pending") == "Pending"
+
+    def _enqueue(self, key: Tuple[str, str]) -> None:
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def _pod_event(self, typ: str, pod: dict) -> None:
+        if typ != "DELETED" and self._responsible(pod):
+            self._enqueue(pod_key(pod))
+
+    def _node_event(self, typ: str, node: dict) -> None:
+        self._manager_nodes = None     # rebuild the zone manager over the new node set lazily
+
+    async def run(self) -> None:
+        """Watch nodes and pods and schedule until cancelled."""
+        tasks = [asyncio.ensure_future(self.nodes.run()), asyncio.ensure_future(self.pods.run())]
+        try:
+            await self.nodes.synced.wait()
+            await self.pods.synced.wait()
+            for pod in list(self.pods.objects.values()):
+                if self._responsible(pod):
+                    self._enqueue(pod_key(pod))
+            while True:
+                key = await self._queue.get()
+                self._queued.discard(key)
+                pod = self.pods.objects.get(key)
+                if pod is None or not self._responsible(pod):
+                    continue
+                if not await self.schedule_one(pod):
+                    asyncio.get_running_loop().call_later(self.retry_s, self._retry, key)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    def _retry(self, key: Tuple[str, str]) -> None:
+        pod = self.pods.objects.get(key)
+        if pod is not None and self._responsible(pod):
+            self._enqueue(key)
+
+    # ------------------------------------------------------------------ decide
+    def manager(self) -> ZoneManager:
+        """A zones manager over the satellites that are nodes of the cluster."""
+        nodes = frozenset(self.nodes.objects)
+        if self._manager is None or self._manager_nodes != nodes:
+            sats = [s for s in (self.sats.satellite_of(n) for n in self.nodes.objects.values()) if s is not None]
+            self._manager = ZoneManager(self.constellation, sats)
+            self._manager_nodes = nodes
+        return self._manager
+
+    def feasible(self, pod: dict) -> List[dict]:
+        """Nodes that pass the resource and placement filters (not the zone filter)."""
+        used: Dict[str, Dict[str, float]] = {}
+        for p in self.pods.objects.values():
+            n = (p.get("spec") or {}).get("nodeName")
+            if n and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                u = used.setdefault(n, {"cpu": 0.0, "memory": 0.0, "pods": 0.0})
+                r = pod_requests(p)
+                u["cpu"] += r["cpu"]
+                u["memory"] += r["memory"]
+                u["pods"] += 1
+        spec = pod.get("spec") or {}
+        want = pod_requests(pod)
+        exclude = ((pod["metadata"].get("annotations") or {}).get(ANN_EXCLUDE) or "").split(",")
+        out = []
+        for node in self.nodes.objects.values():
+            name = node["metadata"]["name"]
+            if name in exclude or not node_ready(node) or (node.get("spec") or {}).get("unschedulable"):
+                continue
+            if any(t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(spec.get("tolerations"), t)
+                   for t in (node.get("spec") or {}).get("taints") or []):
+                continue
+            labels = node["metadata"].get("labels") or {}
+            if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
+                continue
+            alloc = (node.get("status") or {}).get("allocatable") or {}
+            u = used.get(name, {"cpu": 0.0, "memory": 0.0, "pods": 0.0})
+            if alloc.get("pods") is not None and u["pods"] + 1 > parse_quantity(alloc["pods"]):
+                continue
+            if want["cpu"] and alloc.get("cpu") and u["cpu"] + want["cpu"] > parse_quantity(alloc["cpu"]):
+                continue
+            if want["memory"] and alloc.get("memory") and u["memory"] + want["memory"] > parse_quantity(alloc["memory"]):
+                continue
+            out.append(node)
+        return out
+
+    def decide(self, pod: dict) -> Decision:
+        """Filter and score for one pod at the clock's now (no API call)."""
+        t0 = time.perf_counter()
+        key = pod_key(pod)
+        nodes = self.feasible(pod)
+        if self.noop:
+            pick = nodes[int(self.rng.integers(len(nodes)))] if nodes else None
+            return Decision(key, pick["metadata"]["name"] if pick else None, None, len(nodes), len(nodes),
+                            time.perf_counter() - t0, 0.0, reason="" if pick else "no feasible node")
+        zone = pod_zone(pod, self.cfg)
+        policy = (pod["metadata"].get("labels") or {}).get(LABEL_POLICY) or self.cfg.policy
+        if policy not in POLICIES:
+            raise ConfigError(f"metadata.labels.{LABEL_POLICY}", policy, "unknown policy", "use " + ", ".join(POLICIES))
+        by_sat = {}
+        for n in nodes:
+            s = self.sats.satellite_of(n)
+            if s is not None:
+                by_sat[s] = n["metadata"]["name"]
+        manager = self.manager()
+        now = self.clock.offset_s()
+        members = [int(s) for s in manager.members(zone, now) if int(s) in by_sat]
+        best = manager.best(zone, now, members, policy, self.rng)
+        exit_s = manager.exit_time(zone, best, now) if best is not None else None
+        return Decision(key, by_sat[best] if best is not None else None,
+                        self.constellation.satellites[best].name if best is not None else None,
+                        len(members), len(nodes), time.perf_counter() - t0, 0.0, exit_offset_s=exit_s,
+                        reason="" if best is not None else
+                        f"0/{len(self.nodes.objects)} nodes are available: {len(nodes)} feasible, none of them on a "
+                        f"satellite in zone {zone.name}'s projected region now")
+
+    async def schedule_one(self, pod: dict) -> bool:
+        key = pod_key(pod)
+        try:
+            d = self.decide(pod)
+        except ConfigError as exc:
+            if key not in self._warned:
+                self._warned.add(key)
+                self._spawn(self._event(pod, "FailedScheduling", str(exc), "Warning"))
+            return False
+        if d.node is None:
+            self.stats.failures += 1
+            if key not in self._warned:
+                self._warned.add(key)
+                self._spawn(self._event(pod, "FailedScheduling", d.reason, "Warning"))
+            return False
+        t0 = time.perf_counter()
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": key[1], "namespace": key[0]},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": d.node}}
+        try:
+            await self.conn.create("v1", "pods", binding, namespace=key[0], name=key[1], subresource="binding")
+        except ApiError as exc:
+            log.warning("binding %s/%s to %s: %s", key[0], key[1], d.node, exc)
+            return exc.code in (404, 409)     # gone, or bound by someone else: nothing left to do
+        d.bind_s = time.perf_counter() - t0
+        self.stats.decisions.append(d)
+        self._warned.discard(key)
+        log.info("bound %s/%s to %s (%s; %d in zone of %d feasible; decided in %.1f ms)", key[0], key[1], d.node,
+                 d.satellite or "noop", d.candidates, d.feasible, d.decide_s * 1000)
+        # after the binding, off the scheduling path (as kube-scheduler's binding cycle)
+        self._spawn(self._after_bind(pod, d))
+        return True
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _after_bind(self, pod: dict, d: Decision) -> None:
+        key = pod_key(pod)
+        if d.exit_offset_s is not None:
+            exit_iso = format_utc(add_seconds(self.constellation.start, round(d.exit_offset_s, 3)))
+            try:
+                await self.conn.patch("v1", "pods", key[1], {"metadata": {"annotations": {ANN_EXIT: exit_iso}}},
+                                      namespace=key[0])
+            except ApiError as exc:
+                log.debug("annotating %s: %s", key, exc)
+        await self._event(pod, "Scheduled", f"Successfully assigned {key[0]}/{key[1]} to {d.node}")
+
+    async def _event(self, pod: dict, reason: str, message: str, type_: str = "Normal") -> None:
+        md = pod["metadata"]
+        now = now_rfc3339()
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": f"{md['name']}.{uuid.uuid4().hex[:12]}", "namespace": md.get("namespace", "default")},
+              "involvedObject": {"kind": "Pod", "apiVersion": "v1", "name": md["name"],
+                                 "namespace": md.get("namespace", "default"), "uid": md.get("uid", "")},
+              "reason": reason, "message": message, "type": type_, "count": 1, "firstTimestamp": now,
+              "lastTimestamp": now, "source": {"component": self.name}, "reportingComponent": self.name}
+        try:
+            await self.conn.create("v1", "events", ev, namespace=md.get("namespace", "default"))
+        except ApiError as exc:
+            log.debug("event: %s", exc)

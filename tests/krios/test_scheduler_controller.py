@@ -1,0 +1,149 @@
+"""The Krios scheduler and LEO controller against a real embedded control plane over
+HTTPS, with real node agents running pods as processes (loopback, no root).
+
+Nodes are shell-1 satellites chosen around one moment: a satellite about to leave
+the San Francisco zone, the satellites in the region when it leaves, and a few far
+away. The clock starts shortly before that exit, so a proactive handover happens
+within the test."""
+import asyncio
+import dataclasses
+
+import numpy as np
+import pytest
+
+from leonet.controlplane import ControlPlane, ControlPlaneOptions
+from leonet.controlplane.agent import AgentConfig, ApiConnection, NodeAgent
+from leonet.infoapi.records import RecordTable
+from leonet.krios.clock import FixedRateClock
+from leonet.krios.config import krios_config
+from leonet.krios.controller import LeoController
+from leonet.krios.endpoints import RecordTableEndpoints
+from leonet.krios.kube import ANN_EXIT, ANN_ZONE, LABEL_APP, LABEL_HANDOVER
+from leonet.krios.manager import ZoneManager
+from leonet.krios.scheduler import KriosScheduler
+
+FAST = dict(node_monitor_period=0.5, node_monitor_grace_period=5.0, orphan_pod_grace=1.0)
+FAST_AGENT = AgentConfig(renew_interval=0.5, status_update_frequency=0.5, jitter=False, sync_period=1.0)
+
+
+def pod(name: str, zone: str = "sf", scheduler: str = "krios", handover: str = "proactive") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {LABEL_APP: name, LABEL_HANDOVER: handover},
+                         "annotations": {ANN_ZONE: zone}},
+            "spec": {"schedulerName": scheduler, "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "app", "image": "none", "command": ["sleep", "600"],
+                                     "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 0.2}}]}}
+
+
+def pick_moment(c, zone):
+    """(start offset, leaving satellite, successors in the region at its exit, far satellites)."""
+    m = ZoneManager(c)
+    for t in np.arange(0.0, 3600.0, 30.0):
+        for s in m.members(zone, t):
+            exit_s = m.exit_time(zone, int(s), t)
+            if 40 < exit_s - t < 60:
+                start = exit_s - 25.0
+                now = set(int(x) for x in m.members(zone, start))
+                others = [int(x) for x in m.members(zone, exit_s - 8.0) if int(x) not in now]
+                if others and int(s) in now:
+                    far = [k for k in range(0, c.num_satellites, 97) if k not in others and k != int(s)][:3]
+                    return start, int(s), others, far
+    pytest.skip("no suitable moment in the first hour")
+
+
+async def wait_for(pred, timeout=30.0, what="condition"):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        v = await pred()
+        if v:
+            return v
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_path, shell1):
+    cfg = krios_config(shell1.scenario)
+    cfg = dataclasses.replace(cfg, dns_ttl_s=1.0, drain_s=0.5)
+    zone = cfg.zones["sf"]
+    start, leaving, successors, far = pick_moment(shell1, zone)
+    names = {s: shell1.satellites[s].name for s in [leaving, *successors, *far]}
+    table = RecordTable()
+
+    async def main():
+        cp = await ControlPlane(tmp_path / "cp", options=ControlPlaneOptions(**FAST)).start()
+        admin = ApiConnection.from_kubeconfig(cp.kubeconfig_path)
+        agents = []
+        for k, (s, name) in enumerate(names.items()):
+            cert, key = cp.node_credentials(name)
+            conn = ApiConnection(cp.url, cp.ca_pem, cert_pem=cert, key_pem=key)
+            agents.append(await NodeAgent(name, conn, address=f"127.0.1.{k + 1}", config=FAST_AGENT).start())
+        clock = FixedRateClock(start)
+        sched = KriosScheduler(admin, shell1, cfg, clock)
+        ctrl = LeoController(admin, shell1, cfg, clock, RecordTableEndpoints(table))
+        tasks = [asyncio.ensure_future(sched.run()), asyncio.ensure_future(ctrl.run())]
+        try:
+            for a in agents:
+                await a.wait_registered()
+            await admin.create("v1", "pods", pod("web"), namespace="default")
+            bound = await wait_for(lambda: _node_of(admin, "web"), what="web bound")
+            assert bound == names[leaving]          # the only node in the region now
+            web = await admin.get("v1", "pods", "web", "default")
+            assert web["metadata"]["annotations"][ANN_EXIT].endswith("Z")
+
+            # a zone whose region holds none of the nodes: pending, with a FailedScheduling event
+            await admin.create("v1", "pods", pod("far", zone="smokies", handover="none"), namespace="default")
+            await asyncio.sleep(2.0)
+            assert await _node_of(admin, "far") is None
+            events = await admin.list("v1", "events", "default")
+            assert any(e["reason"] == "FailedScheduling" and e["involvedObject"]["name"] == "far"
+                       for e in events["items"])
+
+            # the endpoint is published once web is Ready
+            await wait_for(lambda: _coro(table.get("web.default.krios.leonet")), what="endpoint")
+            first = table.get("web.default.krios.leonet").addresses
+
+            # the proactive handover: a successor on another in-zone satellite, then the old one goes
+            rec = await wait_for(lambda: _coro(ctrl.records[0] if ctrl.records else None), timeout=60,
+                                 what="handover")
+            assert rec.outcome == "done", rec
+            assert rec.new_node in {names[s] for s in successors}
+            assert rec.switched_s < rec.exit_s              # switched before the host left the region
+            assert rec.created_s >= rec.exit_s - rec.lead_s - 1.0
+            assert table.get("web.default.krios.leonet").addresses != first
+            await wait_for(lambda: _gone(admin, "web"), what="old pod deleted")
+            new = await admin.get("v1", "pods", rec.new_pod, "default")
+            assert new["metadata"]["labels"][LABEL_APP] == "web" and new["spec"]["nodeName"] == rec.new_node
+            # make before break: the two instances overlapped for about t_i + TTL + drain
+            assert rec.wall["created"] < rec.wall["ready"] <= rec.wall["switched"] < rec.wall["deleted"]
+            overlap = rec.wall["deleted"] - rec.wall["created"]
+            assert rec.init_s <= overlap < rec.init_s + cfg.dns_ttl_s + cfg.drain_s + 3.0
+            assert ctrl.lead_s("proactive") == pytest.approx(rec.init_s + cfg.dns_ttl_s, abs=1e-3)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for a in agents:
+                await a.stop()
+            await admin.close()
+            await cp.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 150))
+
+
+async def _coro(v):
+    return v
+
+
+async def _node_of(admin, name):
+    p = await admin.get("v1", "pods", name, "default")
+    return p["spec"].get("nodeName")
+
+
+async def _gone(admin, name):
+    from leonet.controlplane.errors import ApiError
+    try:
+        await admin.get("v1", "pods", name, "default")
+    except ApiError as e:
+        return e.code == 404
+    return False
