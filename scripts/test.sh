@@ -12,5 +12,13 @@ if ! command -v vagrant >/dev/null 2>&1; then
         || { apt-get update -qq && apt-get install -y -qq --no-install-recommends vagrant >/dev/null 2>&1; } \
         || echo "[leonet test] vagrant is not installable here; its test will skip"
 fi
+# Test-only: Debian's chromium, to load the live view in a real headless browser.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "[leonet test] installing chromium (to test the live view in a headless browser)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+        || echo "[leonet test] chromium is not installable here; the browser tests will skip"
+fi
 cd "$repo"
 exec "${LEONET_VENV:-$repo/.venv}/bin/python" -m pytest -q -ra "${@:-tests}"

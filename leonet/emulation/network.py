@@ -81,10 +81,14 @@ class LeoNetwork:
         self.by_name: Dict[str, EmulatedNode] = {n.name: n for n in self.nodes}
         self.by_name.update({n.host: n for n in self.nodes})
         V = len(self.nodes)
+        n = engine.nodes.num_satellites
         if config.routes == "all":
             self.destinations = np.arange(V)
+        elif config.routes == "bounding-box":   # ground stations and the box's satellites
+            horizon = config.offset_s + np.arange(0.0, config.routes_horizon_s + 1e-9, max(1.0, config.step_s))
+            self.destinations = np.concatenate((np.flatnonzero(engine.ever_active(horizon)), np.arange(n, V)))
         else:
-            self.destinations = np.arange(engine.nodes.num_satellites, V)
+            self.destinations = np.arange(n, V)
         self._worker = nsmod.NetnsThread()
         self._netns_fds: List[int] = []
         self._sockets: List[RtnlSocket] = []

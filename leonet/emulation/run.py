@@ -99,7 +99,9 @@ class EmulationRun:
         runstate.claim({"scenario": self.scenario.name, "backend": self.shaper.name,
                         "scenario_path": str(self.scenario.source), "routes": self.config.routes,
                         "start": format_utc(self.scenario.start),
-                        "nodes": [n.to_dict() for n in self.network.nodes]})
+                        "nodes": [n.to_dict() for n in self.network.nodes],
+                        **({"destinations": self.network.destinations.tolist()}
+                           if self.config.routes == "bounding-box" else {})})
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
         for line in report.errors:
             log.warning("bring-up: %s", line)

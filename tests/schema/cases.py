@@ -114,6 +114,8 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-speed", "emulation", {"speed": -1}),
     ("emu-offset", "emulation", {"offset_s": -1}),
     ("emu-routes", "emulation", {"routes": "some"}),
+    ("emu-routes-box", "scenario", scenario(emulation={"routes": "bounding-box"})),
+    ("emu-routes-horizon", "emulation", {"routes_horizon_s": -5}),
     ("emu-threshold", "emulation", {"delay_update_threshold_ms": True}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
     # ------------------------------------------------------------ containers (emulation.nodes = docker)
