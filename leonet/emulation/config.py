@@ -9,6 +9,7 @@
       routes_horizon_s: 3600     # bounding-box: satellites in the box within this time of the start
       delay_update_threshold_ms: 0.05
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
+      forwarding: hop-by-hop     # hop-by-hop | per-pair (Celestial's model, docs/forwarding.md)
 
 Command-line options override these keys.
 """
@@ -26,6 +27,9 @@ BACKENDS = ("auto", "netem", "nfqueue", "none")
 ROUTE_SETS = ("all", "ground-stations", "bounding-box")
 #: namespace: bare namespaces; docker: leonet's Docker hosts; containernet: Containernet's (docs/containers.md)
 NODE_KINDS = ("namespace", "docker", "containernet")
+#: hop-by-hop: packets cross every ISL and GSL of their path; per-pair: every pair of active
+#: nodes has one direct virtual link with its path's delay (Celestial's model, docs/forwarding.md)
+FORWARDING_MODES = ("hop-by-hop", "per-pair")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class EmulationConfig:
     #: because errors add up along multi-hop paths (Celestial used 0.5 ms)
     delay_update_threshold_ms: float = 0.05
     nodes: str = "namespace"
+    forwarding: str = "hop-by-hop"
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
         """This configuration with the given keys replaced (``None`` keeps a key), validated."""
@@ -64,6 +69,7 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         delay_update_threshold_ms=f.number("delay_update_threshold_ms", d.delay_update_threshold_ms, lo=0,
                                            unit="ms"),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
+        forwarding=_forwarding(f, d),
     )
 
 
@@ -73,6 +79,14 @@ def _route_set(f: Fields, d: EmulationConfig, scenario: Optional[Scenario]) -> s
         raise ConfigError(f.at("routes"), routes, "needs a bounding box", "set topology.bounding_box, "
                           "or use routes: all")
     return routes
+
+
+def _forwarding(f: Fields, d: EmulationConfig) -> str:
+    mode = f.choice("forwarding", d.forwarding, FORWARDING_MODES)
+    if mode == "per-pair" and f.get("routes", "all") != "all":
+        raise ConfigError(f.at("routes"), f.get("routes"), "does not apply to per-pair forwarding (every node "
+                          "reaches every other one over their direct link)", "remove emulation.routes")
+    return mode
 
 
 def emulation_config(scenario: Scenario) -> EmulationConfig:

@@ -87,6 +87,9 @@ class EmulationRun:
     # ------------------------------------------------------------------ lifecycle
     def start(self, progress: Optional[Progress] = None) -> None:
         require_root()
+        if self.config.forwarding == "per-pair":
+            from .network import check_per_pair_size
+            check_per_pair_size(self.engine, self.config.offset_s)
         if runstate.active_run() is not None:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run

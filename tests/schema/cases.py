@@ -116,6 +116,8 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-routes", "emulation", {"routes": "some"}),
     ("emu-routes-box", "scenario", scenario(emulation={"routes": "bounding-box"})),
     ("emu-routes-horizon", "emulation", {"routes_horizon_s": -5}),
+    ("emu-forwarding", "emulation", {"forwarding": "per-link"}),
+    ("emu-forwarding-routes", "emulation", {"forwarding": "per-pair", "routes": "ground-stations"}),
     ("emu-threshold", "emulation", {"delay_update_threshold_ms": True}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
     # ------------------------------------------------------------ containers (emulation.nodes = docker)
