@@ -104,7 +104,9 @@ def run_once(deployment: str, args, buoys, sinks, subs, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     ticks: List[Tuple[int, float]] = []
     net = LeoNet(scenario(args, buoys, sinks), progress=True)
+    t_up = time.monotonic()
     with net:
+        print(f"  up in {time.monotonic() - t_up:.0f} s", file=sys.stderr)
         run = net.run
         ticks.append((time.time_ns(), net.offset_s))
         net.on_tick(lambda info: ticks.append((time.time_ns(), info.offset_s)))
@@ -134,11 +136,12 @@ def run_once(deployment: str, args, buoys, sinks, subs, work: Path) -> dict:
             "emulation": lambda: [q for q in with_children([os.getpid()]) if q not in apps and q not in daemon],
             "delay_daemon": lambda: daemon, "apps": lambda: apps}).start()
         warm_end = None
-        total = int(args.warmup + args.duration)
-        for k in tqdm(range(total), desc=f"{deployment} (warm-up {args.warmup:.0f} s)", unit="s", leave=False):
-            if k == int(args.warmup):
+        step = net.controller.step_s
+        total = int(round((args.warmup + args.duration) / step))
+        for k in tqdm(range(total), desc=f"{deployment} (warm-up {args.warmup:.0f} s)", unit="tick", leave=False):
+            if warm_end is None and k * step >= args.warmup:
                 warm_end = time.time_ns()
-            net.advance(1)
+            net.advance(step)
         stop_all(procs)
         resources = sampler.stop()
     return {"work": work, "ticks": np.array(ticks), "warm_end": warm_end or 0, "engine": run.engine,
@@ -156,7 +159,7 @@ def analyse(deployment: str, r: dict, buoys, sinks) -> Tuple[List[dict], dict]:
     sink_node, sensor_id, send_ns, server = a[:, 0].astype(int), a[:, 1].astype(int), a[:, 4], a[:, 5].astype(int)
     latency = (a[:, 8] - a[:, 4]) / 1e6
     processing = (a[:, 7] - a[:, 6]) / 1e6
-    sensor_node = np.array([names.index(buoys[i][0]) for i in sensor_id])
+    sensor_node = sensor_id          # sensors are numbered by their node index
     ticks = r["ticks"]
     k = np.clip(np.searchsorted(ticks[:, 0], send_ns, side="right") - 1, 0, len(ticks) - 1)
     offsets = ticks[k, 1]

@@ -52,7 +52,11 @@ def run_once(deployment: str, run_index: int, duration: float, args, raw_dir: Pa
     work.mkdir(parents=True, exist_ok=True)
     ticks: List[Tuple[int, float]] = []
     net = LeoNet(scenario(args), progress=True)
+    t_up = time.monotonic()
     with net:
+        print(f"  up in {time.monotonic() - t_up:.0f} s ({len(net.satellites)} satellites, "
+              f"{int((net.run.network.destinations < len(net.satellites)).sum())} of them in the box within "
+              f"{args.duration + 30:.0f} s)", file=sys.stderr)
         run = net.run
         ticks.append((time.time_ns(), net.offset_s))
         net.on_tick(lambda info: ticks.append((time.time_ns(), info.offset_s)))
@@ -85,8 +89,10 @@ def run_once(deployment: str, run_index: int, duration: float, args, raw_dir: Pa
             "emulation": lambda: [q for q in with_children([os.getpid()]) if q not in apps and q not in daemon],
             "delay_daemon": lambda: daemon,
             "apps": lambda: apps}).start()
-        for _ in tqdm(range(int(duration)), desc=f"{deployment} run {run_index}", unit="s", leave=False):
-            net.advance(1)
+        step = net.controller.step_s
+        for _ in tqdm(range(int(round(duration / step))), desc=f"{deployment} run {run_index}", unit="tick",
+                      leave=False):
+            net.advance(step)
         stop_all(procs)
         resources = sampler.stop()
         status = net.status()
@@ -95,15 +101,16 @@ def run_once(deployment: str, run_index: int, duration: float, args, raw_dir: Pa
 
 
 def load_packets(work: Path) -> np.ndarray:
-    rows = []
-    for c in CLIENTS:
-        path = work / f"client-{c}.csv"
-        if path.exists():
-            with open(path) as fh:
-                rows += [tuple(int(x) for x in r) for r in list(csv.reader(fh))[1:]]
-    dtype = [("src", int), ("dst", int), ("seq", int), ("send_ns", np.int64), ("rx_ns", np.int64),
-             ("bridge", int), ("b_rx", np.int64), ("b_tx", np.int64)]
-    return np.array(rows, dtype=dtype)
+    """Every packet the clients received, as a structured array."""
+    parts = [np.loadtxt(work / f"client-{c}.csv", delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+             for c in CLIENTS if (work / f"client-{c}.csv").exists()]
+    a = np.concatenate([p for p in parts if p.size] or [np.zeros((0, 8), np.int64)])
+    dtype = [("src", np.int64), ("dst", np.int64), ("seq", np.int64), ("send_ns", np.int64), ("rx_ns", np.int64),
+             ("bridge", np.int64), ("b_rx", np.int64), ("b_tx", np.int64)]
+    out = np.empty(len(a), dtype=dtype)
+    for k, (name, _) in enumerate(dtype):
+        out[name] = a[:, k]
+    return out
 
 
 def expected(result: dict, packets: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

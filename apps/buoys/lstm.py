@@ -48,16 +48,19 @@ class StackedLSTM:
     def features(self, window: np.ndarray) -> np.ndarray:
         """The top layer's last hidden state for a (normalised) window of readings."""
         xs = np.asarray(window, dtype=float).reshape(-1, 1)
+        H = self.hidden
         for w, b in self.w:
-            h, c = np.zeros(self.hidden), np.zeros(self.hidden)
-            out = []
-            for x in xs:
-                z = w @ np.concatenate((x, h)) + b
-                i, f, g, o = np.split(z, 4)
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-                h = _sigmoid(o) * np.tanh(c)
-                out.append(h)
-            xs = np.array(out)
+            wx, wh = w[:, :xs.shape[1]], w[:, xs.shape[1]:]
+            zx = xs @ wx.T + b                   # the input's share of every step at once
+            h, c = np.zeros(H), np.zeros(H)
+            out = np.empty((len(xs), H))
+            for t in range(len(xs)):
+                z = zx[t] + wh @ h
+                gates = _sigmoid(z)
+                c = gates[H:2 * H] * c + gates[:H] * np.tanh(z[2 * H:3 * H])
+                h = gates[3 * H:] * np.tanh(c)
+                out[t] = h
+            xs = out
         return np.concatenate((xs[-1], [1.0]))
 
     @staticmethod

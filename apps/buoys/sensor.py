@@ -70,18 +70,28 @@ def main() -> int:
 
     if args.server is None:
         threading.Thread(target=reselect, daemon=True).start()
-    sent, seq, t0 = 0, 0, time.monotonic()
+    # Each sensor keeps its own phase within the interval (buoys are not synchronised; a
+    # burst of every reading at once would only measure the server's queue).
+    for s in sensors:
+        s["phase"] = (s["id"] * 0.6180339887) % 1.0 * args.interval
+    sent, unreachable, seq, t0 = 0, 0, 0, time.monotonic()
     wall0 = time.time()
     while not stop.is_set():
         seq += 1
-        stop.wait(max(0.0, t0 + seq * args.interval - time.monotonic()))
-        now = time.time()
-        for s in sensors:
+        for s in sorted(sensors, key=lambda x: x["phase"]):
+            if stop.wait(max(0.0, t0 + seq * args.interval + s["phase"] - time.monotonic())):
+                break
+            now = time.time()
             if s["server"]:
                 value = float(pressure(s["id"], np.array([now - wall0]))[0])
-                s["sock"].sendto(reading(s["id"], s["group"], seq, time.time_ns(), value), (s["server"], READING_PORT))
-                sent += 1
-    print(f"sensors: sent {sent} readings from {len(sensors)} sensors", file=sys.stderr)
+                try:
+                    s["sock"].sendto(reading(s["id"], s["group"], seq, time.time_ns(), value),
+                                     (s["server"], READING_PORT))
+                    sent += 1
+                except OSError:   # no satellite in view: the reading is lost
+                    unreachable += 1
+    print(f"sensors: sent {sent} readings from {len(sensors)} sensors, {unreachable} found no route",
+          file=sys.stderr)
     return 0
 
 

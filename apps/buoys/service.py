@@ -42,7 +42,7 @@ def main() -> int:
         sel.register(sock, selectors.EVENT_READ, (int(ident), defaultdict(lambda: deque(maxlen=WINDOW))))
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    handled = 0
+    handled = unreachable = 0
     while not stop:
         for key, _ in sel.select(timeout=0.5):
             server, windows = key.data
@@ -60,9 +60,12 @@ def main() -> int:
                 prediction = model.predict(list(window)) if len(window) >= 2 else value
                 out = result(sensor, group, seq, send_ns, server, rx_ns, time.time_ns(), prediction)
                 for address in sinks.get(group, ()):
-                    key.fileobj.sendto(out, (address, RESULT_PORT))
+                    try:
+                        key.fileobj.sendto(out, (address, RESULT_PORT))
+                    except OSError:   # the sink is unreachable now: the result is lost
+                        unreachable += 1
                 handled += 1
-    print(f"service: handled {handled} readings", file=sys.stderr)
+    print(f"service: handled {handled} readings, {unreachable} results found no route", file=sys.stderr)
     return 0
 
 

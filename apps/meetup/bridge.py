@@ -38,7 +38,7 @@ def main() -> int:
         sel.register(sock, selectors.EVENT_READ, int(ident))
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    forwarded = 0
+    forwarded = unreachable = 0
     while not stop:
         for key, _ in sel.select(timeout=0.5):
             sock = key.fileobj
@@ -51,9 +51,12 @@ def main() -> int:
                     continue
                 for client in clients:
                     if client != src:
-                        sock.sendto(stamp(data, key.data, rx_ns, time.time_ns()), (client, args.port))
-                        forwarded += 1
-    print(f"bridge: forwarded {forwarded} packets", file=sys.stderr)
+                        try:
+                            sock.sendto(stamp(data, key.data, rx_ns, time.time_ns()), (client, args.port))
+                            forwarded += 1
+                        except OSError:   # no route from this satellite now: the packet is lost
+                            unreachable += 1
+    print(f"bridge: forwarded {forwarded} packets, {unreachable} to unreachable clients", file=sys.stderr)
     return 0
 
 

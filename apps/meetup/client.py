@@ -67,7 +67,7 @@ def main() -> int:
         for t in threads:
             t.start()
         interval = args.packet * 8 / (args.rate_kbps * 1000.0)
-        seq, sent, t0 = 0, 0, time.monotonic()
+        seq, sent, unreachable, t0 = 0, 0, 0, time.monotonic()
         while not stop.is_set():
             seq += 1
             due = t0 + seq * interval
@@ -75,11 +75,14 @@ def main() -> int:
             if pause > 0:
                 stop.wait(pause)
             if bridge["address"]:
-                media_sock.sendto(media(args.id, seq, time.time_ns(), args.packet), (bridge["address"], MEDIA_PORT))
-                sent += 1
+                try:
+                    media_sock.sendto(media(args.id, seq, time.time_ns(), args.packet), (bridge["address"], MEDIA_PORT))
+                    sent += 1
+                except OSError:   # no route to the bridge now (no satellite in view): lost
+                    unreachable += 1
         for t in threads:
             t.join(timeout=2)
-    print(f"client {args.id}: sent {sent} packets", file=sys.stderr)
+    print(f"client {args.id}: sent {sent} packets, {unreachable} found no route", file=sys.stderr)
     return 0
 
 

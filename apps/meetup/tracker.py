@@ -91,12 +91,16 @@ def main() -> int:
                 best = None
             if best is not None:
                 for address in clients.values():
-                    control.sendto(f"BRIDGE {best['address']} {best['name']}".encode(), (address, CONTROL_PORT))
+                    try:
+                        control.sendto(f"BRIDGE {best['address']} {best['name']}".encode(), (address, CONTROL_PORT))
+                    except OSError:   # the client is unreachable now; it keeps its bridge
+                        pass
                 w.writerow([time.time_ns(), now["time"], now["offset_s"], best["name"], best.get("shell"),
                             best["address"], candidates, round((time.perf_counter() - started) * 1000, 1)]
                            + [round(delays[c], 4) for c in clients])
                 fh.flush()
-            k += 1
+            # the next slot on the interval's grid (slots a slow decision overran are skipped)
+            k = max(k + 1, int((time.monotonic() - t0) / args.interval) + 1)
             stop.wait(max(0.0, t0 + k * args.interval - time.monotonic()))
     return 0
 

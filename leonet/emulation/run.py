@@ -101,6 +101,7 @@ class EmulationRun:
             if threading.current_thread() is threading.main_thread() else None
         runstate.claim({"scenario": self.scenario.name, "backend": self.shaper.name,
                         "scenario_path": str(self.scenario.source), "routes": self.config.routes,
+                        "forwarding": self.config.forwarding,
                         "start": format_utc(self.scenario.start),
                         "nodes": [n.to_dict() for n in self.network.nodes],
                         **({"destinations": self.network.destinations.tolist()}

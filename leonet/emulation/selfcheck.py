@@ -61,6 +61,10 @@ def check_active_run() -> Tuple[List[str], str]:
         dests = np.asarray(record["destinations"], dtype=int)
     else:
         dests = np.arange(V) if record.get("routes", "all") == "all" else np.arange(engine.nodes.num_satellites, V)
-    next_hop = snap.routes(dests).next_hop_to_source
+    if record.get("forwarding") == "per-pair":   # direct links between active nodes (docs/forwarding.md)
+        from ..topology.pairwise import pairwise_plane
+        next_hop = pairwise_plane(snap, dests, engine.config.speed_of_light_factor)[1]
+    else:
+        next_hop = snap.routes(dests).next_hop_to_source
     kernel = read_tables([n["netns"] for n in record["nodes"]])
     return compare_tables(engine.nodes.names, dests, next_hop, kernel), status["time"]
