@@ -25,7 +25,7 @@ from machine import describe  # noqa: E402
 
 from leonet.emulation.validation import RttProbe, summarise  # noqa: E402
 from leonet.launch import prepare_run  # noqa: E402
-from leonet.orbits import load_scenario, Scenario  # noqa: E402
+from leonet.orbits import Scenario  # noqa: E402
 
 PAIRS = (("Berlin", "Madrid"), ("Berlin", "New-York"), ("Madrid", "New-York"))
 BOX = {"lat_min_deg": 25, "lat_max_deg": 65, "lon_min_deg": -80, "lon_max_deg": 30}

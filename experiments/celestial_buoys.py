@@ -22,7 +22,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments.celestial_common import (ResourceSampler, app, find_pids, matplotlib_agg, parser,  # noqa: E402
+from experiments.celestial_common import (ResourceSampler, app, find_pids, finish_figure,  # noqa: E402
+                                          matplotlib_agg, parser,
                                           print_table, start_host, start_in_node, stop_all, with_children,
                                           write_csv)
 
@@ -248,8 +249,7 @@ def figures(out: Path, per_sink: List[dict], buoys, r_any: dict) -> None:
     axes[0].set_ylabel("latitude (deg)")
     fig.colorbar(sc, ax=axes, label="mean end-to-end latency (ms)", ticks=[25, 100, 175])
     fig.suptitle("Celestial Fig. 11 on leonet: buoy -> inference -> ship/island latency")
-    fig.savefig(out / "buoys_fig11_latency_map.png", dpi=110)
-    plt.close(fig)
+    finish_figure(plt, fig, out / "buoys_fig11_latency_map.png", dpi=110, tight=False)
 
     # Fig. 10: the topology at the start, with the seam between the first and last planes
     engine = r_any["engine"]
@@ -271,9 +271,7 @@ def figures(out: Path, per_sink: List[dict], buoys, r_any: dict) -> None:
     ax.scatter(x[n:], lat[n:], s=4, color="tab:green", label="ground stations (GSLs green)")
     ax.set_title("Celestial Fig. 10 on leonet: Iridium at the start; no ISLs between the first and last planes")
     ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(out / "buoys_fig10_topology.png", dpi=110)
-    plt.close(fig)
+    finish_figure(plt, fig, out / "buoys_fig10_topology.png", dpi=110)
 
 
 def main() -> int:

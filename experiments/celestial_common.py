@@ -161,6 +161,14 @@ def with_children(pids: Sequence[int]) -> List[int]:
     return out
 
 
+def finish_figure(plt, fig, png: Path, dpi: int = 120, tight: bool = True) -> None:
+    """Lay out, save and close a figure."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(png, dpi=dpi)
+    plt.close(fig)
+
+
 def cdf(values: Sequence[float]):
     x = np.sort(np.asarray(values, dtype=float))
     return x, np.arange(1, len(x) + 1) / max(1, len(x))

@@ -22,7 +22,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments.celestial_common import (ResourceSampler, app, cdf, find_pids, matplotlib_agg, parser,  # noqa: E402
+from experiments.celestial_common import (ResourceSampler, app, cdf, find_pids, finish_figure,  # noqa: E402
+                                          matplotlib_agg, parser,
                                           preset_raw, print_table, start_host, start_in_node, stop_all,
                                           with_children, write_csv)
 
@@ -194,9 +195,7 @@ def figures(out: Path, results: Dict[Tuple[str, int], dict], resources: List[dic
     axes[0].set_ylabel("cumulative share")
     axes[0].legend(fontsize=8, loc="center right")
     fig.suptitle("Celestial Fig. 4 on leonet: client-to-client latency, satellite vs cloud bridge")
-    fig.tight_layout()
-    fig.savefig(out / "meetup_fig4_cdf.png", dpi=120)
-    plt.close(fig)
+    finish_figure(plt, fig, out / "meetup_fig4_cdf.png", dpi=120)
 
     for name, (src, dst), title in (("fig5_accuracy", ("Abuja", "Accra"), "Fig. 5: Abuja -> Accra via the cloud"),
                                     ("fig6_reproducibility", ("Yaounde", "Abuja"),
@@ -220,9 +219,7 @@ def figures(out: Path, results: Dict[Tuple[str, int], dict], resources: List[dic
         ax.set_ylabel("latency, 1 s median (ms)")
         ax.set_title(f"Celestial {title} (leonet)")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / f"meetup_{name}.png", dpi=120)
-        plt.close(fig)
+        finish_figure(plt, fig, out / f"meetup_{name}.png", dpi=120)
 
     if resources:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.8))
@@ -237,9 +234,7 @@ def figures(out: Path, results: Dict[Tuple[str, int], dict], resources: List[dic
             a.set_xlabel("t (s)")
             a.legend(fontsize=8)
         fig.suptitle(f"Celestial Figs. 7-8 on leonet: CPU and memory ({resources[0]['deployment']} run)")
-        fig.tight_layout()
-        fig.savefig(out / "meetup_fig7_8_resources.png", dpi=120)
-        plt.close(fig)
+        finish_figure(plt, fig, out / "meetup_fig7_8_resources.png", dpi=120)
 
 
 def main() -> int:

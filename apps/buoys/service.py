@@ -21,7 +21,7 @@ from collections import defaultdict, deque
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from buoys.lstm import WINDOW, StackedLSTM  # noqa: E402
 from buoys.protocol import READING_PORT, RESULT_PORT, parse_reading, result  # noqa: E402
-from common.nodesock import recv_with_timestamp, udp_socket  # noqa: E402
+from common.nodesock import drain, udp_socket  # noqa: E402
 
 
 def main() -> int:
@@ -46,11 +46,7 @@ def main() -> int:
     while not stop:
         for key, _ in sel.select(timeout=0.5):
             server, windows = key.data
-            while True:
-                try:
-                    data, _, rx_ns = recv_with_timestamp(key.fileobj)
-                except BlockingIOError:
-                    break
+            for data, _, rx_ns in drain(key.fileobj):
                 fields = parse_reading(data)
                 if fields is None:
                     continue

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from buoys.protocol import RESULT_PORT, parse_result  # noqa: E402
-from common.nodesock import recv_with_timestamp, udp_socket  # noqa: E402
+from common.nodesock import drain, udp_socket  # noqa: E402
 
 
 def main() -> int:
@@ -35,11 +35,7 @@ def main() -> int:
                     "rx_ns", "prediction"])
         while not stop:
             for key, _ in sel.select(timeout=0.5):
-                while True:
-                    try:
-                        data, _, rx_ns = recv_with_timestamp(key.fileobj)
-                    except BlockingIOError:
-                        break
+                for data, _, rx_ns in drain(key.fileobj):
                     fields = parse_result(data)
                     if fields is not None:
                         sensor, group, seq, send_ns, server, s_rx, s_tx, prediction = fields

@@ -69,6 +69,15 @@ def in_netns(netns: str, fn):
     return out["value"]
 
 
+def drain(sock: socket.socket):
+    """Every datagram waiting on a non-blocking socket: (data, address, receive time ns)."""
+    while True:
+        try:
+            yield recv_with_timestamp(sock)
+        except BlockingIOError:
+            return
+
+
 def recv_with_timestamp(sock: socket.socket, size: int = 65535):
     """(data, address, kernel receive time in ns since the epoch)."""
     data, ancdata, _, addr = sock.recvmsg(size, socket.CMSG_SPACE(16))

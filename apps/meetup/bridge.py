@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from common.nodesock import recv_with_timestamp, udp_socket  # noqa: E402
+from common.nodesock import drain, udp_socket  # noqa: E402
 from meetup.protocol import MEDIA_PORT, parse, stamp  # noqa: E402
 
 
@@ -42,11 +42,7 @@ def main() -> int:
     while not stop:
         for key, _ in sel.select(timeout=0.5):
             sock = key.fileobj
-            while True:
-                try:
-                    data, (src, _), rx_ns = recv_with_timestamp(sock)
-                except BlockingIOError:
-                    break
+            for data, (src, _), rx_ns in drain(sock):
                 if parse(data) is None:
                     continue
                 for client in clients:

@@ -12,7 +12,7 @@ from leonet.orbits import build_constellation, load_scenario
 from leonet.topology import TopologyEngine
 from leonet.viewer import EngineSource, ViewServer
 
-from tests.emulation.scenarios import TINY, write
+from tests.emulation.scenarios import write
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_the_page_shows_node_count_and_time_in_a_headless_browser(served, tmp_pa
     from leonet.viewer.browser import look_at
     source, server = served
     page = look_at(server.url + "?path=Berlin,Madrid", tmp_path / "view.png", timeout_s=60)
-    tick, snap = source.current()[1], source.current()[0]
+    tick = source.current()[1]
     assert page.node_count == "82" and page.status == "live"
     assert page.clock.startswith("2026-01-31 12:") and page.clock.endswith(" UTC")
     assert page.tick <= tick and "Berlin -> Madrid" in page.path_info

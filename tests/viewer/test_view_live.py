@@ -2,7 +2,6 @@
 count, its emulated clock, a failed link, and which plane owns each satellite through
 the ownership hook -- read in headless Chromium, with a screenshot written."""
 import asyncio
-import json
 import shutil
 
 import aiohttp
