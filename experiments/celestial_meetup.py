@@ -42,8 +42,15 @@ def scenario(args) -> dict:
         raw["shells"] = raw["shells"][:1]
         raw["name"] = "celestial-meetup-quick"
     raw["emulation"] = {"nodes": "namespace", "step_s": args.step, "backend": args.backend,
-                        "routes": "bounding-box", "routes_horizon_s": args.duration + 30}
+                        "forwarding": args.forwarding}
+    if args.forwarding == "hop-by-hop":   # routes towards the stations and the box's satellites
+        raw["emulation"].update(routes="bounding-box", routes_horizon_s=args.duration + 30)
     return raw
+
+
+def box_satellites(engine, duration: float, step: float) -> List[int]:
+    """The satellites inside the bounding box at some tick of the run (bridge hosts)."""
+    return [int(i) for i in np.flatnonzero(engine.ever_active(np.arange(0.0, duration + 30 + 1e-9, step)))]
 
 
 def run_once(deployment: str, run_index: int, duration: float, args, raw_dir: Path) -> dict:
@@ -55,18 +62,16 @@ def run_once(deployment: str, run_index: int, duration: float, args, raw_dir: Pa
     net = LeoNet(scenario(args), progress=True)
     t_up = time.monotonic()
     with net:
-        print(f"  up in {time.monotonic() - t_up:.0f} s ({len(net.satellites)} satellites, "
-              f"{int((net.run.network.destinations < len(net.satellites)).sum())} of them in the box within "
-              f"{args.duration + 30:.0f} s)", file=sys.stderr)
         run = net.run
+        sats = box_satellites(run.engine, duration, args.step)
+        print(f"  up in {time.monotonic() - t_up:.0f} s ({len(net.satellites)} satellites, {len(sats)} of them in "
+              f"the box within {duration + 30:.0f} s; {args.forwarding} forwarding)", file=sys.stderr)
         ticks.append((time.time_ns(), net.offset_s))
         net.on_tick(lambda info: ticks.append((time.time_ns(), info.offset_s)))
         addresses = {c: net.address(c) for c in CLIENTS}
         clients_arg = ",".join(addresses.values())
         procs = []
-        n = len(net.satellites)
         if deployment == "satellite":
-            sats = [int(i) for i in run.network.destinations if i < n]
             nodes = ",".join(f"{run.network.nodes[i].host}={i}" for i in sats)
             procs.append(start_host(app("meetup", "bridge.py") + ["--clients", clients_arg, "--nodes", nodes],
                                     work / "bridges.log"))
@@ -245,6 +250,8 @@ def main() -> int:
     p.add_argument("--rate-kbps", type=float, help="video bit rate per client (paper 2,600; quick 300)")
     p.add_argument("--packet", type=int, default=1400, help="UDP payload bytes")
     p.add_argument("--step", type=float, default=2.0, help="update interval (paper: 2 s)")
+    p.add_argument("--forwarding", choices=("hop-by-hop", "per-pair"), default="hop-by-hop",
+                   help="per-pair: Celestial's own network model (docs/forwarding.md)")
     args = p.parse_args()
     args.duration = args.duration or (16.0 if args.quick else 600.0)
     args.rate_kbps = args.rate_kbps or (300.0 if args.quick else 2600.0)
