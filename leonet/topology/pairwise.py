@@ -8,7 +8,8 @@ loss the combination of its links' (1 - prod(1 - p)). Pairs without a path get n
 """
 from __future__ import annotations
 
-from typing import Callable, Tuple
+import dataclasses
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -85,3 +86,12 @@ def pairwise_plane(snap: Snapshot, destinations: np.ndarray, speed_of_light_fact
     """The per-pair data plane of a snapshot: its links and its next-hop table."""
     links = pairwise_links(snap, participants(snap), speed_of_light_factor)
     return links, direct_next_hops(links, destinations, snap.num_nodes)
+
+
+def pairwise_snapshot(snap: Snapshot, links: Optional[Links] = None, speed_of_light_factor: float = 1.0) -> Snapshot:
+    """``snap`` as the per-pair data plane sees it: its links replaced by the pair links
+    (``links`` if computed already). Least delays are unchanged (a pair's delay is its
+    path's); paths are one hop. The self-check judges the kernel's tables against it."""
+    if links is None:
+        links = pairwise_links(snap, participants(snap), speed_of_light_factor)
+    return dataclasses.replace(snap, links=links, _graph=None)

@@ -59,3 +59,30 @@ def test_next_hops_are_direct(snap):
     assert (hops[outside] == -1).all() and (hops[:, outside] == -1).all()
     assert (direct_next_hops(links, np.array([V - 1]), V)[0] >= 0).sum() == \
         ((links.a == V - 1) | (links.b == V - 1)).sum()
+
+
+def test_the_self_check_passes_direct_routes_and_finds_a_missing_one(snap):
+    """`leonet check` under per-pair forwarding: the kernel's direct routes walked over the pair
+    links are as short as the engine's paths; a dropped route is a black hole."""
+    from leonet.emulation.addressing import node_address_int
+    from leonet.emulation.selfcheck import check_tables
+    from leonet.topology.pairwise import pairwise_snapshot
+    base = node_address_int(0)
+    dests = participants(snap)
+    links, hops = pairwise_plane(snap, dests)
+    plane = pairwise_snapshot(snap, links)
+
+    def tables(h):
+        return [((base + dests[h[:, v] >= 0]).astype(np.uint32), (base + h[h[:, v] >= 0, v]).astype(np.uint32))
+                for v in range(h.shape[1])]
+    names = snap.nodes.names
+    good = check_tables(names, dests, tables(hops), [plane], 0.05, "t")
+    assert good.problems == 0 and good.pairs == len(dests) * (snap.num_nodes - 1)
+    assert good.max_excess_ms < 1e-6                           # a pair link's delay is its path's
+    # the hop-by-hop tables of the same tick walk through links the per-pair kernel does not have
+    assert check_tables(names, dests, tables(snap.routes(dests).next_hop_to_source), [plane], 0.05,
+                        "t").counts["black_holes"] > 0
+    broken = hops.copy()
+    broken[0, dests[1]] = -1
+    bad = check_tables(names, dests, tables(broken), [plane], 0.05, "t")
+    assert bad.counts == {"loops": 0, "black_holes": 1, "detours": 0}
