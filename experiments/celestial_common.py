@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a fresh clone without installing
     sys.path.insert(0, str(ROOT))
 
-from experiments.kubespace_common import matplotlib_agg, print_table, write_csv  # noqa: E402,F401
+from experiments.common import matplotlib_agg, print_table, write_csv  # noqa: E402,F401
 from leonet.orbits.scenario import scenario_path  # noqa: E402
 
 APPS = ROOT / "apps"
