@@ -14,9 +14,20 @@ def add_view_option(parser: argparse.ArgumentParser) -> None:
                         help=f"serve the live web view on localhost:PORT (default {DEFAULT_PORT})")
 
 
-def check_port(value: int, field: str = "--view") -> int:
+def check_port(value: int, field: str = "--view", host: str = "127.0.0.1") -> int:
+    """A valid TCP port that is free now: checked before a run brings anything up, so that a
+    taken port does not end the run after its bring-up."""
+    import socket
     from ..schema import check_number
-    return check_number(field, value, 0, 65535, integer=True, fix="give a TCP port, e.g. 8765")
+    port = int(check_number(field, value, 0, 65535, integer=True, fix="give a TCP port, e.g. 8765"))
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ConfigError(field, value, "is in use on this machine",
+                              f"give another port, e.g. {field} {port + 1}") from None
+    return port
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +49,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     from ..schema import check_number
     from ..viewer import ActiveRunSource, EngineSource, ViewServer, announced_view
     from ..viewer.server import parse_path
-    port = check_port(args.port, "--port")
+    port = check_port(args.port, "--port", args.bind)
     try:
         path = parse_path(args.path)
     except ValueError as exc:

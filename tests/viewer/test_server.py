@@ -70,6 +70,17 @@ def test_a_busy_port_is_a_config_error(served):
         ViewServer(source, port=server.port).start()
 
 
+def test_a_busy_view_port_is_refused_before_a_run_brings_anything_up(served):
+    """`leonet run --view PORT` / `leonet demo --view PORT` check the port while parsing, not
+    after a bring-up of minutes (the server binds only then)."""
+    from leonet.cli.view_cmds import check_port
+    _, server = served
+    with pytest.raises(ConfigError, match=r"--view: is in use on this machine .*fix: give another port"):
+        check_port(server.port)
+    with pytest.raises(ConfigError, match="--view: must be"):
+        check_port(70000)
+
+
 def test_the_page_shows_node_count_and_time_in_a_headless_browser(served, tmp_path):
     if shutil.which("chromium") is None:
         pytest.skip("needs Debian's chromium (scripts/test.sh installs it)")
