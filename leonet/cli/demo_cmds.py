@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..emulation.config import BACKENDS
+from .view_cmds import add_view_option, check_port
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--city", default="Berlin", help="--orbits: a city from the top-1000 list")
     p.add_argument("--at", help="--orbits: UTC time (default: the scenario's start)")
     p.add_argument("--out", default="results/demo", help="folder for the CSV and figure")
+    add_view_option(p)
     p.set_defaults(func=cmd_demo)
 
 
@@ -32,5 +34,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     from ..demo import run_demo
     from ..emulation.progress import StageBars
-    run_demo(args.scenario or "demo", args.duration, args.backend, Path(args.out), progress=StageBars())
+    run_demo(args.scenario or "demo", args.duration, args.backend, Path(args.out), progress=StageBars(),
+             view_port=None if args.view is None else check_port(args.view))
     return 0

@@ -13,6 +13,7 @@ import numpy as np
 from ..emulation.config import BACKENDS
 from ..errors import LeonetError
 from .common import add_scenario_arg, emit_rows
+from .view_cmds import add_view_option, check_port
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offset", type=float, help="start this many seconds after the scenario's start")
     p.add_argument("--start", help="override the scenario's start time (ISO 8601 UTC)")
     p.add_argument("--cli", action="store_true", help="open the interactive Mininet CLI")
+    add_view_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("exec", help="run a command in a node of the active run")
@@ -67,6 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
                                      step_s=args.step, offset_s=args.offset)
+    live_view = None
+    if args.view is not None:
+        from ..viewer import ViewService
+        live_view = ViewService(check_port(args.view))
+        run.add_service(live_view)
     try:
         with run:
             print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
@@ -76,6 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             assert c is not None
             print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
                   f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
+            if live_view is not None:
+                print(f"leonet: live view at {live_view.url}", file=sys.stderr)
             try:
                 if args.cli:
                     from ..emulation.hosts import mininet_view, stop_hosts

@@ -5,10 +5,12 @@
       step_s: 1.0                # controller tick (emulated seconds)
       speed: 1.0                 # emulated seconds per wall second (geometry-only runs: > 1)
       offset_s: 0                # start this many seconds after the scenario's start
-      routes: all                # all: every node to every node | ground-stations
+      routes: all                # all: every node to every node | ground-stations | bounding-box
+      routes_horizon_s: 3600     # bounding-box: satellites in the box within this time of the start
       delay_update_threshold_ms: 0.05
       route_hysteresis_ms: 0      # keep a route while within this of the least delay
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
+      forwarding: hop-by-hop     # hop-by-hop | per-pair (Celestial's model, docs/forwarding.md)
 
 Command-line options override these keys.
 """
@@ -17,14 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
+from ..errors import ConfigError
 from ..orbits import Scenario
 from ..schema import Fields, register_section
 
 #: the delay backends (docs/shaping.md); ``auto`` picks netem where the kernel has it
 BACKENDS = ("auto", "netem", "nfqueue", "none")
-ROUTE_SETS = ("all", "ground-stations")
+ROUTE_SETS = ("all", "ground-stations", "bounding-box")
 #: namespace: bare namespaces; docker: leonet's Docker hosts; containernet: Containernet's (docs/containers.md)
 NODE_KINDS = ("namespace", "docker", "containernet")
+#: hop-by-hop: packets cross every ISL and GSL of their path; per-pair: every pair of active
+#: nodes has one direct virtual link with its path's delay (Celestial's model, docs/forwarding.md)
+FORWARDING_MODES = ("hop-by-hop", "per-pair")
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,12 @@ class EmulationConfig:
     speed: float = 1.0
     offset_s: float = 0.0
     #: ``all``: routes from every node to every node (needed for traffic to satellites);
-    #: ``ground-stations``: only routes towards ground stations (much smaller tables)
+    #: ``ground-stations``: only routes towards ground stations (much smaller tables);
+    #: ``bounding-box``: towards ground stations and the satellites that are inside
+    #: ``topology.bounding_box`` at some time within ``routes_horizon_s`` of the start (the
+    #: satellites that can host software, as in Celestial; every satellite still forwards)
     routes: str = "all"
+    routes_horizon_s: float = 3600.0
     #: a link's delay is re-applied when it moved by more than this. Small by default,
     #: because errors add up along multi-hop paths (Celestial used 0.5 ms)
     delay_update_threshold_ms: float = 0.05
@@ -43,6 +53,7 @@ class EmulationConfig:
     #: the least-delay tree); fewer route changes per tick, paths up to this much longer
     route_hysteresis_ms: float = 0.0
     nodes: str = "namespace"
+    forwarding: str = "hop-by-hop"
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
         """This configuration with the given keys replaced (``None`` keeps a key), validated."""
@@ -57,12 +68,30 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         step_s=f.number("step_s", d.step_s, lo=0, lo_open=True, unit="s"),
         speed=f.number("speed", d.speed, lo=0, lo_open=True),
         offset_s=f.number("offset_s", d.offset_s, lo=0, unit="s"),
-        routes=f.choice("routes", d.routes, ROUTE_SETS),
+        routes=_route_set(f, d, scenario),
+        routes_horizon_s=f.number("routes_horizon_s", d.routes_horizon_s, lo=0, hi=30 * 86400, unit="s"),
         delay_update_threshold_ms=f.number("delay_update_threshold_ms", d.delay_update_threshold_ms, lo=0,
                                            unit="ms"),
         route_hysteresis_ms=f.number("route_hysteresis_ms", d.route_hysteresis_ms, lo=0, hi=10, unit="ms"),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
+        forwarding=_forwarding(f, d),
     )
+
+
+def _route_set(f: Fields, d: EmulationConfig, scenario: Optional[Scenario]) -> str:
+    routes = f.choice("routes", d.routes, ROUTE_SETS)
+    if routes == "bounding-box" and scenario is not None and scenario.config("topology").bounding_box is None:
+        raise ConfigError(f.at("routes"), routes, "needs a bounding box", "set topology.bounding_box, "
+                          "or use routes: all")
+    return routes
+
+
+def _forwarding(f: Fields, d: EmulationConfig) -> str:
+    mode = f.choice("forwarding", d.forwarding, FORWARDING_MODES)
+    if mode == "per-pair" and f.get("routes", "all") != "all":
+        raise ConfigError(f.at("routes"), f.get("routes"), "does not apply to per-pair forwarding (every node "
+                          "reaches every other one over their direct link)", "remove emulation.routes")
+    return mode
 
 
 def emulation_config(scenario: Scenario) -> EmulationConfig:

@@ -98,7 +98,7 @@ class Controller:
         self._primary: Optional[np.ndarray] = None
         self._warned_at = -1e9
         self._wall0: Optional[float] = None   #: monotonic time of offset0 while run() paces ticks
-        self._lookahead = (Lookahead(engine, network.destinations,
+        self._lookahead = (Lookahead(engine, network.destinations, per_pair=network.per_pair,
                                      route_hysteresis_ms=network.config.route_hysteresis_ms)
                            if lookahead else None)
 
@@ -177,11 +177,11 @@ class Controller:
         lag_ms = max(0.0, (started - deadline) * 1000.0)
         t0 = time.perf_counter()
         if self._lookahead is not None:
-            snap, next_hop = self._lookahead.get(offset_s)
+            snap, next_hop, plane = self._lookahead.get(offset_s)
         else:
-            snap, next_hop = self.engine.snapshot(offset_s), None
+            snap, next_hop, plane = self.engine.snapshot(offset_s), None, None
         t1 = time.perf_counter()
-        report = self.network.apply(snap, next_hop=next_hop)
+        report = self.network.apply(snap, next_hop=next_hop, plane=plane)
         t2 = time.perf_counter()
         self.current_offset_s = offset_s
         self.tick_index = index
@@ -206,7 +206,7 @@ class Controller:
         if upcoming is None:
             return
         try:
-            self.network.prepare(upcoming)
+            self.network.prepare(*upcoming)
         except Exception as exc:  # only an optimisation: the next tick attaches the slow way
             log.warning("preparing the links of the next tick: %s", exc)
 

@@ -18,18 +18,22 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from ..topology import Snapshot, TopologyEngine
+from ..topology.links import Links
+from ..topology.pairwise import pairwise_plane
 from ..topology.stable import stable_next_hops
 
 _engine: Optional[TopologyEngine] = None
 _destinations: Optional[np.ndarray] = None
+_per_pair = False
 _hysteresis_ms = 0.0
 #: the worker's last table: route hysteresis keeps its next hops where they are still good
 _previous: Optional[np.ndarray] = None
 
 
-def _init(engine: TopologyEngine, destinations: np.ndarray, hysteresis_ms: float = 0.0) -> None:
-    global _engine, _destinations, _hysteresis_ms
-    _engine, _destinations, _hysteresis_ms = engine, destinations, hysteresis_ms
+def _init(engine: TopologyEngine, destinations: np.ndarray, per_pair: bool = False,
+          hysteresis_ms: float = 0.0) -> None:
+    global _engine, _destinations, _per_pair, _hysteresis_ms
+    _engine, _destinations, _per_pair, _hysteresis_ms = engine, destinations, per_pair, hysteresis_ms
     _die_with_parent()
     # A terminal's Ctrl-C reaches the whole process group: the run stops this worker itself,
     # after the ticks have stopped (interrupted here, it would break the pool mid-tick).
@@ -44,17 +48,22 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray]:
+def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray, Optional[Links]]:
     global _previous
     assert _engine is not None and _destinations is not None
     snap = _engine.snapshot(offset_s)
-    # Against the worker's own previous tick, which is the table the run installed unless a
-    # link fault made it route again itself; either way the result is within the hysteresis.
-    hops = stable_next_hops(_previous, snap.routes(_destinations), snap.links, len(snap.nodes), _hysteresis_ms)
-    _previous = hops
+    if _per_pair:   # the per-pair links and their direct next hops (docs/forwarding.md)
+        plane, hops = pairwise_plane(snap, _destinations, _engine.config.speed_of_light_factor)
+    else:
+        # Against the worker's own previous tick, which is the table the run installed unless a
+        # link fault made it route again itself; either way the result is within the hysteresis.
+        plane = None
+        hops = stable_next_hops(_previous, snap.routes(_destinations), snap.links, len(snap.nodes),
+                                _hysteresis_ms)
+        _previous = hops
     dtype = np.int16 if len(snap.nodes) < 32767 else np.int32  # halves what crosses the pipe
     snap._graph = None  # rebuilt on demand; not worth pickling
-    return snap, hops.astype(dtype)
+    return snap, hops.astype(dtype), plane
 
 
 class Lookahead:
@@ -65,10 +74,11 @@ class Lookahead:
     whatever it is doing: the teardown of a run must not wait on a computation."""
 
     def __init__(self, engine: TopologyEngine, destinations: np.ndarray, depth: int = 2,
-                 close_timeout_s: float = 5.0, route_hysteresis_ms: float = 0.0):
+                 close_timeout_s: float = 5.0, per_pair: bool = False, route_hysteresis_ms: float = 0.0):
         ctx = multiprocessing.get_context("fork")
         self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init,
-                                                            initargs=(engine, destinations, route_hysteresis_ms))
+                                                            initargs=(engine, destinations, per_pair,
+                                                                      route_hysteresis_ms))
         self._futures: Dict[float, concurrent.futures.Future] = {}
         self.depth = depth
         self.close_timeout_s = close_timeout_s
@@ -80,23 +90,26 @@ class Lookahead:
             if key not in self._futures:
                 self._futures[key] = self._pool.submit(_compute, float(off))
 
-    def get(self, offset_s: float) -> Tuple[Snapshot, np.ndarray]:
-        """The snapshot and next hops at ``offset_s`` (computed now if not prefetched)."""
+    def get(self, offset_s: float) -> Tuple[Snapshot, np.ndarray, Optional[Links]]:
+        """The snapshot, next hops and (per-pair forwarding) per-pair links at ``offset_s``
+        (computed now if not prefetched)."""
         key = round(float(offset_s), 6)
         future = self._futures.pop(key, None)
         if future is None:
             future = self._pool.submit(_compute, float(offset_s))
         for old in [k for k in self._futures if k < key]:  # skipped ticks
             self._futures.pop(old).cancel()
-        snap, hops = future.result()
-        return snap, hops.astype(np.int32)
+        snap, hops, plane = future.result()
+        return snap, hops.astype(np.int32), plane
 
-    def peek(self, offset_s: float) -> Optional[Snapshot]:
-        """The snapshot at ``offset_s`` if it is computed already, without waiting."""
+    def peek(self, offset_s: float) -> Optional[Tuple[Snapshot, Optional[Links]]]:
+        """The snapshot at ``offset_s`` and its per-pair links (None with hop-by-hop
+        forwarding) if they are computed already, without waiting."""
         future = self._futures.get(round(float(offset_s), 6))
         if future is None or not future.done() or future.cancelled() or future.exception() is not None:
             return None
-        return future.result()[0]
+        snap, _, plane = future.result()
+        return snap, plane
 
     def close(self) -> None:
         for f in self._futures.values():

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import LeonetError
 from ..topology import Snapshot, TopologyEngine
-from ..topology.links import KIND_NAMES
+from ..topology.links import KIND_NAMES, Links
+from ..topology.pairwise import pairwise_plane, pairwise_snapshot
 from ..topology.stable import stable_next_hops
 from . import netns as nsmod
 from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
@@ -44,6 +45,23 @@ IFINDEX_OFFSET = 16
 _BENIGN = {2, 3}  # ENOENT, ESRCH
 
 Progress = Callable[[str, int, int], None]
+#: per-pair forwarding refuses to start above this many virtual links (each is a veth
+#: pair with two shaped ends): the nodes that take part must be limited by a bounding box
+MAX_PAIR_LINKS = 50_000
+
+
+def check_per_pair_size(engine: TopologyEngine, offset_s: float) -> int:
+    """Refuse (ConfigError) a per-pair run whose first tick needs more than
+    :data:`MAX_PAIR_LINKS` virtual links; returns the number of nodes taking part."""
+    from ..errors import ConfigError
+    from ..topology.pairwise import participants
+    count = len(participants(engine.snapshot(offset_s)))
+    links = count * (count - 1) // 2
+    if links > MAX_PAIR_LINKS:
+        raise ConfigError("emulation.forwarding", "per-pair", f"{count} nodes take part at the start, which needs "
+                          f"up to {links:,} virtual links (limit {MAX_PAIR_LINKS:,})",
+                          "limit the satellites that take part with topology.bounding_box, or use hop-by-hop")
+    return count
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -86,10 +104,17 @@ class LeoNetwork:
         self.by_name: Dict[str, EmulatedNode] = {n.name: n for n in self.nodes}
         self.by_name.update({n.host: n for n in self.nodes})
         V = len(self.nodes)
+        n = engine.nodes.num_satellites
+        #: per-pair forwarding: the kernel holds a direct link per connected pair of active
+        #: nodes (docs/forwarding.md) instead of the snapshot's ISLs and GSLs
+        self.per_pair = config.forwarding == "per-pair"
         if config.routes == "all":
             self.destinations = np.arange(V)
+        elif config.routes == "bounding-box":   # ground stations and the box's satellites
+            horizon = config.offset_s + np.arange(0.0, config.routes_horizon_s + 1e-9, max(1.0, config.step_s))
+            self.destinations = np.concatenate((np.flatnonzero(engine.ever_active(horizon)), np.arange(n, V)))
         else:
-            self.destinations = np.arange(engine.nodes.num_satellites, V)
+            self.destinations = np.arange(n, V)
         self._worker = nsmod.NetnsThread()
         self._netns_fds: List[int] = []
         self._sockets: List[RtnlSocket] = []
@@ -183,21 +208,32 @@ class LeoNetwork:
 
     # ------------------------------------------------------------------ apply
     def apply(self, snap: Snapshot, progress: Progress = _no_progress,
-              next_hop: Optional[np.ndarray] = None) -> ApplyReport:
+              next_hop: Optional[np.ndarray] = None, plane: Optional[Links] = None) -> ApplyReport:
         """Make the kernel match ``snap`` (make-before-break). ``next_hop`` is the
-        snapshot's (destinations x nodes) next-hop table if already computed."""
+        snapshot's (destinations x nodes) next-hop table if already computed; with
+        per-pair forwarding, ``plane`` its per-pair links (both computed here otherwise)."""
         with self._apply_lock:
-            return self._apply(snap, progress, next_hop)
+            return self._apply(snap, progress, next_hop, plane)
 
-    def _apply(self, snap: Snapshot, progress: Progress, next_hop: Optional[np.ndarray]) -> ApplyReport:
+    def plane_of(self, snap: Snapshot) -> Tuple[Links, Optional[np.ndarray]]:
+        """The links the kernel should hold for ``snap`` and their next hops (None:
+        shortest paths over those links, computed when routing)."""
+        if not self.per_pair:
+            return snap.links, None
+        return pairwise_plane(snap, self.destinations, self.engine.config.speed_of_light_factor)
+
+    def _apply(self, snap: Snapshot, progress: Progress, next_hop: Optional[np.ndarray],
+               plane: Optional[Links]) -> ApplyReport:
         t0 = time.perf_counter()
         self.engine_snapshot = snap
         if self.overrides:
             snap = self.overrides.apply(snap)
-            next_hop = None  # computed without the faults: route again
+            next_hop, plane = None, None  # computed without the faults: route again
+        if self.per_pair and (plane is None or next_hop is None):
+            plane, next_hop = self.plane_of(snap)
         report = ApplyReport()
         V = len(self.nodes)
-        new = snap.links
+        new = plane if self.per_pair else snap.links
         new_keys = new.keys(V)
         if self.links is None:
             old_keys = np.zeros(0, dtype=new_keys.dtype)
@@ -246,15 +282,16 @@ class LeoNetwork:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def prepare(self, upcoming: Snapshot) -> None:
+    def prepare(self, upcoming: Snapshot, plane: Optional[Links] = None) -> None:
         """Let the shaper get ready, between ticks, for the links ``upcoming`` will add
-        (see :meth:`LinkShaper.prepare`)."""
+        (see :meth:`LinkShaper.prepare`); with per-pair forwarding, for ``plane``'s."""
+        links = plane if self.per_pair else upcoming.links
         with self._apply_lock:
-            if self.links is None:
+            if self.links is None or links is None:
                 return
             V = len(self.nodes)
-            added = np.flatnonzero(~np.isin(upcoming.links.keys(V), self.links.keys(V)))
-            self.shaper.prepare([end for end, _ in self._ends(upcoming.links, added)])
+            added = np.flatnonzero(~np.isin(links.keys(V), self.links.keys(V)))
+            self.shaper.prepare([end for end, _ in self._ends(links, added)])
 
     def _ends(self, links, rows: np.ndarray) -> List[Tuple[Tuple[str, str], LinkParams]]:
         out = []
@@ -424,6 +461,8 @@ class LeoNetwork:
             if snap is None:
                 raise LeonetError("the network is not up yet")
             tables = [dump_host_routes(s) for s in self._sockets]
+            if self.per_pair:   # the kernel's links are the pair links: judge the walks over them
+                snap = pairwise_snapshot(snap, self.links)
         return check_tables(self.engine.nodes.names, self.destinations, tables, [snap],
                             self.config.delay_update_threshold_ms, format_utc(snap.time),
                             tolerance_ms=TOLERANCE_MS + self.config.route_hysteresis_ms)

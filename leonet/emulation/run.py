@@ -95,6 +95,9 @@ class EmulationRun:
     def start(self, progress: Optional[Progress] = None) -> None:
         require_root()
         self._catch_interrupts()
+        if self.config.forwarding == "per-pair":
+            from .network import check_per_pair_size
+            check_per_pair_size(self.engine, self.config.offset_s)
         if runstate.active_run() is not None:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run
@@ -104,10 +107,13 @@ class EmulationRun:
                                      self.config.offset_s, Hooks())
         runstate.claim({"scenario": self.scenario.name, "backend": self.shaper.name,
                         "scenario_path": str(self.scenario.source), "routes": self.config.routes,
+                        "forwarding": self.config.forwarding,
                         "delay_update_threshold_ms": self.config.delay_update_threshold_ms,
                         "route_hysteresis_ms": self.config.route_hysteresis_ms,
                         "start": format_utc(self.scenario.start),
-                        "nodes": [n.to_dict() for n in self.network.nodes]})
+                        "nodes": [n.to_dict() for n in self.network.nodes],
+                        **({"destinations": self.network.destinations.tolist()}
+                           if self.config.routes == "bounding-box" else {})})
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
         for line in report.errors:
             log.warning("bring-up: %s", line)

@@ -374,10 +374,28 @@ def check_active_run() -> RouteCheck:
         return dict(zip(nodes, again)), _snapshot_at(engine, now, float(now["offset_s"])), int(now.get("tick", 0))
 
     V = len(engine.nodes)
-    dests = np.arange(V) if record.get("routes", "all") == "all" else np.arange(engine.nodes.num_satellites, V)
+    if "destinations" in record:       # routes: bounding-box records its destination nodes
+        dests = np.asarray(record["destinations"], dtype=int)
+    else:
+        dests = np.arange(V) if record.get("routes", "all") == "all" else np.arange(engine.nodes.num_satellites, V)
+    if record.get("forwarding") == "per-pair":   # judged over the direct pair links the run installs
+        from ..topology.pairwise import pairwise_snapshot
+
+        def plane(snap: Snapshot) -> Snapshot:
+            return pairwise_snapshot(snap, speed_of_light_factor=engine.config.speed_of_light_factor)
+    else:
+        def plane(snap: Snapshot) -> Snapshot:
+            return snap
+    snaps = [plane(s) for s in snaps]
+
+    def reread_plane(nodes: List[int]) -> Tuple[Dict[int, Table], Snapshot, int]:
+        tables_, snap_, tick_ = reread(nodes)
+        return tables_, plane(snap_), tick_
+
     result = check_tables(engine.nodes.names, dests, tables, snaps,
                           float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks,
-                          tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)), reread=reread)
+                          tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)),
+                          reread=reread_plane)
     result.seconds["read"] = t1 - t0
     return result
 

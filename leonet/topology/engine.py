@@ -97,6 +97,16 @@ class TopologyEngine:
             return np.ones(len(positions_km), bool)
         return box.active(positions_km)
 
+    def ever_active(self, offsets_s: Sequence[float]) -> np.ndarray:
+        """Satellites inside the bounding box at any of these offsets (all, without one)."""
+        n = self.constellation.num_satellites
+        if self.config.bounding_box is None:
+            return np.ones(n, bool)
+        seen = np.zeros(n, bool)
+        for _, pos in self.positions(offsets_s, knot_step_s=60.0):
+            seen |= self.active_satellites(pos)
+        return seen
+
     # ------------------------------------------------------------------ snapshots
     def snapshot_from_positions(self, offset_s: float, positions_km: np.ndarray) -> Snapshot:
         """A snapshot for given satellite positions (N, 3) at ``offset_s``."""

@@ -14,7 +14,8 @@ from ..orbits.constants import SPEED_OF_LIGHT_KM_S
 
 ISL = 0  #: value of :attr:`Links.kind` for inter-satellite links
 GSL = 1  #: value of :attr:`Links.kind` for ground-satellite links
-KIND_NAMES = ("isl", "gsl")
+PAIR = 2  #: a direct virtual link standing for a whole path (per-pair forwarding, see pairwise.py)
+KIND_NAMES = ("isl", "gsl", "pair")
 
 
 def delay_ms(distance_km: np.ndarray | float, speed_of_light_factor: float = 1.0) -> np.ndarray:

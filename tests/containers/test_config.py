@@ -69,3 +69,29 @@ def test_workload_cli_arguments(argv, name, command, env):
     args = build_parser().parse_args(["workload", "run"] + argv)
     body = workload_body(args)
     assert body["name"] == name and body["command"] == command and body["env"] == env and body["image"] == "img"
+
+
+def test_celestial_estimate_reproduces_the_papers_137_cores():
+    """Celestial's section 4 configuration (preset celestial-meetup): its formula gives the
+    paper's "137 required CPU cores" (0.013685 x 4,409 x 2 + 4 x 4 = 136.7)."""
+    from leonet.containers.config import containers_config
+    from leonet.containers.estimate import celestial_box_ratio, celestial_estimate
+    from leonet.orbits import build_constellation, load_scenario
+    scenario = load_scenario("celestial-meetup")
+    engine = TopologyEngine(build_constellation(scenario))
+    e = celestial_estimate(engine, containers_config(scenario), capacity_cores=96, capacity_memory_mb=96 * 1024)
+    assert celestial_box_ratio(engine.config.bounding_box) == pytest.approx(0.013685, abs=1e-6)
+    assert e.cores == 137 and e.ground_station_cores == 16
+    assert e.satellite_cores == pytest.approx(120.67, abs=0.01)
+    assert e.utilization == pytest.approx(120.67 / 80, abs=0.01)   # 96 cores minus the stations' 16
+    assert "reduce the bounding box by at least 34 %" in " ".join(e.lines())
+
+
+def test_celestial_box_ratio_wraps_the_antimeridian():
+    from leonet.containers.estimate import celestial_box_ratio
+    from leonet.topology.bbox import BoundingBox
+    # Celestial's section 5 box [-63.1975, 112.3942, 78.1400, -64.0332] crosses 180 deg
+    box = BoundingBox.parse({"lat_min_deg": -63.1975, "lat_max_deg": 78.14, "lon_min_deg": 112.3942,
+                             "lon_max_deg": -64.0332})
+    assert celestial_box_ratio(box) == pytest.approx((360 - 64.0332 - 112.3942) * 141.3375 / 64800)
+    assert celestial_box_ratio(None) == 1.0
