@@ -20,6 +20,19 @@
         metric: straight          # straight (the paper) | path
         interpolation: null       # cubic | linear; null: cubic for straight, linear for path
         control_nodes: null       # default control nodes (ground-station names)
+      runtime:                    # the live handover runtime (leonet run; docs/kubespace.md)
+        enabled: false
+        planes: null              # null: controlplane.ground_stations | cnpa | [ground-station names]
+        auto: true                # daemons hand over at their CNAA-predicted times (false: on request)
+        sync_port: 6444           # plane-to-plane channel (HTTPS, mutual TLS with the cluster CA)
+        sync_timeout_s: 5         # a transfer of a node and its pods to the target plane
+        binding_timeout_s: 30     # how long a Finished request may wait for the target to Bind
+        retry_backoff_max_s: 60   # failed handovers retry at the next decision, backing off to this
+        recompute_before_s: 600   # recompute the CNAA schedule this long before its window ends
+        max_concurrent_handovers: 32   # per daemons process
+        pod_cidr: 10.128.0.0/9    # split into one subnet per satellite, by satellite index
+        pod_cidr_prefix: 24
+        request_ttl_s: 3600       # finished or failed HandoverRequests are deleted after this
 
 Command-line options override these values.
 """
@@ -27,7 +40,8 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field, fields
-from typing import Any, List, Mapping, Optional
+import ipaddress
+from typing import Any, List, Mapping, Optional, Union
 
 from ..errors import ConfigError
 from ..orbits import Scenario
@@ -64,9 +78,26 @@ class AssignmentConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    enabled: bool = False
+    planes: Union[None, str, List[str]] = None   #: None, "cnpa" or ground-station names
+    auto: bool = True
+    sync_port: int = 6444
+    sync_timeout_s: float = 5.0
+    binding_timeout_s: float = 30.0
+    retry_backoff_max_s: float = 60.0
+    recompute_before_s: float = 600.0
+    max_concurrent_handovers: int = 32
+    pod_cidr: str = "10.128.0.0/9"
+    pod_cidr_prefix: int = 24
+    request_ttl_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class KubeSpaceConfig:
     placement: PlacementConfig = field(default_factory=PlacementConfig)
     assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
 def _keys(where: str, raw: Mapping[str, Any], allowed: List[str]) -> None:
@@ -126,7 +157,7 @@ def names(where: str, value: Any) -> Optional[List[str]]:
 def parse_kubespace_section(raw: Any) -> KubeSpaceConfig:
     """Validate a raw ``kubespace:`` mapping (``None`` gives the defaults)."""
     raw = _mapping("kubespace", raw)
-    _keys("kubespace", raw, ["placement", "assignment"])
+    _keys("kubespace", raw, ["placement", "assignment", "runtime"])
     p = _mapping("kubespace.placement", raw.get("placement"))
     _keys("kubespace.placement", p, [f.name for f in fields(PlacementConfig)])
     a = _mapping("kubespace.assignment", raw.get("assignment"))
@@ -168,7 +199,62 @@ def parse_kubespace_section(raw: Any) -> KubeSpaceConfig:
     except ConfigError as exc:
         key = {"sample_s": "sample_interval_s", "decision_s": "decision_interval_s"}.get(exc.field, exc.field)
         raise ConfigError(f"{w}.{key}", exc.value, exc.problem, exc.fix) from None
-    return KubeSpaceConfig(placement, assignment)
+    runtime = parse_runtime(_mapping("kubespace.runtime", raw.get("runtime")), assignment)
+    return KubeSpaceConfig(placement, assignment, runtime)
+
+
+def parse_runtime(r: Mapping[str, Any], assignment: AssignmentConfig) -> RuntimeConfig:
+    """The ``kubespace.runtime`` subsection (names are checked against the run's nodes later)."""
+    w = "kubespace.runtime"
+    _keys(w, r, [f.name for f in fields(RuntimeConfig)])
+    d = RuntimeConfig()
+    planes = r.get("planes")
+    if planes is not None and planes != "cnpa":
+        if not isinstance(planes, (list, str)):
+            raise ConfigError(f"{w}.planes", planes, "must be cnpa or a list of ground-station names",
+                              "write `planes: cnpa` or `planes: [A, B]`, or leave it out to use "
+                              "controlplane.ground_stations")
+        planes = names(f"{w}.planes", planes)
+    port = r.get("sync_port", d.sync_port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"{w}.sync_port", port, "must be a TCP port (1-65535)", "e.g. 6444")
+    cidr = r.get("pod_cidr", d.pod_cidr)
+    try:
+        network = ipaddress.IPv4Network(str(cidr))
+    except ValueError:
+        raise ConfigError(f"{w}.pod_cidr", cidr, "is not an IPv4 network", "e.g. 10.128.0.0/9") from None
+    from ..emulation.addressing import NETWORK as NODE_NETWORK
+    if network.overlaps(NODE_NETWORK):
+        raise ConfigError(f"{w}.pod_cidr", cidr, f"overlaps the node addresses ({NODE_NETWORK})",
+                          "use a range outside 10.64.0.0/10, e.g. 10.128.0.0/9")
+    prefix = positive_int(f"{w}.pod_cidr_prefix", r.get("pod_cidr_prefix", d.pod_cidr_prefix), lo=1)
+    if not network.prefixlen <= prefix <= 30:
+        raise ConfigError(f"{w}.pod_cidr_prefix", prefix, f"must be between {network.prefixlen} (the pod_cidr's "
+                          "prefix) and 30", "e.g. 24: a /24 per satellite")
+    out = RuntimeConfig(
+        enabled=flag(f"{w}.enabled", r.get("enabled", d.enabled)),
+        planes=planes,
+        auto=flag(f"{w}.auto", r.get("auto", d.auto)),
+        sync_port=port,
+        sync_timeout_s=positive_seconds(f"{w}.sync_timeout_s", r.get("sync_timeout_s", d.sync_timeout_s)),
+        binding_timeout_s=positive_seconds(f"{w}.binding_timeout_s",
+                                           r.get("binding_timeout_s", d.binding_timeout_s)),
+        retry_backoff_max_s=positive_seconds(f"{w}.retry_backoff_max_s",
+                                             r.get("retry_backoff_max_s", d.retry_backoff_max_s)),
+        recompute_before_s=positive_seconds(f"{w}.recompute_before_s",
+                                            r.get("recompute_before_s", d.recompute_before_s)),
+        max_concurrent_handovers=positive_int(f"{w}.max_concurrent_handovers",
+                                              r.get("max_concurrent_handovers", d.max_concurrent_handovers)),
+        pod_cidr=str(network), pod_cidr_prefix=prefix,
+        request_ttl_s=positive_seconds(f"{w}.request_ttl_s", r.get("request_ttl_s", d.request_ttl_s)))
+    if out.recompute_before_s >= assignment.window_s:
+        raise ConfigError(f"{w}.recompute_before_s", out.recompute_before_s,
+                          f"must be shorter than the CNAA window (kubespace.assignment.window_s = "
+                          f"{assignment.window_s:g} s)", "e.g. 600 for a 12 h window")
+    if out.sync_timeout_s >= out.binding_timeout_s:
+        raise ConfigError(f"{w}.binding_timeout_s", out.binding_timeout_s,
+                          f"must be longer than sync_timeout_s ({out.sync_timeout_s:g} s)", "e.g. 30")
+    return out
 
 
 def default_interpolation(metric: str) -> str:
