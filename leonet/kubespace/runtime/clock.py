@@ -82,6 +82,11 @@ class EmulatedClock:
         return None if self._start is None else format_utc(add_seconds(self._start, offset_s))
 
     @property
+    def speed(self) -> Optional[float]:
+        st = self._load()
+        return None if st is None else float(st["speed"])
+
+    @property
     def start(self) -> Optional[_dt.datetime]:
         self._load()
         return self._start

@@ -114,6 +114,14 @@ class SatelliteDaemon:
             c = self._conns[plane] = self._connect(plane)
         return c
 
+    async def warm(self, plane: Optional[str] = None) -> None:
+        """Open the daemon's connection to ``plane`` (default: its own) ahead of use: TCP and TLS now,
+        so that the request of a predicted handover takes one round trip, not three."""
+        try:
+            await self.conn(plane or self.plane).request("GET", "/version")
+        except ApiError as e:
+            log.debug("%s: warming the connection to %s: %s", self.node, plane or self.plane, e)
+
     async def close(self) -> None:
         if self._release_task is not None:
             self._release_task.cancel()
@@ -165,10 +173,12 @@ class SatelliteDaemon:
             rec.fail(st.get("reason") or R.REQUEST_FAILED, st.get("message") or "")
             return
         rec.mark(9, self.clock)
+        warm = asyncio.get_running_loop().create_task(self.warm(rec.source))   # for step 15, meanwhile
         # steps 10-14: the agent's side (same process)
         new = self._connect(rec.target)
         rec.mark(10, self.clock)
         bound = await self._report_until_bound(new, rec)
+        await warm
         if bound is None:
             await new.close()
             return
@@ -220,20 +230,26 @@ class SatelliteDaemon:
         return None
 
     async def _report_until_bound(self, new, rec: HandoverRecord) -> Optional[dict]:
-        """Steps 11-12: report to the target until it binds the node; stop if the source fails the
-        request (it resolves a stuck handover with the target)."""
+        """Steps 11-12: report to the target until it binds the node (a watch opened at the same time
+        sees it); stop if the source fails the request (it resolves a stuck handover with the target)."""
         deadline = time.monotonic() + self.timeouts.bind_s
-        reported: Optional[dict] = None
+        reported = False
         while time.monotonic() < deadline:
+            watch = asyncio.get_running_loop().create_task(self._watch_bound(new, rec.request))
             try:
-                if reported is None:
-                    reported = await self.agent.report_to(new)
+                if not reported:
+                    await self.agent.report_to(new)
+                    reported = True
                     rec.mark(11, self.clock)
-                obj = await self._watch_bound(new, reported, rec.request)
+                obj = await watch
                 if obj is not None:
                     return obj
             except ApiError as e:
                 log.debug("%s: reporting to %s: %s", self.node, rec.target, e)
+            finally:
+                if not watch.done():
+                    watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
             hr = await self._get_request(rec)
             if hr is not None and R.phase(hr) == R.FAILED:
                 st = hr.get("status") or {}
@@ -245,30 +261,22 @@ class SatelliteDaemon:
         rec.fail(R.BINDING_TIMEOUT, f"{rec.target} did not bind the node within {self.timeouts.bind_s:g} s")
         return None
 
-    async def _watch_bound(self, new, reported: dict, handover: str, timeout: float = 5.0) -> Optional[dict]:
-        """Wait (a watch from the report's resourceVersion) until the target lists the node Bound by
-        this handover; None after ``timeout`` s."""
+    async def _watch_bound(self, new, handover: str, timeout: float = 10.0) -> Optional[dict]:
+        """The node as the target lists it once Bound by this handover (a watch: the current state, then
+        changes); None after ``timeout`` s or if the target does not answer."""
         def bound(obj: dict) -> bool:
             return binding_state(obj) == BOUND and binding_handover(obj) == handover
 
-        if bound(reported):
-            return reported
-
         async def first_bound() -> Optional[dict]:
-            async for etype, obj in new.watch("v1", "nodes", resource_version=reported["metadata"]["resourceVersion"],
-                                              fieldSelector=f"metadata.name={self.node}",
+            async for etype, obj in new.watch("v1", "nodes", fieldSelector=f"metadata.name={self.node}",
                                               timeout_seconds=int(timeout) + 1):
                 if etype != "BOOKMARK" and bound(obj):
                     return obj
             return None
         try:
-            obj = await asyncio.wait_for(first_bound(), timeout)
-            if obj is not None:
-                return obj
-        except asyncio.TimeoutError:
-            pass
-        obj = await new.get("v1", "nodes", self.node)   # a watch that expired (410) or missed: look
-        return obj if bound(obj) else None
+            return await asyncio.wait_for(first_bound(), timeout)
+        except (asyncio.TimeoutError, ApiError):
+            return None
 
     async def _get_request(self, rec: HandoverRecord) -> Optional[dict]:
         try:

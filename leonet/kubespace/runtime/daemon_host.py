@@ -40,6 +40,8 @@ log = logging.getLogger("leonet.kubespace.daemons")
 
 CHECK_INTERVAL_S = 0.1
 LOG_KEEP = 5000
+#: wall seconds before a predicted handover at which a daemon opens its connection to its plane
+WARM_LEAD_S = 2.0
 
 
 class DaemonHost:
@@ -79,6 +81,7 @@ class DaemonHost:
         self._gate = asyncio.Semaphore(int(runtime.get("max_concurrent_handovers", 32)))
         self._tasks: Set[asyncio.Task] = set()
         self._recomputing = False
+        self._warmed: Set[str] = set()
         self._window_end = math.inf
         self.counts = {"started": 0, "finished": 0, "failed": 0, "recomputed": 0}
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
@@ -157,6 +160,11 @@ class DaemonHost:
             self._spawn(self._recompute_all(now))
         if not self.auto:
             return
+        speed = self.clock.speed or 1.0
+        for at, node in heapq.nsmallest(8, self._heap):
+            if at <= now + WARM_LEAD_S * speed and node not in self._warmed and not self.daemons[node].busy:
+                self._warmed.add(node)
+                self._spawn(self.daemons[node].warm())
         while self._heap and self._heap[0][0] <= now:
             at, node = heapq.heappop(self._heap)
             d = self.daemons[node]
@@ -167,6 +175,7 @@ class DaemonHost:
             if ev[1] != d.plane:   # the schedule assumed another plane: decide again from the actual one
                 self._spawn(self._recompute([node], align_up(now, self.params.decision_s)))
                 continue
+            self._warmed.discard(node)
             self._spawn(self._handover(node, ev[2], f"CNAA: {ev[2]} nearer than {ev[1]} (threshold "
                                                     f"{self.params.threshold:g})", ev[0]))
 
