@@ -186,7 +186,7 @@ def main() -> int:
             soon = sorted((v["next"]["offset_s"], n) for n, v in status.items() if v["next"])
             by_node = {n: s for s, n in cluster.node_names.items()}
             targets = {by_node[n]: f"http://{run.node(by_node[n]).address}:{HTTP_PORT}/os-release"
-                       for _, n in soon[:args.http] if n in before}
+                       for _, n in soon[:args.http] if f"web-{n}" in before}
             probe_from = next(iter(cluster.planes))
             http = HttpProbe(run.node(probe_from).netns, targets, interval=0.1, timeout=3.0).start()
             vis = InvisibilityProbe(plane_endpoints(cluster.planes), nodes=list(cluster.node_names.values()),

@@ -312,9 +312,7 @@ class NodeAgent:
 
     async def _sync_loop(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.sync_period)
-            except asyncio.TimeoutError:
+            if not await _wait_event(self._wake, self.config.sync_period):
                 self._dirty |= set(self._desired) | set(self.runtime.pods())
             self._wake.clear()
             keys, self._dirty = self._dirty, set()
@@ -560,6 +558,17 @@ class NodeAgent:
             return None
         cs = st.containers.get(container) if container else next(iter(st.containers.values()), None)
         return cs.pid if cs and cs.state == "running" else None
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """``wait_for(event.wait(), timeout)`` that never swallows a cancellation (Python 3.11's wait_for
+    loses one that arrives as the event is set, and the agent's stop then waits forever)."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
 
 
 def _strip_times(status: dict) -> str:
