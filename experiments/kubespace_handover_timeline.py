@@ -31,7 +31,7 @@ from kubespace_common import (DAY_S, Stopwatch, load, matplotlib_agg, parser, pa
                               save_figure, write_csv)
 from leonet.controlplane.cluster import ControlPlaneCluster
 from leonet.kubespace import cnpa
-from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, plane_endpoints
+from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, ProbeProcess, plane_endpoints
 from leonet.kubespace.runtime.resources import STEPS
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
 from leonet.orbits.scenario import scenario_path
@@ -79,7 +79,7 @@ def cnpa_planes(args, k: int) -> List[Any]:
     """Algorithm 1 over the paper's 316 candidates for a day (the path tensor Fig. 10 and 11 cache)."""
     c = load("starlink")
     offsets = np.arange(0.0, DAY_S + 1, 60.0)
-    tensor = path_tensor(c, "kubespace-starlink", offsets, args.out / "cache", workers=args.workers)
+    tensor = path_tensor(c, "kubespace-starlink", offsets, args.cache or args.out / "cache", workers=args.workers)
     placement = cnpa(np.ascontiguousarray(tensor[:-1]), k, clusters=20, seed=0)
     print(f"CNPA (K={k}, C=20, seed 0) chose: {', '.join(c.ground_stations[i].name for i in placement.selection)}"
           f"; worst one-way delay {placement.score:.2f} ms", flush=True)
@@ -143,6 +143,9 @@ def main() -> int:
     p.add_argument("--agents", default="all", help="satellites with an agent and a daemon (default all)")
     p.add_argument("--http", type=int, default=10, help="satellites whose pod the HTTP probe GETs (default 10)")
     p.add_argument("--probe-mode", choices=("list", "watch"), help="invisibility probe (default watch; quick list)")
+    p.add_argument("--cache", type=Path, help="path-tensor cache (default: OUT/cache, shared with Fig. 10 and 11)")
+    p.add_argument("--planes", help="comma-separated control-plane stations of kubespace-starlink instead of "
+                                    "running CNPA (e.g. what an earlier run printed)")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_handover_timeline.py")
@@ -152,7 +155,13 @@ def main() -> int:
     mode = args.probe_mode or ("list" if quick else "watch")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
     watch = Stopwatch()
-    raw = quick_scenario(args) if quick else full_scenario(args, cnpa_planes(args, 10))
+    if quick:
+        raw = quick_scenario(args)
+    elif args.planes:
+        c = load("starlink")
+        raw = full_scenario(args, [c.ground_station(n.strip()) for n in args.planes.split(",")])
+    else:
+        raw = full_scenario(args, cnpa_planes(args, 10))
     from leonet.emulation import runstate
     from leonet.launch import prepare_run
     args.out.mkdir(parents=True, exist_ok=True)
@@ -188,9 +197,11 @@ def main() -> int:
             targets = {by_node[n]: f"http://{run.node(by_node[n]).address}:{HTTP_PORT}/os-release"
                        for _, n in soon[:args.http] if f"web-{n}" in before}
             probe_from = next(iter(cluster.planes))
-            http = HttpProbe(run.node(probe_from).netns, targets, interval=0.1, timeout=3.0).start()
-            vis = InvisibilityProbe(plane_endpoints(cluster.planes), nodes=list(cluster.node_names.values()),
-                                    interval=0.1, mode=mode).start()
+            # the probes run in child processes: their requests must not take the run's interpreter
+            http = ProbeProcess(HttpProbe, netns=run.node(probe_from).netns, targets=targets, interval=0.1,
+                                timeout=3.0).start()
+            vis = ProbeProcess(InvisibilityProbe, planes=plane_endpoints(cluster.planes),
+                               nodes=list(cluster.node_names.values()), interval=0.1, mode=mode).start()
             ticker = threading.Thread(target=run.controller.run, args=(duration,), daemon=True)
             s0 = run.controller.stats.summary()["ticks"]
             ticker.start()

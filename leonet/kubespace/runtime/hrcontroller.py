@@ -129,6 +129,7 @@ class HRController:
     async def run(self) -> None:
         """Reconcile what a restart interrupted, then check timeouts and expire old requests."""
         self._loop = asyncio.get_running_loop()
+        self._spawn(self._keep_channels_open())
         await self._reconcile_interrupted()
         period = max(0.5, min(5.0, self.binding_timeout_s / 4))
         while True:
@@ -138,6 +139,14 @@ class HRController:
                 self._expire_requests()
             except Exception:   # keep checking whatever one object looks like
                 log.exception("HRController periodic check failed")
+
+    async def _keep_channels_open(self, period: float = 30.0) -> None:
+        """Keep a connection to every peer open (a query every ``period`` s, within the servers' 75 s
+        keep-alive), so that a transfer takes one round trip between the stations, not three."""
+        while True:
+            await asyncio.gather(*(self._conn(p).request("GET", f"{PREFIX}/nodes/-", timeout=self.sync_timeout_s)
+                                   for p in self.peers), return_exceptions=True)
+            await asyncio.sleep(period)
 
     # ------------------------------------------------------------------ source: steps 4-8
     def _request(self, name: str) -> Optional[dict]:

@@ -13,7 +13,9 @@
   ``interval`` over a new TCP connection, and counts failures (refused, reset, timed out, non-2xx).
 
 Both run on their own asyncio loop in a thread (:meth:`start` / :meth:`stop`), so a test or an
-experiment can keep blocking on other calls meanwhile. Results are plain dicts.
+experiment can keep blocking on other calls meanwhile; :class:`ProbeProcess` runs either in a child
+process instead, so that at scale its requests do not compete for the interpreter with the emulation's
+controller. Results are plain dicts.
 """
 from __future__ import annotations
 
@@ -335,3 +337,41 @@ def plane_endpoints(planes: Dict[str, Any]) -> List[PlaneEndpoint]:
         get = (lambda k: p[k]) if isinstance(p, dict) else (lambda k: getattr(p, k))
         out.append(PlaneEndpoint(name, get("kubeconfig"), get("netns")))
     return out
+
+
+def _probe_child(cls_name: str, kwargs: Dict[str, Any], conn) -> None:
+    probe = globals()[cls_name](**kwargs).start()
+    conn.send("started")
+    conn.recv()                      # the parent asks for the result
+    conn.send(probe.stop())
+
+
+class ProbeProcess:
+    """Run an :class:`InvisibilityProbe` or :class:`HttpProbe` in a child process (spawned: it inherits
+    nothing of the parent's threads); ``start()`` returns once it samples, ``stop()`` returns its result."""
+
+    def __init__(self, cls: type, **kwargs: Any):
+        import multiprocessing as mp
+        if cls not in (InvisibilityProbe, HttpProbe):
+            raise ValueError("ProbeProcess runs InvisibilityProbe or HttpProbe")
+        self._ctx = mp.get_context("spawn")
+        self._parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_probe_child, args=(cls.__name__, kwargs, child), daemon=True,
+                                       name=f"leonet-{cls.__name__}")
+
+    def start(self, timeout: float = 60.0) -> "ProbeProcess":
+        self._proc.start()
+        if not self._parent.poll(timeout):
+            self._proc.kill()
+            raise RuntimeError("the probe process did not start")
+        self._parent.recv()
+        return self
+
+    def stop(self, timeout: float = 120.0) -> Dict[str, Any]:
+        self._parent.send("stop")
+        if not self._parent.poll(timeout):
+            self._proc.kill()
+            raise RuntimeError("the probe process did not answer")
+        result = self._parent.recv()
+        self._proc.join(10)
+        return result
