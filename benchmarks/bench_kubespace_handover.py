@@ -123,15 +123,30 @@ def start_agents(tmp: Path, planes: Planes, assignment: Dict[str, str], tles: Di
     return agents
 
 
-def daemon_args(planes: Planes, names: List[str], tles: Dict[str, List[str]], auto: bool) -> Dict[str, Any]:
+def daemon_args(planes: Planes, names: List[str], tles: Dict[str, List[str]], auto: bool,
+                concurrency: int = 32) -> Dict[str, Any]:
     sites = {n: (la, lo) for n, la, lo in SITES}
     return {"planes": {n: {"lat_deg": sites[n][0], "lon_deg": sites[n][1]} for n in names},
             "satellites": {node: {"satellite": node, "tle": tle} for node, tle in tles.items()},
             "scenario_start": load_constellation("kubespace-starlink").start.isoformat(),
             "assignment": {"window_s": 43200, "sample_interval_s": 60, "decision_interval_s": 1, "threshold": 0.9,
                            "interpolation": "cubic"},
-            "runtime": {"auto": auto, "max_concurrent_handovers": 10000, "binding_timeout_s": 120},
+            "runtime": {"auto": auto, "max_concurrent_handovers": concurrency, "binding_timeout_s": 120},
             "clock": str(planes.tmp / "clock.json"), "log_path": str(planes.tmp / "handovers.jsonl")}
+
+
+def nearest(tles: Dict[str, List[str]], names: List[str]) -> Dict[str, str]:
+    from sgp4.api import Satrec
+    from leonet.kubespace.assignment import ControlNode
+    from leonet.kubespace.runtime.schedule import nearest_plane
+    sites = {n: (la, lo) for n, la, lo in SITES}
+    nodes = [ControlNode(n, *sites[n]) for n in names]
+    start = load_constellation("kubespace-starlink").start
+    out = {}
+    for sat, (l1, l2) in tles.items():
+        d = nearest_plane(Satrec.twoline2rv(l1, l2), nodes, start)
+        out[sat] = min(d, key=d.get)
+    return out
 
 
 def satellites(n: int) -> Dict[str, List[str]]:
@@ -154,12 +169,12 @@ def throughput(a: argparse.Namespace) -> Dict[str, Any]:
         agents = start_agents(Path(tmp), planes, {n: src for n in tles}, tles, pods=True)
         time.sleep(3)
         agents.call("plugin", spec="leonet.kubespace.runtime.daemon_host:daemon_host",
-                    args=daemon_args(planes, names, tles, auto=False))
+                    args=daemon_args(planes, names, tles, auto=False, concurrency=10000))
         out: Dict[str, Any] = {"burst": a.burst}
 
         def burst(target: str, op: str) -> Dict[str, Any]:
-            pid = planes.procs[src].pid
-            c0, t0 = cpu_s(pid), time.monotonic()
+            pid, tpid = planes.procs[src].pid, planes.procs[target].pid
+            c0, t0, a0, d0 = cpu_s(pid), time.monotonic(), cpu_s(agents.pid), cpu_s(tpid)
             with cf.ThreadPoolExecutor(max_workers=min(a.burst, 256)) as pool:
                 if op == "kubespace":
                     results = list(pool.map(lambda n: agents.call("kubespace_handover", node=n, target=target,
@@ -171,8 +186,11 @@ def throughput(a: argparse.Namespace) -> Dict[str, Any]:
                                             tles))
                     ok, durations = len(results), sorted(r["seconds"] for r in results)
             wall = time.monotonic() - t0
+            per = lambda c: round(c / max(ok, 1) * 1e3, 2)  # noqa: E731
             return {"ok": ok, "wall_s": round(wall, 2), "per_s": round(ok / wall, 1),
-                    "source_cpu_ms_per_handover": round((cpu_s(pid) - c0) / max(ok, 1) * 1e3, 2),
+                    "source_cpu_ms_per_handover": per(cpu_s(pid) - c0),
+                    "target_cpu_ms_per_handover": per(cpu_s(tpid) - d0),
+                    "agents_process_cpu_ms_per_handover": per(cpu_s(agents.pid) - a0),
                     "latency_ms_p50": round(durations[len(durations) // 2] * 1e3, 1) if durations else None,
                     "latency_ms_max": round(durations[-1] * 1e3, 1) if durations else None}
 
@@ -180,10 +198,41 @@ def throughput(a: argparse.Namespace) -> Dict[str, Any]:
         src, dst = dst, src
         out["kubespace_back"] = burst(dst, "kubespace")
         src, dst = dst, src
+        out["plane_only"] = plane_only(planes, src, dst, list(tles))
         out["baseline_hot_swap_out"] = burst(dst, "swap")
         agents.close()
         planes.stop()
     return out
+
+
+def plane_only(planes: Planes, src: str, dst: str, nodes: List[str]) -> Dict[str, Any]:
+    """Steps 4-8 alone: requests created at once by a client, the source's HRController validates,
+    transfers (to the target over the channel) and finishes them; until the last is Finished."""
+    import asyncio
+    from leonet.controlplane.agent import ApiConnection
+    from leonet.kubespace.runtime import resources as R
+
+    async def go() -> Dict[str, Any]:
+        admin = ApiConnection.from_kubeconfig(planes.tmp / src / "kubeconfig")
+        pid, tpid = planes.procs[src].pid, planes.procs[dst].pid
+        c0, d0, t0 = cpu_s(pid), cpu_s(tpid), time.monotonic()
+        await asyncio.gather(*(admin.create(R.API_VERSION, R.PLURAL, R.handover_request(
+            f"bench-{n}", n, src, dst, "benchmark", None, None)) for n in nodes))
+        while True:
+            items = (await admin.list(R.API_VERSION, R.PLURAL))["items"]
+            done = [h for h in items if h["metadata"]["name"].startswith("bench-") and R.phase(h) in
+                    (R.FINISHED, R.FAILED)]
+            if len(done) == len(nodes):
+                break
+            await asyncio.sleep(0.05)
+        wall = time.monotonic() - t0
+        finished = sum(R.phase(h) == R.FINISHED for h in done)
+        await admin.close()
+        return {"requests": len(nodes), "finished": finished, "wall_s": round(wall, 2),
+                "per_s": round(finished / wall, 1),
+                "source_cpu_ms_per_request": round((cpu_s(pid) - c0) / len(nodes) * 1e3, 2),
+                "target_cpu_ms_per_request": round((cpu_s(tpid) - d0) / len(nodes) * 1e3, 2)}
+    return asyncio.run(go())
 
 
 def daemons(a: argparse.Namespace) -> Dict[str, Any]:
@@ -191,21 +240,22 @@ def daemons(a: argparse.Namespace) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="leonet-bench-ks-") as tmp:
         planes = Planes(Path(tmp), names)
         tles = satellites(a.agents)
-        assign = {n: names[i % len(names)] for i, n in enumerate(tles)}
+        assign = nearest(tles, names)   # each on its nearest plane at the start, as the runtime does
         agents = start_agents(Path(tmp), planes, assign, tles, pods=False)
         pid = agents.pid
         time.sleep(5)
         out: Dict[str, Any] = {"agents": len(tles), "planes": len(names), "seconds": a.seconds}
 
+        clock_zero = time.monotonic()
+
         def steady() -> Dict[str, float]:
+            """The emulated clock advances in real time (from 0 when the agents registered)."""
             c0, t0 = cpu_s(pid), time.monotonic()
-            end = t0 + a.seconds
-            while time.monotonic() < end:
-                planes.clock.tick(planes.clock_offset + (time.monotonic() - planes.clock_mono))
+            while time.monotonic() < t0 + a.seconds:
+                planes.clock.tick(float(int(time.monotonic() - clock_zero)))
                 time.sleep(1.0)
             return {"rss_mb": round(rss_mb(pid), 1), "cpu_cores": round((cpu_s(pid) - c0) / (time.monotonic() - t0), 4)}
 
-        planes.clock_offset, planes.clock_mono = 0.0, time.monotonic()
         out["agents_only"] = steady()
         c0, t0 = cpu_s(pid), time.monotonic()
         agents.call("plugin", spec="leonet.kubespace.runtime.daemon_host:daemon_host",
@@ -216,6 +266,11 @@ def daemons(a: argparse.Namespace) -> Dict[str, Any]:
         out["with_daemons"] = steady()
         st = agents.call("kubespace_stats")
         out["handovers_during"] = {k: st[k] for k in ("started", "finished", "failed")}
+        reasons: Dict[str, int] = {}
+        for r in agents.call("kubespace_log", limit=0):
+            if r["outcome"] != "Finished":
+                reasons[r["failure_reason"]] = reasons.get(r["failure_reason"], 0) + 1
+        out["handovers_during"]["failure_reasons"] = reasons
         n = len(tles)
         out["per_satellite"] = {
             "rss_kb": round((out["with_daemons"]["rss_mb"] - out["agents_only"]["rss_mb"]) * 1024 / n, 1),

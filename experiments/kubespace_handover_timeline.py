@@ -280,14 +280,14 @@ def plot(out: Path, finished: List[dict], durations: np.ndarray) -> None:
             ax.plot([x], [s["step"]], "o", color=colors[s["actor"]])
             rows.append({"request": rec["request"], "step": s["step"], "actor": s["actor"], "name": s["name"],
                          "ms_after_step_1": x, "wall_time": s["wall_time"], "emulated_time": s["time"]})
-        ax.set_yticks([s.number for s in STEPS], [f"{s.number}. {s.name[:48]}" for s in STEPS], fontsize=7)
+        ax.set_yticks([s.number for s in STEPS], [f"{s.number}. {s.short}" for s in STEPS], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("ms after the request was sent (wall clock)")
         ax.set_title(f"17 steps of one handover ({rec['node']}: {rec['source']} -> {rec['target']}, median "
                      f"{(rec['duration_s'] or 0) * 1e3:.0f} ms)", fontsize=9)
         for actor, c in colors.items():
             ax.plot([], [], "o", color=c, label=actor)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper right")
     if len(durations):
         xs = np.sort(durations)
         bx.plot(xs, np.arange(1, len(xs) + 1) / len(xs))

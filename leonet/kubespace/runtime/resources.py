@@ -61,27 +61,45 @@ class Step:
     number: int
     actor: str         #: daemon, agent, source, target
     name: str
+    short: str = ""    #: a label for figures
 
 
 #: The 17 steps, numbered as in the paper's Fig. 6. A step's time is when it completed.
 STEPS: List[Step] = [
-    Step(1, "daemon", "daemon sends the HandoverRequest to the source plane"),
-    Step(2, "source", "source API server persisted the request (create answered)"),
-    Step(3, "daemon", "daemon's watch on the request established"),
-    Step(4, "source", "HRController received the creation event"),
-    Step(5, "source", "HRController set the request Processing"),
-    Step(6, "source", "HRController set the node Releasing on the source"),
-    Step(7, "source", "node and pods sent to the target; target persisted them and acknowledged"),
-    Step(8, "source", "HRController set the request Finished"),
-    Step(9, "daemon", "daemon saw Finished through its watch"),
-    Step(10, "agent", "agent loaded the target's configuration and built a new connection"),
-    Step(11, "agent", "agent reported its status to the target over the new connection"),
-    Step(12, "target", "target set the node Bound"),
-    Step(13, "agent", "agent switched its connection pointer to the target"),
-    Step(14, "agent", "agent confirmed the switch to the daemon"),
-    Step(15, "daemon", "daemon sends Released to the source"),
-    Step(16, "source", "source API server committed Released"),
-    Step(17, "daemon", "daemon switched its own connection to the target; handover complete"),
+    Step(1, "daemon", "daemon sends the HandoverRequest to the source plane",
+         "request sent"),
+    Step(2, "source", "source API server persisted the request (create answered)",
+         "request persisted"),
+    Step(3, "daemon", "daemon's watch on the request established",
+         "watch established"),
+    Step(4, "source", "HRController received the creation event",
+         "creation event at HRController"),
+    Step(5, "source", "HRController set the request Processing",
+         "request Processing"),
+    Step(6, "source", "HRController set the node Releasing on the source",
+         "node Releasing (source)"),
+    Step(7, "source", "node and pods sent to the target; target persisted them and acknowledged",
+         "transfer acknowledged by target"),
+    Step(8, "source", "HRController set the request Finished",
+         "request Finished"),
+    Step(9, "daemon", "daemon saw Finished through its watch",
+         "daemon sees Finished"),
+    Step(10, "agent", "agent loaded the target's configuration and built a new connection",
+         "agent: new connection"),
+    Step(11, "agent", "agent reported its status to the target over the new connection",
+         "agent reported to target"),
+    Step(12, "target", "target set the node Bound",
+         "node Bound (target)"),
+    Step(13, "agent", "agent switched its connection pointer to the target",
+         "agent switched"),
+    Step(14, "agent", "agent confirmed the switch to the daemon",
+         "agent confirms"),
+    Step(15, "daemon", "daemon sends Released to the source",
+         "Released sent"),
+    Step(16, "source", "source API server committed Released",
+         "Released committed (source)"),
+    Step(17, "daemon", "daemon switched its own connection to the target; handover complete",
+         "daemon switched"),
 ]
 STEP_NAMES = {s.number: s.name for s in STEPS}
 
