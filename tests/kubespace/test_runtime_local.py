@@ -345,3 +345,39 @@ def test_the_plane_to_plane_channel_admits_planes_of_the_cluster_ca_only(tmp_pat
             for c in (as_node, as_plane, as_stranger):
                 await c.close()
     _run(tmp_path, body)
+
+
+def test_runtime_section_is_checked_against_the_run_before_anything_starts(tmp_path):
+    import yaml
+    from leonet.launch import prepare_run
+    base = {"name": "cfg", "start": START,
+            "shells": [{"name": "t", "walker": "delta", "planes": 4, "sats_per_plane": 4, "altitude_km": 800,
+                        "inclination_deg": 53}],
+            "ground_stations": [{"name": n, "lat_deg": la, "lon_deg": lo} for n, (la, lo) in PLANES.items()]}
+
+    def prepare(kubespace, controlplane=None):
+        raw = dict(base, kubespace=kubespace)
+        if controlplane is not None:
+            raw["controlplane"] = controlplane
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return prepare_run(str(path), backend="none")
+
+    run = prepare({"runtime": {"enabled": True, "planes": ["Berlin", "Madrid"]}})
+    from leonet.kubespace.runtime.service import KubeSpaceRuntime
+    ks = KubeSpaceRuntime.of(run)
+    assert ks.cluster_config.ground_stations == ("Berlin", "Madrid") and ks in ks.cluster.extensions
+    assert prepare({"runtime": {"enabled": False}}).services[-1].__class__.__name__ != "KubeSpaceRuntime"
+    for kubespace, controlplane, field in [
+            ({"runtime": {"enabled": True, "planes": ["Berlin", "Paris"]}}, None, "kubespace.runtime.planes[1]"),
+            ({"runtime": {"enabled": True}}, None, "kubespace.runtime.planes"),
+            ({"runtime": {"enabled": True, "planes": ["Berlin"]}}, {"ground_stations": ["Madrid"]},
+             "controlplane.ground_stations"),
+            ({"runtime": {"enabled": True, "planes": ["Berlin"]}}, {"backend": "k3s"}, "controlplane.backend"),
+            ({"runtime": {"enabled": True, "planes": ["Berlin"], "sync_port": 6443}}, None,
+             "kubespace.runtime.sync_port"),
+            ({"runtime": {"enabled": True, "planes": ["Berlin"], "pod_cidr": "10.128.0.0/28",
+                          "pod_cidr_prefix": 30}}, None, "kubespace.runtime.pod_cidr")]:
+        with pytest.raises(ConfigError) as e:
+            prepare(kubespace, controlplane)
+        assert e.value.field == field, (kubespace, controlplane, e.value)

@@ -100,6 +100,13 @@ class KubeSpaceRuntime(ClusterExtension):
             planes = self._cnpa()
         else:
             planes = list(wanted)
+            for i, name in enumerate(planes):
+                if name not in self.station_names:
+                    import difflib
+                    close = difflib.get_close_matches(str(name), self.station_names, n=2)
+                    raise ConfigError(f"kubespace.runtime.planes[{i}]", name, "not a ground station of the scenario",
+                                      ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
+                                      else "name ground stations of the scenario")
         if from_controlplane not in (None, "all") and list(from_controlplane) != planes:
             raise ConfigError("controlplane.ground_stations", from_controlplane,
                               f"differs from kubespace.runtime.planes ({', '.join(planes)})",
