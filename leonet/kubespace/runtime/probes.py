@@ -34,21 +34,55 @@ from ...controlplane.errors import ApiError
 from ...controlplane.netns import netns as get_netns
 
 
-class _LoopThread:
-    """An asyncio loop in a daemon thread."""
+class _Probe:
+    """A probe sampling on its own asyncio loop in a daemon thread: subclasses implement
+    ``_main(ready)`` (set ``ready`` once sampling, return when ``self._stop`` is set) and
+    ``result()``."""
 
-    def __init__(self, name: str):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self.thread.start()
+    stop_timeout = 30.0
 
-    def submit(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+    def __init__(self) -> None:
+        self.started = self.stopped = 0.0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._future = None
+        self._stop: Optional[asyncio.Event] = None
 
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+    def start(self):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"leonet-{type(self).__name__}",
+                                        daemon=True)
+        self._thread.start()
+        ready = threading.Event()
+        self._future = asyncio.run_coroutine_threadsafe(self._begin(ready), self._loop)
+        ready.wait(30)
+        return self
+
+    async def _begin(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self._main(ready)
+        finally:
+            ready.set()
+
+    def stop(self) -> Dict[str, Any]:
+        """Stop sampling and return the result (:meth:`result`)."""
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            try:
+                self._future.result(self.stop_timeout)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(5)
+                self._loop.close()
+                self._thread = None
+        return self.result()
+
+    async def _main(self, ready: threading.Event) -> None:
+        raise NotImplementedError
+
+    def result(self) -> Dict[str, Any]:
+        raise NotImplementedError
 
 
 def _pct(values: List[float], q: float) -> Optional[float]:
@@ -77,7 +111,7 @@ class _View:
     connected: bool = False                                  #: watch mode: the watch is open
 
 
-class InvisibilityProbe:
+class InvisibilityProbe(_Probe):
     """Samples node visibility across control planes every ``interval`` seconds.
 
     ``nodes``: the node names to judge (default: every node any plane has listed Bound or Releasing
@@ -86,6 +120,7 @@ class InvisibilityProbe:
     def __init__(self, planes: Iterable[PlaneEndpoint], nodes: Optional[Iterable[str]] = None,
                  interval: float = 0.1, mode: str = "list", stale_after_s: float = 1.0,
                  request_timeout: float = 5.0):
+        super().__init__()
         if mode not in ("list", "watch"):
             raise ValueError("mode must be list or watch")
         self.planes = list(planes)
@@ -97,32 +132,8 @@ class InvisibilityProbe:
         self.samples = 0
         self.invisible: Dict[str, List[float]] = {}       #: node -> monotonic instants it was invisible
         self.plane_down_samples: Dict[str, int] = {p.name: 0 for p in self.planes}
-        self.started = self.stopped = 0.0
-        self._thread: Optional[_LoopThread] = None
-        self._future = None
-        self._stop: Optional[asyncio.Event] = None
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "InvisibilityProbe":
-        self._thread = _LoopThread("leonet-invisibility-probe")
-        ready = threading.Event()
-        self._future = self._thread.submit(self._main(ready))
-        ready.wait(30)
-        return self
-
-    def stop(self) -> Dict[str, Any]:
-        """Stop sampling and return the result (:meth:`result`)."""
-        if self._thread is not None:
-            self._thread.loop.call_soon_threadsafe(self._stop.set)
-            try:
-                self._future.result(30)
-            finally:
-                self._thread.close()
-                self._thread = None
-        return self.result()
 
     async def _main(self, ready: threading.Event) -> None:
-        self._stop = asyncio.Event()
         conns = {p.name: ApiConnection.from_kubeconfig(p.kubeconfig, netns=p.netns) for p in self.planes}
         for c in conns.values():
             c.request_timeout = self.request_timeout
@@ -152,7 +163,6 @@ class InvisibilityProbe:
                 self._sample(time.monotonic())
             self.stopped = time.monotonic()
         finally:
-            ready.set()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -249,39 +259,19 @@ class _Target:
     latencies_ms: List[float] = field(default_factory=list)
 
 
-class HttpProbe:
+class HttpProbe(_Probe):
     """GETs each target every ``interval`` s from ``netns`` (a ground station's namespace), each over a
     new TCP connection; a request that fails or takes longer than ``timeout`` s is a failure."""
 
     def __init__(self, netns: Optional[str], targets: Dict[str, str], interval: float = 0.1,
                  timeout: float = 2.0):
+        super().__init__()
         self.netns = netns
         self.targets = {name: _Target(url) for name, url in targets.items()}
         self.interval, self.timeout = interval, timeout
-        self.started = self.stopped = 0.0
-        self._thread: Optional[_LoopThread] = None
-        self._future = None
-        self._stop: Optional[asyncio.Event] = None
-
-    def start(self) -> "HttpProbe":
-        self._thread = _LoopThread("leonet-http-probe")
-        ready = threading.Event()
-        self._future = self._thread.submit(self._main(ready))
-        ready.wait(30)
-        return self
-
-    def stop(self) -> Dict[str, Any]:
-        if self._thread is not None:
-            self._thread.loop.call_soon_threadsafe(self._stop.set)
-            try:
-                self._future.result(self.timeout + 30)
-            finally:
-                self._thread.close()
-                self._thread = None
-        return self.result()
+        self.stop_timeout = timeout + 30
 
     async def _main(self, ready: threading.Event) -> None:
-        self._stop = asyncio.Event()
         connector = aiohttp.TCPConnector(force_close=True, limit=0,
                                          socket_factory=get_netns(self.netns).socket_factory())
         session = aiohttp.ClientSession(connector=connector)
@@ -303,7 +293,6 @@ class HttpProbe:
             self.stopped = time.monotonic()
             await asyncio.gather(*pending, return_exceptions=True)
         finally:
-            ready.set()
             await session.close()
 
     async def _get(self, session: aiohttp.ClientSession, name: str) -> None:
