@@ -202,9 +202,9 @@ def cmd_status(args: argparse.Namespace) -> int:
               "table")
     if args.nodes:
         for plane, info in b.items():
-            for state, names in (info.get("nodes") or {}).items():
-                if names:
-                    print(f"{plane} {state}: {' '.join(sorted(names))}")
+            for state, nodes in (info.get("nodes") or {}).items():
+                if nodes:
+                    print(f"{plane} {state}: {' '.join(sorted(nodes))}")
     return 0
 
 

@@ -27,7 +27,6 @@ import yaml
 
 from leonet.controlplane.binding import BINDING_STATE, BOUND, RELEASED, RELEASING
 from leonet.controlplane.cluster import ControlPlaneCluster
-from leonet.emulation import runstate
 from leonet.emulation.overrides import LinkOverride
 from leonet.kubespace.runtime import resources as R
 from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, plane_endpoints

@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
-import ssl
 import time
 from pathlib import Path
 from typing import Dict, List
 
-import aiohttp
 import numpy as np
 import pytest
 

@@ -515,10 +515,6 @@ class NodeAgent:
             await old.close()
         return old
 
-    def desired_pods(self) -> List[dict]:
-        """The pods the current control plane binds to this node, as last listed or watched."""
-        return list(self._desired.values())
-
     async def drain(self, timeout: float = 60.0) -> None:
         """Cordon the node and evict its pods (they stop here, as with ``kubectl drain``)."""
         conn = self.conn

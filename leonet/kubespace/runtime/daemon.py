@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
 from ...controlplane.binding import (BINDING_TIME, BOUND, RELEASED, RELEASING, binding_handover, binding_patch,
                                       binding_state)

@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 

@@ -31,7 +31,7 @@ from ...controlplane.binding import (BINDING, BINDING_HANDOVER, BINDING_STATE, B
                                       RELEASING, binding_handover, binding_patch, binding_state)
 from ...controlplane.errors import ApiError
 from ...controlplane.timefmt import now_micro, parse_time
-from ...controlplane.watch import ADDED, DELETED, MODIFIED, Event
+from ...controlplane.watch import ADDED, MODIFIED, Event
 from . import resources as R
 from .clock import EmulatedClock
 from .sync import PREFIX

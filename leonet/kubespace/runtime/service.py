@@ -17,16 +17,21 @@ Its state (clock, handover log) is in ``/run/leonet/kubespace/``.
 """
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import difflib
 import ipaddress
 import json
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
+from ...controlplane.agent import ApiConnection
 from ...controlplane.cluster import ClusterExtension, ControlPlaneCluster
 from ...controlplane.launch_config import ControlPlaneLaunchConfig, parse_controlplane_section
 from ...errors import ConfigError, LeonetError
@@ -102,7 +107,6 @@ class KubeSpaceRuntime(ClusterExtension):
             planes = list(wanted)
             for i, name in enumerate(planes):
                 if name not in self.station_names:
-                    import difflib
                     close = difflib.get_close_matches(str(name), self.station_names, n=2)
                     raise ConfigError(f"kubespace.runtime.planes[{i}]", name, "not a ground station of the scenario",
                                       ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
@@ -247,8 +251,8 @@ class KubeSpaceRuntime(ClusterExtension):
     def _path_samples(self, start_s: float) -> Path:
         """Path delays from every plane to every agent's satellite over the next window, for the daemons
         (the ground knows the whole topology; a satellite alone does not)."""
-        from ..metrics import path_delay
         from ..assignment import sample_offsets
+        from ..metrics import path_delay
         a = self.config.assignment
         cluster = self.cluster
         c = self.run.constellation
@@ -305,7 +309,6 @@ class KubeSpaceRuntime(ClusterExtension):
 
     def wait_ready(self, timeout: float = 600.0) -> None:
         """Block until every daemon has computed its schedule."""
-        import time
         deadline = time.monotonic() + timeout
         while not self._agents().call("kubespace_ready"):
             if time.monotonic() > deadline:
@@ -317,8 +320,6 @@ class KubeSpaceRuntime(ClusterExtension):
 
     def set_plane_faults(self, ground_station: str, hold_after_step: Dict[int, float]) -> Dict[str, Any]:
         """Fault injection: make a plane's HRController pause after the given steps (5, 6 or 7)."""
-        from ...controlplane.agent import ApiConnection
-        import asyncio
         p = self.cluster.planes[ground_station]
         url = f"https://{p.address}:{self.config.runtime.sync_port}"
 
@@ -335,9 +336,8 @@ class KubeSpaceRuntime(ClusterExtension):
 
     def bindings(self) -> Dict[str, Dict[str, Any]]:
         """Per plane: nodes by binding state, handovers in flight (see :func:`.inspect.bindings`)."""
-        from dataclasses import asdict
-        from .inspect import bindings
-        return bindings({g: asdict(p) for g, p in self.cluster.planes.items()})
+        from .inspect import bindings   # inspect imports this module
+        return bindings({g: dataclasses.asdict(p) for g, p in self.cluster.planes.items()})
 
     def cli_commands(self) -> Dict[str, Any]:
         """The Mininet CLI's ``bindings [NODE]``."""
