@@ -161,8 +161,9 @@ class Local:
         await self.admin.pop(n).close()
         await self.planes.pop(n).stop()
 
-    async def start(self, node: str = "s0p0n0") -> "Local":
-        self.clock.tick(0.0)
+    async def start(self, node: str = "s0p0n0", metric: str = "straight", samples: str = None,
+                    auto: bool = False) -> "Local":
+        self.clock.tick(0.0, mono=time.monotonic() + 600)   # emulated time holds at 0 (no ticking here)
         for n in self.names:
             await self.start_plane(n)
         await self.host.op_init({n: f"https://127.0.0.1:{self.api_port[n]}" for n in self.names},
@@ -179,7 +180,7 @@ class Local:
             "scenario_start": START, "clock": str(self.tmp / "clock.json"), "log_path": str(self.tmp / "log"),
             "assignment": {"window_s": 3600, "sample_interval_s": 60, "decision_interval_s": 1, "threshold": 0.9,
                            "interpolation": "cubic"},
-            "runtime": {"auto": False, "binding_timeout_s": 5.0}})
+            "runtime": {"auto": auto, "binding_timeout_s": 5.0}, "metric": metric, "samples": samples})
         await self.admin[self.names[0]].create("v1", "pods", {
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {"nodeName": node, "containers": [{"name": "m", "image": "process", "command": ["sleep", "300"]}]}},
@@ -208,9 +209,9 @@ async def _until(pred, what: str, timeout: float = 15.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _run(tmp_path, body, planes=("Berlin", "Madrid"), **kw):
+def _run(tmp_path, body, planes=("Berlin", "Madrid"), start=None, **kw):
     async def main():
-        env = await Local(tmp_path, list(planes), **kw).start()
+        env = await Local(tmp_path, list(planes), **kw).start(**(start or {}))
         try:
             await body(env)
         finally:
@@ -379,3 +380,21 @@ def test_runtime_section_is_checked_against_the_run_before_anything_starts(tmp_p
         with pytest.raises(ConfigError) as e:
             prepare(kubespace, controlplane)
         assert e.value.field == field, (kubespace, controlplane, e.value)
+
+
+def test_path_metric_schedule_from_the_ground_drives_an_automatic_handover(tmp_path):
+    """With ``metric: path`` the daemons plan on samples from the ground: here Madrid is much nearer
+    than Berlin from the start, so the daemon (auto) hands over at its first decision by itself."""
+    samples = np.zeros((1, 2, 61))
+    samples[0, 0, :] = 40.0          # Berlin: 40 ms
+    samples[0, 1, :] = 10.0          # Madrid: 10 ms
+    path = tmp_path / "samples.npz"
+    np.savez(path, samples=samples, nodes=np.array(["s0p0n0"]), planes=np.array(["Berlin", "Madrid"]), start_s=0.0)
+
+    async def body(env: Local):
+        await _until(lambda: env.host.plane_of["s0p0n0"] == "Madrid", "the automatic handover")
+        rec = (await _until(lambda: env.host.handle("kubespace_log", {}), "the handover's record"))[0]
+        assert rec["outcome"] == "Finished" and rec["predicted_offset_s"] == 0.0 and "CNAA" in rec["reason"]
+        assert rec["source"] == "Berlin" and rec["target"] == "Madrid"
+        assert (await env.host.handle("kubespace_schedule", {"node": "s0p0n0"}))["events"] == []
+    _run(tmp_path, body, start={"metric": "path", "samples": str(path), "auto": True})

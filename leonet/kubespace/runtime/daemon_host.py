@@ -86,6 +86,12 @@ class DaemonHost:
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
     # ------------------------------------------------------------------ schedules
+    @property
+    def grid_s(self) -> float:
+        """Where a (re)computed schedule may start: on the decision grid, or for ground-computed
+        samples (path metric) on their sampling grid."""
+        return self.params.sample_s if self.metric == "path" else self.params.decision_s
+
     def load_samples(self, path: str) -> None:
         """Ground-computed metric samples (``np.savez``: samples (N, K, S) in node order ``nodes``,
         ``planes``, ``start_s``), for the path metric."""
@@ -128,7 +134,7 @@ class DaemonHost:
     async def _recompute_all(self, start_s: float) -> None:
         self._recomputing = True
         try:
-            start_s = align_up(start_s, self.params.decision_s)
+            start_s = align_up(start_s, self.grid_s)
             await self._recompute(list(self.daemons), start_s)
             self._window_end = start_s + self.params.window_s
             if self.metric == "path" and self._samples is not None:
@@ -172,7 +178,7 @@ class DaemonHost:
             if ev is None or ev[0] != at or d.busy:
                 continue   # a stale heap entry (the schedule changed) or a handover in progress
             if ev[1] != d.plane:   # the schedule assumed another plane: decide again from the actual one
-                self._spawn(self._recompute([node], align_up(now, self.params.decision_s)))
+                self._spawn(self._recompute([node], align_up(now, self.grid_s)))
                 continue
             self._warmed.discard(node)
             self._spawn(self._handover(node, ev[2], f"CNAA: {ev[2]} nearer than {ev[1]} (threshold "
@@ -203,11 +209,11 @@ class DaemonHost:
                 sched.drop_until(predicted)
                 self._push(node)
             else:   # not the planned handover: plan again from where the node now is
-                await self._recompute([node], align_up(now, self.params.decision_s))
+                await self._recompute([node], align_up(now, self.grid_s))
         else:
             self.counts["failed"] += 1
             delay = min(self.params.decision_s * 2 ** max(0, d.failures - 1), self.backoff_max_s)
-            retry = align_up(now + delay, self.params.decision_s)
+            retry = align_up(now + delay, self.grid_s)
             self.not_before[node] = retry
             await self._recompute([node], retry)
         return rec
