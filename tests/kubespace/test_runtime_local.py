@@ -398,3 +398,16 @@ def test_path_metric_schedule_from_the_ground_drives_an_automatic_handover(tmp_p
         assert rec["source"] == "Berlin" and rec["target"] == "Madrid"
         assert (await env.host.handle("kubespace_schedule", {"node": "s0p0n0"}))["events"] == []
     _run(tmp_path, body, start={"metric": "path", "samples": str(path), "auto": True})
+
+
+def test_status_and_log_without_a_runtime_say_so():
+    import subprocess
+    import sys
+    from leonet.emulation import runstate
+    from leonet.kubespace.runtime.service import STATE_DIR
+    if runstate.active_run() is not None and (STATE_DIR / "index.json").exists():
+        pytest.skip("a KubeSpace run is active on this machine")
+    for cmd in (["status"], ["log"]):
+        out = subprocess.run([sys.executable, "-m", "leonet.cli.main", "kubespace", *cmd], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 2 and "no KubeSpace runtime is running" in out.stderr, out

@@ -80,11 +80,16 @@ def node_bindings(b: Dict[str, Dict[str, Any]], node: str) -> Dict[str, str]:
 
 
 def runtime_index() -> Dict[str, Any]:
+    """The active run's KubeSpace runtime (planes, metric, log path); a clear error without one."""
+    from ...emulation import runstate
     try:
-        return json.loads((STATE_DIR / "index.json").read_text())
+        index = json.loads((STATE_DIR / "index.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
+        index = None
+    if index is None or runstate.active_run() is None:   # none, or a crashed run's leftovers
         raise LeonetError("no KubeSpace runtime is running (start a run whose scenario sets "
-                          "`kubespace: {runtime: {enabled: true}}`)") from None
+                          "`kubespace: {runtime: {enabled: true}}`)")
+    return index
 
 
 def read_log(limit: int = 20, node: Optional[str] = None, path: Optional[Path] = None) -> List[Dict[str, Any]]:
