@@ -141,7 +141,7 @@ def main() -> int:
     p.add_argument("--duration", type=float, help="emulated seconds of handovers (default 900; quick 120)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--agents", default="all", help="satellites with an agent and a daemon (default all)")
-    p.add_argument("--http", type=int, default=10, help="satellites whose pod the HTTP probe GETs (default 10)")
+    p.add_argument("--http", type=int, default=5, help="satellites whose pod the HTTP probe GETs (default 5)")
     p.add_argument("--probe-mode", choices=("list", "watch"), help="invisibility probe (default watch; quick list)")
     p.add_argument("--cache", type=Path, help="path-tensor cache (default: OUT/cache, shared with Fig. 10 and 11)")
     p.add_argument("--planes", help="comma-separated control-plane stations of kubespace-starlink instead of "
