@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -162,66 +161,64 @@ def main() -> int:
         raw = full_scenario(args, [c.ground_station(n.strip()) for n in args.planes.split(",")])
     else:
         raw = full_scenario(args, cnpa_planes(args, 10))
+    from leonet import LeoNet
     from leonet.emulation import runstate
-    from leonet.launch import prepare_run
     args.out.mkdir(parents=True, exist_ok=True)
     res: Dict[str, Any] = {"quick": quick, "duration_s": duration, "speed": speed, "probe_mode": mode}
-    with tempfile.TemporaryDirectory(prefix="leonet-ks-") as tmp:
-        path = Path(tmp) / "scenario.yaml"
-        path.write_text(yaml.safe_dump(raw))
-        while runstate.active_run() is not None:
-            time.sleep(2)
-        run = prepare_run(str(path), speed=speed)
-        with run:
-            run.start()
-            cluster = ControlPlaneCluster.of(run)
-            ks = KubeSpaceRuntime.of(run)
-            res["planes"] = list(cluster.planes)
-            res["agents"] = len(cluster.node_names)
-            res["bring_up_s"] = round(watch(), 1)
-            print(f"up in {res['bring_up_s']} s: {res['agents']} agents, planes {', '.join(cluster.planes)}",
-                  flush=True)
-            res["register_s"] = cluster.wait_registered(1800)["seconds"]
-            ks.wait_ready(600)
-            admin = Admin(cluster)
-            t0 = time.monotonic()
-            before = create_pods(admin, cluster, 600)
-            res["pods_started"] = len(before)
-            res["pods_start_s"] = round(time.monotonic() - t0, 1)
-            print(f"registered in {res['register_s']} s; {len(before)} pods running in {res['pods_start_s']} s",
-                  flush=True)
-            # HTTP probe: the satellites predicted to hand over first
-            status = ks.status()
-            soon = sorted((v["next"]["offset_s"], n) for n, v in status.items() if v["next"])
-            by_node = {n: s for s, n in cluster.node_names.items()}
-            targets = {by_node[n]: f"http://{run.node(by_node[n]).address}:{HTTP_PORT}/os-release"
-                       for _, n in soon[:args.http] if f"web-{n}" in before}
-            probe_from = next(iter(cluster.planes))
-            # the probes run in child processes: their requests must not take the run's interpreter
-            http = ProbeProcess(HttpProbe, netns=run.node(probe_from).netns, targets=targets, interval=0.1,
-                                timeout=3.0).start()
-            vis = ProbeProcess(InvisibilityProbe, planes=plane_endpoints(cluster.planes),
-                               nodes=list(cluster.node_names.values()), interval=0.1, mode=mode).start()
-            ticker = threading.Thread(target=run.controller.run, args=(duration,), daemon=True)
-            s0 = run.controller.stats.summary()["ticks"]
-            ticker.start()
-            ticker.join()
-            time.sleep(3.0 / speed + 2.0)   # let handovers started at the end finish
-            visibility = vis.stop()
-            web = http.stop()
-            after = admin.pods()
-            records = ks.handover_log(limit=0)
-            st = run.controller.stats
-            n0 = int(s0)
-            lag = np.array(st.lag_ms[n0:] or [0.0])
-            apply = np.array(st.apply_ms[n0:] or [0.0])
-            res["ticks"] = {"count": len(st.lag_ms) - n0, "lag_ms_p50": float(np.percentile(lag, 50)),
-                            "lag_ms_p99": float(np.percentile(lag, 99)), "lag_ms_max": float(lag.max()),
-                            "apply_ms_p50": float(np.percentile(apply, 50)),
-                            "apply_ms_p99": float(np.percentile(apply, 99))}
-            res["agents_stats"] = cluster.stats()
-            res["daemons"] = ks.stats()
-            admin.close()
+    while runstate.active_run() is not None:
+        time.sleep(2)
+    # manual clock: nothing ticks while the agents register and the pods start; the measured
+    # stretch below then ticks in real time (at --speed) on its own thread
+    with LeoNet(raw, clock="manual", speed=speed) as net:
+        run = net.run
+        cluster = net.cluster
+        ks = KubeSpaceRuntime.of(run)
+        res["planes"] = list(cluster.planes)
+        res["agents"] = len(cluster.node_names)
+        res["bring_up_s"] = round(watch(), 1)
+        print(f"up in {res['bring_up_s']} s: {res['agents']} agents, planes {', '.join(cluster.planes)}",
+              flush=True)
+        res["register_s"] = cluster.wait_registered(1800)["seconds"]
+        ks.wait_ready(600)
+        admin = Admin(cluster)
+        t0 = time.monotonic()
+        before = create_pods(admin, cluster, 600)
+        res["pods_started"] = len(before)
+        res["pods_start_s"] = round(time.monotonic() - t0, 1)
+        print(f"registered in {res['register_s']} s; {len(before)} pods running in {res['pods_start_s']} s",
+              flush=True)
+        # HTTP probe: the satellites predicted to hand over first
+        status = ks.status()
+        soon = sorted((v["next"]["offset_s"], n) for n, v in status.items() if v["next"])
+        by_node = {n: s for s, n in cluster.node_names.items()}
+        targets = {by_node[n]: f"http://{run.node(by_node[n]).address}:{HTTP_PORT}/os-release"
+                   for _, n in soon[:args.http] if f"web-{n}" in before}
+        probe_from = next(iter(cluster.planes))
+        # the probes run in child processes: their requests must not take the run's interpreter
+        http = ProbeProcess(HttpProbe, netns=run.node(probe_from).netns, targets=targets, interval=0.1,
+                            timeout=3.0).start()
+        vis = ProbeProcess(InvisibilityProbe, planes=plane_endpoints(cluster.planes),
+                           nodes=list(cluster.node_names.values()), interval=0.1, mode=mode).start()
+        ticker = threading.Thread(target=run.controller.run, args=(duration,), daemon=True)
+        s0 = run.controller.stats.summary()["ticks"]
+        ticker.start()
+        ticker.join()
+        time.sleep(3.0 / speed + 2.0)   # let handovers started at the end finish
+        visibility = vis.stop()
+        web = http.stop()
+        after = admin.pods()
+        records = ks.handover_log(limit=0)
+        st = run.controller.stats
+        n0 = int(s0)
+        lag = np.array(st.lag_ms[n0:] or [0.0])
+        apply = np.array(st.apply_ms[n0:] or [0.0])
+        res["ticks"] = {"count": len(st.lag_ms) - n0, "lag_ms_p50": float(np.percentile(lag, 50)),
+                        "lag_ms_p99": float(np.percentile(lag, 99)), "lag_ms_max": float(lag.max()),
+                        "apply_ms_p50": float(np.percentile(apply, 50)),
+                        "apply_ms_p99": float(np.percentile(apply, 99))}
+        res["agents_stats"] = cluster.stats()
+        res["daemons"] = ks.stats()
+        admin.close()
     restarts = 0
     changed = []
     for name, p in before.items():

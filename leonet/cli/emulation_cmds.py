@@ -1,13 +1,16 @@
-"""CLI commands of the emulation layer: run, exec, nodes, status, check, cleanup."""
+"""CLI commands of the emulation layer: run, exec, nodes, status, check, probe, cleanup."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
-from typing import Dict
 
+import numpy as np
+
+from ..emulation.config import BACKENDS
 from ..errors import LeonetError
 from .common import add_scenario_arg, emit_rows
 
@@ -16,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a scenario as a live emulation (needs root)")
     add_scenario_arg(p)
     p.add_argument("--duration", type=float, metavar="S", help="emulated seconds to run (default: until Ctrl-C)")
-    p.add_argument("--backend", choices=("auto", "netem", "nfqueue", "none"),
+    p.add_argument("--backend", choices=BACKENDS,
                    help="link delay backend (default: the scenario's, else auto)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1)")
     p.add_argument("--step", type=float, help="tick length in emulated seconds (default 1)")
@@ -38,68 +41,68 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("check", help="compare the active run's routing tables with the engine")
+    p = sub.add_parser("check", help="walk every pair through the active run's routing tables and report loops, "
+                                     "black holes and paths longer than the engine's least delay")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("probe", help="one-way delay per direction and per hop between two nodes of the active run")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--count", type=int, default=20, help="packets each way (default 20)")
+    p.add_argument("--interval", type=float, default=0.05, metavar="S", help="seconds between packets")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("cleanup", help="remove leonet's namespaces, processes and containers")
     p.set_defaults(func=cmd_cleanup)
 
 
-class _Bars:
-    """tqdm bars, one per bring-up stage."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-        self._tqdm = tqdm
-        self._bars: Dict[str, object] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = self._tqdm(total=total, desc=f"{stage:<12}", unit="", leave=True,
-                                                 file=sys.stderr, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from ..emulation.run import require_root
+    from ..emulation.progress import StageBars
     from ..launch import prepare_run
     require_root()
+    # A script's background job (`leonet run ... &`) starts with SIGINT ignored; Ctrl-C and `kill -INT`
+    # must stop a run however it was started (the run itself takes over both signals in start()).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
                                      step_s=args.step, offset_s=args.offset)
-    with run:
-        print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
-              f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
-        run.start(_Bars())
-        c = run.controller
-        assert c is not None
-        print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
-              f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
-        try:
-            if args.cli:
-                from ..emulation.hosts import mininet_view, stop_hosts
-                from ..emulation.mncli import LeoCLI
-                ticker = threading.Thread(target=c.run, args=(args.duration,), daemon=True)
-                ticker.start()
-                view = mininet_view(run.network)
-                try:
-                    commands = {name: fn for service in run.services
-                                for name, fn in getattr(service, "cli_commands", dict)().items()}
-                    LeoCLI(view, c, commands)
-                finally:
-                    c.stop()
-                    ticker.join()
-                    stop_hosts(view)
-            else:
-                c.run(args.duration)
-        except KeyboardInterrupt:
-            print("\nleonet: stopping", file=sys.stderr)
-        s = c.stats.summary()
-        print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, p99 {s['apply_ms_p99']:.1f} ms; "
-              f"lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers", file=sys.stderr)
+    try:
+        with run:
+            print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
+                  f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
+            run.start(StageBars())
+            c = run.controller
+            assert c is not None
+            print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
+                  f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
+            try:
+                if args.cli:
+                    from ..emulation.hosts import mininet_view, stop_hosts
+                    from ..emulation.mncli import LeoCLI
+                    ticker = threading.Thread(target=c.run, args=(args.duration,), daemon=True)
+                    ticker.start()
+                    view = mininet_view(run.network)
+                    try:
+                        commands = {name: fn for service in run.services
+                                    for name, fn in getattr(service, "cli_commands", dict)().items()}
+                        LeoCLI(view, c, commands)
+                    finally:
+                        c.stop()
+                        ticker.join()
+                        stop_hosts(view)
+                else:
+                    c.run(args.duration)
+            except KeyboardInterrupt:
+                print("\nleonet: stopping", file=sys.stderr)
+            s = c.stats.summary()
+            print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, "
+                  f"p99 {s['apply_ms_p99']:.1f} ms; lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers",
+                  file=sys.stderr)
+    finally:
+        # The run is gone: a Ctrl-C repeated while the process exits must not turn a clean exit into
+        # a death by SIGINT (the interpreter restores SIGINT's default action as it shuts down).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
@@ -152,13 +155,40 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ..emulation.selfcheck import check_active_run
-    problems, when = check_active_run()
-    if problems:
-        print(f"{len(problems)} routing entries differ from the engine at {when}:")
-        for line in problems[:100]:
-            print("  " + line)
-        return 1
-    print(f"every routing table matches the engine at {when}")
+    result = check_active_run()
+    for line in result.report():
+        print(line)
+    print(f"(read {result.seconds.get('read', 0):.1f} s, judged {result.seconds.get('judge', 0):.1f} s)")
+    return 1 if result.problems else 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from ..emulation.owdprobe import probe_active_run
+    from ..emulation.run import require_root
+    from ..schema import check_number
+    require_root()
+    count = check_number("--count", args.count, 1, 10000, integer=True)
+    interval = check_number("--interval", args.interval, 0.001, 10)
+    try:
+        results = probe_active_run(args.a, args.b, count, interval)
+    except ValueError as exc:
+        raise LeonetError(f"leonet probe: {exc}") from None
+    rows = [row for r in results for row in r.hop_rows()]
+    if args.format != "table":
+        emit_rows(rows, list(rows[0]), args.format)
+        return 0
+    for r in results:
+        leg = r.leg
+        one_way = r.one_way_ms
+        summary = (f"median {np.median(one_way):.3f} ms, error {np.median(one_way) - leg.expected_ms[-1]:+.3f} ms, "
+                   f"p95 {np.percentile(one_way, 95):.3f} ms" if len(one_way) else "no packet arrived")
+        print(f"{leg.direction}: {leg.hops[0]} -> {leg.hops[-1]}, {len(leg.hops) - 1} hops, expected "
+              f"{leg.expected_ms[-1]:.3f} ms one way; {r.received}/{r.sent} arrived, {summary}")
+        for row in r.hop_rows():
+            got = "not seen" if row["measured_ms"] is None else \
+                f"{row['measured_ms']:9.3f} ms ({row['error_ms']:+.3f}); link {row['link_measured_ms']:.3f} ms"
+            print(f"  {row['hop']:3d} {row['node']:<14} expected {row['expected_ms']:9.3f} ms; measured {got} "
+                  f"(expected {row['link_expected_ms']:.3f} ms); seen {row['seen']}/{r.sent}")
     return 0
 
 

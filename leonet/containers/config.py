@@ -22,12 +22,12 @@ With ``emulation.nodes: namespace`` (the default) every node is a bare namespace
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 from ..orbits import Scenario
+from ..schema import Fields, check_number, register_section
 
 NODE_TYPES = ("satellite", "ground_station")
 HOST_KINDS = ("docker", "namespace")
@@ -73,23 +73,9 @@ class ContainersConfig:
         return sorted({t.image for t in (self.satellite, self.ground_station) if t.docker and t.image})
 
 
-def _check_keys(where: str, raw: Mapping[str, Any], allowed: Tuple[str, ...]) -> None:
-    for key in raw:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            raise ConfigError(f"{where}.{key}", raw[key], "unknown key",
-                              f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(allowed))
-
-
 def optional_number(where: str, value: Any, lo: float, hi: float, integer: bool = False) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
-        raise ConfigError(where, value, "must be a " + ("whole number" if integer else "number") + " or null",
-                          f"write a value in [{lo:g}, {hi:g}], or null for no limit")
-    if not lo <= value <= hi:
-        raise ConfigError(where, value, f"must be in [{lo:g}, {hi:g}]", "choose a value in that range, or null")
-    return int(value) if integer else float(value)
+    """A number in [lo, hi], or ``None`` for no limit."""
+    return check_number(where, value, lo, hi, optional=True, integer=integer)
 
 
 def parse_command(where: str, value: Any) -> Optional[Tuple[str, ...]]:
@@ -104,49 +90,46 @@ def parse_command(where: str, value: Any) -> Optional[Tuple[str, ...]]:
 
 
 def parse_node_type(where: str, raw: Any, docker_allowed: bool, default_host: str) -> NodeTypeConfig:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(where, raw, "must be a mapping", "see docs/containers.md")
-    _check_keys(where, raw, _TYPE_KEYS)
-    host = raw.get("host", default_host)
-    if host not in HOST_KINDS:
-        raise ConfigError(f"{where}.host", host, "unknown host kind", "use docker or namespace")
+    f = Fields(where, raw, _TYPE_KEYS, doc="docs/containers.md")
+    host = f.choice("host", default_host, HOST_KINDS, problem="unknown host kind")
     if host == "docker" and not docker_allowed:
-        raise ConfigError(f"{where}.host", host, "Docker hosts need emulation.nodes: docker",
+        raise ConfigError(f.at("host"), host, "Docker hosts need emulation.nodes: docker (or containernet)",
                           "set emulation.nodes: docker, or host: namespace")
-    image = raw.get("image", DEFAULT_IMAGE)
+    image = f.get("image", DEFAULT_IMAGE)
     if image is not None and (not isinstance(image, str) or not image.strip() or " " in image):
-        raise ConfigError(f"{where}.image", image, "must be an image name or null",
+        raise ConfigError(f.at("image"), image, "must be an image name or null",
                           f"write e.g. {DEFAULT_IMAGE} or nginx:1.27")
-    env = raw.get("env") or {}
+    env = f.get("env") or {}
     if not isinstance(env, Mapping) or not all(isinstance(k, str) for k in env):
-        raise ConfigError(f"{where}.env", env, "must be a mapping of NAME: value", "write {MODE: test}")
+        raise ConfigError(f.at("env"), env, "must be a mapping of NAME: value", "write {MODE: test}")
     return NodeTypeConfig(
-        host=host, image=image, command=parse_command(f"{where}.command", raw.get("command")),
-        cpus=optional_number(f"{where}.cpus", raw.get("cpus"), 0.01, 1024),
-        memory_mb=optional_number(f"{where}.memory_mb", raw.get("memory_mb"), 6, 1 << 22, integer=True),
+        host=host, image=image, command=parse_command(f.at("command"), f.get("command")),
+        cpus=f.number("cpus", None, 0.01, 1024, optional=True),
+        memory_mb=f.integer("memory_mb", None, 6, 1 << 22, optional=True),
         env=tuple(sorted((str(k), str(v)) for k, v in env.items())))
 
 
 def parse_containers_section(raw: Optional[Mapping[str, Any]], nodes: str) -> ContainersConfig:
     """Validate the ``containers:`` section for the ``emulation.nodes`` choice."""
-    raw = dict(raw or {})
-    _check_keys("containers", raw, _TOP_KEYS)
-    docker = nodes == "docker"
+    f = Fields("containers", raw, _TOP_KEYS, doc="docs/containers.md")
+    docker = nodes in ("docker", "containernet")
     default_host = "docker" if docker else "namespace"
-    flags: Dict[str, bool] = {}
-    for key in ("suspend_outside_bounding_box", "info_api"):
-        value = raw.get(key, True)
-        if not isinstance(value, bool):
-            raise ConfigError(f"containers.{key}", value, "must be true or false", "write true or false")
-        flags[key] = value
     return ContainersConfig(
-        satellite=parse_node_type("containers.satellite", raw.get("satellite"), docker, default_host),
-        ground_station=parse_node_type("containers.ground_station", raw.get("ground_station"), docker,
+        satellite=parse_node_type("containers.satellite", f.get("satellite"), docker, default_host),
+        ground_station=parse_node_type("containers.ground_station", f.get("ground_station"), docker,
                                        default_host),
-        **flags)
+        suspend_outside_bounding_box=f.flag("suspend_outside_bounding_box", True),
+        info_api=f.flag("info_api", True))
 
 
-def containers_config(scenario: Scenario, nodes: str) -> ContainersConfig:
+def containers_config(scenario: Scenario, nodes: Optional[str] = None) -> ContainersConfig:
+    """The scenario's ``containers:`` section, for its ``emulation.nodes`` unless ``nodes``
+    says otherwise."""
+    if nodes is None or nodes == scenario.config("emulation").nodes:
+        return scenario.config("containers")
     return parse_containers_section(scenario.sections.get("containers"), nodes)
+
+
+register_section("containers",
+                 lambda raw, scenario: parse_containers_section(raw, scenario.config("emulation").nodes),
+                 "docs/containers.md")

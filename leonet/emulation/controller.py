@@ -125,12 +125,15 @@ class Controller:
         return snap
 
     def run(self, duration_s: Optional[float] = None) -> None:
-        """Tick until ``duration_s`` emulated seconds have passed or :meth:`stop`."""
-        wall0 = time.monotonic()
-        k = 1
+        """Tick in real time (at ``speed``) until ``duration_s`` more emulated seconds
+        have passed or :meth:`stop`. A second call continues where the first ended."""
+        first = self.tick_index + 1
+        wall0 = time.monotonic() - (first - 1) * self.step_s / self.speed
+        start_offset = self.offset0 + (first - 1) * self.step_s
+        k = first
         while not self._stop.is_set():
             offset = self.offset0 + k * self.step_s
-            if duration_s is not None and offset - self.offset0 > duration_s + 1e-9:
+            if duration_s is not None and offset - start_offset > duration_s + 1e-9:
                 break
             deadline = wall0 + k * self.step_s / self.speed
             if self._lookahead is not None:
@@ -140,6 +143,18 @@ class Controller:
                 break
             self.tick(k, offset, deadline)
             k += 1
+
+    def step(self, count: int = 1) -> Optional[TickInfo]:
+        """Apply the next ``count`` ticks now, as fast as they can be applied (no
+        real-time pacing: emulated time moves only when stepped). Returns the last tick."""
+        info = None
+        for _ in range(count):
+            k = self.tick_index + 1
+            offset = self.offset0 + k * self.step_s
+            if self._lookahead is not None:
+                self._lookahead.prefetch(offset + i * self.step_s for i in range(self._lookahead.depth))
+            info = self.tick(k, offset, time.monotonic())
+        return info
 
     def tick(self, index: int, offset_s: float, deadline: float) -> TickInfo:
         started = time.monotonic()

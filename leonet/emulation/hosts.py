@@ -2,17 +2,18 @@
 for scripts that want Mininet's ``host.cmd()`` API.
 
 :class:`LeoHost` is a stock Mininet ``Host`` whose shell joins the node's existing
-namespace (``nsenter --net=/run/netns/...``) and starts only when first used, so
-1,700 nodes do not cost 1,700 shells.
+namespace with ``ip netns exec`` (which also applies the node's DNS settings from
+``/etc/netns/<namespace>/``, so ``*.leonet`` names resolve) and starts only when first
+used, so 1,700 nodes do not cost 1,700 shells.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
+from . import mininet_log  # noqa: F401  (before the rest of Mininet; see there)
 from mininet.net import Mininet
 from mininet.node import Host
 
-from . import netns as nsmod
 
 if TYPE_CHECKING:
     from .network import LeoNetwork
@@ -24,7 +25,7 @@ class LeoHost(Host):
 
     def __init__(self, node: "EmulatedNode", **params):
         self.node = node
-        self._netns_path = str(nsmod.path_of(node.netns))
+        self._enter = ["ip", "netns", "exec", node.netns]
         super().__init__(node.host, inNamespace=False, **params)
 
     # The shell starts lazily: Mininet calls startShell() from __init__.
@@ -39,15 +40,19 @@ class LeoHost(Host):
 
     def _popen(self, cmd, **params):
         if cmd and cmd[0] == "mnexec" and self.shell is None:
-            cmd = ["nsenter", f"--net={self._netns_path}", "--"] + list(cmd)
+            cmd = self._enter + list(cmd)
         return super()._popen(cmd, **params)
 
     def sendCmd(self, *args, **kwargs):  # noqa: N802
         self._ensure_shell()
         return super().sendCmd(*args, **kwargs)
 
+    def cmd(self, *args, **kwargs):
+        self._ensure_shell()  # Mininet's cmd() refuses a host whose shell is not running yet
+        return super().cmd(*args, **kwargs)
+
     def popen(self, *args, **kwargs):
-        kwargs.setdefault("mncmd", ["nsenter", f"--net={self._netns_path}", "--"])
+        kwargs.setdefault("mncmd", list(self._enter))
         return super().popen(*args, **kwargs)
 
     def IP(self, intf=None) -> str:  # noqa: N802

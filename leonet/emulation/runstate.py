@@ -15,6 +15,8 @@ from ..errors import LeonetError
 STATE_DIR = Path("/run/leonet")
 RUN_FILE = STATE_DIR / "run.json"
 STATUS_FILE = STATE_DIR / "status.json"
+#: IDs of containers a run made without leonet's label (Containernet hosts), for cleanup
+OWNED_CONTAINERS = STATE_DIR / "owned-containers"
 
 
 def _write_json(path: Path, data: Dict[str, Any]) -> None:
@@ -92,9 +94,7 @@ def node_record(name: str) -> Dict[str, Any]:
     for n in nodes:
         if name in (n["name"], n["host"]):
             return n
-    import difflib
-    close = difflib.get_close_matches(name, [n["name"] for n in nodes], n=3)
     from ..errors import ConfigError
+    from ..schema import suggest
     raise ConfigError("NODE", name, "not a node of the active run",
-                      ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
-                      else "list them with `leonet nodes`")
+                      suggest(name, [n["name"] for n in nodes], "list them with `leonet nodes`"))

@@ -30,6 +30,7 @@ from ..errors import ConfigError
 from ..orbits.frames import geodetic_to_ecef
 from ..orbits.propagation import Propagator
 from ..orbits.timeutil import add_seconds, parse_utc
+from ..schema import check_number
 from .interpolation import METHODS, interpolate
 
 #: The paper's parameters (Algorithm 2's examples).
@@ -75,18 +76,20 @@ class HandoverEvent:
     target: str
 
 
-def check_grid(window_s: float, sample_s: float, decision_s: float) -> int:
-    """Validate the time grid; returns the number of decisions per sample interval."""
-    for name, value in (("window_s", window_s), ("sample_s", sample_s), ("decision_s", decision_s)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(name, value, "must be a positive number of seconds", "e.g. 43200, 60, 1")
+def check_grid(window_s: float, sample_s: float, decision_s: float,
+               fields: Tuple[str, str, str] = ("window_s", "sample_s", "decision_s")) -> int:
+    """Validate the time grid; returns the number of decisions per sample interval.
+    ``fields`` names the three values in messages."""
+    f_window, f_sample, f_decision = fields
+    for name, value in zip(fields, (window_s, sample_s, decision_s)):
+        check_number(name, value, lo=0, lo_open=True, unit="s")
     ratio = sample_s / decision_s
     if abs(ratio - round(ratio)) > 1e-9:
-        raise ConfigError("decision_s", decision_s, f"must divide the sampling interval ({sample_s:g} s)",
+        raise ConfigError(f_decision, decision_s, f"must divide the sampling interval ({sample_s:g} s)",
                           "use e.g. sample 60 s and decide every 1 s")
     intervals = window_s / sample_s
     if abs(intervals - round(intervals)) > 1e-9 or round(intervals) < 1:
-        raise ConfigError("window_s", window_s, f"must be a multiple of the sampling interval ({sample_s:g} s)",
+        raise ConfigError(f_window, window_s, f"must be a multiple of the sampling interval ({sample_s:g} s)",
                           "e.g. 43200 s with 60 s samples")
     return int(round(ratio))
 
@@ -96,11 +99,10 @@ def sample_offsets(window_s: float, sample_s: float) -> np.ndarray:
     return np.arange(int(round(window_s / sample_s)) + 1) * float(sample_s)
 
 
-def check_threshold(threshold: float) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise ConfigError("threshold", threshold, "must be a ratio in (0, 1]",
-                          "e.g. 0.9 (hand over once another node is 10 % nearer); 1 is nearest-only")
-    return float(threshold)
+def check_threshold(threshold: float, field: str = "threshold") -> float:
+    """CNAA's handover ratio delta, in (0, 1]."""
+    return check_number(field, threshold, 0, 1, lo_open=True, unit="(a ratio)",
+                        fix="e.g. 0.9 (hand over once another node is 10 % nearer); 1 is nearest-only")
 
 
 # ---------------------------------------------------------------------------- sampling

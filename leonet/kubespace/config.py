@@ -10,6 +10,9 @@
         seed: 0                   # k-means and the feature sample
         max_iterations: 100       # cap on accepted local-search swaps
         plateau_moves: false      # extension: also accept swaps that keep the max and lower the mean
+        mode: paper               # paper: Algorithm 1 | refined: + worst snapshots, plateau moves, restarts
+        rounds: 60                # refined: cap on rounds (snapshots added by the objective, restarts accepted)
+        restarts: 64              # refined: perturbation restarts in all
         feature_sample: 2048      # flattened coordinates k-means sees (null: all)
         candidates: null          # ground-station names; null: every ground station
       assignment:                 # CNAA (leonet kubespace assign)
@@ -38,18 +41,21 @@ Command-line options override these values.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, fields
 import ipaddress
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, List, Optional, Union
 
 from ..errors import ConfigError
 from ..orbits import Scenario
+from ..schema import Fields, check_number, register_section
 from .assignment import DEFAULT_THRESHOLD, PAPER_DECISION_S, PAPER_SAMPLE_S, PAPER_WINDOW_S
 from .clustering import DEFAULT_FEATURE_SAMPLE
 from .interpolation import METHODS
 from .metrics import METRICS
 from .placement import DEFAULT_MAX_ITERATIONS
+
+
+PLACEMENT_MODES = ("paper", "refined")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,10 @@ class PlacementConfig:
     max_iterations: int = DEFAULT_MAX_ITERATIONS
     feature_sample: Optional[int] = DEFAULT_FEATURE_SAMPLE
     plateau_moves: bool = False
+    #: ``paper`` (Algorithm 1) or ``refined`` (:mod:`.refined`)
+    mode: str = "paper"
+    rounds: int = 60
+    restarts: int = 64
     candidates: Optional[List[str]] = None
 
 
@@ -100,161 +110,106 @@ class KubeSpaceConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
-def _keys(where: str, raw: Mapping[str, Any], allowed: List[str]) -> None:
-    for key in raw:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=2)
-            raise ConfigError(f"{where}.{key}", raw[key], "unknown key",
-                              ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
-                              else "allowed: " + ", ".join(allowed))
-
-
-def _mapping(where: str, raw: Any) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(where, raw, "must be a mapping of key: value", "see docs/kubespace.md")
-    return raw
-
-
 def positive_int(where: str, value: Any, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(where, value, f"must be a whole number >= {lo}", f"write e.g. {max(lo, 5)}")
-    return value
+    """A whole number >= ``lo`` (also used for command-line options)."""
+    return check_number(where, value, lo=lo, integer=True)
 
 
-def positive_seconds(where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(where, value, "must be a positive number of seconds", "write e.g. 60")
-    return float(value)
+def _seconds(f: Fields, key: str, default: float) -> float:
+    return f.number(key, default, lo=0, lo_open=True, unit="s")
 
 
-def flag(where: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(where, value, "must be true or false", "write true or false")
-    return value
+def _parse_placement(f: Fields) -> PlacementConfig:
+    d = PlacementConfig()
+    return PlacementConfig(
+        k=f.integer("k", d.k, lo=1),
+        clusters=f.integer("clusters", d.clusters, lo=1),
+        period_s=_seconds(f, "period_s", d.period_s),
+        snapshot_interval_s=_seconds(f, "snapshot_interval_s", d.snapshot_interval_s),
+        metric=f.choice("metric", d.metric, METRICS),
+        seed=f.integer("seed", d.seed, lo=0),
+        max_iterations=f.integer("max_iterations", d.max_iterations, lo=0),
+        feature_sample=f.integer("feature_sample", d.feature_sample, lo=1, optional=True, null_means="all"),
+        plateau_moves=f.flag("plateau_moves", d.plateau_moves),
+        mode=f.choice("mode", d.mode, PLACEMENT_MODES),
+        rounds=f.integer("rounds", d.rounds, lo=1),
+        restarts=f.integer("restarts", d.restarts, lo=0),
+        candidates=f.names("candidates"))
 
 
-def choice(where: str, value: Any, choices) -> str:
-    if value not in choices:
-        raise ConfigError(where, value, "unknown choice", "use " + " or ".join(choices))
-    return value
-
-
-def names(where: str, value: Any) -> Optional[List[str]]:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(where, value, "must be a non-empty list of ground-station names", "write [A, B]")
-    if len(set(value)) != len(value):
-        dup = sorted({v for v in value if value.count(v) > 1})
-        raise ConfigError(where, dup, "lists a ground station twice", "name each station once")
-    return list(value)
-
-
-def parse_kubespace_section(raw: Any) -> KubeSpaceConfig:
-    """Validate a raw ``kubespace:`` mapping (``None`` gives the defaults)."""
-    raw = _mapping("kubespace", raw)
-    _keys("kubespace", raw, ["placement", "assignment", "runtime"])
-    p = _mapping("kubespace.placement", raw.get("placement"))
-    _keys("kubespace.placement", p, [f.name for f in fields(PlacementConfig)])
-    a = _mapping("kubespace.assignment", raw.get("assignment"))
-    _keys("kubespace.assignment", a, [f.name for f in fields(AssignmentConfig)])
-    dp, da = PlacementConfig(), AssignmentConfig()
-    w = "kubespace.placement"
-    sample = p.get("feature_sample", dp.feature_sample)
-    placement = PlacementConfig(
-        k=positive_int(f"{w}.k", p.get("k", dp.k)),
-        clusters=positive_int(f"{w}.clusters", p.get("clusters", dp.clusters)),
-        period_s=positive_seconds(f"{w}.period_s", p.get("period_s", dp.period_s)),
-        snapshot_interval_s=positive_seconds(f"{w}.snapshot_interval_s",
-                                             p.get("snapshot_interval_s", dp.snapshot_interval_s)),
-        metric=choice(f"{w}.metric", p.get("metric", dp.metric), METRICS),
-        seed=positive_int(f"{w}.seed", p.get("seed", dp.seed), lo=0),
-        max_iterations=positive_int(f"{w}.max_iterations", p.get("max_iterations", dp.max_iterations), lo=0),
-        feature_sample=None if sample is None else positive_int(f"{w}.feature_sample", sample),
-        plateau_moves=flag(f"{w}.plateau_moves", p.get("plateau_moves", dp.plateau_moves)),
-        candidates=names(f"{w}.candidates", p.get("candidates")))
-    w = "kubespace.assignment"
+def _parse_assignment(f: Fields) -> AssignmentConfig:
     from .assignment import check_grid, check_threshold
-    try:
-        threshold = check_threshold(a.get("threshold", da.threshold))
-    except ConfigError as exc:
-        raise ConfigError(f"{w}.threshold", exc.value, exc.problem, exc.fix) from None
+    d = AssignmentConfig()
+    interpolation = f.get("interpolation")
     assignment = AssignmentConfig(
-        threshold=threshold,
-        window_s=positive_seconds(f"{w}.window_s", a.get("window_s", da.window_s)),
-        sample_interval_s=positive_seconds(f"{w}.sample_interval_s",
-                                           a.get("sample_interval_s", da.sample_interval_s)),
-        decision_interval_s=positive_seconds(f"{w}.decision_interval_s",
-                                             a.get("decision_interval_s", da.decision_interval_s)),
-        metric=choice(f"{w}.metric", a.get("metric", da.metric), METRICS),
-        interpolation=(None if a.get("interpolation") is None
-                       else choice(f"{w}.interpolation", a.get("interpolation"), METHODS)),
-        control_nodes=names(f"{w}.control_nodes", a.get("control_nodes")))
-    try:
-        check_grid(assignment.window_s, assignment.sample_interval_s, assignment.decision_interval_s)
-    except ConfigError as exc:
-        key = {"sample_s": "sample_interval_s", "decision_s": "decision_interval_s"}.get(exc.field, exc.field)
-        raise ConfigError(f"{w}.{key}", exc.value, exc.problem, exc.fix) from None
-    runtime = parse_runtime(_mapping("kubespace.runtime", raw.get("runtime")), assignment)
-    return KubeSpaceConfig(placement, assignment, runtime)
+        threshold=check_threshold(f.get("threshold", d.threshold), f.at("threshold")),
+        window_s=_seconds(f, "window_s", d.window_s),
+        sample_interval_s=_seconds(f, "sample_interval_s", d.sample_interval_s),
+        decision_interval_s=_seconds(f, "decision_interval_s", d.decision_interval_s),
+        metric=f.choice("metric", d.metric, METRICS),
+        interpolation=None if interpolation is None else f.choice("interpolation", None, METHODS),
+        control_nodes=f.names("control_nodes"))
+    check_grid(assignment.window_s, assignment.sample_interval_s, assignment.decision_interval_s,
+               fields=(f.at("window_s"), f.at("sample_interval_s"), f.at("decision_interval_s")))
+    return assignment
 
 
-def parse_runtime(r: Mapping[str, Any], assignment: AssignmentConfig) -> RuntimeConfig:
-    """The ``kubespace.runtime`` subsection (names are checked against the run's nodes later)."""
-    w = "kubespace.runtime"
-    _keys(w, r, [f.name for f in fields(RuntimeConfig)])
+def _parse_planes(f: Fields) -> Union[None, str, List[str]]:
+    planes = f.get("planes")
+    if planes is None or planes == "cnpa":
+        return planes
+    if not isinstance(planes, (list, str)):
+        raise ConfigError(f.at("planes"), planes, "must be cnpa or a list of ground-station names",
+                          "write `planes: cnpa` or `planes: [A, B]`, or leave it out to use "
+                          "controlplane.ground_stations")
+    return f.names("planes")
+
+
+def _parse_runtime(f: Fields, assignment: AssignmentConfig) -> RuntimeConfig:
+    """The ``kubespace.runtime`` subsection (plane names are checked against the run's nodes later)."""
     d = RuntimeConfig()
-    planes = r.get("planes")
-    if planes is not None and planes != "cnpa":
-        if not isinstance(planes, (list, str)):
-            raise ConfigError(f"{w}.planes", planes, "must be cnpa or a list of ground-station names",
-                              "write `planes: cnpa` or `planes: [A, B]`, or leave it out to use "
-                              "controlplane.ground_stations")
-        planes = names(f"{w}.planes", planes)
-    port = r.get("sync_port", d.sync_port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError(f"{w}.sync_port", port, "must be a TCP port (1-65535)", "e.g. 6444")
-    cidr = r.get("pod_cidr", d.pod_cidr)
+    cidr = f.get("pod_cidr", d.pod_cidr)
     try:
         network = ipaddress.IPv4Network(str(cidr))
     except ValueError:
-        raise ConfigError(f"{w}.pod_cidr", cidr, "is not an IPv4 network", "e.g. 10.128.0.0/9") from None
+        raise ConfigError(f.at("pod_cidr"), cidr, "is not an IPv4 network", "e.g. 10.128.0.0/9") from None
     from ..emulation.addressing import NETWORK as NODE_NETWORK
     if network.overlaps(NODE_NETWORK):
-        raise ConfigError(f"{w}.pod_cidr", cidr, f"overlaps the node addresses ({NODE_NETWORK})",
+        raise ConfigError(f.at("pod_cidr"), cidr, f"overlaps the node addresses ({NODE_NETWORK})",
                           "use a range outside 10.64.0.0/10, e.g. 10.128.0.0/9")
-    prefix = positive_int(f"{w}.pod_cidr_prefix", r.get("pod_cidr_prefix", d.pod_cidr_prefix), lo=1)
-    if not network.prefixlen <= prefix <= 30:
-        raise ConfigError(f"{w}.pod_cidr_prefix", prefix, f"must be between {network.prefixlen} (the pod_cidr's "
-                          "prefix) and 30", "e.g. 24: a /24 per satellite")
+    prefix = f.integer("pod_cidr_prefix", d.pod_cidr_prefix, lo=network.prefixlen, hi=30,
+                       fix=f"choose a prefix between {network.prefixlen} (the pod_cidr's) and 30, "
+                           "e.g. 24: a /24 per satellite")
     out = RuntimeConfig(
-        enabled=flag(f"{w}.enabled", r.get("enabled", d.enabled)),
-        planes=planes,
-        auto=flag(f"{w}.auto", r.get("auto", d.auto)),
-        sync_port=port,
-        sync_timeout_s=positive_seconds(f"{w}.sync_timeout_s", r.get("sync_timeout_s", d.sync_timeout_s)),
-        binding_timeout_s=positive_seconds(f"{w}.binding_timeout_s",
-                                           r.get("binding_timeout_s", d.binding_timeout_s)),
-        retry_backoff_max_s=positive_seconds(f"{w}.retry_backoff_max_s",
-                                             r.get("retry_backoff_max_s", d.retry_backoff_max_s)),
-        recompute_before_s=positive_seconds(f"{w}.recompute_before_s",
-                                            r.get("recompute_before_s", d.recompute_before_s)),
-        max_concurrent_handovers=positive_int(f"{w}.max_concurrent_handovers",
-                                              r.get("max_concurrent_handovers", d.max_concurrent_handovers)),
+        enabled=f.flag("enabled", d.enabled),
+        planes=_parse_planes(f),
+        auto=f.flag("auto", d.auto),
+        sync_port=f.integer("sync_port", d.sync_port, lo=1, hi=65535),
+        sync_timeout_s=_seconds(f, "sync_timeout_s", d.sync_timeout_s),
+        binding_timeout_s=_seconds(f, "binding_timeout_s", d.binding_timeout_s),
+        retry_backoff_max_s=_seconds(f, "retry_backoff_max_s", d.retry_backoff_max_s),
+        recompute_before_s=_seconds(f, "recompute_before_s", d.recompute_before_s),
+        max_concurrent_handovers=f.integer("max_concurrent_handovers", d.max_concurrent_handovers, lo=1),
         pod_cidr=str(network), pod_cidr_prefix=prefix,
-        request_ttl_s=positive_seconds(f"{w}.request_ttl_s", r.get("request_ttl_s", d.request_ttl_s)))
+        request_ttl_s=_seconds(f, "request_ttl_s", d.request_ttl_s))
     if out.recompute_before_s >= assignment.window_s:
-        raise ConfigError(f"{w}.recompute_before_s", out.recompute_before_s,
+        raise ConfigError(f.at("recompute_before_s"), out.recompute_before_s,
                           f"must be shorter than the CNAA window (kubespace.assignment.window_s = "
                           f"{assignment.window_s:g} s)", "e.g. 600 for a 12 h window")
     if out.sync_timeout_s >= out.binding_timeout_s:
-        raise ConfigError(f"{w}.binding_timeout_s", out.binding_timeout_s,
+        raise ConfigError(f.at("binding_timeout_s"), out.binding_timeout_s,
                           f"must be longer than sync_timeout_s ({out.sync_timeout_s:g} s)", "e.g. 30")
     return out
+
+
+def parse_kubespace_section(raw: Any, scenario: Optional[Scenario] = None) -> KubeSpaceConfig:
+    """Validate a raw ``kubespace:`` mapping (``None`` gives the defaults)."""
+    f = Fields("kubespace", raw, ["placement", "assignment", "runtime"], doc="docs/kubespace.md")
+    assignment = _parse_assignment(f.sub("assignment", [x.name for x in fields(AssignmentConfig)]))
+    return KubeSpaceConfig(
+        _parse_placement(f.sub("placement", [x.name for x in fields(PlacementConfig)])),
+        assignment,
+        _parse_runtime(f.sub("runtime", [x.name for x in fields(RuntimeConfig)]), assignment))
 
 
 def default_interpolation(metric: str) -> str:
@@ -265,5 +220,7 @@ def default_interpolation(metric: str) -> str:
 
 def kubespace_config(scenario: Scenario) -> KubeSpaceConfig:
     """The validated ``kubespace:`` section of a scenario (defaults if absent)."""
-    return parse_kubespace_section(scenario.sections.get("kubespace"))
+    return scenario.config("kubespace")
 
+
+register_section("kubespace", parse_kubespace_section, "docs/kubespace.md")

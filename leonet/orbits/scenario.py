@@ -28,74 +28,20 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
-
-import yaml
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
+from ..schema import (Fields, check_mapping, check_name, check_number, node_params, read_yaml,
+                      section, section_names, suggest)
 from .grouping import GroupingOptions
+from .naming import dns_form, looks_like_satellite
 from .timeutil import parse_utc
 from .walker import WalkerShell
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PRESET_DIR = Path(__file__).resolve().parents[2] / "topologies"
-
-#: Top-level sections owned and validated by higher layers (kept as raw mappings here).
-LAYER_SECTIONS = ("topology", "emulation", "containers", "controlplane",
-                  "kubespace", "krios", "komet")
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A per-node parameter that ``defaults`` sets and shells / ground stations override."""
-
-    default: Any
-    check: Callable[[str, Any], Any]
-    doc: str
-
-
-def _number(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False,
-            unit: str = "") -> Callable[[str, Any], float]:
-    def check(fieldname: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(fieldname, value, "must be a number", f"write a number{unit}")
-        v = float(value)
-        too_low = v <= lo if lo_open else v < lo
-        too_high = v >= hi if hi_open else v > hi
-        if too_low or too_high:
-            lb = "(" if lo_open else "["
-            rb = ")" if hi_open else "]"
-            raise ConfigError(fieldname, value, f"must be in {lb}{lo:g}, {hi:g}{rb}{unit}",
-                              f"choose a value in {lb}{lo:g}, {hi:g}{rb}")
-        return v
-    return check
-
-
-def _integer(lo: int, hi: Optional[int] = None) -> Callable[[str, Any], int]:
-    def check(fieldname: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(fieldname, value, "must be a whole number",
-                              f"write an integer >= {lo}")
-        if value < lo or (hi is not None and value > hi):
-            rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-            raise ConfigError(fieldname, value, f"must be {rng}", f"choose an integer {rng}")
-        return value
-    return check
-
-
-#: Per-node parameters. Higher layers add theirs here, so that one table documents them.
-NODE_PARAMS: Dict[str, ParamSpec] = {
-    "min_elevation_deg": ParamSpec(25.0, _number(0, 90, unit=" degrees"),
-                                   "minimum elevation for a ground-satellite link"),
-    # Link model of leonet.topology (ISL values per shell, GSL values per ground station or shell).
-    "isl_bandwidth_mbps": ParamSpec(10000.0, _number(0, 1e7, lo_open=True, unit=" Mbit/s"), "ISL bandwidth"),
-    "gsl_bandwidth_mbps": ParamSpec(1000.0, _number(0, 1e7, lo_open=True, unit=" Mbit/s"), "GSL bandwidth"),
-    "isl_loss_percent": ParamSpec(0.0, _number(0, 100, unit=" percent"), "ISL random packet loss"),
-    "gsl_loss_percent": ParamSpec(0.0, _number(0, 100, unit=" percent"), "GSL random packet loss"),
-}
 
 _WALKER_KEYS = {"name", "walker", "planes", "sats_per_plane", "altitude_km", "inclination_deg",
                 "arc_of_ascending_nodes_deg", "phasing", "eccentricity", "raan_offset_deg",
@@ -104,7 +50,7 @@ _TLE_KEYS = {"name", "tle_file", "inclination_range_deg", "altitude_range_km"} |
     f.name for f in GroupingOptions.__dataclass_fields__.values()}
 _GS_INLINE_KEYS = {"name", "lat_deg", "lon_deg", "alt_m"}
 _GS_CSV_KEYS = {"csv", "limit", "names", "prefix"}
-_TOP_KEYS = {"name", "description", "start", "defaults", "shells", "ground_stations"} | set(LAYER_SECTIONS)
+_CORE_KEYS = {"name", "description", "start", "defaults", "shells", "ground_stations"}
 
 
 @dataclass
@@ -129,11 +75,19 @@ class GroundStationSpec:
     lon_deg: float
     alt_m: float = 0.0
     explicit: Dict[str, Any] = field(default_factory=dict)  #: params set on it or its CSV entry
+    #: where it was defined, for messages: ``ground_stations[1]`` or ``ground_stations[2] (x.csv row 5)``
+    origin: str = field(default="", compare=False)
+
+
+_PARSING = object()  # marks a section whose parser is running (to report cycles)
 
 
 @dataclass
 class Scenario:
-    """A validated scenario. ``sections`` holds the raw higher-layer sections."""
+    """A validated scenario: its core (start, shells, ground stations, per-node
+    defaults) and, through :meth:`config`, every layer's section, each validated once.
+
+    ``sections`` keeps the raw top-level sections as written."""
 
     name: str
     start: _dt.datetime
@@ -143,6 +97,38 @@ class Scenario:
     description: str = ""
     sections: Dict[str, Any] = field(default_factory=dict)
     source: Optional[Path] = None
+    _configs: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _satellite_names: Optional[Tuple[str, ...]] = field(default=None, repr=False, compare=False)
+
+    def config(self, name: str) -> Any:
+        """The validated configuration of section ``name`` (``topology``, ``emulation``,
+        ...; see :func:`leonet.schema.section_names`): its defaults when the scenario has
+        no such section. Parsed on first use and kept."""
+        if name not in section_names():
+            raise ConfigError("section", name, "no such scenario section",
+                              suggest(name, section_names(), "sections: " + ", ".join(section_names())))
+        cached = self._configs.get(name)
+        if cached is _PARSING:
+            raise RuntimeError(f"scenario sections depend on each other in a cycle through {name!r}")
+        if cached is None:
+            self._configs[name] = _PARSING
+            try:
+                self._configs[name] = section(name).parse(self.sections.get(name), self)
+            except BaseException:
+                del self._configs[name]
+                raise
+        return self._configs[name]
+
+    def satellite_names(self) -> Tuple[str, ...]:
+        """Every satellite's node name (``s<shell>p<plane>n<slot>``), in index order.
+        For TLE shells this groups the TLEs (see :mod:`.grouping`)."""
+        if self._satellite_names is None:
+            from .constellation import build_constellation
+            self._satellite_names = tuple(s.name for s in build_constellation(self).satellites)
+        return self._satellite_names
+
+    def ground_station_names(self) -> Tuple[str, ...]:
+        return tuple(gs.name for gs in self.ground_stations)
 
     def shell_param(self, shell: ShellSpec, key: str) -> Any:
         return shell.explicit.get(key, self.defaults[key])
@@ -162,47 +148,34 @@ class Scenario:
             if gs.name == name:
                 return gs
         raise ConfigError("ground station", name, "not in this scenario",
-                          _suggest(name, [g.name for g in self.ground_stations],
-                                   "list them with `leonet info SCENARIO`"))
+                          suggest(name, [g.name for g in self.ground_stations],
+                                  "list them with `leonet info SCENARIO`"))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "Scenario":
+        """Validate a scenario given as a mapping (as YAML would give it)."""
+        return parse_scenario(raw)
 
 
 # ----------------------------------------------------------------------------- helpers
 
-def _suggest(value: str, choices: Sequence[str], otherwise: str) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=3)
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    return otherwise
+def _params(where: str, mapping: Mapping[str, Any], level: str) -> Dict[str, Any]:
+    """The per-node parameters set in ``mapping`` (at ``level``: defaults, shell or
+    ground_station), checked."""
+    out = {}
+    for key, spec in node_params().items():
+        if key not in mapping:
+            continue
+        if level not in spec.levels:
+            raise ConfigError(f"{where}.{key}", mapping[key], f"has no meaning on a {level.replace('_', ' ')}",
+                              "set it under " + " or on a ".join(
+                                  "defaults:" if lv == "defaults" else lv.replace("_", " ") for lv in spec.levels))
+        out[key] = spec.check(f"{where}.{key}", mapping[key])
+    return out
 
 
-def _check_keys(where: str, mapping: Mapping[str, Any], allowed: set) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}", mapping[key], "unknown key",
-                              _suggest(key, sorted(allowed),
-                                       "allowed keys: " + ", ".join(sorted(allowed))))
-
-
-def _require(where: str, mapping: Mapping[str, Any], key: str, hint: str) -> Any:
-    if key not in mapping:
-        raise ConfigError(f"{where}.{key}", None, "missing", hint)
-    return mapping[key]
-
-
-def _mapping(where: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(where, value, "must be a mapping of key: value", "see docs/scenarios.md")
-    return value
-
-
-def _name(where: str, value: Any) -> str:
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
-        raise ConfigError(where, value, "must be a non-empty name", "write a short name")
-    return str(value).strip()
-
-
-def _params(where: str, mapping: Mapping[str, Any]) -> Dict[str, Any]:
-    return {k: NODE_PARAMS[k].check(f"{where}.{k}", v) for k, v in mapping.items() if k in NODE_PARAMS}
+def _param_keys() -> set:
+    return set(node_params())
 
 
 def resolve_data_path(value: Any, fieldname: str, base: Optional[Path]) -> Path:
@@ -215,7 +188,7 @@ def resolve_data_path(value: Any, fieldname: str, base: Optional[Path]) -> Path:
         if not path.is_file():
             shipped = sorted(p.name for p in DATA_DIR.iterdir() if p.is_file())
             raise ConfigError(fieldname, value, "no such built-in data file",
-                              _suggest(value[8:], shipped, "built-in files: " + ", ".join(shipped)))
+                              suggest(value[8:], shipped, "built-in files: " + ", ".join(shipped)))
         return path
     path = Path(value).expanduser()
     if not path.is_absolute() and base is not None:
@@ -229,7 +202,7 @@ def resolve_data_path(value: Any, fieldname: str, base: Optional[Path]) -> Path:
 def _range_pair(fieldname: str, value: Any) -> Tuple[float, float]:
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            or value[0] > value[1]):
+            or not all(v == v and abs(v) != float("inf") for v in value) or value[0] > value[1]):
         raise ConfigError(fieldname, value, "must be a [low, high] pair of numbers",
                           "write e.g. [52.5, 53.5]")
     return float(value[0]), float(value[1])
@@ -239,20 +212,17 @@ def _range_pair(fieldname: str, value: Any) -> Tuple[float, float]:
 
 def _parse_shell(raw: Any, index: int, base: Optional[Path]) -> ShellSpec:
     where = f"shells[{index}]"
-    raw = _mapping(where, raw)
-    name = _name(f"{where}.name", _require(where, raw, "name", "give each shell a name"))
-    params = _params(where, raw)
+    check_mapping(where, raw, allow_none=False)
+    name = check_name(f"{where}.name", Fields(where, raw).require("name", "give each shell a name"))
     if "tle_file" in raw:
-        _check_keys(where, raw, _TLE_KEYS | set(NODE_PARAMS))
+        f = Fields(where, raw, _TLE_KEYS | _param_keys(), label="allowed keys")
+        params = _params(where, raw, "shell")
         path = resolve_data_path(raw["tle_file"], f"{where}.tle_file", base)
-        g = GroupingOptions()
         opts = {}
-        for key, default in g.__dict__.items():
+        for key, default in GroupingOptions().__dict__.items():
             if key in raw:
-                if isinstance(default, int):
-                    opts[key] = _integer(1)(f"{where}.{key}", raw[key])
-                else:
-                    opts[key] = _number(0, 1e6, lo_open=True)(f"{where}.{key}", raw[key])
+                opts[key] = (f.integer(key, None, lo=1) if isinstance(default, int)
+                             else f.number(key, None, lo=0, hi=1e6, lo_open=True))
         return ShellSpec(
             name=name, index=index, tle_file=path, grouping=GroupingOptions(**opts),
             inclination_range_deg=(_range_pair(f"{where}.inclination_range_deg", raw["inclination_range_deg"])
@@ -261,31 +231,27 @@ def _parse_shell(raw: Any, index: int, base: Optional[Path]) -> ShellSpec:
                                if "altitude_range_km" in raw else None),
             explicit=params)
 
-    _check_keys(where, raw, _WALKER_KEYS | set(NODE_PARAMS))
+    f = Fields(where, raw, _WALKER_KEYS | _param_keys(), label="allowed keys")
+    params = _params(where, raw, "shell")
     kind = raw.get("walker", "delta")
     if kind not in ("delta", "star"):
         raise ConfigError(f"{where}.walker", kind, "unknown Walker pattern",
                           "use 'delta' (planes over 360 deg) or 'star' (over 180 deg); "
                           "for real satellites use tle_file instead")
     hint = "Walker shells need planes, sats_per_plane, altitude_km and inclination_deg (or a tle_file)"
-    planes = _integer(1)(f"{where}.planes", _require(where, raw, "planes", hint))
-    per_plane = _integer(1)(f"{where}.sats_per_plane", _require(where, raw, "sats_per_plane", hint))
-    altitude = _number(0, 100000, lo_open=True, unit=" km")(
-        f"{where}.altitude_km", _require(where, raw, "altitude_km", hint))
-    inclination = _number(0, 180, unit=" degrees")(
-        f"{where}.inclination_deg", _require(where, raw, "inclination_deg", hint))
-    arc = _number(0, 360, lo_open=True, unit=" degrees")(
-        f"{where}.arc_of_ascending_nodes_deg",
-        raw.get("arc_of_ascending_nodes_deg", 360.0 if kind == "delta" else 180.0))
-    phasing = _integer(0, planes - 1)(f"{where}.phasing", raw.get("phasing", 1 if planes > 1 else 0))
-    ecc = _number(0, 1, hi_open=True)(f"{where}.eccentricity", raw.get("eccentricity", 0.0))
+    planes = f.integer("planes", f.require("planes", hint), lo=1)
+    per_plane = f.integer("sats_per_plane", f.require("sats_per_plane", hint), lo=1)
+    altitude = f.number("altitude_km", f.require("altitude_km", hint), 0, 100000, lo_open=True, unit="km")
+    inclination = f.number("inclination_deg", f.require("inclination_deg", hint), 0, 180, unit="degrees")
+    arc = f.number("arc_of_ascending_nodes_deg", 360.0 if kind == "delta" else 180.0, 0, 360,
+                   lo_open=True, unit="degrees")
+    phasing = f.integer("phasing", 1 if planes > 1 else 0, 0, planes - 1)
+    ecc = f.number("eccentricity", 0.0, 0, 1, hi_open=True)
     shell = WalkerShell(planes=planes, sats_per_plane=per_plane, altitude_km=altitude,
                         inclination_deg=inclination, arc_of_ascending_nodes_deg=arc,
                         phasing=phasing, eccentricity=ecc,
-                        raan_offset_deg=_number(-360, 360)(f"{where}.raan_offset_deg",
-                                                           raw.get("raan_offset_deg", 0.0)),
-                        arg_perigee_deg=_number(0, 360)(f"{where}.arg_perigee_deg",
-                                                        raw.get("arg_perigee_deg", 0.0)))
+                        raan_offset_deg=f.number("raan_offset_deg", 0.0, -360, 360),
+                        arg_perigee_deg=f.number("arg_perigee_deg", 0.0, 0, 360))
     perigee_alt = shell.semi_major_axis_km * (1 - ecc) - 6371.0
     if perigee_alt < 100:
         raise ConfigError(f"{where}.eccentricity", ecc,
@@ -302,31 +268,34 @@ def _parse_shell(raw: Any, index: int, base: Optional[Path]) -> ShellSpec:
 def _station(where: str, name: Any, lat: Any, lon: Any, alt: Any,
              params: Dict[str, Any]) -> GroundStationSpec:
     return GroundStationSpec(
-        name=_name(f"{where}.name", name),
-        lat_deg=_number(-90, 90, unit=" degrees")(f"{where}.lat_deg", lat),
-        lon_deg=_number(-180, 360, unit=" degrees")(f"{where}.lon_deg", lon),
-        alt_m=_number(-500, 9000, unit=" m")(f"{where}.alt_m", alt),
-        explicit=dict(params))
+        name=check_name(f"{where}.name", name),
+        lat_deg=check_number(f"{where}.lat_deg", lat, -90, 90, unit="degrees"),
+        lon_deg=check_number(f"{where}.lon_deg", lon, -180, 360, unit="degrees"),
+        alt_m=check_number(f"{where}.alt_m", alt, -500, 9000, unit="m"),
+        explicit=dict(params), origin=where)
 
 
 def read_ground_station_csv(path: Path, where: str) -> List[Tuple[str, float, float, float]]:
     """Rows (name, lat_deg, lon_deg, alt_m) of a CSV with columns
     ``name,latitude_deg,longitude_deg[,altitude_m]`` (other columns are ignored)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        for col in ("name", "latitude_deg", "longitude_deg"):
-            if col not in cols:
-                raise ConfigError(f"{where}.csv", str(path), f"has no column '{col}'",
-                                  "use columns name,latitude_deg,longitude_deg[,altitude_m]")
-        rows = []
-        for n, row in enumerate(reader, start=2):
-            try:
-                rows.append((row["name"].strip(), float(row["latitude_deg"]),
-                             float(row["longitude_deg"]), float(row.get("altitude_m") or 0.0)))
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}.csv", f"{path.name}:{n}", "row has a non-numeric coordinate",
-                                  "fix that row of the CSV") from None
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            cols = set(reader.fieldnames or [])
+            for col in ("name", "latitude_deg", "longitude_deg"):
+                if col not in cols:
+                    raise ConfigError(f"{where}.csv", str(path), f"has no column '{col}'",
+                                      "use columns name,latitude_deg,longitude_deg[,altitude_m]")
+            rows = []
+            for n, row in enumerate(reader, start=2):
+                try:
+                    rows.append((row["name"].strip(), float(row["latitude_deg"]),
+                                 float(row["longitude_deg"]), float(row.get("altitude_m") or 0.0)))
+                except (TypeError, ValueError, AttributeError):
+                    raise ConfigError(f"{where}.csv", f"{path.name}:{n}", "row has a non-numeric coordinate",
+                                      "fix that row of the CSV") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}.csv", str(path), "is not UTF-8 text", "give a CSV file") from None
     return rows
 
 
@@ -338,10 +307,10 @@ def _parse_ground_stations(raw: Any, base: Optional[Path]) -> List[GroundStation
     stations: List[GroundStationSpec] = []
     for i, entry in enumerate(raw):
         where = f"ground_stations[{i}]"
-        entry = _mapping(where, entry)
-        params = _params(where, entry)
+        check_mapping(where, entry, allow_none=False)
         if "csv" in entry:
-            _check_keys(where, entry, _GS_CSV_KEYS | set(NODE_PARAMS))
+            f = Fields(where, entry, _GS_CSV_KEYS | _param_keys(), label="allowed keys")
+            params = _params(where, entry, "ground_station")
             path = resolve_data_path(entry["csv"], f"{where}.csv", base)
             rows = read_ground_station_csv(path, where)
             if "names" in entry:
@@ -352,45 +321,60 @@ def _parse_ground_stations(raw: Any, base: Optional[Path]) -> List[GroundStation
                 for w in wanted:
                     if w not in by_name:
                         raise ConfigError(f"{where}.names", w, f"not in {path.name}",
-                                          _suggest(str(w), list(by_name), "check the spelling"))
+                                          suggest(str(w), list(by_name), "check the spelling"))
                 rows = [by_name[w] for w in wanted]
             if "limit" in entry:
-                rows = rows[:_integer(0)(f"{where}.limit", entry["limit"])]
-            prefix = str(entry.get("prefix", ""))
+                rows = rows[:f.integer("limit", None, lo=0)]
+            prefix = check_name(f"{where}.prefix", entry["prefix"], "prefix") if "prefix" in entry else ""
             for j, (name, lat, lon, alt) in enumerate(rows):
                 stations.append(_station(f"{where} ({path.name} row {j + 1})", prefix + name,
                                          lat, lon, alt, params))
         else:
-            _check_keys(where, entry, _GS_INLINE_KEYS | set(NODE_PARAMS))
+            f = Fields(where, entry, _GS_INLINE_KEYS | _param_keys(), label="allowed keys")
+            params = _params(where, entry, "ground_station")
             hint = "a ground station needs name, lat_deg and lon_deg (or csv: FILE)"
-            stations.append(_station(where, _require(where, entry, "name", hint),
-                                     _require(where, entry, "lat_deg", hint),
-                                     _require(where, entry, "lon_deg", hint),
-                                     entry.get("alt_m", 0.0), params))
+            stations.append(_station(where, f.require("name", hint), f.require("lat_deg", hint),
+                                     f.require("lon_deg", hint), entry.get("alt_m", 0.0), params))
+    _check_station_names(stations)
+    return stations
+
+
+def _check_station_names(stations: Sequence[GroundStationSpec]) -> None:
+    """Names must stay distinct as host names and DNS labels, and apart from satellites'."""
     seen: Dict[str, int] = {}
+    forms: Dict[str, int] = {}
     for idx, gs in enumerate(stations):
         if gs.name in seen:
             raise ConfigError("ground_stations", gs.name,
                               f"duplicate ground-station name (stations #{seen[gs.name]} and #{idx})",
                               "give every ground station a unique name (a CSV entry can add a prefix:)")
         seen[gs.name] = idx
-    return stations
+        if looks_like_satellite(gs.name):
+            raise ConfigError(f"{gs.origin}.name", gs.name, "is named like a satellite (s<shell>p<plane>n<slot>)",
+                              "rename the ground station")
+        form = dns_form(gs.name)
+        if form in forms:
+            other = stations[forms[form]].name
+            raise ConfigError(f"{gs.origin}.name", gs.name,
+                              f"has the same host/DNS form '{form}' as {other!r} ({stations[forms[form]].origin})",
+                              "give the stations names that differ in more than case, spaces or punctuation")
+        forms[form] = idx
 
 
 # ----------------------------------------------------------------------------- scenario
 
 def parse_scenario(raw: Any, source: Optional[Path] = None) -> Scenario:
-    """Validate a scenario mapping (as read from YAML) into a :class:`Scenario`."""
+    """Validate a scenario mapping (as read from YAML) into a :class:`Scenario`: its
+    core and every section it has."""
     base = source.parent if source is not None else None
-    raw = _mapping("scenario", raw)
-    _check_keys("scenario", raw, _TOP_KEYS)
-    start = parse_utc(_require("scenario", raw, "start",
-                               "set an explicit UTC start time, e.g. start: 2026-01-31T12:00:00Z"),
+    check_mapping("scenario", raw, allow_none=False)
+    f = Fields("scenario", raw, _CORE_KEYS | set(section_names()))
+    start = parse_utc(f.require("start", "set an explicit UTC start time, e.g. start: 2026-01-31T12:00:00Z"),
                       "start")
-    defaults_raw = _mapping("defaults", raw.get("defaults") or {})
-    _check_keys("defaults", defaults_raw, set(NODE_PARAMS))
-    defaults = {k: spec.default for k, spec in NODE_PARAMS.items()}
-    defaults.update(_params("defaults", defaults_raw))
+    defaults_raw = Fields("defaults", raw.get("defaults"), _param_keys()).raw
+    params = node_params()
+    defaults = {k: spec.default for k, spec in params.items()}
+    defaults.update(_params("defaults", defaults_raw, "defaults"))
 
     shells_raw = raw.get("shells")
     if not isinstance(shells_raw, list) or not shells_raw:
@@ -402,16 +386,18 @@ def parse_scenario(raw: Any, source: Optional[Path] = None) -> Scenario:
         if names.count(s.name) > 1:
             raise ConfigError(f"shells[{s.index}].name", s.name, "duplicate shell name",
                               "give every shell a unique name")
-    sections = {}
-    for key in LAYER_SECTIONS:
-        if key in raw:
-            sections[key] = _mapping(key, raw[key] or {})
-    return Scenario(
-        name=_name("name", raw.get("name", source.stem if source else "scenario")),
-        description=str(raw.get("description", "")),
-        start=start, shells=shells,
+    sections = {key: check_mapping(key, raw[key]) for key in section_names() if key in raw}
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError("description", description, "must be text", "write a sentence, or drop the key")
+    scenario = Scenario(
+        name=check_name("name", raw.get("name", source.stem if source else "scenario")),
+        description=description, start=start, shells=shells,
         ground_stations=_parse_ground_stations(raw.get("ground_stations"), base),
-        defaults=defaults, sections=sections, source=source)
+        defaults=defaults, sections=dict(sections), source=source)
+    for key in sections:
+        scenario.config(key)  # every section is validated now, whatever the command
+    return scenario
 
 
 def preset_names() -> List[str]:
@@ -430,20 +416,14 @@ def scenario_path(name_or_path: str) -> Path:
     if preset.is_file():
         return preset
     raise ConfigError("SCENARIO", name_or_path, "unknown preset",
-                      _suggest(name_or_path, preset_names(),
-                               "presets: " + ", ".join(preset_names())))
+                      suggest(name_or_path, preset_names(), "presets: " + ", ".join(preset_names())))
 
 
 def load_scenario(name_or_path: str, start: Optional[str] = None) -> Scenario:
-    """Load and validate a scenario by preset name or path. ``start`` overrides its start time."""
+    """Load and validate a scenario by preset name or path (the core and every
+    section). ``start`` overrides its start time."""
     path = scenario_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
-        raise ConfigError(where, str(getattr(exc, "problem", exc)), "is not valid YAML",
-                          "fix the YAML syntax at that line") from None
+    raw = read_yaml(path)
     if isinstance(raw, Mapping) and start is not None:
         raw = dict(raw, start=start)
     return parse_scenario(raw, source=path)

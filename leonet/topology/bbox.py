@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..schema import Fields, check_number
 from ..orbits.frames import ecef_to_geodetic
 
 _KEYS = ("lat_min_deg", "lat_max_deg", "lon_min_deg", "lon_max_deg")
@@ -55,24 +56,13 @@ class BoundingBox:
     @classmethod
     def parse(cls, raw: Any, where: str = "bounding_box") -> "BoundingBox":
         """Validate a mapping with ``lat_min_deg, lat_max_deg, lon_min_deg, lon_max_deg``."""
-        if not isinstance(raw, Mapping):
-            raise ConfigError(where, raw, "must be a mapping",
-                              "write {lat_min_deg: 30, lat_max_deg: 60, lon_min_deg: -10, lon_max_deg: 40}")
-        for key in raw:
-            if key not in _KEYS:
-                raise ConfigError(f"{where}.{key}", raw[key], "unknown key", "allowed: " + ", ".join(_KEYS))
+        f = Fields(where, raw, _KEYS, example="{lat_min_deg: 30, lat_max_deg: 60, lon_min_deg: -10, lon_max_deg: 40}")
         values = {}
         for key in _KEYS:
-            if key not in raw:
-                raise ConfigError(f"{where}.{key}", None, "missing", "give all of " + ", ".join(_KEYS))
-            v = raw[key]
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"{where}.{key}", v, "must be a number", "write degrees, e.g. 45.5")
             lo, hi = (-90.0, 90.0) if key.startswith("lat") else (-180.0, 360.0)
-            if not lo <= v <= hi:
-                raise ConfigError(f"{where}.{key}", v, f"must be in [{lo:g}, {hi:g}] degrees",
-                                  "use latitudes in [-90, 90] and longitudes in [-180, 360]")
-            values[key] = float(v)
+            values[key] = check_number(f.at(key), f.require(key, "give all of " + ", ".join(_KEYS)), lo, hi,
+                                       unit="degrees",
+                                       fix="use latitudes in [-90, 90] and longitudes in [-180, 360]")
         if values["lat_min_deg"] > values["lat_max_deg"]:
             raise ConfigError(f"{where}.lat_min_deg", values["lat_min_deg"], "is above lat_max_deg",
                               "swap lat_min_deg and lat_max_deg")

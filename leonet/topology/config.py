@@ -25,21 +25,22 @@ the scenario's ``defaults:`` and overridden per shell or ground station, see
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from ..errors import ConfigError
 from ..orbits import Constellation, Scenario
+from ..schema import Fields, check_keys, check_number, register_node_param, register_section
+from ..schema.registry import NODE_PARAM_LEVELS
 from .bbox import BoundingBox
 
 ISL_INTER_PLANE_MODES = ("same_slot", "nearest", "none")
 INTER_SHELL_MODES = ("none", "nearest")
 GSL_POLICIES = ("all", "nearest", "highest_elevation")
 
-#: Per-node link parameters (declared in ``leonet.orbits.scenario.NODE_PARAMS`` so that
-#: ``defaults:``, shells and ground stations can set them). ISL values come from the
-#: shell; GSL values from the ground station, else its satellite's shell, else defaults.
+#: Per-node link parameters (declared below with :func:`leonet.schema.register_node_param`,
+#: so that ``defaults:``, shells and ground stations can set them). ISL values come from
+#: the shell; GSL values from the ground station, else its satellite's shell, else defaults.
 LINK_PARAMS = ("isl_bandwidth_mbps", "gsl_bandwidth_mbps", "isl_loss_percent", "gsl_loss_percent",
                "min_elevation_deg")
 _SHELL_ONLY_PARAMS = ("isl_bandwidth_mbps", "isl_loss_percent")
@@ -103,126 +104,78 @@ class TopologyConfig:
 
 # ----------------------------------------------------------------------------- validation
 
-def _suggest(value: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=2)
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    return "allowed: " + ", ".join(choices)
-
-
-def _mapping(where: str, value: Any) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(where, value, "must be a mapping of key: value", "see docs/topology.md")
-    return value
-
-
-def _check_keys(where: str, raw: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    for key in raw:
+def _reject_node_params(f: Fields) -> None:
+    for key in f.raw:
         if key in LINK_PARAMS:
-            raise ConfigError(f"{where}.{key}", raw[key], "is a per-node parameter, not a topology rule",
+            raise ConfigError(f.at(key), f.raw[key], "is a per-node parameter, not a topology rule",
                               f"set {key} under defaults: (or on a shell or ground station)")
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}", raw[key], "unknown key", _suggest(key, allowed))
 
 
-def _choice(where: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ConfigError(where, value, "unknown choice", _suggest(str(value), choices))
-    return value
-
-
-def _number(where: str, value: Any, lo: float, hi: float, unit: str, lo_open: bool = False,
-            optional: bool = False) -> Optional[float]:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(where, value, "must be a number", f"write a number in {unit}"
-                          + (" or null" if optional else ""))
-    v = float(value)
-    if v < lo or v > hi or (lo_open and v == lo):
-        lb = "(" if lo_open else "["
-        raise ConfigError(where, value, f"must be in {lb}{lo:g}, {hi:g}] {unit}",
-                          f"choose a value in {lb}{lo:g}, {hi:g}]")
-    return v
-
-
-def _count(where: str, value: Any) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(where, value, "must be a whole number >= 1", "write a whole number >= 1 (e.g. 1 or 4), or null for no limit")
-    return value
-
-
-def _bool(where: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(where, value, "must be true or false", "write true or false")
-    return value
+def _section(where: str, raw: Any, cls: type) -> Fields:
+    f = Fields(where, raw, doc="docs/topology.md")
+    _reject_node_params(f)
+    check_keys(where, f.raw, list(cls.__dataclass_fields__))
+    return f
 
 
 def _parse_isl(raw: Any) -> IslRules:
-    where = "topology.isl"
-    raw = _mapping(where, raw)
-    _check_keys(where, raw, list(IslRules.__dataclass_fields__))
+    f = _section("topology.isl", raw, IslRules)
     d = IslRules()
     return IslRules(
-        intra_plane=_bool(f"{where}.intra_plane", raw.get("intra_plane", d.intra_plane)),
-        inter_plane=_choice(f"{where}.inter_plane", raw.get("inter_plane", d.inter_plane),
-                            ISL_INTER_PLANE_MODES),
-        min_grazing_altitude_km=_number(f"{where}.min_grazing_altitude_km",
-                                        raw.get("min_grazing_altitude_km", d.min_grazing_altitude_km),
-                                        -6000, 100000, "km"),
-        max_latitude_deg=_number(f"{where}.max_latitude_deg", raw.get("max_latitude_deg"), 0, 90,
-                                 "degrees", optional=True),
-        max_range_km=_number(f"{where}.max_range_km", raw.get("max_range_km"), 0, 1e6, "km",
-                             lo_open=True, optional=True),
-        inter_shell=_choice(f"{where}.inter_shell", raw.get("inter_shell", d.inter_shell),
-                            INTER_SHELL_MODES))
+        intra_plane=f.flag("intra_plane", d.intra_plane),
+        inter_plane=f.choice("inter_plane", d.inter_plane, ISL_INTER_PLANE_MODES),
+        min_grazing_altitude_km=f.number("min_grazing_altitude_km", d.min_grazing_altitude_km,
+                                         -6000, 100000, unit="km"),
+        max_latitude_deg=f.number("max_latitude_deg", None, 0, 90, unit="degrees", optional=True),
+        max_range_km=f.number("max_range_km", None, 0, 1e6, lo_open=True, unit="km", optional=True),
+        inter_shell=f.choice("inter_shell", d.inter_shell, INTER_SHELL_MODES))
 
 
 def _parse_gsl(raw: Any) -> GslRules:
-    where = "topology.gsl"
-    raw = _mapping(where, raw)
-    _check_keys(where, raw, list(GslRules.__dataclass_fields__))
+    f = _section("topology.gsl", raw, GslRules)
     return GslRules(
-        policy=_choice(f"{where}.policy", raw.get("policy", "all"), GSL_POLICIES),
-        max_per_ground_station=_count(f"{where}.max_per_ground_station", raw.get("max_per_ground_station")),
-        max_per_satellite=_count(f"{where}.max_per_satellite", raw.get("max_per_satellite")))
+        policy=f.choice("policy", "all", GSL_POLICIES),
+        max_per_ground_station=f.integer("max_per_ground_station", None, lo=1, optional=True),
+        max_per_satellite=f.integer("max_per_satellite", None, lo=1, optional=True))
 
 
-def parse_topology_section(raw: Any) -> TopologyConfig:
+def parse_topology_section(raw: Any, scenario: Optional[Scenario] = None) -> TopologyConfig:
     """Validate a raw ``topology:`` mapping (``None`` gives the defaults)."""
-    raw = _mapping("topology", raw)
-    _check_keys("topology", raw, list(TopologyConfig.__dataclass_fields__))
+    f = _section("topology", raw, TopologyConfig)
     d = TopologyConfig()
-    bbox = raw.get("bounding_box")
+    bbox = f.get("bounding_box")
     return TopologyConfig(
-        isl=_parse_isl(raw.get("isl")),
-        gsl=_parse_gsl(raw.get("gsl")),
-        speed_of_light_factor=_number("topology.speed_of_light_factor",
-                                      raw.get("speed_of_light_factor", d.speed_of_light_factor),
-                                      0, 1, "(fraction of c in vacuum)", lo_open=True),
-        delay_threshold_ms=_number("topology.delay_threshold_ms",
-                                   raw.get("delay_threshold_ms", d.delay_threshold_ms), 0, 1000, "ms"),
-        ground_station_relay=_bool("topology.ground_station_relay",
-                                   raw.get("ground_station_relay", d.ground_station_relay)),
+        isl=_parse_isl(f.get("isl")),
+        gsl=_parse_gsl(f.get("gsl")),
+        speed_of_light_factor=f.number("speed_of_light_factor", d.speed_of_light_factor, 0, 1, lo_open=True,
+                                       unit="(fraction of c in vacuum)"),
+        delay_threshold_ms=f.number("delay_threshold_ms", d.delay_threshold_ms, 0, 1000, unit="ms"),
+        ground_station_relay=f.flag("ground_station_relay", d.ground_station_relay),
         bounding_box=None if bbox is None else BoundingBox.parse(bbox, "topology.bounding_box"))
-
-
-def check_link_params(scenario: Scenario) -> None:
-    """Reject ISL parameters set on ground stations, where they would be silently ignored."""
-    for gs in scenario.ground_stations:
-        for key in _SHELL_ONLY_PARAMS:
-            if key in gs.explicit:
-                raise ConfigError(f"ground station {gs.name}.{key}", gs.explicit[key],
-                                  "an ISL parameter has no meaning on a ground station",
-                                  "set it under defaults: or on a shell")
 
 
 def topology_config(scenario_or_constellation: Scenario | Constellation) -> TopologyConfig:
     """The validated topology configuration of a scenario (or of a constellation's scenario)."""
     scenario = getattr(scenario_or_constellation, "scenario", scenario_or_constellation)
-    check_link_params(scenario)
-    return parse_topology_section(scenario.sections.get("topology"))
+    return scenario.config("topology")
+
+
+register_section("topology", parse_topology_section, "docs/topology.md")
+
+_LINK_PARAM_SPECS = (
+    ("min_elevation_deg", 25.0, 0, 90, False, "degrees", "minimum elevation for a ground-satellite link"),
+    ("isl_bandwidth_mbps", 10000.0, 0, 1e7, True, "Mbit/s", "ISL bandwidth"),
+    ("gsl_bandwidth_mbps", 1000.0, 0, 1e7, True, "Mbit/s", "GSL bandwidth"),
+    ("isl_loss_percent", 0.0, 0, 100, False, "percent", "ISL random packet loss"),
+    ("gsl_loss_percent", 0.0, 0, 100, False, "percent", "GSL random packet loss"),
+)
+
+
+def _in_range(lo: float, hi: float, lo_open: bool, unit: str) -> Callable[[str, Any], float]:
+    return lambda field, value: check_number(field, value, lo, hi, lo_open=lo_open, unit=unit)
+
+
+for _name, _default, _lo, _hi, _lo_open, _unit, _doc in _LINK_PARAM_SPECS:
+    register_node_param(_name, _default, _in_range(_lo, _hi, _lo_open, _unit), _doc,
+                        levels=("defaults", "shell") if _name in _SHELL_ONLY_PARAMS else NODE_PARAM_LEVELS,
+                        module=__name__)

@@ -1,12 +1,12 @@
 """The node table of a topology: satellites first, then ground stations, in a fixed order."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 from ..errors import ConfigError
 from ..orbits import Constellation
+from ..schema import suggest
 
 SATELLITE = "satellite"
 GROUND_STATION = "ground_station"
@@ -49,11 +49,9 @@ class Nodes:
         try:
             return self._index[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self.names, n=3)
             raise ConfigError("node", name, "no satellite or ground station of that name",
-                              ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close
-                              else "satellites are named like s0p12n5; list ground stations with "
-                                   "`leonet info SCENARIO`") from None
+                              suggest(name, self.names, "satellites are named like s0p12n5; list ground "
+                                                        "stations with `leonet info SCENARIO`")) from None
 
     def indices(self, names: Sequence[str]) -> List[int]:
         return [self.index(n) for n in names]

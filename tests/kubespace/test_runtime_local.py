@@ -373,6 +373,7 @@ def test_runtime_section_is_checked_against_the_run_before_anything_starts(tmp_p
             ({"runtime": {"enabled": True, "planes": ["Berlin"]}}, {"ground_stations": ["Madrid"]},
              "controlplane.ground_stations"),
             ({"runtime": {"enabled": True, "planes": ["Berlin"]}}, {"backend": "k3s"}, "controlplane.backend"),
+            ({"runtime": {"enabled": False}}, {"backend": "embedded"}, "controlplane.ground_stations"),
             ({"runtime": {"enabled": True, "planes": ["Berlin"], "sync_port": 6443}}, None,
              "kubespace.runtime.sync_port"),
             ({"runtime": {"enabled": True, "planes": ["Berlin"], "pod_cidr": "10.128.0.0/28",

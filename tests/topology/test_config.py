@@ -30,7 +30,7 @@ def test_full_section():
 
 @pytest.mark.parametrize("raw, field, fix_part", [
     ({"isl": {"inter_plane": "nearst"}}, "topology.isl.inter_plane", "nearest"),
-    ({"gsl": {"policy": "closest"}}, "topology.gsl.policy", "allowed"),
+    ({"gsl": {"policy": "closest"}}, "topology.gsl.policy", "use one of"),
     ({"gsl": {"max_per_ground_station": 0}}, "topology.gsl.max_per_ground_station", ">= 1"),
     ({"gsl": {"max_per_satellite": 1.5}}, "topology.gsl.max_per_satellite", ">= 1"),
     ({"speed_of_light_factor": 0}, "topology.speed_of_light_factor", "(0, 1]"),

@@ -6,16 +6,14 @@ import shutil
 from typing import Any
 
 from ...errors import ConfigError
+from ...schema import check_choice
+from ..config import BACKENDS
 from .base import LinkShaper
-
-BACKENDS = ("auto", "netem", "nfqueue", "none")
 
 
 def resolve_backend(kind: str) -> str:
     """The concrete backend ``kind`` stands for on this machine."""
-    if kind not in BACKENDS:
-        raise ConfigError("emulation.backend", kind, "unknown link-shaping backend",
-                          f"use one of {', '.join(BACKENDS)}")
+    check_choice("emulation.backend", kind, BACKENDS)
     if kind != "auto":
         return kind
     from .netem import netem_available
