@@ -9,6 +9,7 @@ hand over first, from a ground station), and the emulation's tick lag; draws the
 real handover (the one of median duration) and the distribution of durations.
 
     sudo python experiments/kubespace_handover_timeline.py [--quick] [--duration S] [--speed X]
+        [--agents N] [--planes A,B,...] [--max-wall S]
 
 ``--quick``: a small Walker shell (8 x 10 at 1,200 km), three planes CNPA chooses among six stations,
 two emulated minutes at 4x speed (about a minute of wall time).
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import yaml
@@ -135,6 +136,24 @@ def create_pods(admin: Admin, cluster: ControlPlaneCluster, timeout: float) -> D
         time.sleep(1.0)
 
 
+def follow(controller: Any, ticker: threading.Thread, offset0: float, duration: float,
+           max_wall: Optional[float]) -> bool:
+    """Show the measured stretch's progress in emulated seconds until the ticker ends; stop it after
+    ``max_wall`` wall seconds. True when it ran the whole ``duration``."""
+    from tqdm import tqdm
+    t0 = time.monotonic()
+    with tqdm(total=int(duration), desc="emulated s", unit="s", file=sys.stderr) as bar:
+        while ticker.is_alive():
+            ticker.join(1.0)
+            bar.n = int(controller.current_offset_s - offset0)
+            bar.set_postfix(lag_s=f"{(controller.stats.lag_ms or [0.0])[-1] / 1e3:.1f}", refresh=False)
+            bar.refresh()
+            if max_wall is not None and time.monotonic() - t0 > max_wall and ticker.is_alive():
+                controller.stop()
+                ticker.join()
+    return controller.current_offset_s - offset0 >= duration - 1e-6
+
+
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, help="emulated seconds of handovers (default 900; quick 120)")
@@ -143,6 +162,8 @@ def main() -> int:
     p.add_argument("--http", type=int, default=5, help="satellites whose pod the HTTP probe GETs (default 5)")
     p.add_argument("--probe-mode", choices=("list", "watch"), help="invisibility probe (default watch; quick list)")
     p.add_argument("--cache", type=Path, help="path-tensor cache (default: OUT/cache, shared with Fig. 10 and 11)")
+    p.add_argument("--max-wall", type=float, help="stop the measured stretch after this many wall seconds even "
+                                                  "if the emulation fell behind (the summary says how far it got)")
     p.add_argument("--planes", help="comma-separated control-plane stations of kubespace-starlink instead of "
                                     "running CNPA (e.g. what an earlier run printed)")
     args = p.parse_args()
@@ -201,8 +222,10 @@ def main() -> int:
                            nodes=list(cluster.node_names.values()), interval=0.1, mode=mode).start()
         ticker = threading.Thread(target=run.controller.run, args=(duration,), daemon=True)
         s0 = run.controller.stats.summary()["ticks"]
+        offset0 = run.controller.current_offset_s
         ticker.start()
-        ticker.join()
+        res["stopped_early"] = not follow(run.controller, ticker, offset0, duration, args.max_wall)
+        res["emulated_s"] = run.controller.current_offset_s - offset0
         time.sleep(3.0 / speed + 2.0)   # let handovers started at the end finish
         visibility = vis.stop()
         web = http.stop()
@@ -257,7 +280,8 @@ def main() -> int:
              "ours": f"{web['failures']} of {web['sent']}", "paper": "0 (no downtime)"},
             {"quantity": "tick lag p99 (ms)", "ours": f"{res['ticks']['lag_ms_p99']:.0f}", "paper": ""}]
     print(f"\nKubeSpace handover on the live emulation: {res['agents']} satellites, {len(res['planes'])} planes, "
-          f"{duration:g} emulated s at {speed:g}x")
+          f"{res['emulated_s']:g} emulated s at {speed:g}x"
+          + (f" (stopped after --max-wall {args.max_wall:g} s of {duration:g})" if res["stopped_early"] else ""))
     print_table(rows, ["quantity", "ours", "paper"])
     plot(args.out, finished, durations)
     return 0
