@@ -359,9 +359,12 @@ class LeoNet:
 
 def CLI(net: LeoNet) -> None:  # noqa: N802 (Mininet's name)
     """Mininet's interactive CLI on a running :class:`LeoNet`, with leonet's commands
-    (``time``, ``where``, ``path``, ``links``, ``handovers``, ``check``)."""
+    (``time``, ``where``, ``path``, ``links``, ``handovers``, ``check``) and those of the
+    run's services (KubeSpace's ``bindings``)."""
     from .emulation.mncli import LeoCLI
-    LeoCLI(net.mininet, net.controller)
+    commands = {name: fn for service in net.run.services
+                for name, fn in getattr(service, "cli_commands", dict)().items()}
+    LeoCLI(net.mininet, net.controller, commands)
 
 
 __all__ = ["CLI", "CLOCKS", "LeoNet", "PathInfo", "PingResult"]

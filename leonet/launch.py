@@ -11,7 +11,10 @@ optionally ``node_factory()``):
 * one control plane per chosen ground station and the satellites' agents, when the
   scenario has a ``controlplane:`` section;
 * the Krios scheduler and LEO controller, when it also has a ``krios:`` section
-  (without a control plane that section only serves the trace-driven tools).
+  (without a control plane that section only serves the trace-driven tools);
+* KubeSpace's handover runtime (HRControllers in the planes, a daemon per satellite),
+  when ``kubespace.runtime.enabled`` is true; it also decides the planes and shapes the
+  cluster before it starts.
 
 The CLI, the demo, the experiments and the benchmarks start runs through
 :func:`prepare_run`; ``EmulationRun.from_scenario`` alone gives the bare network.
@@ -32,9 +35,18 @@ def prepare_run(scenario: Union[str, Scenario], start: Optional[str] = None, **o
     run = EmulationRun.from_scenario(scenario, start, **overrides)
     run.extensions = RunExtensions(run)  # validates the containers: section now
     run.add_service(run.extensions)
-    if "controlplane" in run.scenario.sections:
+    kubespace = None
+    if "kubespace" in run.scenario.sections:
+        from .kubespace.runtime.service import runtime_for
+        kubespace = runtime_for(run)  # validates the kubespace: section now (None unless its runtime is on)
+    if "controlplane" in run.scenario.sections or kubespace is not None:
         from .controlplane.cluster import ControlPlaneCluster
-        run.add_service(ControlPlaneCluster(run))  # validates the controlplane: section now
+        # validates the controlplane: section now
+        cluster = ControlPlaneCluster(run, config=kubespace.cluster_config if kubespace else None)
+        run.add_service(cluster)
+        if kubespace is not None:
+            kubespace.attach(cluster)
+            run.add_service(kubespace)
     if "krios" in run.scenario.sections and "controlplane" in run.scenario.sections:
         from .krios.service import KriosService
         run.add_service(KriosService(run))  # validates the krios: section; needs the control plane

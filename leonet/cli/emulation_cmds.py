@@ -93,7 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                     ticker.start()
                     view = mininet_view(run.network)
                     try:
-                        LeoCLI(view, c)
+                        commands = {name: fn for service in run.services
+                                    for name, fn in getattr(service, "cli_commands", dict)().items()}
+                        LeoCLI(view, c, commands)
                     finally:
                         c.stop()
                         ticker.join()

@@ -1,5 +1,6 @@
-"""CLI commands of KubeSpace: ``leonet kubespace place`` (CNPA) and
-``leonet kubespace assign`` (CNAA)."""
+"""CLI commands of KubeSpace: ``leonet kubespace place`` (CNPA), ``leonet kubespace assign`` (CNAA),
+and, for a live run with the handover runtime, ``leonet kubespace status`` (per plane, the nodes it owns
+and the handovers in flight) and ``leonet kubespace log`` (recent handovers and their step timings)."""
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--interpolation", choices=METHODS, help="default: cubic (straight), linear (path)")
     add_format_arg(p, ("table", "csv", "json"))
     p.set_defaults(func=cmd_assign)
+
+    p = kss.add_parser("status", help="per control plane of the active run: nodes it owns, handovers in flight")
+    p.add_argument("--nodes", action="store_true", help="also list the nodes in each binding state")
+    add_format_arg(p, ("table", "json"))
+    p.set_defaults(func=cmd_status)
+
+    p = kss.add_parser("log", help="the active run's recent handovers with their step timings")
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20; 0: all)")
+    p.add_argument("--node", help="only this node (or satellite)")
+    add_format_arg(p, ("table", "csv", "json"))
+    p.set_defaults(func=cmd_log)
 
 
 def _pick(cli, configured):
@@ -181,4 +193,43 @@ def cmd_assign(args: argparse.Namespace) -> int:
     if rows:
         emit_rows(rows, ["time", "offset_s", "from", "to"], "table", floatfmt="{:.0f}")
     print(f"{len(rows)} handover(s)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ..controlplane.cluster import active_planes
+    from ..kubespace.runtime import inspect
+    index = inspect.runtime_index()
+    planes = {name: p for name, p in active_planes().items() if name in index["planes"]}
+    if not planes:
+        raise ConfigError("run", None, "the active run has no control planes", "start a run with a kubespace: "
+                          "runtime section")
+    b = inspect.bindings(planes)
+    if args.format == "json":
+        json.dump(b, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"KubeSpace: {len(planes)} control planes; CNAA on {index['metric']} distance, threshold "
+          f"{index['threshold']:g}")
+    emit_rows(inspect.status_rows(b), ["plane", "bound", "binding", "releasing", "released", "in_flight"],
+              "table")
+    if args.nodes:
+        for plane, info in b.items():
+            for state, nodes in (info.get("nodes") or {}).items():
+                if nodes:
+                    print(f"{plane} {state}: {' '.join(sorted(nodes))}")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from ..kubespace.runtime import inspect
+    records = inspect.read_log(args.limit, args.node)
+    if args.format == "json":
+        json.dump(records, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    emit_rows(inspect.log_rows(records), ["time", "node", "from", "to", "outcome", "duration_ms", "steps_ms"],
+              args.format, floatfmt="{:.1f}")
+    if args.format == "table":
+        print(f"{len(records)} handover(s); steps_ms: step:ms after step 1 (wall clock)")
     return 0

@@ -9,18 +9,27 @@ Commands (``op`` and its arguments):
 
 * ``init``: ``planes`` {name: url}, ``ca`` (PEM), ``config`` (:class:`AgentConfig` fields),
   ``request_timeout``, ``register_concurrency`` (agents registering at once; 0: all);
-* ``add``: ``agents``, a list of {name, address, netns, plane, cert, key, labels};
+* ``add``: ``agents``, a list of {name, address, netns, plane, cert, key, labels, pod_cidr (optional)};
 * ``wait_registered``: ``timeout`` -> {registered, seconds};
 * ``swap``: ``node``, ``plane``, ``deregister_old``, ``orphan_grace`` -> {seconds};
 * ``post_status``: ``node`` -> {sent, done, resourceVersion} (``time.monotonic()`` stamps, comparable
   across processes);
 * ``pod_pid``: ``node``, ``namespace``, ``name`` -> pid or None;
-* ``assignment`` -> {node: plane}; ``stats`` -> totals and RSS; ``stop``.
+* ``assignment`` -> {node: plane}; ``stats`` -> totals and RSS; ``stop``;
+* ``plugin``: ``spec`` (``"package.module:factory"``) and ``args``: loads a plug-in, see below.
+
+**Plug-ins** let a higher layer run its own per-node software beside the agents, on the same loop
+(KubeSpace's satellite daemons, which tell their agent to hand over). ``factory(host, **args)`` gets this
+:class:`AgentHost` and returns an object whose ``op_<name>`` coroutine methods become commands of the
+host, and whose optional ``stop()`` coroutine runs before the agents stop. ``set_plane(node, plane)``
+records that a plug-in moved an agent to another plane.
 """
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import logging
 import os
 import threading
 import time
@@ -58,12 +67,38 @@ class AgentHost:
         self._added_at = time.monotonic()
         self._gate: Optional[asyncio.Semaphore] = None
         self._starting: Set[asyncio.Task] = set()
+        self.plugins: List[Any] = []
 
     async def handle(self, op: str, args: Dict[str, Any]) -> Any:
         fn = getattr(self, f"op_{op}", None)
+        for plugin in self.plugins:
+            if fn is not None:
+                break
+            fn = getattr(plugin, f"op_{op}", None)
         if fn is None:
             raise ValueError(f"unknown agents command {op!r}")
         return await fn(**args)
+
+    async def op_plugin(self, spec: str, args: Optional[Dict[str, Any]] = None) -> str:
+        """Load a plug-in (``"package.module:factory"``); returns its class name."""
+        module, _, attr = spec.partition(":")
+        if not attr:
+            raise ValueError(f"plug-in {spec!r}: write it as package.module:factory")
+        factory = getattr(importlib.import_module(module), attr)
+        plugin = factory(self, **(args or {}))
+        if asyncio.iscoroutine(plugin):
+            plugin = await plugin
+        self.plugins.append(plugin)
+        return type(plugin).__name__
+
+    def set_plane(self, node: str, plane: str) -> None:
+        """Record that ``node``'s agent now reports to ``plane`` (a plug-in moved it)."""
+        self._agent(node)
+        self.plane_of[node] = plane
+
+    def connection(self, node: str, plane: str) -> ApiConnection:
+        """A new connection for ``node`` to ``plane`` with the node's credentials, from its namespace."""
+        return self._connection(node, plane, self._agent(node).netns)
 
     # --- commands -------------------------------------------------------------------------
     async def op_init(self, planes: Dict[str, str], ca: str, config: Dict[str, Any],
@@ -90,7 +125,7 @@ class AgentHost:
             self._creds[name] = (spec["cert"].encode(), spec["key"].encode())
             agent = NodeAgent(name, self._connection(name, spec["plane"], spec["netns"]),
                               address=spec["address"], netns=spec["netns"], labels=spec.get("labels"),
-                              config=self.config)
+                              config=self.config, pod_cidr=spec.get("pod_cidr"))
             self.agents[name] = agent
             self.plane_of[name] = spec["plane"]
             if self._gate is None:
@@ -148,6 +183,14 @@ class AgentHost:
                 "rss_mb": round(rss_mb(), 1), "cpu_s": round(sum(os.times()[:2]), 1), **totals}
 
     async def op_stop(self, stop_pods: bool = True) -> None:
+        for plugin in reversed(self.plugins):
+            stop = getattr(plugin, "stop", None)
+            if stop is not None:
+                try:
+                    await stop()
+                except Exception:   # keep stopping the agents
+                    logging.getLogger("leonet.controlplane.agents").exception("stopping a plug-in")
+        self.plugins.clear()
         for t in self._starting:
             t.cancel()
         await asyncio.gather(*self._starting, return_exceptions=True)

@@ -70,6 +70,25 @@ class PlaneInfo:
     pid: Optional[int]
 
 
+class ClusterExtension:
+    """Hooks through which a higher layer (KubeSpace's runtime) shapes the cluster before it starts.
+    Subclass and override what you need; add the object to :attr:`ControlPlaneCluster.extensions`
+    before the run starts."""
+
+    def initial_assignment(self, cluster: "ControlPlaneCluster") -> Dict[str, str]:
+        """Satellite -> ground station of its first control plane, for the satellites this extension
+        decides (overrides ``agents.initial``; ``agents.assign`` entries still win)."""
+        return {}
+
+    def plane_args(self, cluster: "ControlPlaneCluster", ground_station: str, data_dir: Path) -> List[str]:
+        """Extra command-line arguments of the ground station's control-plane process (e.g. ``--plugin``);
+        ``data_dir`` exists and holds the shared CA when this is called."""
+        return []
+
+    def agent_spec(self, cluster: "ControlPlaneCluster", satellite: str, spec: Dict[str, Any]) -> None:
+        """Change a satellite's agent spec (see :mod:`.agent_host`'s ``add``) before it is sent."""
+
+
 class ControlPlaneCluster:
     """The ``controlplane:`` section of a scenario, as a service of an :class:`EmulationRun`:
     created (and validated) with the run, started after the network is up, stopped before teardown."""
@@ -97,6 +116,10 @@ class ControlPlaneCluster:
         self.agents: Union[AgentsProcess, InlineAgents, None] = None
         self.registration: Optional[Dict[str, Any]] = None
         self._processes: List[Any] = []
+        self._plane_procs: Dict[str, ControlPlaneProcess] = {}   #: ground station -> its plane's process
+        self._plane_args: Dict[str, List[str]] = {}
+        #: hooks of higher layers (see :class:`ClusterExtension`), consulted at start
+        self.extensions: List[ClusterExtension] = []
         self._k3s_agents: List[Any] = []
         self._ca: Optional[ClusterCA] = None
         self._watcher: Optional[threading.Thread] = None
@@ -158,6 +181,7 @@ class ControlPlaneCluster:
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir, ignore_errors=True)
         self.planes = {}
+        self._plane_procs = {}
 
     # ------------------------------------------------------------------ placement
     def initial_assignment(self) -> Dict[str, str]:
@@ -184,6 +208,8 @@ class ControlPlaneCluster:
                 out = {s: planes[int(b)] for s, b in zip(sats, best)}
         else:
             out = {s: cfg.agents.initial for s in sats}
+        for ext in self.extensions:
+            out.update({s: g for s, g in ext.initial_assignment(self).items() if s in out})
         out.update(cfg.agents.assign)
         return out
 
@@ -217,16 +243,55 @@ class ControlPlaneCluster:
             data_dir.mkdir(mode=0o700)
             write_private(data_dir / "ca.key", key_pem(self._ca.key))
             (data_dir / "ca.crt").write_bytes(cert_pem(self._ca.cert))
-            proc = ControlPlaneProcess(data_dir, addr=node.address, port=cfg.port, netns=node.netns,
-                                       name=k8s_name(node.host), extra_args=extra, enter_netns=True,
-                                       log_path=data_dir / "controlplane.log").spawn()
+            self._plane_args[gs] = extra + [a for ext in self.extensions for a in ext.plane_args(self, gs, data_dir)]
+            proc = self._plane_process(gs, data_dir).spawn()
             self._processes.append(proc)
+            self._plane_procs[gs] = proc
             started.append((gs, proc, data_dir))
         for gs, proc, data_dir in started:   # they start in parallel; wait for each
             proc.wait_ready(60)
-            node = run.node(gs)
-            self.planes[gs] = PlaneInfo(gs, node.host, node.netns, node.address, proc.url, str(proc.kubeconfig),
-                                        str(data_dir), proc.pid)
+            self._record_plane(gs, proc, data_dir)
+
+    def _plane_process(self, gs: str, data_dir: Path) -> ControlPlaneProcess:
+        node = self.run.node(gs)
+        return ControlPlaneProcess(data_dir, addr=node.address, port=self.config.port, netns=node.netns,
+                                   name=k8s_name(node.host), extra_args=self._plane_args[gs], enter_netns=True,
+                                   log_path=data_dir / "controlplane.log")
+
+    def _record_plane(self, gs: str, proc: ControlPlaneProcess, data_dir: Path) -> None:
+        node = self.run.node(gs)
+        self.planes[gs] = PlaneInfo(gs, node.host, node.netns, node.address, proc.url, str(proc.kubeconfig),
+                                    str(data_dir), proc.pid)
+
+    def stop_plane(self, ground_station: str, kill: bool = True) -> None:
+        """Stop one ground station's control plane (SIGKILL by default, as a crash; its state stays on
+        disk for :meth:`start_plane`). Agents and clients of that plane then fail to reach it."""
+        proc = self._plane_proc(ground_station)
+        if proc.proc is not None and proc.proc.poll() is None:
+            if kill:
+                proc.proc.kill()
+                proc.proc.wait()
+            else:
+                proc.stop()
+
+    def start_plane(self, ground_station: str, timeout: float = 60.0) -> PlaneInfo:
+        """Start a stopped control plane again from its state on disk (same address, CA and objects)."""
+        old = self._plane_proc(ground_station)
+        if old.proc is not None and old.proc.poll() is None:
+            raise LeonetError(f"the control plane on {ground_station} is running")
+        data_dir = Path(self.planes[ground_station].data_dir)
+        proc = self._plane_process(ground_station, data_dir).spawn().wait_ready(timeout)
+        self._processes[self._processes.index(old)] = proc
+        self._plane_procs[ground_station] = proc
+        self._record_plane(ground_station, proc, data_dir)
+        self._write_index()
+        return self.planes[ground_station]
+
+    def _plane_proc(self, ground_station: str) -> ControlPlaneProcess:
+        if ground_station not in self._plane_procs:
+            raise ConfigError("ground station", ground_station, "hosts no control plane in this run",
+                              "control planes: " + ", ".join(self.planes))
+        return self._plane_procs[ground_station]
 
     def _write_index(self) -> None:
         index = {"run_pid": os.getpid(), "planes": {g: asdict(p) for g, p in self.planes.items()}}
@@ -242,8 +307,11 @@ class ControlPlaneCluster:
             name = self.node_names[sat]
             cert, key = self._ca.issue_client(f"system:node:{name}", ["system:nodes"])
             labels = {SATELLITE_LABEL: "satellite", "leonet.io/node": k8s_name(node.host)}
-            specs.append({"name": name, "address": node.address, "netns": node.netns, "plane": gs,
-                          "cert": cert.decode(), "key": key.decode(), "labels": labels})
+            spec = {"name": name, "address": node.address, "netns": node.netns, "plane": gs,
+                    "cert": cert.decode(), "key": key.decode(), "labels": labels}
+            for ext in self.extensions:
+                ext.agent_spec(self, sat, spec)
+            specs.append(spec)
         return specs
 
     def _start_agents(self) -> None:

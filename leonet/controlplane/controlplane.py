@@ -8,15 +8,23 @@ asyncio loop, persisted in ``<data_dir>/state.db``.
 
 With ``netns`` (a path such as ``/proc/PID/ns/net`` or an ``ip netns`` name) the listening socket is
 created inside that network namespace while the loop itself stays in the caller's namespace.
+
+**Plug-ins** run a higher layer's controllers inside the control plane (KubeSpace's HRController, which
+must live on the ground station with its plane): objects with ``async start(control_plane)`` (called
+once the API serves and the built-in controllers run; they may use ``api``, ``store``, ``ca``,
+``ssl_context``...) and ``async stop()`` (called first on stop). :func:`load_plugin` makes one from a
+``package.module:factory`` string, as ``python -m leonet.controlplane.server --plugin`` does.
 """
 from __future__ import annotations
 
 import asyncio
+import importlib
+import logging
 import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from aiohttp import web
 
@@ -52,11 +60,12 @@ class ControlPlane:
 
     def __init__(self, data_dir: Optional[Path] = None, host: str = "127.0.0.1", port: int = 0,
                  netns: Optional[str] = None, name: str = "leonet", advertise: Optional[str] = None,
-                 options: Optional[ControlPlaneOptions] = None):
+                 options: Optional[ControlPlaneOptions] = None, plugins: Sequence[Any] = ()):
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="leonet-cp-"))
         self.host, self.port, self.netns, self.name = host, port, netns, name
         self.advertise = advertise or (host if host not in ("0.0.0.0", "::", "") else "127.0.0.1")
         self.options = options or ControlPlaneOptions()
+        self.plugins = list(plugins)
         self.store: Optional[Store] = None
         self.api: Optional[Api] = None
         self.server: Optional[ApiServer] = None
@@ -106,6 +115,8 @@ class ControlPlane:
         await site.start()
         self._start_controllers()
         self.write_kubeconfig()
+        for plugin in self.plugins:
+            await plugin.start(self)
         return self
 
     def _start_controllers(self) -> None:
@@ -126,6 +137,11 @@ class ControlPlane:
 
     async def stop(self) -> None:
         """Stop serving and close the database (state stays in ``data_dir``)."""
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.stop()
+            except Exception:  # keep stopping the plane
+                logging.getLogger("leonet.controlplane").exception("stopping plug-in %r", plugin)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -182,3 +198,14 @@ class ControlPlane:
     def create_bootstrap_token(self, ttl: Optional[float] = 24 * 3600) -> str:
         """A bootstrap token (``abcdef.0123456789abcdef``) for the TLS bootstrap of a node agent."""
         return self.tokens.add_bootstrap(ttl=ttl)
+
+
+def load_plugin(spec: str) -> Any:
+    """A control-plane plug-in from ``"package.module:factory"`` or ``"package.module:factory=ARG"``:
+    ``factory()`` or ``factory(ARG)`` (e.g. the path of the plug-in's configuration file)."""
+    target, _, arg = spec.partition("=")
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise ValueError(f"plug-in {spec!r}: write it as package.module:factory[=ARG]")
+    factory = getattr(importlib.import_module(module), attr)
+    return factory(arg) if arg else factory()

@@ -104,8 +104,10 @@ def _satellites(fieldname: str, value: Any, satellites: Sequence[str]) -> Tuple[
                       "e.g. `satellites: all`, `satellites: 100` or `satellites: [s0p0n0, s0p1n3]`")
 
 
-def _planes(f: Fields, ground_stations: Sequence[str]) -> Tuple[str, ...]:
+def _planes(f: Fields, ground_stations: Sequence[str], named_elsewhere: bool = False) -> Tuple[str, ...]:
     gs_raw = f.get("ground_stations")
+    if gs_raw is None and named_elsewhere:
+        return ()
     if gs_raw == "all":
         planes = tuple(ground_stations)
     elif isinstance(gs_raw, list) and gs_raw:
@@ -159,14 +161,22 @@ def _agents(a: Fields, planes: Tuple[str, ...], satellites: Sequence[str]) -> Ag
 
 
 def parse_controlplane_section(raw: Optional[Mapping[str, Any]], satellites: Sequence[str],
-                               ground_stations: Sequence[str]) -> ControlPlaneLaunchConfig:
-    """Validate the section against the scenario's satellite and ground-station names."""
+                               ground_stations: Sequence[str],
+                               planes_named_elsewhere: bool = False) -> ControlPlaneLaunchConfig:
+    """Validate the section against the scenario's satellite and ground-station names.
+
+    ``planes_named_elsewhere``: a research runtime names the planes (KubeSpace's
+    ``kubespace.runtime.planes``), so ``ground_stations`` may be left out here; it then
+    parses as ``()`` and the runtime parses the section again with its planes filled in."""
     f = Fields("controlplane", raw, _TOP_KEYS, doc="docs/controlplane.md")
     d = ControlPlaneLaunchConfig()
     backend = f.choice("backend", d.backend, BACKENDS)
-    planes = _planes(f, ground_stations)
+    planes = _planes(f, ground_stations, planes_named_elsewhere)
     port = f.integer("port", d.port, 1, 65535, unit="(a TCP port)", fix="e.g. `port: 6443`")
-    agents = _agents(f.sub("agents", _AGENT_KEYS, example="`agents: {satellites: all}`"), planes, satellites)
+    # planes named elsewhere: agents' stations are checked here against every ground station, and
+    # against the planes when the runtime parses the section again
+    agents = _agents(f.sub("agents", _AGENT_KEYS, example="`agents: {satellites: all}`"),
+                     planes or tuple(ground_stations), satellites)
     cfg = ControlPlaneLaunchConfig(
         backend=backend, ground_stations=planes, port=port,
         scheduler=f.flag("scheduler", d.scheduler),
@@ -187,7 +197,16 @@ def controlplane_config(scenario: "Scenario") -> ControlPlaneLaunchConfig:
     return scenario.config("controlplane")
 
 
+def _runtime_names_planes(scenario: "Scenario") -> bool:
+    """Whether the scenario turns on a runtime that names the control planes itself (read from the
+    raw mapping: this layer does not import the research systems above it)."""
+    kubespace = scenario.sections.get("kubespace")
+    runtime = kubespace.get("runtime") if isinstance(kubespace, Mapping) else None
+    return isinstance(runtime, Mapping) and runtime.get("enabled") is True
+
+
 register_section("controlplane",
                  lambda raw, scenario: parse_controlplane_section(raw, scenario.satellite_names(),
-                                                                  scenario.ground_station_names()),
+                                                                  scenario.ground_station_names(),
+                                                                  _runtime_names_planes(scenario)),
                  "docs/controlplane.md")

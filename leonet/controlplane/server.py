@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from .controlplane import ControlPlane, ControlPlaneOptions
+from .controlplane import ControlPlane, ControlPlaneOptions, load_plugin
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--default-toleration-seconds", type=int, default=300, metavar="S")
     p.add_argument("--orphan-pod-grace", type=float, default=20.0, metavar="S",
                    help="force-delete pods bound to a missing node after this long")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE:FACTORY[=ARG]",
+                   help="run a plug-in inside the control plane (repeatable), e.g. "
+                        "leonet.kubespace.runtime.plane:plane_plugin=/path/config.json")
 
 
 def options_from_args(args: argparse.Namespace) -> ControlPlaneOptions:
@@ -43,7 +46,8 @@ def options_from_args(args: argparse.Namespace) -> ControlPlaneOptions:
 
 async def serve(args: argparse.Namespace) -> None:
     cp = ControlPlane(args.data_dir, host=args.addr, port=args.port, netns=args.netns, name=args.name,
-                      advertise=args.advertise, options=options_from_args(args))
+                      advertise=args.advertise, options=options_from_args(args),
+                      plugins=[load_plugin(spec) for spec in args.plugin])
     await cp.start()
     print(f"READY {cp.url} {cp.kubeconfig_path}", flush=True)
     stop = asyncio.Event()

@@ -2,11 +2,13 @@
 
 Stock Mininet commands work (``s0p1n2 ping Nome_AK``: node names after the first are
 replaced by addresses). leonet adds ``time``, ``where NODE``, ``path A B``,
-``links NODE``, ``handovers`` and ``check``.
+``links NODE``, ``handovers`` and ``check``; run services of higher layers add theirs
+(``commands``: name -> function of the argument line returning the text to print, e.g.
+KubeSpace's ``bindings``).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from . import mininet_log  # noqa: F401  (before the rest of Mininet; see there)
 from mininet.cli import CLI
@@ -22,8 +24,11 @@ if TYPE_CHECKING:
 class LeoCLI(CLI):
     prompt = "leonet> "
 
-    def __init__(self, mininet, controller: "Controller", **kwargs):
+    def __init__(self, mininet, controller: "Controller",
+                 commands: Optional[Dict[str, Callable[[str], str]]] = None, **kwargs):
         self.controller = controller
+        for name, fn in (commands or {}).items():
+            setattr(self, f"do_{name}", lambda line, fn=fn: output(fn(line)))
         super().__init__(mininet, **kwargs)
 
     # ------------------------------------------------------------------ helpers

@@ -218,14 +218,17 @@ def _scan_block(values: np.ndarray, current: np.ndarray, threshold: float
 
 def assign(samples: np.ndarray, sample_s: float = PAPER_SAMPLE_S, decision_s: float = PAPER_DECISION_S,
            threshold: Union[float, Sequence[float]] = DEFAULT_THRESHOLD,
-           interpolation: str = "cubic") -> Union[Assignment, List[Assignment]]:
+           interpolation: str = "cubic", initial: Optional[Sequence[int]] = None
+           ) -> Union[Assignment, List[Assignment]]:
     """Algorithm 2, steps 2-3, for many satellites at once.
 
     ``samples`` (N, K, S): the metric from each of N satellites to each of K nodes
     at times 0, sample_s, ..., (S-1) * sample_s (``inf``: unreachable). Returns the
     handover events over that window, decided every ``decision_s``. Given a
     sequence of thresholds, returns one :class:`Assignment` per threshold (the
-    interpolation is shared).
+    interpolation is shared). ``initial`` (N,) gives each satellite's node at t = 0
+    (a satellite that is already bound, when a window is recomputed); by default it
+    is the nearest (line 10).
     """
     samples = np.asarray(samples)
     if samples.ndim != 3 or samples.shape[2] < 2:
@@ -242,6 +245,11 @@ def assign(samples: np.ndarray, sample_s: float = PAPER_SAMPLE_S, decision_s: fl
     unreachable = max(1e3 * finite_max, 1e9)
     taus = np.arange(per_interval) * float(decision_s)
 
+    given = None
+    if initial is not None:
+        given = np.asarray(initial, dtype=np.int64).reshape(-1)
+        if given.shape != (N,) or given.min(initial=0) < 0 or given.max(initial=0) >= K:
+            raise ValueError(f"initial must give a node index in [0, {K}) for each of the {N} satellites")
     initial = np.empty(N, dtype=np.int64)
     found: List[List[Tuple[np.ndarray, ...]]] = [[] for _ in thresholds]
     per_chunk = max(1, _CURVES_PER_CHUNK // max(K, 1))
@@ -250,7 +258,7 @@ def assign(samples: np.ndarray, sample_s: float = PAPER_SAMPLE_S, decision_s: fl
         chunk = np.where(np.isfinite(chunk), chunk, unreachable)
         poly = interpolate(chunk, sample_s, interpolation)              # curves (n, K)
         n = chunk.shape[0]
-        first = chunk[:, :, 0].argmin(axis=1)                           # line 10
+        first = chunk[:, :, 0].argmin(axis=1) if given is None else given[n0:n0 + len(chunk)].copy()  # line 10
         initial[n0:n0 + n] = first
         currents = [first.copy() for _ in thresholds]
         for j0 in range(0, poly.intervals, _INTERVALS_PER_BLOCK):
@@ -300,10 +308,11 @@ def _collect(initial: np.ndarray, found: List[Tuple[np.ndarray, ...]], window_s:
 def cnaa(satrecs: Sequence[Satrec], start: _dt.datetime, nodes: Sequence[ControlNode],
          window_s: float = PAPER_WINDOW_S, sample_s: float = PAPER_SAMPLE_S,
          decision_s: float = PAPER_DECISION_S, threshold: Union[float, Sequence[float]] = DEFAULT_THRESHOLD,
-         interpolation: str = "cubic") -> Union[Assignment, List[Assignment]]:
+         interpolation: str = "cubic", initial: Optional[Sequence[int]] = None
+         ) -> Union[Assignment, List[Assignment]]:
     """Algorithm 2 with the paper's straight-line distance, for satellites given by
     their SGP4 records, over ``[start, start + window_s]`` (one result per
-    threshold if a sequence is given)."""
+    threshold if a sequence is given; ``initial`` as in :func:`assign`)."""
     if not nodes:
         raise ConfigError("control nodes", [], "none given", "give at least one control node")
     check_grid(window_s, sample_s, decision_s)
@@ -314,7 +323,7 @@ def cnaa(satrecs: Sequence[Satrec], start: _dt.datetime, nodes: Sequence[Control
     if np.isnan(samples).any():
         raise ConfigError("TLE", "", "SGP4 cannot propagate a satellite over the window (decayed?)",
                           "use a fresher TLE or a shorter window")
-    return assign(samples, sample_s, decision_s, threshold, interpolation)
+    return assign(samples, sample_s, decision_s, threshold, interpolation, initial)
 
 
 def predict_handovers(tle: Union[str, Satrec], nodes: Sequence[ControlNode],

@@ -32,6 +32,26 @@ def test_experiment_quick_run_writes_csv_and_png(out, script, files):
     assert (out / files[-1]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_handover_timeline_quick_run_on_the_live_emulation(tmp_path):
+    """The live handover experiment (root): CSVs, the timeline figure, and the zero claims held."""
+    import json
+    import os
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a live emulation)")
+    run = subprocess.run([sys.executable, str(ROOT / "experiments" / "kubespace_handover_timeline.py"), "--quick",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "paper" in run.stdout
+    summary = json.loads((tmp_path / "handover_summary.json").read_text())
+    assert summary["handovers"] >= 1 and summary["handovers_failed"] == 0, summary
+    assert summary["invisibility_total_s"] == 0 and summary["pod_restarts"] == 0 and summary["http_failures"] == 0
+    for name in ("handover_runs.csv", "handover_timeline.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    with open(tmp_path / "handover_timeline.csv", newline="") as fh:
+        assert [int(r["step"]) for r in csv.DictReader(fh)] == list(range(1, 18))
+    assert (tmp_path / "handover_timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_cnpa_gap_quick_run_compares_both_modes_with_the_optimum(out):
     run = subprocess.run([sys.executable, str(ROOT / "experiments" / "kubespace_cnpa_gap.py"), "--quick",
                           "--out", str(out), "--workers", "1", "--constellations", "oneweb"],

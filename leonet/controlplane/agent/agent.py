@@ -47,13 +47,16 @@ class AgentConfig:
 class NodeAgent:
     """One node's agent. ``address`` is the node's IP (InternalIP, and podIP of process pods);
     ``netns`` the node's network namespace (pods and probes run there; the connection's sockets are
-    created there when the connection has no namespace of its own)."""
+    created there when the connection has no namespace of its own); ``pod_cidr`` the node's Pod CIDR,
+    assigned in advance (``spec.podCIDR`` at registration) rather than by the control plane."""
 
     def __init__(self, name: str, connection: ApiConnection, runtime: Optional[PodRuntime] = None, *,
                  address: str = "127.0.0.1", netns: Optional[str] = None,
                  labels: Optional[Dict[str, str]] = None, taints: Optional[List[dict]] = None,
-                 config: Optional[AgentConfig] = None, pressure: Optional[Dict[str, bool]] = None):
+                 config: Optional[AgentConfig] = None, pressure: Optional[Dict[str, bool]] = None,
+                 pod_cidr: Optional[str] = None):
         self.name, self.address, self.netns = name, address, netns
+        self.pod_cidr = pod_cidr
         if connection.netns is None and netns is not None:
             connection.netns = netns
         self.conn = connection
@@ -69,6 +72,7 @@ class NodeAgent:
         self._dirty: Set[PodKey] = set()
         self._wake = asyncio.Event()
         self._lease: Optional[dict] = None
+        self._pending_lease: Optional[dict] = None   # the lease on a plane reported to, before switching
         self._node_status: Optional[dict] = None
         self._last_report = 0.0
         self._lost_contact = False      # a heartbeat failed since the last status post
@@ -135,6 +139,9 @@ class NodeAgent:
                 "spec": {}, "status": self._status()}
         if self.taints:
             node["spec"]["taints"] = copy.deepcopy(self.taints)
+        if self.pod_cidr:
+            node["spec"]["podCIDR"] = self.pod_cidr
+            node["spec"]["podCIDRs"] = [self.pod_cidr]
         return node
 
     def _status(self) -> dict:
@@ -305,9 +312,7 @@ class NodeAgent:
 
     async def _sync_loop(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.sync_period)
-            except asyncio.TimeoutError:
+            if not await _wait_event(self._wake, self.config.sync_period):
                 self._dirty |= set(self._desired) | set(self.runtime.pods())
             self._wake.clear()
             keys, self._dirty = self._dirty, set()
@@ -449,18 +454,56 @@ class NodeAgent:
                               deregister_old: bool = False, orphan_grace: Optional[float] = None) -> ApiConnection:
         """Move this agent to another control plane without touching its pods (KubeSpace's hot swap).
 
-        Make before break: the node and its lease are registered on the new plane first, then every
-        loop switches to ``new`` and the pod watch re-lists there. Pods the new plane does not (yet)
-        have keep running for ``orphan_grace`` seconds; a pod of the same namespace/name appearing on the
-        new plane, bound to this node, is adopted with its running processes. Returns the old connection
-        (closed unless ``close_old`` is false).
+        Make before break: the node and its lease are registered on the new plane first
+        (:meth:`report_to`), then every loop switches to ``new`` (:meth:`switch_to`). Returns the old
+        connection (closed unless ``close_old`` is false).
         """
+        await self.report_to(new)
+        return await self.switch_to(new, close_old=close_old, deregister_old=deregister_old,
+                                    orphan_grace=orphan_grace)
+
+    async def report_to(self, new: ApiConnection) -> dict:
+        """Report this node's status and renew its lease on another control plane, while every loop
+        keeps talking to the current one. Registers the node there if that plane does not know it.
+        Returns the Node as the new plane stored it."""
         if new.netns is None and self.netns is not None:
             new.netns = self.netns
-        await self._register(new)
+        status = self._status()
+
+        async def post_status() -> dict:
+            return await new.patch("v1", "nodes", self.name, {"status": status}, subresource="status")
+
+        async def renew_lease() -> dict:
+            spec = {"holderIdentity": self.name, "renewTime": now_micro(),
+                    "leaseDurationSeconds": self.config.lease_duration_seconds}
+            return await new.patch(LEASE_API, "leases", self.name, {"spec": spec}, LEASE_NS)
+
+        results = await asyncio.gather(post_status(), renew_lease(), return_exceptions=True)
+        if any(isinstance(r, ApiError) and r.code == 404 for r in results):
+            current = self._lease
+            await self._register(new)   # a plane that does not know the node yet: register it there
+            self._pending_lease, self._lease = self._lease, current
+            return await new.get("v1", "nodes", self.name)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        node, self._pending_lease = results
+        self.stats["status_posts"] += 1
+        self.stats["lease_renewals"] += 1
+        return node
+
+    async def switch_to(self, new: ApiConnection, *, close_old: bool = True, deregister_old: bool = False,
+                        orphan_grace: Optional[float] = None) -> ApiConnection:
+        """Point every loop at ``new`` (after :meth:`report_to`) and re-list pods there. Pods the new plane
+        does not (yet) have keep running for ``orphan_grace`` seconds; a pod of the same namespace/name
+        on the new plane, bound to this node, is adopted with its running processes."""
+        if new.netns is None and self.netns is not None:
+            new.netns = self.netns
         old = self.conn
         self._adopt_until = time.monotonic() + (self.config.orphan_grace if orphan_grace is None else orphan_grace)
         self.conn = new
+        self._lease = self._pending_lease
+        self._pending_lease = None
         self._posted.clear()
         if self._watch_task:
             self._watch_task.cancel()
@@ -511,6 +554,17 @@ class NodeAgent:
             return None
         cs = st.containers.get(container) if container else next(iter(st.containers.values()), None)
         return cs.pid if cs and cs.state == "running" else None
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """``wait_for(event.wait(), timeout)`` that never swallows a cancellation (Python 3.11's wait_for
+    loses one that arrives as the event is set, and the agent's stop then waits forever)."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
 
 
 def _strip_times(status: dict) -> str:

@@ -5,6 +5,9 @@ Heartbeats are timed by when this controller *observes* them change (as Kubernet
 skew between an agent and the control plane does not matter. After a control plane (re)starts, every
 node gets a full grace period.
 
+Only nodes this plane manages (binding state ``Bound``, see :mod:`..binding`) are monitored: a node
+another plane manages, or one being handed over, is never marked Unknown, tainted or evicted here.
+
 Defaults are Kubernetes': node-monitor-period 5 s, node-monitor-grace-period 40 s; eviction follows the
 pods' NoExecute tolerations (300 s added by default at pod creation).
 """
@@ -16,6 +19,7 @@ import logging
 import time
 from typing import Dict, List, Optional
 
+from ..binding import managed_here
 from ..errors import ApiError
 from ..timefmt import now_rfc3339, parse_time
 from ..watch import DELETED, Event
@@ -80,6 +84,9 @@ class NodeLifecycleController:
         now = time.monotonic()
         for node in list(self.api.store.list("nodes")):
             name = node["metadata"]["name"]
+            if not managed_here(node):
+                self._seen[name] = now   # a full grace period from the moment it becomes Bound here
+                continue
             seen = self._seen.setdefault(name, now)
             ready = _ready_status(node)
             if now - seen > self.grace_period and ready != "Unknown":

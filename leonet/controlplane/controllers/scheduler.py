@@ -1,7 +1,8 @@
 """The default scheduler: binds pods whose ``spec.schedulerName`` is ``default-scheduler`` (or empty)
 and leaves every other pod to its own scheduler (e.g. Krios).
 
-Filters: node schedulable, taints tolerated, ``nodeSelector`` and required node affinity, resource
+Filters: node managed by this plane (binding state ``Bound``, see :mod:`..binding`), node schedulable,
+taints tolerated, ``nodeSelector`` and required node affinity, resource
 requests within allocatable (cpu, memory, pod count). Score: least requested, ties at random.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import random
 from typing import Dict, List, Set, Tuple
 
+from ..binding import managed_here
 from ..errors import ApiError
 from ..selectors import match_labels, selector_from_dict
 from ..watch import DELETED, Event
@@ -124,7 +126,7 @@ class Scheduler:
         spec = pod.get("spec", {})
         out = []
         for node in nodes:
-            if node.get("spec", {}).get("unschedulable"):
+            if not managed_here(node) or node.get("spec", {}).get("unschedulable"):
                 continue
             if any(t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(spec.get("tolerations"), t)
                    for t in node.get("spec", {}).get("taints", []) or []):
