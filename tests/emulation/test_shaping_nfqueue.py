@@ -251,7 +251,7 @@ def test_many_namespaces_share_one_daemon(shaper):
                     r = probe.run(dst, 20, 0.005)
                     assert r.lost == 0
                     h.assert_delay_errors(h.errors(r.received, 2.0), shaper.accuracy_ms)
-            daemons = subprocess.run(["pgrep", "-f", "leonet.emulation.shaping.nfqueue_daemon"],
+            daemons = subprocess.run(["pgrep", "-f", "leonet.emulation.shaping"],
                                      capture_output=True, text=True).stdout.split()
             assert str(shaper.daemon_pid) in daemons
         finally:

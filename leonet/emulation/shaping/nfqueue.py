@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: per-hop overhead subtracted when no calibration was run (measured here; docs/shaping.md)
 DEFAULT_OVERHEAD_MS = 0.05
+#: the daemon that holds the packets: "c" (compiled, multi-threaded; the default) or
+#: "python" (the original single-threaded one, kept as the baseline of the benchmarks)
+IMPLEMENTATIONS = ("c", "python")
 
 
 @dataclass
@@ -83,9 +86,13 @@ class NfqueueShaper(LinkShaper):
 
     def __init__(self, overhead_ms: Optional[float] = None, calibrate: bool = True,
                  queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False,
-                 hold_at: str = "split", anchoring: bool = True) -> None:
+                 hold_at: str = "split", anchoring: bool = True, implementation: str = "c",
+                 workers: Optional[int] = None) -> None:
         if hold_at not in ("ingress", "egress", "split"):
             raise ValueError(f"hold_at must be 'split', 'ingress' or 'egress', not {hold_at!r}")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, not {implementation!r}")
+        self.implementation = implementation
         self.ipv6 = ipv6
         self.chain = {"ingress": INGRESS, "egress": EGRESS, "split": SPLIT}[hold_at]
         self._lock = threading.RLock()
@@ -97,7 +104,7 @@ class NfqueueShaper(LinkShaper):
         self._free_queues: Dict[str, List[int]] = {}
         self._next_queue: Dict[str, int] = {}
         self._qdiscs = QdiscTable()
-        self._proc, self._client = self._start_daemon(queue_maxlen, realtime)
+        self._proc, self._client = self._start_daemon(queue_maxlen, realtime, implementation, workers)
         self.overhead_ms = DEFAULT_OVERHEAD_MS
         self._closed = False
         self.set_anchoring(anchoring)
@@ -111,13 +118,20 @@ class NfqueueShaper(LinkShaper):
 
     # ------------------------------------------------------------------ daemon
     @staticmethod
-    def _start_daemon(queue_maxlen: int, realtime: bool) -> Tuple[subprocess.Popen, ctl.ControlClient]:
+    def _start_daemon(queue_maxlen: int, realtime: bool, implementation: str,
+                      workers: Optional[int]) -> Tuple[subprocess.Popen, ctl.ControlClient]:
+        if implementation == "c":
+            from .nfqd_build import PROCESS_MARKER, ensure_built
+            program, marker = [str(ensure_built())], [PROCESS_MARKER]
+        else:
+            program, marker = [sys.executable, "-m", "leonet.emulation.shaping.nfqueue_daemon"], []
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for s in (mine, theirs):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        argv = [sys.executable, "-m", "leonet.emulation.shaping.nfqueue_daemon", str(theirs.fileno()),
-                f"--parent={os.getpid()}", f"--maxlen={queue_maxlen}"]
+        argv = [*program, str(theirs.fileno()), *marker, f"--parent={os.getpid()}", f"--maxlen={queue_maxlen}"]
+        if workers is not None:
+            argv.append(f"--workers={int(workers)}")
         # PR_SET_PDEATHSIG fires when the *thread* that forked dies, so ask for it only
         # from the main thread; the closed control socket ends the daemon in any case.
         if threading.current_thread() is threading.main_thread():
