@@ -8,6 +8,7 @@
       routes: all                # all: every node to every node | ground-stations
       delay_update_threshold_ms: 0.05
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
+      abort_on_overload: false   # stop the run when the delay backend cannot hold its accuracy
 
 Command-line options override these keys.
 """
@@ -39,6 +40,9 @@ class EmulationConfig:
     #: because errors add up along multi-hop paths (Celestial used 0.5 ms)
     delay_update_threshold_ms: float = 0.05
     nodes: str = "namespace"
+    #: stop the run (exit status 3 on the command line) as soon as the delay backend
+    #: reports that it cannot hold its stated accuracy (docs/shaping.md, "Overload")
+    abort_on_overload: bool = False
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
         """This configuration with the given keys replaced (``None`` keeps a key), validated."""
@@ -57,6 +61,7 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         delay_update_threshold_ms=f.number("delay_update_threshold_ms", d.delay_update_threshold_ms, lo=0,
                                            unit="ms"),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
+        abort_on_overload=f.flag("abort_on_overload", d.abort_on_overload),
     )
 
 

@@ -26,6 +26,7 @@ from .controller import Controller, Hooks, TickInfo
 from .network import LeoNetwork, Progress
 from .nodes import NamespaceNodeFactory, NodeFactory
 from .shaping.base import LinkShaper
+from .shaping.health import HealthWindow, OverloadEpisode, ShaperHealth, ShaperMonitor
 
 log = logging.getLogger("leonet.emulation")
 
@@ -61,6 +62,9 @@ class EmulationRun:
         self.services: List[Any] = []
         #: the containers layer's service, when the run was built by leonet.launch.prepare_run
         self.extensions: Optional[Any] = None
+        self._health: Optional[ShaperMonitor] = None
+        #: why the run stopped itself (``emulation.abort_on_overload``), else None
+        self.abort_reason: Optional[str] = None
 
     def add_service(self, service: Any) -> None:
         self.services.append(service)
@@ -103,6 +107,8 @@ class EmulationRun:
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
         for line in report.errors:
             log.warning("bring-up: %s", line)
+        self._health = ShaperMonitor(self.shaper, emulated_time=lambda: self.controller.current_time_iso,
+                                     on_overload=self._on_overload, on_recovery=self._on_recovery).start()
         self.controller.hooks.tick.append(self._write_status)
         self._write_status(None)
         for service in self.services:
@@ -121,9 +127,38 @@ class EmulationRun:
                 "delays_updated": info.report.delays_updated, "routes_changed": info.report.routes_changed,
                 "phase_ms": info.report.phase_ms},
             "handovers": len(c.handovers),
+            "shaper_health": self.shaper_health().to_dict(),
         })
 
+    # ------------------------------------------------------------------ delay backend health
+    def shaper_health(self) -> ShaperHealth:
+        """Whether the delay backend holds its stated accuracy: the last measured window
+        and every overload episode of the run (when, how long, how bad). See
+        :mod:`leonet.emulation.shaping.health`."""
+        if self._health is None:
+            name = self.shaper.name if self.shaper is not None else self.config.backend
+            return ShaperHealth(backend=name, measured=False, accuracy_ms=0.0, limits=None, last=None)
+        return self._health.health()
+
+    def _on_overload(self, episode: OverloadEpisode, window: HealthWindow) -> None:
+        log.warning("the %s delay backend is overloaded (%s); delays measured now carry its extra delay",
+                    self.shaper.name if self.shaper else "?", window.describe())
+        if self.config.abort_on_overload and self.abort_reason is None:
+            self.abort_reason = f"the delay backend is overloaded {episode.describe()}"
+            log.error("stopping the run (emulation.abort_on_overload): %s", self.abort_reason)
+            if self.controller is not None:
+                self.controller.stop()
+
+    def _on_recovery(self, episode: OverloadEpisode) -> None:
+        log.warning("the delay backend holds its accuracy again; it was overloaded %s", episode.describe())
+
     def stop(self) -> None:
+        if self._health is not None:
+            self._health.stop()
+            health = self._health.health()
+            if health.ever_overloaded:
+                log.warning("delay backend: %s. Delays measured during these episodes are not accurate.",
+                            health.summary())
         for service in reversed(self.services):
             try:
                 service.stop()

@@ -168,8 +168,12 @@ class NfqueueShaper(LinkShaper):
 
     def stats(self) -> dict:
         """The daemon's counters: pid, namespaces, queues, packets held/released/dropped,
-        CPU seconds, release lateness quantiles (ms), overhead."""
+        CPU seconds, release lateness and transit quantiles (ms) and histograms, the
+        kernel's backlog and drops (compiled daemon), overhead."""
         return self._client.stats()
+
+    def health_counters(self) -> dict:
+        return self.stats()
 
     # ------------------------------------------------------------------ LinkShaper
     def attach(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
