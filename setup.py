@@ -10,7 +10,7 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["leonet", "leonet.*"]),
-    package_data={"leonet": ["data/*.tle", "data/*.csv"]},
+    package_data={"leonet": ["data/*.tle", "data/*.csv", "emulation/shaping/nfqd/*.c"]},
     include_package_data=True,
     install_requires=[
         "numpy>=1.22",

@@ -24,6 +24,7 @@ apt_packages=(
     docker.io busybox-static
     python3-venv python3-dev
     ca-certificates
+    gcc libc6-dev pkg-config libnetfilter-queue-dev libmnl-dev
 )
 # Debian's kubectl 1.20 (kubernetes-client), to test the control plane's API compatibility. Where another
 # package owns /usr/bin/kubectl (e.g. the Google Cloud SDK's), it is unpacked into the venv further down.
@@ -79,6 +80,10 @@ if ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "insta
     (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1 && dpkg-deb -x kubernetes-client_*.deb "$venv/opt/kubernetes-client")
     rm -rf "$tmp"
 fi
+
+# The nfqueue delay backend's compiled data path (cached by a hash of its source: rebuilt
+# only when that changed).
+say "nfqueue daemon: $("$venv/bin/python" -m leonet.emulation.shaping.nfqd_build)"
 
 # Docker: start the daemon when it is not running (no systemd on CI machines), then build
 # leonet's local images (only when missing or their build context changed).

@@ -63,6 +63,8 @@ class EmulationRun:
         #: the containers layer's service, when the run was built by leonet.launch.prepare_run
         self.extensions: Optional[Any] = None
         self._health: Optional[ShaperMonitor] = None
+        self._status_lock = threading.Lock()
+        self._last_tick: Optional[TickInfo] = None
         #: why the run stopped itself (``emulation.abort_on_overload``), else None
         self.abort_reason: Optional[str] = None
 
@@ -117,6 +119,12 @@ class EmulationRun:
     def _write_status(self, info: Optional[TickInfo]) -> None:
         c = self.controller
         assert c is not None and self.shaper is not None
+        with self._status_lock:  # the tick thread and the health monitor's
+            if info is not None:
+                self._last_tick = info
+            self._write_status_locked(c, self._last_tick)
+
+    def _write_status_locked(self, c: Controller, info: Optional[TickInfo]) -> None:
         runstate.write_status({
             "time": c.current_time_iso, "offset_s": c.current_offset_s, "tick": c.tick_index,
             "step_s": c.step_s, "speed": c.speed, "backend": self.shaper.name,
@@ -148,6 +156,8 @@ class EmulationRun:
             log.error("stopping the run (emulation.abort_on_overload): %s", self.abort_reason)
             if self.controller is not None:
                 self.controller.stop()
+        if self.controller is not None:
+            self._write_status(None)  # `leonet status` shows it now, not at the next tick
 
     def _on_recovery(self, episode: OverloadEpisode) -> None:
         log.warning("the delay backend holds its accuracy again; it was overloaded %s", episode.describe())

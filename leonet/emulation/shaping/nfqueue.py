@@ -1,10 +1,15 @@
 """The ``nfqueue`` backend: link delay in userspace, for kernels without sch_netem.
 
 Per link end, an iptables rule queues the interface's egress packets to a netfilter
-queue of its namespace; one daemon process (:mod:`.nfqueue_daemon`) holds the packets
-of every namespace and releases each after the link's delay. Loss is a drop verdict
-in the daemon; bandwidth is a tbf qdisc on the interface (the packet meets it after
-its delay). See docs/shaping.md for accuracy and limits.
+queue of its namespace; one daemon process holds the packets of every namespace and
+releases each after the link's delay: by default the compiled, multi-threaded
+``leonet-nfqd`` (``nfqd/nfqd.c``, built on first use or by the installer, see
+:mod:`.nfqd_build`), or the original Python one (:mod:`.nfqueue_daemon`) on request.
+Both speak the same control protocol (:mod:`.nfqueue_control`), so this class is the
+control plane of either. Loss is a drop verdict in the daemon; bandwidth is a tbf
+qdisc on the interface (the packet meets it after its delay). The daemon measures
+its own lateness and backlog (:meth:`NfqueueShaper.health_counters`, judged by
+:mod:`.health`). See docs/shaping.md for accuracy, capacity and limits.
 
 Kernel state this backend creates, and how it goes away:
 
@@ -79,6 +84,13 @@ class NfqueueShaper(LinkShaper):
     header) is due at its previous hop's *nominal* release plus the time it really
     spent in between plus this hop's delay, so the daemon's lateness and overhead do
     not add up over long paths (see :mod:`.nfqueue_daemon`).
+
+    ``implementation``: ``"c"`` (default) runs the compiled daemon, with ``workers``
+    threads (default: one per CPU); building it needs a C compiler and
+    libnetfilter_queue's headers, and a missing toolchain raises
+    :class:`~leonet.emulation.shaping.nfqd_build.BuildError` naming the packages.
+    ``"python"`` runs the original single-threaded daemon (about 10x less throughput;
+    kept as the benchmarks' baseline).
     """
 
     name = "nfqueue"
