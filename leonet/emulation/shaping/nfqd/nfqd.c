@@ -73,7 +73,7 @@
 #define MIN_LEAD_NS 20000LL
 #define MAX_LEAD_NS 2000000LL
 #define LEAD_SAMPLES 128
-#define COPY_RANGE 20            /* the fixed IPv4 header: enough for the anchor key */
+#define COPY_RANGE 64            /* the IPv4 header and the first 8 bytes after it: the anchor key */
 #define RECV_BATCH 32            /* messages per recvmmsg: one pass over a socket */
 #define MSG_BUF 512              /* one packet message (20 bytes of payload) fits */
 /* Receive buffer of a namespace's socket. It bounds the hidden wait of packets the
@@ -128,9 +128,16 @@ static double hist_mid_ms(int bin) {              /* the middle of a bin, in ms 
 }
 
 /* ------------------------------------------------------------------ state */
+/* What identifies a packet across hops: the IPv4 fields forwarding does not change
+ * (length, identification, fragment word, protocol, source, destination) and the
+ * first 8 bytes of its transport header (ports and TCP sequence number; ports, length
+ * and checksum of UDP; ICMP type, code, checksum, id and sequence). The IP header
+ * alone repeats within a second in a fast flow (the 16-bit identification wraps). */
+struct key { uint64_t a, b, c; };
+
 struct pkt {
     int64_t due, nominal;
-    uint64_t k1, k2;
+    struct key key;
     uint32_t id;
     bool keyed;
 };
@@ -202,7 +209,7 @@ struct worker {
     char bufs[RECV_BATCH][MSG_BUF];
 };
 
-struct anchor { uint64_t k1, k2; int64_t nominal, released; };
+struct anchor { struct key key; int64_t nominal, released; };
 
 static struct {
     int control;
@@ -245,35 +252,40 @@ static void *xcalloc(size_t n, size_t size) {
 }
 
 /* ------------------------------------------------------------------ anchors */
-static inline uint32_t anchor_hash(uint64_t k1, uint64_t k2) {
-    uint64_t h = k1 * 0x9E3779B97F4A7C15ULL ^ (k2 + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL;
+static inline uint32_t anchor_hash(const struct key *k) {
+    uint64_t h = k->a * 0x9E3779B97F4A7C15ULL ^ (k->b + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL
+                 ^ (k->c + 0x165667B19E3779F9ULL) * 0x27D4EB2F165667C5ULL;
     return (uint32_t)(h >> 32);
 }
 
-static void anchor_put(uint64_t k1, uint64_t k2, int64_t nominal, int64_t released) {
-    uint32_t b = anchor_hash(k1, k2) & D.anchor_mask;
+static inline bool same_key(const struct key *x, const struct key *y) {
+    return x->a == y->a && x->b == y->b && x->c == y->c;
+}
+
+static void anchor_put(const struct key *k, int64_t nominal, int64_t released) {
+    uint32_t b = anchor_hash(k) & D.anchor_mask;
     pthread_spinlock_t *lock = &D.stripes[b % ANCHOR_STRIPES];
     struct anchor *slot = &D.anchors[(size_t)b * ANCHOR_BUCKET], *victim = slot;
     pthread_spin_lock(lock);
     for (int i = 0; i < ANCHOR_BUCKET; i++) {
         struct anchor *a = &slot[i];
-        if (a->released && a->k1 == k1 && a->k2 == k2) { victim = a; break; }
+        if (a->released && same_key(&a->key, k)) { victim = a; break; }
         if (!a->released || released - a->released > ANCHOR_TTL_NS) { victim = a; break; }
         if (a->released < victim->released) victim = a;
     }
-    victim->k1 = k1; victim->k2 = k2; victim->nominal = nominal; victim->released = released;
+    victim->key = *k; victim->nominal = nominal; victim->released = released;
     pthread_spin_unlock(lock);
 }
 
-static bool anchor_take(uint64_t k1, uint64_t k2, int64_t now, int64_t *nominal, int64_t *released) {
-    uint32_t b = anchor_hash(k1, k2) & D.anchor_mask;
+static bool anchor_take(const struct key *k, int64_t now, int64_t *nominal, int64_t *released) {
+    uint32_t b = anchor_hash(k) & D.anchor_mask;
     pthread_spinlock_t *lock = &D.stripes[b % ANCHOR_STRIPES];
     struct anchor *slot = &D.anchors[(size_t)b * ANCHOR_BUCKET];
     bool found = false;
     pthread_spin_lock(lock);
     for (int i = 0; i < ANCHOR_BUCKET; i++) {
         struct anchor *a = &slot[i];
-        if (a->released && a->k1 == k1 && a->k2 == k2) {
+        if (a->released && same_key(&a->key, k)) {
             if (now - a->released <= ANCHOR_TTL_NS) {
                 *nominal = a->nominal; *released = a->released; found = true;
             }
@@ -285,9 +297,9 @@ static bool anchor_take(uint64_t k1, uint64_t k2, int64_t now, int64_t *nominal,
     return found;
 }
 
-static void anchor_forget(uint64_t k1, uint64_t k2) {
+static void anchor_forget(const struct key *k) {
     int64_t n, r;
-    anchor_take(k1, k2, 0, &n, &r);
+    anchor_take(k, 0, &n, &r);
 }
 
 static uint64_t anchors_pending(int64_t now) {
@@ -451,6 +463,21 @@ static void note_transit(struct worker *w, int64_t transit) {
     }
 }
 
+static bool packet_key(const uint8_t *ip, uint16_t len, struct key *k) {
+    if (len < 20 || (ip[0] >> 4) != 4) return false;
+    unsigned ihl = (ip[0] & 15u) * 4u;
+    uint32_t src, dst;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&dst, ip + 16, 4);
+    k->a = ((uint64_t)ip[2] << 56) | ((uint64_t)ip[3] << 48) | ((uint64_t)ip[4] << 40) | ((uint64_t)ip[5] << 32)
+         | ((uint64_t)ip[6] << 24) | ((uint64_t)ip[7] << 16) | ((uint64_t)ip[9] << 8) | 1;
+    k->b = ((uint64_t)src << 32) | dst;
+    k->c = 0;
+    bool first_fragment = ((ip[6] & 0x1F) | ip[7]) == 0;
+    if (first_fragment && ihl >= 20 && ihl + 8 <= len) memcpy(&k->c, ip + ihl, 8);
+    return true;
+}
+
 static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, int64_t now) {
     struct nlattr *attr[NFQA_MAX + 1] = {0};
     if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return;
@@ -467,29 +494,18 @@ static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, 
     }
     q->packets++;
     struct pkt p = {.id = id};
-    if (attr[NFQA_PAYLOAD] && mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]) >= 20) {
-        const uint8_t *ip = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
-        if ((ip[0] >> 4) == 4) {
-            uint32_t src, dst;
-            memcpy(&src, ip + 12, 4);
-            memcpy(&dst, ip + 16, 4);
-            /* length, identification, protocol, source, destination */
-            p.k1 = ((uint64_t)ip[2] << 56) | ((uint64_t)ip[3] << 48) | ((uint64_t)ip[4] << 40)
-                 | ((uint64_t)ip[5] << 32) | ((uint64_t)ip[9] << 24) | 1;
-            p.k2 = ((uint64_t)src << 32) | dst;
-            p.keyed = true;
-        }
-    }
+    if (attr[NFQA_PAYLOAD]) p.keyed = packet_key(mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+                                                 mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]), &p.key);
     if (q->loss && (uint32_t)rand_r(&w->rng) * 2u + (rand_r(&w->rng) & 1) < q->loss) {
         q->dropped++;
         w->dropped_loss++;
         verdict(ns, num, id, NF_DROP, false);
-        if (p.keyed) anchor_forget(p.k1, p.k2);
+        if (p.keyed) anchor_forget(&p.key);
         return;
     }
     int64_t prev_nominal, prev_released;
     bool anchoring = atomic_load_explicit(&D.anchoring, memory_order_relaxed);
-    if (p.keyed && anchoring && anchor_take(p.k1, p.k2, now, &prev_nominal, &prev_released)) {
+    if (p.keyed && anchoring && anchor_take(&p.key, now, &prev_nominal, &prev_released)) {
         /* due when the previous hop should have released it, plus this hop's delay,
          * plus its real time in between beyond the daemon's own hand-on cost */
         int64_t transit = now - prev_released;
@@ -504,7 +520,7 @@ static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, 
     if (!q->len && p.due <= now) {
         verdict(ns, num, id, NF_ACCEPT, true);
         w->released++;
-        if (p.keyed && anchoring) anchor_put(p.k1, p.k2, p.nominal, now);
+        if (p.keyed && anchoring) anchor_put(&p.key, p.nominal, now);
         return;
     }
     ring_push(q, &p);
@@ -566,7 +582,7 @@ static void release(struct worker *w) {
         while (q->len && q->ring[q->head].due <= now) {
             struct pkt *p = &q->ring[q->head];
             last = p->id;
-            if (anchoring && p->keyed) anchor_put(p->k1, p->k2, p->nominal, now);
+            if (anchoring && p->keyed) anchor_put(&p->key, p->nominal, now);
             q->head = (q->head + 1) % q->cap;
             q->len--;
             n++;
@@ -1238,7 +1254,7 @@ int main(int argc, char **argv) {
     atomic_store(&D.floor_quantile_pm, 500);
     atomic_store(&D.anchoring, true);
     atomic_store(&D.running, true);
-    D.anchor_mask = (1u << 16) - 1;   /* 65,536 buckets of 4: 256 Ki anchors, 8 MiB */
+    D.anchor_mask = (1u << 16) - 1;   /* 65,536 buckets of 4: 256 Ki anchors, 10 MiB */
     D.anchors = xcalloc(((size_t)D.anchor_mask + 1) * ANCHOR_BUCKET, sizeof(struct anchor));
     for (int i = 0; i < ANCHOR_STRIPES; i++) pthread_spin_init(&D.stripes[i], PTHREAD_PROCESS_PRIVATE);
     D.workers = xcalloc((size_t)D.nworkers, sizeof(struct worker));
