@@ -132,6 +132,13 @@ def machine_busy() -> Tuple[float, float]:
     return float(sum(fields) - idle), float(sum(fields))
 
 
+def process_times(pid: int) -> Tuple[float, float]:
+    """(user, system) CPU seconds of a process, all threads."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def daemon_cpu(shaper) -> float:
     return float(shaper.stats()["cpu_s"])
 
@@ -195,10 +202,10 @@ class Chain:
     satellite: the sender's TCP is not throttled by its own held packets (docs/shaping.md,
     TCP small queues) and kernel receive timestamps see every hop."""
 
-    def __init__(self, hops: int, workers: Optional[int] = None) -> None:
+    def __init__(self, hops: int, implementation: str = "c") -> None:
         self.hops = hops
         self.net = ScratchNet.chain(f"bli{os.getpid()}", hops + 3).create()
-        self.shaper = NfqueueShaper(hold_at="egress", workers=workers)
+        self.shaper = NfqueueShaper(hold_at="egress", implementation=implementation)
         self.shaper.attach([(self.net.end(k, s), LinkParams(1.0)) for k in range(1, hops + 1) for s in "ab"])
         self.expected_ms = 2.0 * hops
         self.dst = self.net.address(hops + 1, "b")
@@ -214,6 +221,7 @@ class Chain:
         sampler = threading.Thread(target=sample_loop, daemon=True)
         sampler.start()
         cpu0, w0, st0, m0 = daemon_cpu(self.shaper), time.monotonic(), self.shaper.stats(), machine_busy()
+        ut0 = process_times(self.shaper.daemon_pid)
         pings: List[float] = []
         lost = [0]
 
@@ -231,12 +239,15 @@ class Chain:
         stop.set()
         sampler.join()
         monitor.sample()
-        st1, m1 = self.shaper.stats(), machine_busy()
+        st1, m1, ut1 = self.shaper.stats(), machine_busy(), process_times(self.shaper.daemon_pid)
+        hop_packets = max(1, st1["packets"] - st0["packets"])
         health = monitor.health()
         reasons = sorted({r for e in health.episodes for r in e.reasons})
         result.update({"ping": err_summary(pings, lost[0]), "daemon_cpu_cores": (daemon_cpu(self.shaper) - cpu0) / wall,
                        "packet_hops_per_s": (st1["packets"] - st0["packets"]) / wall,
                        "machine_busy": (m1[0] - m0[0]) / max(1.0, m1[1] - m0[1]),
+                       "daemon_user_us_per_packet_hop": 1e6 * (ut1[0] - ut0[0]) / hop_packets,
+                       "daemon_kernel_us_per_packet_hop": 1e6 * (ut1[1] - ut0[1]) / hop_packets,
                        "overload": bool(health.episodes), "reasons": reasons})
         return result
 
@@ -245,20 +256,20 @@ class Chain:
         self.net.destroy()
 
 
-def sweep(seconds: float, hop_counts: Sequence[int], rates: Sequence[float]) -> List[Dict]:
+def sweep(seconds: float, hop_counts: Sequence[int], rates: Sequence[float], implementation: str) -> List[Dict]:
     rows = []
     for hops in hop_counts:
-        chain = Chain(hops)
+        chain = Chain(hops, implementation)
         try:
             for flows in (1, 4):
                 r = chain.measure(seconds, flows=flows)
-                r.update({"hops": hops, "traffic": f"TCP x{flows}"})
+                r.update({"hops": hops, "traffic": f"TCP x{flows}", "implementation": implementation})
                 rows.append(r)
                 print(_row(r), flush=True)
             reported = 0
             for rate in rates:
                 r = chain.measure(seconds, udp_mbps=rate)
-                r.update({"hops": hops, "traffic": f"UDP {rate:g} Mbit/s"})
+                r.update({"hops": hops, "traffic": f"UDP {rate:g} Mbit/s", "implementation": implementation})
                 rows.append(r)
                 print(_row(r), flush=True)
                 reported += r["overload"]
@@ -271,10 +282,12 @@ def sweep(seconds: float, hop_counts: Sequence[int], rates: Sequence[float]) -> 
 
 def _row(r: Dict) -> str:
     if "error" in r:
-        return f"{r['hops']:>3} hops  {r['traffic']:<20} iperf3 failed: {r['error']}"
+        return f"[{r['implementation']}] {r['hops']:>3} hops  {r['traffic']:<20} iperf3 failed: {r['error']}"
     loss = f" of {r['sent_mbps']:.0f} sent, loss {r['lost_percent']:.1f} %" if "lost_percent" in r else ""
-    return (f"{r['hops']:>3} hops  {r['traffic']:<20} carried {r['mbps']:7.0f} Mbit/s{loss}; "
-            f"{r['packet_hops_per_s']:9,.0f} packet-hops/s, daemon {r['daemon_cpu_cores']:.2f} cores, "
+    return (f"[{r['implementation']}] {r['hops']:>3} hops  {r['traffic']:<20} carried {r['mbps']:7.0f} Mbit/s{loss}; "
+            f"{r['packet_hops_per_s']:9,.0f} packet-hops/s, daemon {r['daemon_cpu_cores']:.2f} cores "
+            f"({r['daemon_user_us_per_packet_hop']:.1f} + {r['daemon_kernel_us_per_packet_hop']:.1f} us user + kernel "
+            f"per packet-hop), "
             f"machine {100 * r['machine_busy']:.0f} % busy; "
             f"ping error p50 {r['ping']['p50'] if r['ping']['n'] else float('nan'):+.2f} "
             f"p99 {r['ping']['p99'] if r['ping']['n'] else float('nan'):+.2f} ms; "
@@ -287,6 +300,7 @@ def main() -> int:
     ap.add_argument("--implementations", default="python,c", help="issue part: daemons to compare, in order")
     ap.add_argument("--seconds", type=float, default=20.0, help="issue part: seconds per iperf3 run")
     ap.add_argument("--sweep-seconds", type=float, default=4.0)
+    ap.add_argument("--sweep-implementations", default="c,python", help="sweep part: daemons, in order")
     ap.add_argument("--hops", default="1,4,10,16", help="sweep part: path lengths")
     ap.add_argument("--rates", default="10,50,100,200,500,1000,2000", help="sweep part: UDP offered loads, Mbit/s")
     ap.add_argument("--json", help="also write the results here")
@@ -300,8 +314,9 @@ def main() -> int:
     if args.part in ("issue", "all"):
         report["issue"] = [issue_experiment(impl, args.seconds) for impl in args.implementations.split(",")]
     if args.part in ("sweep", "all"):
-        report["sweep"] = sweep(args.sweep_seconds, [int(h) for h in args.hops.split(",")],
-                                [float(r) for r in args.rates.split(",")])
+        report["sweep"] = [row for impl in args.sweep_implementations.split(",")
+                           for row in sweep(args.sweep_seconds, [int(h) for h in args.hops.split(",")],
+                                            [float(r) for r in args.rates.split(",")], impl)]
     report["load_end"] = os.getloadavg()
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
