@@ -11,7 +11,8 @@ single-threaded one, the baseline; ``c``: the compiled one) in its own run. At a
 emulated time where Berlin-Madrid and New-York-Sao-Paulo share no link for the whole
 measurement, iperf3 Berlin -> Madrid with 1 and with 4 flows while New-York pings
 Sao-Paulo every 20 ms; the ping error is measured RTT minus the engine's expected RTT.
-Also: the backend's CPU and what its health monitor reported.
+Then both pairs at once, one flow each (fair sharing between disjoint paths). Also:
+the backend's CPU and what its health monitor reported.
 
 Part ``sweep``: a chain of namespaces (no bandwidth limit, 1 ms per link end) with
 the compiled daemon: UDP at offered loads from 10 Mbit/s to 2 Gbit/s and TCP with 1 and
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -95,9 +97,10 @@ def iperf3(client_ns: str, server_ns: str, address: str, seconds: float, flows: 
         s = end["sum"]
         return {"mbps": s["bits_per_second"] / 1e6 * (1 - s.get("lost_percent", 0) / 100.0),
                 "sent_mbps": s["bits_per_second"] / 1e6, "lost_percent": s.get("lost_percent", 0.0)}
+    per_second = [round(i["sum"]["bits_per_second"] / 1e6) for i in data["intervals"]]
     return {"mbps": end["sum_received"]["bits_per_second"] / 1e6,
-            "retransmits": end["sum_sent"].get("retransmits"),
-            "per_second": [round(i["sum"]["bits_per_second"] / 1e6) for i in data["intervals"]]}
+            "steady_mbps": statistics.median(per_second[1:]) if len(per_second) > 2 else None,
+            "retransmits": end["sum_sent"].get("retransmits"), "per_second": per_second}
 
 
 # ---------------------------------------------------------------------- part 1: the issue's experiment
@@ -146,7 +149,7 @@ def daemon_cpu(shaper) -> float:
 def issue_experiment(implementation: str, seconds: float) -> Dict:
     run_module.make_backend = lambda kind: make_shaper(kind, implementation=implementation)
     run = EmulationRun.from_scenario("demo", backend="nfqueue")
-    window = 15 + 2 * (seconds + 5) + 10
+    window = 15 + 3 * (seconds + 5) + 10
     offset, hops_loaded, hops_probed = disjoint_window(run, window)
     run.config = run.config.with_overrides(offset_s=offset)
     out: Dict = {"implementation": implementation, "offset_s": offset, "hops_loaded": hops_loaded,
@@ -183,10 +186,32 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
             out[f"flows_{flows}"] = {"tcp": tcp, "ping": errors(samples), "daemon_cpu_cores": cpu,
                                      "overload_episodes": [e.describe() for e in health.episodes[episodes0:]]}
             r = out[f"flows_{flows}"]
-            print(f"[{implementation}] iperf3 {flows} flow(s): {tcp.get('mbps', 0):.0f} Mbit/s "
+            print(f"[{implementation}] iperf3 {flows} flow(s): {tcp.get('mbps', 0):.0f} Mbit/s, "
+                  f"after the first second (median) {tcp.get('steady_mbps') or 0:.0f} "
                   f"(per second {tcp.get('per_second')}), retransmits {tcp.get('retransmits')}; "
                   f"daemon CPU {cpu:.2f} cores; unrelated-path ping error {fmt_err(r['ping'])}; "
                   f"overload reported: {r['overload_episodes'] or 'no'}", flush=True)
+        # several flows on disjoint paths at once: the two pairs, one flow each
+        cpu0, w0 = daemon_cpu(run.shaper), time.monotonic()
+        pairs = [LOADED_PAIR, PROBED_PAIR]
+        results: Dict[str, Dict] = {}
+
+        def transfer(pair):
+            x, y = (run.node(n) for n in pair)
+            results["-".join(pair)] = iperf3(x.netns, y.netns, y.address, seconds, 1)
+        threads = [threading.Thread(target=transfer, args=(p,)) for p in pairs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rates = [r.get("mbps", 0.0) for r in results.values()]
+        jain = sum(rates) ** 2 / (len(rates) * sum(r * r for r in rates)) if any(rates) else 0.0
+        out["disjoint_pairs"] = {"tcp": results, "jain": jain,
+                                 "daemon_cpu_cores": (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0)}
+        print(f"[{implementation}] two disjoint paths at once, 1 flow each: "
+              + ", ".join(f"{k} {v.get('mbps', 0):.0f} Mbit/s" for k, v in results.items())
+              + f"; Jain fairness {jain:.3f}; daemon CPU {out['disjoint_pairs']['daemon_cpu_cores']:.2f} cores",
+              flush=True)
         run.controller.stop()
         ticker.join()
         out["controller"] = run.controller.stats.summary()

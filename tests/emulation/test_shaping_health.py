@@ -72,3 +72,26 @@ def test_sparse_traffic_is_not_judged_on_a_few_samples():
     monitor.sample()
     counters.add(5, late_ns=20_000_000, transit_ns=20_000_000)
     assert not monitor.sample().overloaded
+
+
+def test_a_missing_compiler_is_a_clear_error_not_a_fallback(tmp_path, monkeypatch):
+    from leonet.emulation.shaping import nfqd_build
+    monkeypatch.setenv("LEONET_CACHE_DIR", str(tmp_path))   # nothing built there yet
+    monkeypatch.setenv("PATH", str(tmp_path))                # no cc, no gcc
+    monkeypatch.delenv("CC", raising=False)
+    with pytest.raises(nfqd_build.BuildError, match="libnetfilter-queue-dev"):
+        nfqd_build.ensure_built()
+
+
+def test_the_daemon_builds_into_a_source_keyed_cache(tmp_path, monkeypatch):
+    import shutil
+    from leonet.emulation.shaping import nfqd_build
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler (scripts/install.sh installs one)")
+    monkeypatch.setenv("LEONET_CACHE_DIR", str(tmp_path))
+    binary = nfqd_build.ensure_built()
+    assert binary.parent == tmp_path / "nfqd" and binary.name.startswith("leonet-nfqd-")
+    assert nfqd_build.ensure_built() == binary   # cached: not rebuilt
+    import subprocess
+    usage = subprocess.run([str(binary)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "CONTROL_FD" in usage.stderr

@@ -305,6 +305,24 @@ def test_daemon_dies_with_its_parent_and_cleanup_removes_rules():
     assert not any(n.startswith("ln-test-nfqk") for n in netns.list_namespaces())
 
 
+def test_the_python_daemon_is_still_a_working_baseline():
+    """NfqueueShaper(implementation="python"): the original daemon, which the load
+    benchmark compares against, holds delays and reports the same health counters."""
+    require_root()
+    from leonet.emulation.shaping.nfqueue import NfqueueShaper
+    with ScratchNet.chain("test-nfqpy", 3) as net, Prober(net.names[0]) as probe:
+        s = NfqueueShaper(implementation="python", calibrate=False)
+        try:
+            s.attach([(net.end(k, side), LinkParams(2.0)) for k in range(2) for side in "ab"])
+            dst = net.address(1, "b")
+            probe.run(dst, 3, 0.01)
+            _check_rtt(probe.run(dst, 50, 0.01), 8.0, 2 * s.accuracy_ms)
+            counters = s.health_counters()
+            assert counters["implementation"] == "python" and counters["late_hist"] and counters["transit_hist"]
+        finally:
+            s.close()
+
+
 def test_ingress_holding_keeps_local_tcp_fast():
     """Egress holding lets TCP small queues throttle a sender whose own first hop is
     delayed; holding at the peer's ingress does not (docs/shaping.md)."""
