@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..kubespace.assignment import ControlNode, assign, check_grid, check_threshold, cnaa, sample_offsets
-from ..kubespace.config import default_interpolation, kubespace_config, positive_int
+from ..kubespace.config import PLACEMENT_MODES, default_interpolation, kubespace_config, positive_int
 from ..schema import check_name_list
 from ..kubespace.interpolation import METHODS
 from ..kubespace.metrics import METRICS, delay_tensor, path_delay
@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", type=float, metavar="S", help="seconds between snapshots (default 60)")
     p.add_argument("--metric", choices=METRICS, help="path (ISLs+GSLs, default) or straight line")
     p.add_argument("--seed", type=int, help="seed of k-means and its feature sample (default 0)")
+    p.add_argument("--mode", choices=PLACEMENT_MODES,
+                   help="paper: Algorithm 1 (default) | refined: adds worst snapshots, plateau moves, restarts")
     p.add_argument("--candidates", help="comma-separated ground stations (default: all)")
     add_format_arg(p, ("table", "json"))
     p.set_defaults(func=cmd_place)
@@ -82,26 +84,38 @@ def cmd_place(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     metric_ms = delay_tensor(c, offsets, metric, stations, progress=sys.stderr.isatty())
     build_s = time.perf_counter() - t0
-    result = cnpa(metric_ms, k, clusters=clusters, seed=seed, max_iterations=cfg.max_iterations,
-                  feature_sample=cfg.feature_sample, plateau_moves=cfg.plateau_moves)
-    summary = summarize(metric_ms, result.selection)
-    chosen = [c.ground_stations[int(stations[i])] for i in result.selection]
+    mode = _pick(args.mode, cfg.mode)
+    if mode == "refined":
+        from ..kubespace.refined import cnpa_refined
+        refined = cnpa_refined(metric_ms, k, clusters=clusters, seed=seed, rounds=cfg.rounds,
+                               restarts=cfg.restarts, max_iterations=cfg.max_iterations,
+                               feature_sample=cfg.feature_sample)
+        selection, timings, how = refined.selection, refined.timings_s, (
+            f"refined: {refined.rounds} round(s), {len(refined.snapshots)} representative snapshots, "
+            f"{'converged' if refined.converged else 'round cap reached'}")
+        extra = {"rounds": refined.rounds, "converged": refined.converged, "representatives": refined.snapshots}
+    else:
+        result = cnpa(metric_ms, k, clusters=clusters, seed=seed, max_iterations=cfg.max_iterations,
+                      feature_sample=cfg.feature_sample, plateau_moves=cfg.plateau_moves)
+        selection, timings = result.selection, result.timings_s
+        how = f"greedy k-center over the representatives, then {result.swaps} local-search swap(s)"
+        extra = {"greedy_worst_one_way_ms": result.greedy_score, "swaps": result.swaps,
+                 "representatives": result.representatives.indices.tolist()}
+    summary = summarize(metric_ms, selection)
+    chosen = [c.ground_stations[int(stations[i])] for i in selection]
     if args.format == "json":
-        json.dump({"scenario": c.scenario.name, "k": k, "clusters": clusters, "metric": metric,
+        json.dump({"scenario": c.scenario.name, "k": k, "clusters": clusters, "metric": metric, "mode": mode,
                    "snapshots": len(offsets), "step_s": step, "candidates": len(stations),
                    "control_nodes": [{"name": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg}
                                      for g in chosen],
                    "worst_one_way_ms": summary.worst, "mean_of_snapshot_max_one_way_ms":
-                       summary.mean_of_snapshot_max, "mean_one_way_ms": summary.mean,
-                   "greedy_worst_one_way_ms": result.greedy_score, "swaps": result.swaps,
-                   "representatives": result.representatives.indices.tolist(),
-                   "seconds": {"snapshots": build_s, **result.timings_s}}, sys.stdout, indent=1)
+                       summary.mean_of_snapshot_max, "mean_one_way_ms": summary.mean, **extra,
+                   "seconds": {"snapshots": build_s, **timings}}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     print(f"scenario {c.scenario.name}: {c.num_satellites} satellites, {len(stations)} candidate "
           f"stations, {len(offsets)} snapshots every {step:g} s, metric {metric} (one-way delay)")
-    print(f"CNPA k={k}, C={clusters}: greedy k-center over the representatives, then "
-          f"{result.swaps} local-search swap(s)")
+    print(f"CNPA k={k}, C={clusters}, {how}")
     emit_rows([{"#": i + 1, "station": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg}
                for i, g in enumerate(chosen)], ["#", "station", "lat_deg", "lon_deg"], "table",
               floatfmt="{:.3f}")
@@ -111,9 +125,9 @@ def cmd_place(args: argparse.Namespace) -> int:
     print(f"mean delay over satellites and time: {summary.mean:.2f} ms one way")
     if summary.unreachable:
         print(f"unreachable (snapshot, satellite) pairs: {summary.unreachable}")
-    print(f"greedy alone: worst {result.greedy_score:.2f} ms one way")
-    timings = ", ".join(f"{k} {v:.2f} s" for k, v in {"snapshots": build_s, **result.timings_s}.items())
-    print(f"time: {timings}")
+    if "greedy_worst_one_way_ms" in extra:
+        print(f"greedy alone: worst {extra['greedy_worst_one_way_ms']:.2f} ms one way")
+    print("time: " + ", ".join(f"{name} {v:.2f} s" for name, v in {"snapshots": build_s, **timings}.items()))
     return 0
 
 

@@ -11,8 +11,8 @@ from typing import List, Optional
 
 from .. import __version__
 from ..errors import LeonetError
-from . import (containers_cmds, controlplane_cmds, demo_cmds, emulation_cmds, kubespace_cmds, orbits_cmds,
-               topology_cmds)
+from . import (containers_cmds, controlplane_cmds, demo_cmds, emulation_cmds, komet_cmds, kubespace_cmds,
+               orbits_cmds, topology_cmds)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for module in (orbits_cmds, topology_cmds, emulation_cmds, containers_cmds, demo_cmds, controlplane_cmds,
-                   kubespace_cmds):
+                   kubespace_cmds, komet_cmds):
         module.register(sub)
     return parser
 

@@ -10,6 +10,9 @@
         seed: 0                   # k-means and the feature sample
         max_iterations: 100       # cap on accepted local-search swaps
         plateau_moves: false      # extension: also accept swaps that keep the max and lower the mean
+        mode: paper               # paper: Algorithm 1 | refined: + worst snapshots, plateau moves, restarts
+        rounds: 60                # refined: cap on rounds (snapshots added by the objective, restarts accepted)
+        restarts: 64              # refined: perturbation restarts in all
         feature_sample: 2048      # flattened coordinates k-means sees (null: all)
         candidates: null          # ground-station names; null: every ground station
       assignment:                 # CNAA (leonet kubespace assign)
@@ -37,6 +40,9 @@ from .metrics import METRICS
 from .placement import DEFAULT_MAX_ITERATIONS
 
 
+PLACEMENT_MODES = ("paper", "refined")
+
+
 @dataclass(frozen=True)
 class PlacementConfig:
     k: int = 5
@@ -48,6 +54,10 @@ class PlacementConfig:
     max_iterations: int = DEFAULT_MAX_ITERATIONS
     feature_sample: Optional[int] = DEFAULT_FEATURE_SAMPLE
     plateau_moves: bool = False
+    #: ``paper`` (Algorithm 1) or ``refined`` (:mod:`.refined`)
+    mode: str = "paper"
+    rounds: int = 60
+    restarts: int = 64
     candidates: Optional[List[str]] = None
 
 
@@ -89,6 +99,9 @@ def _parse_placement(f: Fields) -> PlacementConfig:
         max_iterations=f.integer("max_iterations", d.max_iterations, lo=0),
         feature_sample=f.integer("feature_sample", d.feature_sample, lo=1, optional=True, null_means="all"),
         plateau_moves=f.flag("plateau_moves", d.plateau_moves),
+        mode=f.choice("mode", d.mode, PLACEMENT_MODES),
+        rounds=f.integer("rounds", d.rounds, lo=1),
+        restarts=f.integer("restarts", d.restarts, lo=0),
         candidates=f.names("candidates"))
 
 

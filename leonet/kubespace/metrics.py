@@ -13,7 +13,7 @@ Delays are one-way. Every value is rounded to float32 (about 1 ns at 100 ms).
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -25,13 +25,6 @@ METRICS = ("path", "straight")
 
 #: ms per km of straight line in vacuum.
 MS_PER_KM = 1000.0 / SPEED_OF_LIGHT_KM_S
-
-
-def _progress(iterable: Iterable, total: int, desc: str, enabled: bool) -> Iterable:
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc=desc, unit="snap", leave=False)
 
 
 def station_indices(constellation: Constellation, names: Optional[Sequence[str]]) -> np.ndarray:
@@ -69,20 +62,14 @@ def path_delay(constellation: Constellation, offsets_s: Sequence[float],
     """Shortest-path one-way delay (ms) over ISLs and GSLs, shape (T, G, N).
 
     ``engine`` is a :class:`leonet.topology.TopologyEngine` (built from the
-    scenario's ``topology:`` section if omitted).
+    scenario's ``topology:`` section if omitted). See
+    :func:`leonet.topology.delays.ground_satellite_delays`.
     """
     from ..topology import TopologyEngine
+    from ..topology.delays import ground_satellite_delays
 
     engine = engine or TopologyEngine(constellation)
-    offsets = np.asarray(offsets_s, dtype=float)
-    N = constellation.num_satellites
-    st = np.arange(len(constellation.ground_stations)) if stations is None else np.asarray(stations)
-    sources = engine.nodes.num_satellites + st
-    out = np.empty((len(offsets), len(st), N), dtype=np.float32)
-    snaps = engine.snapshots(offsets)
-    for i, snap in enumerate(_progress(snaps, len(offsets), "paths", progress)):
-        out[i] = snap.routes(sources).delay_ms[:, :N]
-    return out
+    return ground_satellite_delays(engine, offsets_s, stations, progress=progress).delay_ms
 
 
 def delay_tensor(constellation: Constellation, offsets_s: Sequence[float], metric: str = "path",

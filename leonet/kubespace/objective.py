@@ -101,6 +101,41 @@ def scores_with_each(metric: np.ndarray, base: Optional[np.ndarray] = None
     return worst, unreachable, mean
 
 
+def best_addition(metric: np.ndarray, base: Optional[np.ndarray], allowed: np.ndarray
+                  ) -> Tuple[int, Tuple[float, int, float]]:
+    """The allowed candidate g that :func:`best_candidate` would pick from
+    :func:`scores_with_each`, and its (max, unreachable, mean), computed with less
+    work: the maxima of every candidate first, then the tie-breaking counts and means
+    only for the candidates that share the lowest maximum."""
+    idx = np.flatnonzero(allowed)
+    if idx.size == 0:
+        raise ValueError("no candidate left to choose from")
+    T, M, N = metric.shape
+    step = _snapshot_chunk(metric)
+    worst = np.full(M, -np.inf)
+    for t0 in range(0, T, step):
+        block = metric[t0:t0 + step]
+        if base is not None:
+            block = np.minimum(block, base[t0:t0 + step, None, :])
+        worst = np.maximum(worst, block.max(axis=(0, 2)))
+    tied = idx[worst[idx] == worst[idx].min()]
+    unreachable = np.zeros(tied.size, dtype=np.int64)
+    total = np.zeros(tied.size)
+    for t0 in range(0, T, step):
+        block = metric[t0:t0 + step][:, tied, :]
+        if base is not None:
+            block = np.minimum(block, base[t0:t0 + step, None, :])
+        inf = np.isinf(block)
+        unreachable += inf.sum(axis=(0, 2))
+        total += np.where(inf, 0.0, block).sum(axis=(0, 2), dtype=np.float64)
+    reachable = T * N - unreachable
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(reachable > 0, total / np.maximum(reachable, 1), np.inf)
+    j = int(np.lexsort((tied, mean, unreachable))[0])
+    g = int(tied[j])
+    return g, (float(worst[g]), int(unreachable[j]), float(mean[j]))
+
+
 def best_candidate(worst: np.ndarray, unreachable: np.ndarray, mean: np.ndarray,
                    allowed: np.ndarray) -> int:
     """The allowed candidate with the lowest ``worst``.

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .clustering import DEFAULT_FEATURE_SAMPLE, Representatives, select_representatives
-from .objective import best_candidate, check_metric, evaluate, nearest, scores_with_each
+from .objective import best_addition, check_metric, evaluate, nearest
 
 #: Default cap on accepted local-search swaps (the paper's "predefined number of iterations").
 DEFAULT_MAX_ITERATIONS = 100
@@ -49,8 +49,7 @@ def greedy_k_center(metric: np.ndarray, k: int, allowed: Optional[Sequence[int]]
     selection: List[int] = []
     base = None
     for _ in range(k):
-        worst, unreachable, mean = scores_with_each(metric, base)
-        g = best_candidate(worst, unreachable, mean, mask)
+        g, _ = best_addition(metric, base, mask)
         selection.append(g)
         mask[g] = False
         column = metric[:, g, :]
@@ -103,13 +102,11 @@ def local_search(metric: np.ndarray, selection: Sequence[int],
                 break
             others = sel[:i] + sel[i + 1:]
             base = nearest(metric, others) if others else None
-            worst, unreachable, mean = scores_with_each(metric, base)
             mask = allowed_mask.copy()
             mask[sel] = False
             if not mask.any():
                 continue
-            g = best_candidate(worst, unreachable, mean, mask)
-            new_key = (float(worst[g]), int(unreachable[g]), float(mean[g]))
+            g, new_key = best_addition(metric, base, mask)
             if new_key[0] < score or (plateau_moves and new_key < key):
                 sel[i] = g
                 score, key = new_key[0], new_key

@@ -28,6 +28,7 @@ SECTION_MODULES: Dict[str, str] = {
     "containers": "leonet.containers.config",
     "controlplane": "leonet.controlplane.launch_config",
     "kubespace": "leonet.kubespace.config",
+    "komet": "leonet.komet.config",
 }
 
 #: modules that declare per-node parameters

@@ -201,3 +201,18 @@ def test_random_and_single_node_baselines():
     g = best_single(m, allowed)
     assert g in allowed
     assert evaluate(m, [g]) == min(evaluate(m, [a]) for a in allowed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_addition_picks_what_best_candidate_picks(seed):
+    from leonet.kubespace.objective import best_addition, best_candidate
+    rng = np.random.default_rng(seed)
+    m = np.round(rng.uniform(1, 9, size=(7, 10, 6)))          # rounded: many ties on the max
+    m[rng.random(m.shape) < 0.1] = np.inf
+    base = None if seed % 2 else m[:, 3, :]
+    allowed = rng.random(10) < 0.7
+    allowed[0] = True
+    worst, unreachable, mean = scores_with_each(m, base)
+    g, key = best_addition(m, base, allowed)
+    assert g == best_candidate(worst, unreachable, mean, allowed)
+    assert key == (worst[g], unreachable[g], pytest.approx(mean[g]))

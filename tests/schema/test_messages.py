@@ -2,7 +2,8 @@
 
 ``error_messages_before.json`` holds the messages the section parsers gave before the
 field checkers moved into :mod:`leonet.schema`; ``error_messages.json`` the messages
-now. For each bad input the test proves that the message is the pinned one and that it
+now (regenerate it with ``python tests/schema/pin_messages.py`` after a deliberate
+change, and review the diff). For each bad input the test proves that the message is the pinned one and that it
 still names the same field and the same value, and gives a fix.
 """
 import json
@@ -15,6 +16,7 @@ from leonet.containers.config import parse_containers_section
 from leonet.controlplane.launch_config import parse_controlplane_section
 from leonet.emulation.config import parse_emulation_section
 from leonet.errors import ConfigError
+from leonet.komet.config import parse_komet_section
 from leonet.kubespace.config import parse_kubespace_section
 from leonet.orbits import parse_scenario
 from leonet.topology import parse_topology_section
@@ -34,6 +36,7 @@ PARSERS = {
     "containers-namespace": lambda raw: parse_containers_section(raw, "namespace"),
     "controlplane": lambda raw: parse_controlplane_section(raw, SATELLITES, ["Berlin", "Madrid"]),
     "kubespace": parse_kubespace_section,
+    "komet": parse_komet_section,
 }
 _MESSAGE = re.compile(r"^(?P<field>.+?): (?P<problem>.+) \(got (?P<value>.*)\); fix: (?P<fix>.+)$", re.S)
 
@@ -50,6 +53,8 @@ def test_message_is_pinned_and_as_precise_as_before(case_id, section, raw):
         PARSERS[section](raw)
     message = str(err.value)
     assert message == NOW[case_id]
+    if case_id not in BEFORE:   # a field added after the move: pinned only
+        return
     now, before = parts(message), parts(BEFORE[case_id])
     assert now["field"] == before["field"]
     assert now["value"] == before["value"] or float(now["value"]) == float(before["value"])
