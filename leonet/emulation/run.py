@@ -159,13 +159,15 @@ class EmulationRun:
     def _on_overload(self, episode: OverloadEpisode, window: HealthWindow) -> None:
         log.warning("the %s delay backend is overloaded (%s); delays measured now carry its extra delay",
                     self.shaper.name if self.shaper else "?", window.describe())
+        if self.controller is not None:
+            # `leonet status` shows it now, not at the next tick, and before an abort
+            # (below) lets whoever waits for the run go on to read the status
+            self._write_status(None)
         if self.config.abort_on_overload and self.abort_reason is None:
             self.abort_reason = f"the delay backend is overloaded {episode.describe()}"
             log.error("stopping the run (emulation.abort_on_overload): %s", self.abort_reason)
             if self.controller is not None:
                 self.controller.stop()
-        if self.controller is not None:
-            self._write_status(None)  # `leonet status` shows it now, not at the next tick
 
     def _on_recovery(self, episode: OverloadEpisode) -> None:
         log.warning("the delay backend holds its accuracy again; it was overloaded %s", episode.describe())

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import require_binary, require_root
+from leonet.cli.main import main as cli_main
 from leonet.emulation import runstate
 from leonet.emulation.run import EmulationRun
 from leonet.emulation.shaping.factory import resolve_backend
@@ -111,7 +112,7 @@ def _daemon_threads(pid):
     return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
 
 
-def test_overload_is_reported_and_stops_the_run_when_told(tmp_path):
+def test_overload_is_reported_and_stops_the_run_when_told(tmp_path, capsys):
     require_root()
     require_binary("iperf3")
     if len(os.sched_getaffinity(0)) < 2:
@@ -137,6 +138,9 @@ def test_overload_is_reported_and_stops_the_run_when_told(tmp_path):
             ticker.join(timeout=30.0)   # the run stops itself
             stopped = not ticker.is_alive()
             status = runstate.read_status()
+            capsys.readouterr()
+            assert cli_main(["status"]) == 0   # what a user sees in another shell
+            shown = capsys.readouterr().out
         finally:
             for proc in (flood, server):
                 proc.kill()
@@ -148,6 +152,8 @@ def test_overload_is_reported_and_stops_the_run_when_told(tmp_path):
     assert run.abort_reason and "overloaded" in run.abort_reason
     assert health.ever_overloaded and health.episodes[0].reasons, health
     assert status["shaper_health"]["episodes"], status.get("shaper_health")
+    health_line = next(line for line in shown.splitlines() if line.startswith("delay backend health"))
+    assert "OVERLOADED" in health_line or "overloaded earlier" in shown, shown
     first = health.episodes[0]
     assert first.start_emulated and first.windows >= 1
     # "how much": at least one of the measured excesses is stated
