@@ -37,10 +37,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
-import leonet.emulation.run as run_module  # noqa: E402
 from leonet.emulation.run import EmulationRun  # noqa: E402
 from leonet.emulation.shaping.base import LinkParams  # noqa: E402
-from leonet.emulation.shaping.factory import make_shaper  # noqa: E402
 from leonet.emulation.shaping.health import ShaperMonitor  # noqa: E402
 from leonet.emulation.shaping.nfqueue import NfqueueShaper  # noqa: E402
 from leonet.emulation.shaping.probe import Prober  # noqa: E402
@@ -147,8 +145,7 @@ def daemon_cpu(shaper) -> float:
 
 
 def issue_experiment(implementation: str, seconds: float) -> Dict:
-    run_module.make_backend = lambda kind: make_shaper(kind, implementation=implementation)
-    run = EmulationRun.from_scenario("demo", backend="nfqueue")
+    run = EmulationRun.from_scenario("demo", backend="nfqueue", nfqueue_daemon=implementation)
     window = 15 + 3 * (seconds + 5) + 10
     offset, hops_loaded, hops_probed = disjoint_window(run, window)
     run.config = run.config.with_overrides(offset_s=offset)

@@ -42,9 +42,12 @@ def require_root() -> None:
         raise LeonetError("emulation needs root (network namespaces, veths, routes): run it with sudo")
 
 
-def make_backend(kind: str) -> LinkShaper:
-    """The link shaper for ``kind`` (auto | netem | nfqueue | none)."""
-    from .shaping.factory import make_shaper
+def make_backend(kind: str, nfqueue_daemon: str = "c") -> LinkShaper:
+    """The link shaper for ``kind`` (auto | netem | nfqueue | none); ``nfqueue_daemon``
+    (c | python) chooses the nfqueue backend's data path."""
+    from .shaping.factory import make_shaper, resolve_backend
+    if resolve_backend(kind) == "nfqueue":
+        return make_shaper(kind, implementation=nfqueue_daemon)
     return make_shaper(kind)
 
 
@@ -104,7 +107,7 @@ class EmulationRun:
         if runstate.active_run() is not None:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run
-        self.shaper = make_backend(self.config.backend)
+        self.shaper = make_backend(self.config.backend, self.config.nfqueue_daemon)
         self.network = LeoNetwork(self.engine, self.config, self.shaper, self._node_factory())
         self.controller = Controller(self.engine, self.network, self.config.step_s, self.config.speed,
                                      self.config.offset_s, Hooks())

@@ -79,8 +79,9 @@ def test_a_missing_compiler_is_a_clear_error_not_a_fallback(tmp_path, monkeypatc
     monkeypatch.setenv("LEONET_CACHE_DIR", str(tmp_path))   # nothing built there yet
     monkeypatch.setenv("PATH", str(tmp_path))                # no cc, no gcc
     monkeypatch.delenv("CC", raising=False)
-    with pytest.raises(nfqd_build.BuildError, match="libnetfilter-queue-dev"):
+    with pytest.raises(nfqd_build.BuildError, match="libnetfilter-queue-dev") as exc:
         nfqd_build.ensure_built()
+    assert "nfqueue_daemon: python" in str(exc.value)   # the way out where nothing can be installed
 
 
 def test_the_daemon_builds_into_a_source_keyed_cache(tmp_path, monkeypatch):

@@ -306,12 +306,13 @@ def test_daemon_dies_with_its_parent_and_cleanup_removes_rules():
 
 
 def test_the_python_daemon_is_still_a_working_baseline():
-    """NfqueueShaper(implementation="python"): the original daemon, which the load
-    benchmark compares against, holds delays and reports the same health counters."""
+    """``emulation.nfqueue_daemon: python``: the original daemon, which the load
+    benchmark compares against and a machine without a compiler can use, holds delays
+    and reports the same health counters."""
     require_root()
-    from leonet.emulation.shaping.nfqueue import NfqueueShaper
+    from leonet.emulation.run import make_backend
     with ScratchNet.chain("test-nfqpy", 3) as net, Prober(net.names[0]) as probe:
-        s = NfqueueShaper(implementation="python", calibrate=False)
+        s = make_backend("nfqueue", nfqueue_daemon="python")
         try:
             s.attach([(net.end(k, side), LinkParams(2.0)) for k in range(2) for side in "ab"])
             dst = net.address(1, "b")
