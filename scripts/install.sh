@@ -82,8 +82,13 @@ if ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "insta
 fi
 
 # The nfqueue delay backend's compiled data path (cached by a hash of its source: rebuilt
-# only when that changed).
-say "nfqueue daemon: $("$venv/bin/python" -m leonet.emulation.shaping.nfqd_build)"
+# only when that changed). A failed build is reported, not fatal: netem needs no daemon,
+# and a scenario can choose the Python one (emulation.nfqueue_daemon: python).
+if nfqd="$("$venv/bin/python" -m leonet.emulation.shaping.nfqd_build)"; then
+    say "nfqueue daemon: $nfqd"
+else
+    say "WARNING: the nfqueue backend's compiled daemon could not be built (see above)"
+fi
 
 # Docker: start the daemon when it is not running (no systemd on CI machines), then build
 # leonet's local images (only when missing or their build context changed).
