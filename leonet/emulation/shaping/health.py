@@ -216,7 +216,7 @@ class ShaperHealth:
 
     def summary(self) -> str:
         if not self.measured:
-            return f"{self.backend}: not self-measured (kernel backend)"
+            return f"{self.backend}: not self-measured (no userspace data path to fall behind)"
         if not self.episodes:
             state = "within its stated accuracy" if self.windows else "no measurement yet"
             return f"{self.backend}: {state}"
