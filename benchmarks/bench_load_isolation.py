@@ -3,11 +3,12 @@ delay of a path that shares no link with it, how much of the configured bandwidt
 does TCP get over 10+ hops, and when does the nfqueue backend report overload?
 
     sudo python benchmarks/bench_load_isolation.py [--part issue|sweep|all]
-        [--implementations python,c] [--seconds 20] [--json results/bench/load.json]
+        [--implementations python,c[,netem]] [--seconds 20] [--json results/bench/load.json]
 
 Part ``issue``: the issue's experiment on the ``demo`` preset (Starlink shell 1,
 links at 1,000 Mbit/s), with each nfqueue daemon (``python``: the original
-single-threaded one, the baseline; ``c``: the compiled one) in its own run. At an
+single-threaded one, the baseline; ``c``: the compiled one; ``netem``: the kernel's
+qdisc instead, for parity, where the kernel has sch_netem) in its own run. At an
 emulated time where Berlin-Madrid and New-York-Sao-Paulo share no link for the whole
 measurement, iperf3 Berlin -> Madrid with 1 and with 4 flows while New-York pings
 Sao-Paulo every 20 ms; the ping error is measured RTT minus the engine's expected RTT.
@@ -39,6 +40,7 @@ from machine import describe  # noqa: E402
 
 from leonet.emulation.run import EmulationRun  # noqa: E402
 from leonet.emulation.shaping.base import LinkParams  # noqa: E402
+from leonet.emulation.shaping.factory import resolve_backend  # noqa: E402
 from leonet.emulation.shaping.health import ShaperMonitor  # noqa: E402
 from leonet.emulation.shaping.nfqueue import NfqueueShaper  # noqa: E402
 from leonet.emulation.shaping.probe import Prober  # noqa: E402
@@ -141,11 +143,17 @@ def process_times(pid: int) -> Tuple[float, float]:
 
 
 def daemon_cpu(shaper) -> float:
-    return float(shaper.stats()["cpu_s"])
+    """CPU seconds of the backend's daemon so far (0 for netem: the kernel does the work,
+    charged to no process)."""
+    counters = shaper.health_counters()
+    return float(counters["cpu_s"]) if counters else 0.0
 
 
 def issue_experiment(implementation: str, seconds: float) -> Dict:
-    run = EmulationRun.from_scenario("demo", backend="nfqueue", nfqueue_daemon=implementation)
+    if implementation == "netem":  # parity: the same flows on the kernel's qdisc
+        run = EmulationRun.from_scenario("demo", backend="netem")
+    else:
+        run = EmulationRun.from_scenario("demo", backend="nfqueue", nfqueue_daemon=implementation)
     window = 15 + 3 * (seconds + 5) + 10
     offset, hops_loaded, hops_probed = disjoint_window(run, window)
     run.config = run.config.with_overrides(offset_s=offset)
@@ -319,7 +327,9 @@ def _row(r: Dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--part", choices=("issue", "sweep", "all"), default="all")
-    ap.add_argument("--implementations", default="python,c", help="issue part: daemons to compare, in order")
+    ap.add_argument("--implementations", default="python,c",
+                    help="issue part: nfqueue daemons (python, c) to compare, in order; `netem` adds the same "
+                         "flows on the netem backend where the kernel has sch_netem (parity)")
     ap.add_argument("--seconds", type=float, default=20.0, help="issue part: seconds per iperf3 run")
     ap.add_argument("--sweep-seconds", type=float, default=4.0)
     ap.add_argument("--sweep-implementations", default="c,python", help="sweep part: daemons, in order")
@@ -334,7 +344,13 @@ def main() -> int:
     print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (other work shares the machine)")
     report: Dict = {"machine": describe(), "load_start": os.getloadavg()}
     if args.part in ("issue", "all"):
-        report["issue"] = [issue_experiment(impl, args.seconds) for impl in args.implementations.split(",")]
+        report["issue"] = []
+        for impl in args.implementations.split(","):
+            if impl == "netem" and resolve_backend("auto") != "netem":
+                print("netem: skipped, this kernel has no sch_netem (parity needs a kernel with it, e.g. the "
+                      "Vagrant VM)", flush=True)
+                continue
+            report["issue"].append(issue_experiment(impl, args.seconds))
     if args.part in ("sweep", "all"):
         report["sweep"] = [row for impl in args.sweep_implementations.split(",")
                            for row in sweep(args.sweep_seconds, [int(h) for h in args.hops.split(",")],
