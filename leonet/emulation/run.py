@@ -175,7 +175,6 @@ class EmulationRun:
     def _on_recovery(self, episode: OverloadEpisode) -> None:
         log.warning("the delay backend holds its accuracy again; it was overloaded %s", episode.describe())
 
-
     def _link_faults(self) -> List[list]:
         """The link faults in effect (node indices), so that `leonet check` routes around them as the
         run does."""
