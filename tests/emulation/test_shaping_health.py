@@ -96,3 +96,14 @@ def test_the_daemon_builds_into_a_source_keyed_cache(tmp_path, monkeypatch):
     import subprocess
     usage = subprocess.run([str(binary)], capture_output=True, text=True)
     assert usage.returncode == 2 and "CONTROL_FD" in usage.stderr
+
+
+def test_the_installer_installs_what_the_daemon_build_needs_and_builds_it():
+    """A fresh machine gets the compiled daemon from scripts/install.sh (which
+    scripts/test.sh runs first): every package the build names is in its apt list."""
+    from pathlib import Path
+    from leonet.emulation.shaping import nfqd_build
+    installer = (Path(__file__).resolve().parents[2] / "scripts" / "install.sh").read_text()
+    apt_list = installer.split("apt_packages=(", 1)[1].split(")", 1)[0].split()
+    assert set(nfqd_build.BUILD_PACKAGES.split()) <= set(apt_list)
+    assert "-m leonet.emulation.shaping.nfqd_build" in installer
