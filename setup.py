@@ -10,7 +10,7 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["leonet", "leonet.*"]),
-    package_data={"leonet": ["data/*.tle", "data/*.csv", "viewer/assets/*"]},
+    package_data={"leonet": ["data/*.tle", "data/*.csv", "viewer/assets/*", "emulation/shaping/nfqd/*.c"]},
     include_package_data=True,
     install_requires=[
         "numpy>=1.22",

@@ -94,20 +94,25 @@ class LeoNet:
     ``scenario``: a preset name, a YAML path, a :class:`~leonet.orbits.Scenario`
     (:func:`leonet.build_scenario` makes one in Python) or a mapping as YAML would give.
     ``backend``, ``speed``, ``step_s``, ``offset_s``: override the scenario's
-    ``emulation:`` keys. ``start``: override its start time. ``progress``: bring-up
-    progress bars on a terminal (True), none (False), or a ``(stage, done, total)`` callback.
+    ``emulation:`` keys. ``abort_on_overload``: stop ticking as soon as the delay backend
+    reports that it cannot hold its stated accuracy (``emulation.abort_on_overload``;
+    :meth:`health` says when and how much either way). ``start``: override its start time.
+    ``progress``: bring-up progress bars on a terminal (True), none (False), or a
+    ``(stage, done, total)`` callback.
     """
 
     def __init__(self, scenario: Union[str, Scenario, Dict[str, Any]], *, clock: str = "realtime",
                  start: Optional[str] = None, backend: Optional[str] = None, speed: Optional[float] = None,
                  step_s: Optional[float] = None, offset_s: Optional[float] = None,
+                 abort_on_overload: Optional[bool] = None,
                  progress: Union[bool, Callable[[str, int, int], None]] = True):
         self.clock = check_choice("clock", clock, CLOCKS)
         if isinstance(scenario, dict):
             scenario = Scenario.from_dict(scenario)
         #: the underlying run (every layer's objects hang off it)
         self.run: EmulationRun = prepare_run(scenario, start=start, backend=backend, speed=speed,
-                                             step_s=step_s, offset_s=offset_s)
+                                             step_s=step_s, offset_s=offset_s,
+                                             abort_on_overload=abort_on_overload)
         self._progress = progress
         self._ticker: Optional[threading.Thread] = None
         self._ticked = threading.Condition()
@@ -338,12 +343,27 @@ class LeoNet:
 
     # ------------------------------------------------------------------ status
     def status(self) -> Dict[str, Any]:
-        """Tick statistics (compute, apply, lag percentiles), GSL handovers, backend."""
+        """Tick statistics (compute, apply, lag percentiles), GSL handovers, backend, and
+        the delay backend's health (``shaper_health``, as :meth:`health` gives it)."""
         c = self.controller
         return {"time": c.current_time_iso, "offset_s": c.current_offset_s, "tick": c.tick_index,
                 "backend": self.run.shaper.name if self.run.shaper else None,
                 "backend_accuracy_ms": self.run.shaper.accuracy_ms if self.run.shaper else None,
-                "stats": c.stats.summary(), "handovers": len(c.handovers)}
+                "stats": c.stats.summary(), "handovers": len(c.handovers),
+                "shaper_health": self.health().to_dict()}
+
+    def health(self) -> Any:
+        """Whether the delay backend holds its stated accuracy: a
+        :class:`~leonet.emulation.shaping.health.ShaperHealth` with the last second's
+        lateness, backlog and CPU, ``overloaded`` now, and every overload episode of the
+        run (when, how long, how bad; ``summary()`` says it in one line).
+        ``aborted`` tells whether ``abort_on_overload`` stopped the run."""
+        return self.run.shaper_health()
+
+    @property
+    def aborted(self) -> Optional[str]:
+        """Why the run stopped itself (``abort_on_overload``), else None."""
+        return self.run.abort_reason
 
     # ------------------------------------------------------------------ helpers
     def _require_network(self) -> Any:

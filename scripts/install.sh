@@ -24,6 +24,7 @@ apt_packages=(
     docker.io busybox-static
     python3-venv python3-dev
     ca-certificates
+    gcc libc6-dev pkg-config libnetfilter-queue-dev libmnl-dev
 )
 # Debian's kubectl 1.20 (kubernetes-client), to test the control plane's API compatibility. Where another
 # package owns /usr/bin/kubectl (e.g. the Google Cloud SDK's), it is unpacked into the venv further down.
@@ -78,6 +79,15 @@ if ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "insta
     tmp="$(mktemp -d)" && chmod 755 "$tmp" && mkdir -p "$venv/opt/kubernetes-client"
     (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1 && dpkg-deb -x kubernetes-client_*.deb "$venv/opt/kubernetes-client")
     rm -rf "$tmp"
+fi
+
+# The nfqueue delay backend's compiled data path (cached by a hash of its source: rebuilt
+# only when that changed). A failed build is reported, not fatal: netem needs no daemon,
+# and a scenario can choose the Python one (emulation.nfqueue_daemon: python).
+if nfqd="$("$venv/bin/python" -m leonet.emulation.shaping.nfqd_build)"; then
+    say "nfqueue daemon: $nfqd"
+else
+    say "WARNING: the nfqueue backend's compiled daemon could not be built (see above)"
 fi
 
 # Docker: start the daemon when it is not running (no systemd on CI machines), then build

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", help="override the scenario's start time (ISO 8601 UTC)")
     p.add_argument("--cli", action="store_true", help="open the interactive Mininet CLI")
     add_view_option(p)
+    p.add_argument("--abort-on-overload", action="store_true", default=None,
+                   help="stop (exit status 3) when the delay backend cannot hold its stated accuracy "
+                        "(default: the scenario's emulation.abort_on_overload)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("exec", help="run a command in a node of the active run")
@@ -68,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # must stop a run however it was started (the run itself takes over both signals in start()).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
-                                     step_s=args.step, offset_s=args.offset)
+                      step_s=args.step, offset_s=args.offset, abort_on_overload=args.abort_on_overload)
     live_view = None
     if args.view is not None:
         from ..viewer import ViewService
@@ -108,10 +111,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, "
                   f"p99 {s['apply_ms_p99']:.1f} ms; lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers",
                   file=sys.stderr)
+            print(f"leonet: delay backend {run.shaper_health().summary()}", file=sys.stderr)
     finally:
         # The run is gone: a Ctrl-C repeated while the process exits must not turn a clean exit into
         # a death by SIGINT (the interpreter restores SIGINT's default action as it shuts down).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if run.abort_reason:
+        print(f"leonet: run aborted: {run.abort_reason}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -159,7 +166,33 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{last['links_removed']} removed, {last['delays_updated']} delays and "
               f"{last['routes_changed']} routes changed")
     print(f"GSL handovers so far: {status.get('handovers', 0)}")
+    print(_health_line(status.get("shaper_health")))
     return 0
+
+
+def _health_line(health) -> str:
+    """One line on the delay backend's health (see leonet.emulation.shaping.health)."""
+    if not health:
+        return "delay backend health: not reported"
+    if not health.get("measured"):
+        return f"delay backend health: {health.get('summary')}"
+    last = health.get("last") or {}
+    now = "no measurement yet"
+    if last:
+        bits = []
+        if last.get("transit_p50_ms") is not None:
+            bits.append(f"hop-to-hop wait p50 {last['transit_p50_ms']:.2f} ms")
+        if last.get("release_late_p99_ms") is not None:
+            bits.append(f"release lateness p99 {last['release_late_p99_ms']:.2f} ms")
+        if last.get("backlog_packets") is not None:
+            bits.append(f"backlog {last['backlog_packets']} packets")
+        bits.append(f"{last.get('packets_per_s', 0):,.0f} packet-hops/s, CPU {last.get('cpu_cores', 0):.2f} cores")
+        now = ", ".join(bits)
+    state = "OVERLOADED" if health.get("overloaded") else "ok"
+    line = f"delay backend health: {state} (accuracy {health.get('accuracy_ms')} ms per hop); last second: {now}"
+    if health.get("episodes"):
+        line += f"\n  {health.get('summary')}"
+    return line
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@
       route_hysteresis_ms: 0      # keep a route while within this of the least delay
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
       forwarding: hop-by-hop     # hop-by-hop | per-pair (Celestial's model, docs/forwarding.md)
+      abort_on_overload: false   # stop the run when the delay backend cannot hold its accuracy
+      nfqueue_daemon: c          # c (compiled, multi-threaded) | python (single-threaded, ~10x slower)
 
 Command-line options override these keys.
 """
@@ -31,6 +33,9 @@ NODE_KINDS = ("namespace", "docker", "containernet")
 #: hop-by-hop: packets cross every ISL and GSL of their path; per-pair: every pair of active
 #: nodes has one direct virtual link with its path's delay (Celestial's model, docs/forwarding.md)
 FORWARDING_MODES = ("hop-by-hop", "per-pair")
+
+#: the nfqueue backend's data path: the compiled daemon, or the original Python one (docs/shaping.md)
+NFQUEUE_DAEMONS = ("c", "python")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,13 @@ class EmulationConfig:
     route_hysteresis_ms: float = 0.0
     nodes: str = "namespace"
     forwarding: str = "hop-by-hop"
+    #: stop the run (exit status 3 on the command line) as soon as the delay backend
+    #: reports that it cannot hold its stated accuracy (docs/shaping.md, "Overload")
+    abort_on_overload: bool = False
+    #: the nfqueue backend's daemon: ``c`` (compiled, built by the installer or on first
+    #: use) or ``python`` (the original single-threaded one: no compiler needed, about
+    #: 10x less throughput); ignored by the other backends
+    nfqueue_daemon: str = "c"
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
         """This configuration with the given keys replaced (``None`` keeps a key), validated."""
@@ -75,6 +87,8 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         route_hysteresis_ms=f.number("route_hysteresis_ms", d.route_hysteresis_ms, lo=0, hi=10, unit="ms"),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
         forwarding=_forwarding(f, d),
+        abort_on_overload=f.flag("abort_on_overload", d.abort_on_overload),
+        nfqueue_daemon=f.choice("nfqueue_daemon", d.nfqueue_daemon, NFQUEUE_DAEMONS),
     )
 
 
@@ -100,4 +114,4 @@ def emulation_config(scenario: Scenario) -> EmulationConfig:
 
 register_section("emulation", parse_emulation_section, "docs/emulation.md")
 
-__all__ = ["BACKENDS", "EmulationConfig", "emulation_config", "parse_emulation_section", "replace"]
+__all__ = ["BACKENDS", "NFQUEUE_DAEMONS", "EmulationConfig", "emulation_config", "parse_emulation_section", "replace"]

@@ -32,6 +32,7 @@ from .controller import Controller, Hooks, TickInfo
 from .network import LeoNetwork, Progress
 from .nodes import NamespaceNodeFactory, NodeFactory
 from .shaping.base import LinkShaper
+from .shaping.health import HealthWindow, OverloadEpisode, ShaperHealth, ShaperMonitor
 
 log = logging.getLogger("leonet.emulation")
 
@@ -41,9 +42,12 @@ def require_root() -> None:
         raise LeonetError("emulation needs root (network namespaces, veths, routes): run it with sudo")
 
 
-def make_backend(kind: str) -> LinkShaper:
-    """The link shaper for ``kind`` (auto | netem | nfqueue | none)."""
-    from .shaping.factory import make_shaper
+def make_backend(kind: str, nfqueue_daemon: str = "c") -> LinkShaper:
+    """The link shaper for ``kind`` (auto | netem | nfqueue | none); ``nfqueue_daemon``
+    (c | python) chooses the nfqueue backend's data path."""
+    from .shaping.factory import make_shaper, resolve_backend
+    if resolve_backend(kind) == "nfqueue":
+        return make_shaper(kind, implementation=nfqueue_daemon)
     return make_shaper(kind)
 
 
@@ -68,6 +72,11 @@ class EmulationRun:
         self.services: List[Any] = []
         #: the containers layer's service, when the run was built by leonet.launch.prepare_run
         self.extensions: Optional[Any] = None
+        self._health: Optional[ShaperMonitor] = None
+        self._status_lock = threading.Lock()
+        self._last_tick: Optional[TickInfo] = None
+        #: why the run stopped itself (``emulation.abort_on_overload``), else None
+        self.abort_reason: Optional[str] = None
 
     def add_service(self, service: Any) -> None:
         self.services.append(service)
@@ -101,7 +110,7 @@ class EmulationRun:
         if runstate.active_run() is not None:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run
-        self.shaper = make_backend(self.config.backend)
+        self.shaper = make_backend(self.config.backend, self.config.nfqueue_daemon)
         self.network = LeoNetwork(self.engine, self.config, self.shaper, self._node_factory())
         self.controller = Controller(self.engine, self.network, self.config.step_s, self.config.speed,
                                      self.config.offset_s, Hooks())
@@ -117,6 +126,8 @@ class EmulationRun:
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
         for line in report.errors:
             log.warning("bring-up: %s", line)
+        self._health = ShaperMonitor(self.shaper, emulated_time=lambda: self.controller.current_time_iso,
+                                     on_overload=self._on_overload, on_recovery=self._on_recovery).start()
         self.controller.hooks.tick.append(self._write_status)
         self._write_status(None)
         for service in self.services:
@@ -125,6 +136,12 @@ class EmulationRun:
     def _write_status(self, info: Optional[TickInfo]) -> None:
         c = self.controller
         assert c is not None and self.shaper is not None
+        with self._status_lock:  # the tick thread and the health monitor's
+            if info is not None:
+                self._last_tick = info
+            self._write_status_locked(c, self._last_tick)
+
+    def _write_status_locked(self, c: Controller, info: Optional[TickInfo]) -> None:
         runstate.write_status({
             "time": c.current_time_iso, "offset_s": c.current_offset_s, "tick": c.tick_index,
             "step_s": c.step_s, "speed": c.speed, "backend": self.shaper.name,
@@ -135,8 +152,35 @@ class EmulationRun:
                 "delays_updated": info.report.delays_updated, "routes_changed": info.report.routes_changed,
                 "phase_ms": info.report.phase_ms},
             "handovers": len(c.handovers),
+            "shaper_health": self.shaper_health().to_dict(),
             "link_faults": self._link_faults(),
         })
+
+    # ------------------------------------------------------------------ delay backend health
+    def shaper_health(self) -> ShaperHealth:
+        """Whether the delay backend holds its stated accuracy: the last measured window
+        and every overload episode of the run (when, how long, how bad). See
+        :mod:`leonet.emulation.shaping.health`."""
+        if self._health is None:
+            name = self.shaper.name if self.shaper is not None else self.config.backend
+            return ShaperHealth(backend=name, measured=False, accuracy_ms=0.0, limits=None, last=None)
+        return self._health.health()
+
+    def _on_overload(self, episode: OverloadEpisode, window: HealthWindow) -> None:
+        log.warning("the %s delay backend is overloaded (%s); delays measured now carry its extra delay",
+                    self.shaper.name if self.shaper else "?", window.describe())
+        if self.controller is not None:
+            # `leonet status` shows it now, not at the next tick, and before an abort
+            # (below) lets whoever waits for the run go on to read the status
+            self._write_status(None)
+        if self.config.abort_on_overload and self.abort_reason is None:
+            self.abort_reason = f"the delay backend is overloaded {episode.describe()}"
+            log.error("stopping the run (emulation.abort_on_overload): %s", self.abort_reason)
+            if self.controller is not None:
+                self.controller.stop()
+
+    def _on_recovery(self, episode: OverloadEpisode) -> None:
+        log.warning("the delay backend holds its accuracy again; it was overloaded %s", episode.describe())
 
     def _link_faults(self) -> List[list]:
         """The link faults in effect (node indices), so that `leonet check` routes around them as the
@@ -172,6 +216,12 @@ class EmulationRun:
             self._release_interrupts()
 
     def _stop(self) -> None:
+        if self._health is not None:
+            self._health.stop()
+            health = self._health.health()
+            if health.ever_overloaded:
+                log.warning("delay backend: %s. Delays measured during these episodes are not accurate.",
+                            health.summary())
         for service in reversed(self.services):
             try:
                 service.stop()

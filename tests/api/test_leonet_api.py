@@ -109,6 +109,11 @@ def test_bad_scenarios_fail_before_anything_starts():
         LeoNet("demo", clock="fast")
     with pytest.raises(LeonetError, match="not started"):
         LeoNet(build_scenario(**SCENARIO)).path("Berlin", "Madrid")
+    with pytest.raises(ConfigError, match="emulation.abort_on_overload"):
+        LeoNet(build_scenario(**SCENARIO), abort_on_overload="sometimes")
+    idle = LeoNet(build_scenario(**SCENARIO), abort_on_overload=True)
+    assert idle.run.config.abort_on_overload and idle.aborted is None
+    assert not idle.health().measured   # nothing to measure before start
 
 
 def test_the_realtime_clock_ticks_at_the_chosen_speed():

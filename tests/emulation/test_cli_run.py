@@ -61,6 +61,7 @@ def test_run_exec_nodes_status_check_and_ctrl_c(scenario):
         assert json.loads(leonet("status", "--format", "json").stdout)["tick"] >= 1
         text = leonet("status").stdout
         assert "last tick: apply" in text and "routes" in text, text
+        assert "delay backend health: none: not self-measured" in text, text
         check = leonet("check")
         assert check.returncode == 0, check.stdout
         assert "leonet run" not in leonet("exec", "Nowhere", "--", "true").stderr
@@ -69,6 +70,7 @@ def test_run_exec_nodes_status_check_and_ctrl_c(scenario):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     assert proc.returncode == 0
+    assert "leonet: delay backend none" in proc.stderr.read()   # the run's summary says how the backend did
     assert not left_over(namespaces)
     assert runstate.active_run() is None
     assert leonet("nodes").returncode == 2  # no active run: a clear error

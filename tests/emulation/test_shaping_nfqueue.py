@@ -251,7 +251,7 @@ def test_many_namespaces_share_one_daemon(shaper):
                     r = probe.run(dst, 20, 0.005)
                     assert r.lost == 0
                     h.assert_delay_errors(h.errors(r.received, 2.0), shaper.accuracy_ms)
-            daemons = subprocess.run(["pgrep", "-f", "leonet.emulation.shaping.nfqueue_daemon"],
+            daemons = subprocess.run(["pgrep", "-f", "leonet.emulation.shaping"],
                                      capture_output=True, text=True).stdout.split()
             assert str(shaper.daemon_pid) in daemons
         finally:
@@ -303,6 +303,25 @@ def test_daemon_dies_with_its_parent_and_cleanup_removes_rules():
     finally:
         net.destroy()
     assert not any(n.startswith("ln-test-nfqk") for n in netns.list_namespaces())
+
+
+def test_the_python_daemon_is_still_a_working_baseline():
+    """``emulation.nfqueue_daemon: python``: the original daemon, which the load
+    benchmark compares against and a machine without a compiler can use, holds delays
+    and reports the same health counters."""
+    require_root()
+    from leonet.emulation.run import make_backend
+    with ScratchNet.chain("test-nfqpy", 3) as net, Prober(net.names[0]) as probe:
+        s = make_backend("nfqueue", nfqueue_daemon="python")
+        try:
+            s.attach([(net.end(k, side), LinkParams(2.0)) for k in range(2) for side in "ab"])
+            dst = net.address(1, "b")
+            probe.run(dst, 3, 0.01)
+            _check_rtt(probe.run(dst, 50, 0.01), 8.0, 2 * s.accuracy_ms)
+            counters = s.health_counters()
+            assert counters["implementation"] == "python" and counters["late_hist"] and counters["transit_hist"]
+        finally:
+            s.close()
 
 
 def test_ingress_holding_keeps_local_tcp_fast():

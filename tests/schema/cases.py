@@ -121,6 +121,8 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-threshold", "emulation", {"delay_update_threshold_ms": True}),
     ("emu-hysteresis", "emulation", {"route_hysteresis_ms": 20}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
+    ("emu-abort-on-overload", "emulation", {"abort_on_overload": "sometimes"}),
+    ("emu-nfqueue-daemon", "emulation", {"nfqueue_daemon": "rust"}),
     # ------------------------------------------------------------ containers (emulation.nodes = docker)
     ("ct-unknown", "containers", {"satelite": {}}),
     ("ct-flag", "containers", {"info_api": "yes"}),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Iterable, Tuple
+from typing import Iterable, Mapping, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,10 @@ class LinkShaper(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Stop the backend and release everything it created (processes, rules, qdiscs)."""
+
+    def health_counters(self) -> Optional[Mapping]:
+        """Cumulative counters of the backend's own work (packets, release lateness
+        and hop-to-hop transit histograms, backlog, CPU), which
+        :class:`~leonet.emulation.shaping.health.ShaperMonitor` turns into overload
+        reports; None for a backend that does not measure itself (a kernel qdisc)."""
+        return None

@@ -1,10 +1,15 @@
 """The ``nfqueue`` backend: link delay in userspace, for kernels without sch_netem.
 
 Per link end, an iptables rule queues the interface's egress packets to a netfilter
-queue of its namespace; one daemon process (:mod:`.nfqueue_daemon`) holds the packets
-of every namespace and releases each after the link's delay. Loss is a drop verdict
-in the daemon; bandwidth is a tbf qdisc on the interface (the packet meets it after
-its delay). See docs/shaping.md for accuracy and limits.
+queue of its namespace; one daemon process holds the packets of every namespace and
+releases each after the link's delay: by default the compiled, multi-threaded
+``leonet-nfqd`` (``nfqd/nfqd.c``, built on first use or by the installer, see
+:mod:`.nfqd_build`), or the original Python one (:mod:`.nfqueue_daemon`) on request.
+Both speak the same control protocol (:mod:`.nfqueue_control`), so this class is the
+control plane of either. Loss is a drop verdict in the daemon; bandwidth is a tbf
+qdisc on the interface (the packet meets it after its delay). The daemon measures
+its own lateness and backlog (:meth:`NfqueueShaper.health_counters`, judged by
+:mod:`.health`). See docs/shaping.md for accuracy, capacity and limits.
 
 Kernel state this backend creates, and how it goes away:
 
@@ -39,6 +44,9 @@ log = logging.getLogger(__name__)
 
 #: per-hop overhead subtracted when no calibration was run (measured here; docs/shaping.md)
 DEFAULT_OVERHEAD_MS = 0.05
+#: the daemon that holds the packets: "c" (compiled, multi-threaded; the default) or
+#: "python" (the original single-threaded one, kept as the baseline of the benchmarks)
+IMPLEMENTATIONS = ("c", "python")
 
 
 @dataclass
@@ -76,6 +84,13 @@ class NfqueueShaper(LinkShaper):
     header) is due at its previous hop's *nominal* release plus the time it really
     spent in between plus this hop's delay, so the daemon's lateness and overhead do
     not add up over long paths (see :mod:`.nfqueue_daemon`).
+
+    ``implementation``: ``"c"`` (default) runs the compiled daemon, with ``workers``
+    threads (default: one per CPU); building it needs a C compiler and
+    libnetfilter_queue's headers, and a missing toolchain raises
+    :class:`~leonet.emulation.shaping.nfqd_build.BuildError` naming the packages.
+    ``"python"`` runs the original single-threaded daemon (about 10x less throughput;
+    kept as the benchmarks' baseline).
     """
 
     name = "nfqueue"
@@ -83,9 +98,13 @@ class NfqueueShaper(LinkShaper):
 
     def __init__(self, overhead_ms: Optional[float] = None, calibrate: bool = True,
                  queue_maxlen: int = 10_000, realtime: bool = True, ipv6: bool = False,
-                 hold_at: str = "split", anchoring: bool = True) -> None:
+                 hold_at: str = "split", anchoring: bool = True, implementation: str = "c",
+                 workers: Optional[int] = None) -> None:
         if hold_at not in ("ingress", "egress", "split"):
             raise ValueError(f"hold_at must be 'split', 'ingress' or 'egress', not {hold_at!r}")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, not {implementation!r}")
+        self.implementation = implementation
         self.ipv6 = ipv6
         self.chain = {"ingress": INGRESS, "egress": EGRESS, "split": SPLIT}[hold_at]
         self._lock = threading.RLock()
@@ -97,7 +116,7 @@ class NfqueueShaper(LinkShaper):
         self._free_queues: Dict[str, List[int]] = {}
         self._next_queue: Dict[str, int] = {}
         self._qdiscs = QdiscTable()
-        self._proc, self._client = self._start_daemon(queue_maxlen, realtime)
+        self._proc, self._client = self._start_daemon(queue_maxlen, realtime, implementation, workers)
         self.overhead_ms = DEFAULT_OVERHEAD_MS
         self._closed = False
         self.set_anchoring(anchoring)
@@ -111,13 +130,20 @@ class NfqueueShaper(LinkShaper):
 
     # ------------------------------------------------------------------ daemon
     @staticmethod
-    def _start_daemon(queue_maxlen: int, realtime: bool) -> Tuple[subprocess.Popen, ctl.ControlClient]:
+    def _start_daemon(queue_maxlen: int, realtime: bool, implementation: str,
+                      workers: Optional[int]) -> Tuple[subprocess.Popen, ctl.ControlClient]:
+        if implementation == "c":
+            from .nfqd_build import PROCESS_MARKER, ensure_built
+            program, marker = [str(ensure_built())], [PROCESS_MARKER]
+        else:
+            program, marker = [sys.executable, "-m", "leonet.emulation.shaping.nfqueue_daemon"], []
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for s in (mine, theirs):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        argv = [sys.executable, "-m", "leonet.emulation.shaping.nfqueue_daemon", str(theirs.fileno()),
-                f"--parent={os.getpid()}", f"--maxlen={queue_maxlen}"]
+        argv = [*program, str(theirs.fileno()), *marker, f"--parent={os.getpid()}", f"--maxlen={queue_maxlen}"]
+        if workers is not None:
+            argv.append(f"--workers={int(workers)}")
         # PR_SET_PDEATHSIG fires when the *thread* that forked dies, so ask for it only
         # from the main thread; the closed control socket ends the daemon in any case.
         if threading.current_thread() is threading.main_thread():
@@ -154,8 +180,12 @@ class NfqueueShaper(LinkShaper):
 
     def stats(self) -> dict:
         """The daemon's counters: pid, namespaces, queues, packets held/released/dropped,
-        CPU seconds, release lateness quantiles (ms), overhead."""
+        CPU seconds, release lateness and transit quantiles (ms) and histograms, the
+        kernel's backlog and drops (compiled daemon), overhead."""
         return self._client.stats()
+
+    def health_counters(self) -> dict:
+        return self.stats()
 
     # ------------------------------------------------------------------ LinkShaper
     def attach(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:

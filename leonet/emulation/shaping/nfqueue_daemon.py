@@ -53,6 +53,7 @@ from typing import Dict, List, Optional, Tuple
 from .. import netns
 from . import nfqueue_control as ctl
 from . import nfqueue_protocol as proto
+from .health import BINS_PER_OCTAVE, bin_middle_ms, bin_of_ns
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLOCK_MONOTONIC = 1
@@ -70,14 +71,13 @@ LEAD_QUANTILE = 0.99
 RECV_BUDGET = 64
 #: control records handled between two release passes
 CONTROL_CHUNK = 256
-#: histogram of release lateness (actual - due), 10 us bins up to 10 ms
-LATE_BIN_NS, LATE_BINS = 10_000, 1000
+#: histograms (release lateness = actual - due; transit between hops): log-linear
+#: bins of microseconds, as the compiled daemon's (see :mod:`.health`)
+HIST_BINS = BINS_PER_OCTAVE * 30
 #: a remembered release not claimed by a next hop within this time is forgotten (the
 #: packet was delivered, or dropped; a packet that waited longer, in a very long tbf
 #: queue, is scheduled at its next hop like a first hop)
 ANCHOR_TTL_NS = 1_000_000_000
-#: histogram of transit between a release and the next hop (1 us bins up to 1 ms)
-TRANSIT_BIN_NS, TRANSIT_BINS = 1_000, 1000
 #: the typical transit (median of the last FLOOR_WINDOW) is the daemon's own cost of
 #: handing a packet on, not emulated time: anchored hops count only the transit beyond
 #: it (bounded, so that real queueing in a tbf is never taken for it)
@@ -182,13 +182,13 @@ class Daemon:
         self.window_spin_ns = 0
         self.seq = 1
         self.running = True
-        self.late_hist = [0] * (LATE_BINS + 1)
+        self.late_hist = [0] * HIST_BINS
         #: packet key -> (nominal release, actual release) at its last hop, ns
         self.anchors: Dict[bytes, Tuple[int, int]] = {}
         self.anchoring = True
         self.transit_floor_ns = 0
         self.recent_transits: List[int] = []
-        self.transit_hist = [0] * (TRANSIT_BINS + 1)
+        self.transit_hist = [0] * HIST_BINS
         self.counters = {"packets": 0, "released": 0, "dropped_loss": 0, "batches": 0,
                          "enobufs": 0, "verdict_errors": 0, "unknown_queue": 0,
                          "anchored": 0}
@@ -330,7 +330,7 @@ class Daemon:
                 transit = now - prev[1]
                 nominal = prev[0] + (transit - self.transit_floor_ns) + q.delay_ns
                 counters["anchored"] += 1
-                transit_hist[min(TRANSIT_BINS, transit // TRANSIT_BIN_NS)] += 1
+                transit_hist[min(HIST_BINS - 1, bin_of_ns(transit))] += 1
                 recent = self.recent_transits
                 recent.append(transit)
                 if len(recent) == FLOOR_WINDOW:
@@ -386,7 +386,7 @@ class Daemon:
                 if anchors is not None and key is not None:
                     anchors[key] = (nominal, now)
             if n:
-                hist[min(LATE_BINS, (now - due) // LATE_BIN_NS)] += 1
+                hist[min(HIST_BINS - 1, bin_of_ns(now - due))] += n
                 counters["released"] += n
                 counters["batches"] += 1
                 self._send(q.ns, q.accept + be32(last))
@@ -490,7 +490,7 @@ class Daemon:
             self.release()
 
     @staticmethod
-    def _quantiles(hist: List[int], bin_ns: int) -> Dict[str, float]:
+    def _quantiles(hist: List[int]) -> Dict[str, float]:
         """p50, p99 and max (ms, bin middles) of a histogram; empty if it is."""
         total = sum(hist)
         out: Dict[str, float] = {}
@@ -500,16 +500,17 @@ class Daemon:
                 for i, n in enumerate(hist):
                     acc += n
                     if acc >= want and n:
-                        out[name] = (i + 0.5) * bin_ns / 1e6
+                        out[name] = bin_middle_ms(i)
                         break
         return out
 
     def stats(self) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        quantiles = self._quantiles(self.late_hist, LATE_BIN_NS)
+        quantiles = self._quantiles(self.late_hist)
         held = sum(len(q.fifo) for ns in self.namespaces.values() for q in ns.queues.values())
         return {
             "pid": os.getpid(),
+            "implementation": "python",
             "namespaces": len(self.namespaces),
             "queues": sum(len(ns.queues) for ns in self.namespaces.values()),
             "held": held,
@@ -519,7 +520,10 @@ class Daemon:
             "lead_ns": self.lead_ns,
             "spin_share": self.window_spin_ns / 1e9,
             "release_late_ms": quantiles,
-            "transit_ms": self._quantiles(self.transit_hist, TRANSIT_BIN_NS),
+            "transit_ms": self._quantiles(self.transit_hist),
+            "late_hist": [[i, n] for i, n in enumerate(self.late_hist) if n],
+            "transit_hist": [[i, n] for i, n in enumerate(self.transit_hist) if n],
+            "hist_bins_per_octave": BINS_PER_OCTAVE,
             "transit_floor_ms": self.transit_floor_ns / 1e6,
             "anchoring": self.anchoring,
             "anchors_pending": len(self.anchors),
