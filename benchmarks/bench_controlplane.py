@@ -67,7 +67,9 @@ async def _api(url_kc: Path, clients: int, seconds: float) -> Dict[str, float]:
         while time.monotonic() < stop:
             t0 = time.perf_counter()
             await conn.patch("v1", "nodes", f"n{i}", {"status": {"conditions": [
-                {"type": "Ready", "status": "True", "lastHeartbeatTime": str(k)}]}}, subresource="status")
+                {"type": "Ready", "status": "True",  # a new time on every update, as the kubelet posts
+                 "lastHeartbeatTime": f"2026-01-31T{k // 3600 % 24:02d}:{k // 60 % 60:02d}:{k % 60:02d}Z"}]}},
+                subresource="status")
             lat.append(time.perf_counter() - t0)
             k += 1
         await conn.close()

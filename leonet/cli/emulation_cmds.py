@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 
@@ -40,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("check", help="compare the active run's routing tables with the engine")
+    p = sub.add_parser("check", help="walk every pair through the active run's routing tables and report loops, "
+                                     "black holes and paths longer than the engine's least delay")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("probe", help="one-way delay per direction and per hop between two nodes of the active run")
@@ -60,36 +62,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..emulation.progress import StageBars
     from ..launch import prepare_run
     require_root()
+    # A script's background job (`leonet run ... &`) starts with SIGINT ignored; Ctrl-C and `kill -INT`
+    # must stop a run however it was started (the run itself takes over both signals in start()).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     run = prepare_run(args.scenario, start=args.start, backend=args.backend, speed=args.speed,
                                      step_s=args.step, offset_s=args.offset)
-    with run:
-        print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
-              f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
-        run.start(StageBars())
-        c = run.controller
-        assert c is not None
-        print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
-              f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
-        try:
-            if args.cli:
-                from ..emulation.hosts import mininet_view, stop_hosts
-                from ..emulation.mncli import LeoCLI
-                ticker = threading.Thread(target=c.run, args=(args.duration,), daemon=True)
-                ticker.start()
-                view = mininet_view(run.network)
-                try:
-                    LeoCLI(view, c)
-                finally:
-                    c.stop()
-                    ticker.join()
-                    stop_hosts(view)
-            else:
-                c.run(args.duration)
-        except KeyboardInterrupt:
-            print("\nleonet: stopping", file=sys.stderr)
-        s = c.stats.summary()
-        print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, p99 {s['apply_ms_p99']:.1f} ms; "
-              f"lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers", file=sys.stderr)
+    try:
+        with run:
+            print(f"leonet: bringing up {run.scenario.name}: {run.constellation.num_satellites} satellites, "
+                  f"{len(run.constellation.ground_stations)} ground stations", file=sys.stderr)
+            run.start(StageBars())
+            c = run.controller
+            assert c is not None
+            print(f"leonet: running at {c.current_time_iso} with the {run.shaper.name} backend "
+                  f"(stated accuracy {run.shaper.accuracy_ms} ms per hop); Ctrl-C stops", file=sys.stderr)
+            try:
+                if args.cli:
+                    from ..emulation.hosts import mininet_view, stop_hosts
+                    from ..emulation.mncli import LeoCLI
+                    ticker = threading.Thread(target=c.run, args=(args.duration,), daemon=True)
+                    ticker.start()
+                    view = mininet_view(run.network)
+                    try:
+                        LeoCLI(view, c)
+                    finally:
+                        c.stop()
+                        ticker.join()
+                        stop_hosts(view)
+                else:
+                    c.run(args.duration)
+            except KeyboardInterrupt:
+                print("\nleonet: stopping", file=sys.stderr)
+            s = c.stats.summary()
+            print(f"leonet: {int(s['ticks'])} ticks; apply p50 {s['apply_ms_p50']:.1f} ms, "
+                  f"p99 {s['apply_ms_p99']:.1f} ms; lag p99 {s['lag_ms_p99']:.1f} ms; {len(c.handovers)} GSL handovers",
+                  file=sys.stderr)
+    finally:
+        # The run is gone: a Ctrl-C repeated while the process exits must not turn a clean exit into
+        # a death by SIGINT (the interpreter restores SIGINT's default action as it shuts down).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
@@ -142,14 +153,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ..emulation.selfcheck import check_active_run
-    problems, when = check_active_run()
-    if problems:
-        print(f"{len(problems)} routing entries differ from the engine at {when}:")
-        for line in problems[:100]:
-            print("  " + line)
-        return 1
-    print(f"every routing table matches the engine at {when}")
-    return 0
+    result = check_active_run()
+    for line in result.report():
+        print(line)
+    print(f"(read {result.seconds.get('read', 0):.1f} s, judged {result.seconds.get('judge', 0):.1f} s)")
+    return 1 if result.problems else 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

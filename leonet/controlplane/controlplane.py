@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from aiohttp import web
 
-from .apiserver.http import ApiServer
+from .apiserver.http import ApiRunner, ApiServer
 from .apiserver.rest import Api
 from .auth import TokenFile
 from .controllers import CertificateController, EventGC, NodeLifecycleController, Scheduler
@@ -100,8 +100,7 @@ class ControlPlane:
 
         self.server = ApiServer(self.api, self.tokens, f"{self.advertise}:{self.port}",
                                 bookmark_interval=self.options.bookmark_interval)
-        self._runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+        self._runner = ApiRunner(self.server.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.SockSite(self._runner, sock, ssl_context=ctx)
         await site.start()

@@ -5,12 +5,17 @@ from __future__ import annotations
 import copy
 from typing import Any, List
 
+from .apiserver.bodies import check_shape
 from .errors import ApiError
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
+#: Kubernetes' limit
+MAX_JSON_PATCH_OPERATIONS = 10_000
+#: values all copy and move operations of one JSON patch may copy (copies of copies grow exponentially)
+MAX_JSON_PATCH_COPIED_VALUES = 100_000
 
 # List fields that strategic merge patch merges element-wise, by this key (the rest are replaced).
 MERGE_KEYS = {
@@ -55,6 +60,7 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
         return out
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    _check_directives(patch)
     directive = patch.get("$patch")
     if directive == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
@@ -78,6 +84,17 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
     return out
 
 
+def _check_directives(patch: dict) -> None:
+    """400 for directives strategic merge patch does not define (as Kubernetes' mergepatch errors)."""
+    directive = patch.get("$patch")
+    if directive is not None and directive not in ("replace", "delete", "merge"):
+        raise ApiError(400, f"strategic merge patch: unknown $patch directive {directive!r} (replace, delete "
+                            "or merge)", "BadRequest")
+    retain = patch.get("$retainKeys")
+    if retain is not None and not (isinstance(retain, list) and all(isinstance(k, str) for k in retain)):
+        raise ApiError(400, "strategic merge patch: $retainKeys must be a list of field names", "BadRequest")
+
+
 def _pointer(path: str) -> List[str]:
     if path == "":
         return []
@@ -87,10 +104,14 @@ def _pointer(path: str) -> List[str]:
 
 
 def _parent(doc: Any, parts: List[str]):
+    return _get(doc, parts[:-1])
+
+
+def _get(doc: Any, parts: List[str]) -> Any:
     cur = doc
-    for p in parts[:-1]:
+    for p in parts:
         if isinstance(cur, list):
-            cur = cur[int(p)]
+            cur = cur[_index(p, len(cur), adding=False)]
         elif isinstance(cur, dict):
             cur = cur[p]
         else:
@@ -98,29 +119,70 @@ def _parent(doc: Any, parts: List[str]):
     return cur
 
 
-def _get(doc: Any, parts: List[str]) -> Any:
-    cur = doc
-    for p in parts:
-        cur = cur[int(p)] if isinstance(cur, list) else cur[p]
-    return cur
+JSON_PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
+
+
+def _check_operation(op: Any) -> None:
+    """422 for an operation RFC 6902 does not define (what Kubernetes' JSON patch library answers)."""
+    if not isinstance(op, dict):
+        raise ApiError(422, f"the server rejected our request due to an error in our request: JSON patch "
+                            f"operation {op!r} is not an object", "Invalid")
+    if op.get("op") not in JSON_PATCH_OPS:
+        raise ApiError(422, f"the server rejected our request due to an error in our request: Unexpected kind: "
+                            f"{op.get('op')!r} (a JSON patch operation is one of {', '.join(JSON_PATCH_OPS)})",
+                       "Invalid")
+    for key in ("path", "from") if op["op"] in ("move", "copy") else ("path",):
+        if not isinstance(op.get(key), str):
+            raise ApiError(422, f"the server rejected our request due to an error in our request: JSON patch "
+                                f"operation {op['op']!r} needs a string {key!r}", "Invalid")
+    if op["op"] in ("add", "replace", "test") and "value" not in op:
+        raise ApiError(422, f"the server rejected our request due to an error in our request: JSON patch "
+                            f"operation {op['op']!r} needs a 'value'", "Invalid")
+
+
+def _index(part: str, size: int, adding: bool) -> int:
+    """A JSON pointer array index: decimal without leading zeros, within the array ('-' appends)."""
+    if adding and part == "-":
+        return size
+    if not (part.isdigit() and part.isascii()) or (len(part) > 1 and part[0] == "0"):
+        raise IndexError(f"{part!r} is not an array index")
+    index = int(part)
+    if index > size or (index == size and not adding):
+        raise IndexError(f"index {index} is out of range (the array has {size} elements)")
+    return index
 
 
 def json_patch(doc: Any, ops: Any) -> Any:
-    """RFC 6902: add, remove, replace, move, copy, test."""
+    """RFC 6902: add, remove, replace, move, copy, test. At most :data:`MAX_JSON_PATCH_OPERATIONS`
+    operations, copying at most :data:`MAX_JSON_PATCH_COPIED_VALUES` values in all."""
     if not isinstance(ops, list):
         raise ApiError(400, "JSON patch must be a list of operations", "BadRequest")
+    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
+        raise ApiError(413, f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, "
+                            f"got {len(ops)}", "RequestEntityTooLarge")
     doc = copy.deepcopy(doc)
+    copied = 0
     for op in ops:
+        _check_operation(op)
         try:
             kind, parts = op["op"], _pointer(op["path"])
             if kind in ("add", "replace", "test"):
                 value = copy.deepcopy(op["value"])
             if kind in ("move", "copy"):
                 src = _pointer(op["from"])
-                value = copy.deepcopy(_get(doc, src))
+                if kind == "move" and len(parts) > len(src) and parts[:len(src)] == src:
+                    raise ValueError("a value cannot be moved into one of its children")
+                source = _get(doc, src)
+                copied += check_shape(source, "the JSON patch's source value")
+                if copied > MAX_JSON_PATCH_COPIED_VALUES:
+                    raise ApiError(422, f"the JSON patch copies more than {MAX_JSON_PATCH_COPIED_VALUES} values",
+                                   "Invalid")
+                value = copy.deepcopy(source)
                 if kind == "move":
+                    if not src:
+                        raise ValueError("the whole document cannot be moved")
                     sp = _parent(doc, src)
-                    del sp[int(src[-1]) if isinstance(sp, list) else src[-1]]
+                    del sp[_index(src[-1], len(sp), adding=False) if isinstance(sp, list) else src[-1]]
                 kind = "add"
             if kind == "test":
                 if _get(doc, parts) != value:
@@ -134,12 +196,15 @@ def json_patch(doc: Any, ops: Any) -> Any:
                 continue
             parent, last = _parent(doc, parts), parts[-1]
             if isinstance(parent, list):
+                index = _index(last, len(parent), adding=kind == "add")
                 if kind == "add":
-                    parent.insert(len(parent) if last == "-" else int(last), value)
+                    parent.insert(index, value)
                 elif kind == "remove":
-                    del parent[int(last)]
+                    del parent[index]
                 else:
-                    parent[int(last)] = value
+                    parent[index] = value
+            elif not isinstance(parent, dict):
+                raise KeyError(last)
             else:
                 if kind in ("remove", "replace") and last not in parent:
                     raise KeyError(last)
@@ -155,14 +220,26 @@ def json_patch(doc: Any, ops: Any) -> Any:
     return doc
 
 
+PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
+
+
+def unsupported_patch_type(content_type: str) -> ApiError:
+    return ApiError(415, f"the body of the request was in an unknown format - accepted media types include: "
+                         f"{JSON_PATCH}, {MERGE}, {STRATEGIC} (server-side apply, {APPLY}, is not supported "
+                         f"by leonet's control plane; got {content_type or 'no Content-Type'})",
+                    "UnsupportedMediaType")
+
+
 def apply_patch(content_type: str, current: dict, patch: Any) -> dict:
+    """``current`` patched; the result is held to the limits of a request body (depth, size)."""
     ct = (content_type or "").split(";")[0].strip()
     if ct == MERGE:
-        return merge_patch(current, patch)
-    if ct == STRATEGIC:
-        return strategic_merge_patch(current, patch)
-    if ct == JSON_PATCH:
-        return json_patch(current, patch)
-    raise ApiError(415, f"the body of the request was in an unknown format - accepted media types include: "
-                        f"{JSON_PATCH}, {MERGE}, {STRATEGIC} (server-side apply, {APPLY}, is not supported "
-                        f"by leonet's control plane)", "UnsupportedMediaType")
+        result = merge_patch(current, patch)
+    elif ct == STRATEGIC:
+        result = strategic_merge_patch(current, patch)
+    elif ct == JSON_PATCH:
+        result = json_patch(current, patch)
+    else:
+        raise unsupported_patch_type(ct)
+    check_shape(result, "the patched object")
+    return result

@@ -6,7 +6,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .errors import ApiError
 
-Requirement = Tuple[str, str, Tuple[str, ...]]   # (key, op, values); op in =, !=, in, notin, exists, !exists
+Requirement = Tuple[str, str, Tuple[str, ...]]
+# (key, op, values); op in =, !=, in, notin, exists, !exists, gt, lt (node affinity), never (unknown operator)
+
+_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists", "Gt": "gt", "Lt": "lt"}
 
 _SET_RE = re.compile(r"^\s*([^\s!=,()]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
@@ -76,12 +79,23 @@ def selector_from_dict(sel: Optional[dict]) -> List[Requirement]:
     for k, v in (sel.get("matchLabels") or {}).items():
         reqs.append((k, "=", (str(v),)))
     for e in sel.get("matchExpressions") or []:
-        op = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}[e["operator"]]
-        reqs.append((e["key"], op, tuple(e.get("values") or ())))
+        op = _OPERATORS.get(e.get("operator"), "never")  # an operator Kubernetes does not know selects nothing
+        reqs.append((e.get("key") or "", op, tuple(e.get("values") or ())))
     return reqs
 
 
+def _compare(value: Optional[str], bound: Tuple[str, ...], greater: bool) -> bool:
+    """Node affinity's Gt/Lt: the label and the single value are integers."""
+    try:
+        a, b = int(value), int(bound[0])  # type: ignore[arg-type]
+    except (TypeError, ValueError, IndexError):
+        return False
+    return a > b if greater else a < b
+
+
 def match_labels(reqs: List[Requirement], labels: Optional[Dict[str, str]]) -> bool:
+    if labels is not None and not isinstance(labels, dict):
+        return False  # an object stored before labels were validated: no selector selects it
     labels = labels or {}
     for key, op, vals in reqs:
         present = key in labels
@@ -97,6 +111,10 @@ def match_labels(reqs: List[Requirement], labels: Optional[Dict[str, str]]) -> b
         if op == "exists" and not present:
             return False
         if op == "!exists" and present:
+            return False
+        if op in ("gt", "lt") and not _compare(v, vals, op == "gt"):
+            return False
+        if op == "never":
             return False
     return True
 
@@ -156,4 +174,9 @@ def make_filter(label_selector: Optional[str], field_selector: Optional[str],
     freqs = parse_field_selector(field_selector, resource_key)
     if not lreqs and not freqs:
         return None
-    return lambda o: match_labels(lreqs, o.get("metadata", {}).get("labels")) and match_fields(freqs, o)
+    return lambda o: match_labels(lreqs, _labels(o)) and match_fields(freqs, o)
+
+
+def _labels(obj: dict) -> Optional[dict]:
+    md = obj.get("metadata")
+    return md.get("labels") if isinstance(md, dict) else None

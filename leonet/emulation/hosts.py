@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
+from . import mininet_log  # noqa: F401  (before the rest of Mininet; see there)
 from mininet.net import Mininet
 from mininet.node import Host
 

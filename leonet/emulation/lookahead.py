@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
+import signal
+import time
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -24,13 +27,15 @@ def _init(engine: TopologyEngine, destinations: np.ndarray) -> None:
     global _engine, _destinations
     _engine, _destinations = engine, destinations
     _die_with_parent()
+    # A terminal's Ctrl-C reaches the whole process group: the run stops this worker itself,
+    # after the ticks have stopped (interrupted here, it would break the pool mid-tick).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _die_with_parent() -> None:
     """Ask the kernel to SIGKILL this worker when the run process dies (even by kill -9):
     a forked worker otherwise outlives it, holding its namespace handles."""
     import ctypes
-    import signal
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -45,14 +50,21 @@ def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray]:
 
 
 class Lookahead:
-    """Keeps the next ``depth`` ticks computing in one worker process."""
+    """Keeps the next ``depth`` ticks computing in one worker process.
 
-    def __init__(self, engine: TopologyEngine, destinations: np.ndarray, depth: int = 2):
+    The worker is forked at once, before the run starts its other threads (a fork copies
+    every lock as it is, held or not), and :meth:`close` ends it within ``close_timeout_s``
+    whatever it is doing: the teardown of a run must not wait on a computation."""
+
+    def __init__(self, engine: TopologyEngine, destinations: np.ndarray, depth: int = 2,
+                 close_timeout_s: float = 5.0):
         ctx = multiprocessing.get_context("fork")
         self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init,
                                                             initargs=(engine, destinations))
         self._futures: Dict[float, concurrent.futures.Future] = {}
         self.depth = depth
+        self.close_timeout_s = close_timeout_s
+        self.worker_pid: int = self._pool.submit(os.getpid).result(timeout=60)
 
     def prefetch(self, offsets_s) -> None:
         for off in offsets_s:
@@ -81,4 +93,20 @@ class Lookahead:
     def close(self) -> None:
         for f in self._futures.values():
             f.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._futures.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + self.close_timeout_s
+        while _alive(self.worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _alive(self.worker_pid):  # still computing (or stuck): it holds nothing worth waiting for
+            os.kill(self.worker_pid, signal.SIGKILL)
+        self._pool.shutdown(wait=True)  # the pool's thread sees the worker gone and ends
+
+
+def _alive(pid: int) -> bool:
+    """Whether our child ``pid`` still runs (a zombie does not: the pool reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -14,10 +14,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..errors import LeonetError
 from ..topology import Snapshot, TopologyEngine
 from ..topology.links import KIND_NAMES
 from . import netns as nsmod
@@ -29,6 +30,9 @@ from .overrides import LinkOverride, LinkOverrides
 from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
                    link_up_message, neighbour_message, route_messages, veth_message)
 from .shaping.base import LinkParams, LinkShaper
+
+if TYPE_CHECKING:
+    from .selfcheck import RouteCheck
 
 log = logging.getLogger("leonet.emulation")
 
@@ -133,6 +137,12 @@ class LeoNetwork:
         for s in self._deleter_sockets.values():
             s.close()
         self._deleter_sockets = {}
+        release = getattr(self.shaper, "release_namespaces", None)
+        if self.started and release is not None:
+            try:  # their rules and qdiscs go with the namespaces: do not undo them one by one
+                release([n.netns for n in self.nodes])
+            except Exception as exc:
+                log.warning("releasing the %s backend's namespaces: %s", self.shaper.name, exc)
         try:
             self.shaper.close()
         except Exception as exc:  # keep tearing down; report it
@@ -401,10 +411,16 @@ class LeoNetwork:
         return self.apply(self.engine_snapshot)
 
     # ------------------------------------------------------------------ checks
-    def self_check(self) -> List[str]:
-        """Compare every node's kernel routing table with the next hops installed from
-        the engine. Returns one line per mismatch (empty: the data plane matches)."""
-        from .rtnl import dump_leonet_routes
-        from .selfcheck import compare_tables
-        kernel = [dump_leonet_routes(s) for s in self._sockets]
-        return compare_tables(self.engine.nodes.names, self.destinations, self.next_hop, kernel)
+    def self_check(self) -> "RouteCheck":
+        """Walk every (node, destination) pair through the kernel's routing tables and judge the
+        paths against the engine's least delay at the applied tick (see :mod:`.selfcheck`)."""
+        from ..orbits.timeutil import format_utc
+        from .rtnl import dump_host_routes
+        from .selfcheck import check_tables
+        with self._apply_lock:  # tables and snapshot of the same tick
+            snap = self.snapshot
+            if snap is None:
+                raise LeonetError("the network is not up yet")
+            tables = [dump_host_routes(s) for s in self._sockets]
+        return check_tables(self.engine.nodes.names, self.destinations, tables, [snap],
+                            self.config.delay_update_threshold_ms, format_utc(snap.time))

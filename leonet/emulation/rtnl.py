@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import struct
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 
@@ -269,40 +269,97 @@ def address_message(index: int, address_int: int, prefixlen: int = 32, seq: int 
     return struct.pack("=IHHII", 16 + len(body), RTM_NEWADDR, flags, seq, 0) + body
 
 
-def dump_leonet_routes(sock: RtnlSocket) -> Dict[int, int]:
-    """{destination: gateway} (host-order IPv4 integers) of leonet's routes in the
-    socket's namespace, read with one RTM_GETROUTE dump."""
-    RTM_GETROUTE, NLM_F_DUMP, NLMSG_DONE = 26, 0x300, 3
-    body = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
+def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
+    """(destinations, gateways): host-order IPv4 integers (uint32) of every /32 route with a
+    gateway in the main table of the socket's namespace (leonet's routes, and any put there by
+    other means, since they route packets just the same), read with one RTM_GETROUTE dump and
+    parsed with numpy (a shell's tables hold millions of routes; a Python loop per route took
+    seconds)."""
+    RTM_GETROUTE, NLM_F_DUMP = 26, 0x300
+    body = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)
+    try:  # let the kernel filter by table (Linux >= 4.20); filtered here in any case
+        sock.sock.setsockopt(_SOL_NETLINK, _NETLINK_GET_STRICT_CHK, 1)
+    except OSError:
+        pass
     sock.drain_errors()
     sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 0x7E57, 0)
                    + body)
-    table: Dict[int, int] = {}
+    dsts: List[np.ndarray] = []
+    gws: List[np.ndarray] = []
     while True:
         if not _readable(sock, 10.0):
             raise TimeoutError("netlink route dump did not finish within 10 s")
-        data = sock.sock.recv(1 << 20)
-        pos = 0
-        while pos + 16 <= len(data):
-            length, kind, _, _, _ = struct.unpack_from("=IHHII", data, pos)
-            if kind == NLMSG_DONE:
-                return table
-            if kind == RTM_NEWROUTE and length >= 28:
-                protocol = data[pos + 16 + 5]
-                if protocol == RTPROT_LEONET:
-                    dst = gw = None
-                    a = pos + 28
-                    while a + 4 <= pos + length:
-                        alen, atype = struct.unpack_from("=HH", data, a)
-                        if alen < 4:
-                            break
-                        if atype == RTA_DST:
-                            dst = struct.unpack_from(">I", data, a + 4)[0]
-                        elif atype == RTA_GATEWAY:
-                            gw = struct.unpack_from(">I", data, a + 4)[0]
-                        a += (alen + 3) & ~3
-                    if dst is not None and gw is not None:
-                        table[dst] = gw
-            if length == 0:
-                break
+        if _parse_route_dump(sock.sock.recv(1 << 20), dsts, gws):
+            break
+    if not dsts:
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
+    return np.concatenate(dsts), np.concatenate(gws)
+
+
+_SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
+
+
+def _parse_route_dump(data: bytes, dsts: List[np.ndarray], gws: List[np.ndarray]) -> bool:
+    """Append the leonet routes of one datagram of a route dump; True at its end (NLMSG_DONE).
+    Runs of equally long route messages (leonet's routes all have the same attributes) are
+    parsed as one numpy array; anything else message by message."""
+    NLMSG_DONE = 3
+    pos = 0
+    while pos + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, pos)
+        if kind == NLMSG_DONE:
+            return True
+        if length < 16:
+            break
+        run = _uniform_run(data, pos, length) if kind == RTM_NEWROUTE else 0
+        if run:
+            block = np.frombuffer(data, dtype=np.uint8, count=run * length, offset=pos).reshape(run, length)
+            _routes_of_block(block, dsts, gws)
+            pos += run * length
+        else:
             pos += (length + 3) & ~3
+    return False
+
+
+def _uniform_run(data: bytes, pos: int, length: int) -> int:
+    """How many consecutive messages from ``pos`` are RTM_NEWROUTE of exactly ``length`` bytes
+    (at least 1: the one at ``pos`` is)."""
+    count = (len(data) - pos) // length
+    if length % 4 or count <= 1:
+        return 1
+    words = np.frombuffer(data, dtype="<u4", count=count * length // 4, offset=pos).reshape(count, length // 4)
+    ok = (words[:, 0] == length) & ((words[:, 1] & 0xFFFF) == RTM_NEWROUTE)
+    bad = np.flatnonzero(~ok)
+    return int(bad[0]) if len(bad) else count
+
+
+def _routes_of_block(block: np.ndarray, dsts: List[np.ndarray], gws: List[np.ndarray]) -> None:
+    """Destinations and gateways of the /32 main-table routes among equally long route messages (rows)."""
+    # nlmsghdr (16 bytes), then rtmsg: dst_len at 1, table at 4
+    mine = block[(block[:, 17] == 32) & (block[:, 20] == RT_TABLE_MAIN)]
+    if not len(mine):
+        return
+    first = mine[0].tobytes()
+    dst_at = gw_at = None
+    a = 28
+    while a + 8 <= len(first):  # the attribute layout of the first row; every row is checked against it
+        alen, atype = struct.unpack_from("=HH", first, a)
+        if alen < 4:
+            break
+        if atype == RTA_DST and alen == 8:
+            dst_at = a + 4
+        elif atype == RTA_GATEWAY and alen == 8:
+            gw_at = a + 4
+        a += (alen + 3) & ~3
+    if dst_at is None or gw_at is None:
+        return
+    same = np.ones(len(mine), dtype=bool)
+    if len(mine) > 1:  # rows of a uniform run: their length is a multiple of 4
+        types = np.ascontiguousarray(mine).view("<u2")
+        same = (types[:, (dst_at - 2) // 2] == RTA_DST) & (types[:, (gw_at - 2) // 2] == RTA_GATEWAY)
+    if not same.all():  # another layout among them: each of those on its own
+        for row in mine[~same]:
+            _routes_of_block(row.reshape(1, -1), dsts, gws)
+        mine = mine[same]
+    dsts.append(np.ascontiguousarray(mine[:, dst_at:dst_at + 4]).view(">u4").ravel().astype(np.uint32))
+    gws.append(np.ascontiguousarray(mine[:, gw_at:gw_at + 4]).view(">u4").ravel().astype(np.uint32))

@@ -6,14 +6,20 @@
 
 Everything is validated before anything is created; on any exit (return, exception,
 Ctrl-C, SIGTERM) the run removes what it created.
+
+Interrupts: from :meth:`EmulationRun.start` on (in the main thread), SIGINT and SIGTERM both
+raise ``KeyboardInterrupt``, also where SIGINT was inherited as ignored (a script's background
+job). Once the teardown has begun they are ignored, with a note: a second Ctrl-C must not cut
+the teardown short and leave namespaces and processes behind.
 """
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import sys
 import threading
-from typing import Any, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from ..errors import LeonetError
 from ..orbits import Scenario, build_constellation, load_scenario
@@ -54,7 +60,8 @@ class EmulationRun:
         self.shaper: Optional[LinkShaper] = None
         self.network: Optional[LeoNetwork] = None
         self.controller: Optional[Controller] = None
-        self._old_sigterm: Any = None
+        self._old_handlers: Dict[int, Any] = {}
+        self._stopping = False
         #: Run services (see leonet.launch), started in order after bring-up and stopped in
         #: reverse before teardown: objects with start(run) and stop(); the first one with a
         #: node_factory() chooses how nodes are made (bare namespaces otherwise).
@@ -87,6 +94,7 @@ class EmulationRun:
     # ------------------------------------------------------------------ lifecycle
     def start(self, progress: Optional[Progress] = None) -> None:
         require_root()
+        self._catch_interrupts()
         if runstate.active_run() is not None:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run
@@ -94,10 +102,9 @@ class EmulationRun:
         self.network = LeoNetwork(self.engine, self.config, self.shaper, self._node_factory())
         self.controller = Controller(self.engine, self.network, self.config.step_s, self.config.speed,
                                      self.config.offset_s, Hooks())
-        self._old_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt) \
-            if threading.current_thread() is threading.main_thread() else None
         runstate.claim({"scenario": self.scenario.name, "backend": self.shaper.name,
                         "scenario_path": str(self.scenario.source), "routes": self.config.routes,
+                        "delay_update_threshold_ms": self.config.delay_update_threshold_ms,
                         "start": format_utc(self.scenario.start),
                         "nodes": [n.to_dict() for n in self.network.nodes]})
         report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
@@ -121,9 +128,43 @@ class EmulationRun:
                 "delays_updated": info.report.delays_updated, "routes_changed": info.report.routes_changed,
                 "phase_ms": info.report.phase_ms},
             "handovers": len(c.handovers),
+            "link_faults": self._link_faults(),
         })
 
+    def _link_faults(self) -> List[list]:
+        """The link faults in effect (node indices), so that `leonet check` routes around them as the
+        run does."""
+        table = self.network.overrides.items() if self.network is not None else {}
+        return [[a, b, o.failed, o.extra_delay_ms, o.extra_loss_percent] for (a, b), o in sorted(table.items())]
+
+    # ------------------------------------------------------------------ interrupts
+    def _catch_interrupts(self) -> None:
+        if threading.current_thread() is not threading.main_thread() or self._old_handlers:
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old_handlers[sig] = signal.signal(sig, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        if self._stopping:
+            sys.stderr.write("leonet: still stopping (removing what the run created); `leonet cleanup` from "
+                             "another shell forces it\n")
+            return
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def _release_interrupts(self) -> None:
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._old_handlers = {}
+
     def stop(self) -> None:
+        self._stopping = True
+        try:
+            self._stop()
+        finally:
+            self._stopping = False
+            self._release_interrupts()
+
+    def _stop(self) -> None:
         for service in reversed(self.services):
             try:
                 service.stop()
@@ -134,9 +175,6 @@ class EmulationRun:
         if self.network is not None:
             self.network.stop()
         runstate.release()
-        if self._old_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._old_sigterm)
-            self._old_sigterm = None
 
     def __enter__(self) -> "EmulationRun":
         return self
@@ -154,7 +192,3 @@ class EmulationRun:
         assert self.network is not None and self.network.snapshot is not None
         p = self.network.snapshot.path(self.node(a).name, self.node(b).name)
         return None if not p.reachable else 2.0 * float(p.delay_ms)
-
-
-def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("SIGTERM")

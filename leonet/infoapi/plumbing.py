@@ -10,8 +10,12 @@
   ``<node address>/32 dev n<index>``.
 
 Forwarding is off in the management namespace, so a node reaches the API and nothing
-else through it; the source address of a request names the calling node. The veths are
-not shaped, so answers come back without emulated delay.
+else through it; the source address of a request names the calling node. Strict
+reverse-path filtering (``rp_filter=1``) accepts a packet on ``n<index>`` only from the
+address whose route is that veth, i.e. node ``index``'s own: a node that puts another
+node's address on its loopback and sends from it is dropped, so the answers can never
+reach that other node around the emulated links. The veths are not shaped, so answers
+come back without emulated delay.
 """
 from __future__ import annotations
 
@@ -35,8 +39,9 @@ _RTM_NEWROUTE, _RTM_NEWNEIGH = 24, 28
 _RTA_DST, _RTA_OIF, _RTA_PREFSRC = 1, 4, 7
 _NDA_DST, _NDA_LLADDR = 1, 2
 _RT_SCOPE_LINK, _RTPROT_STATIC, _RT_TABLE_MAIN = 253, 4, 254
+# rp_filter: the kernel uses max(all, interface), so all=1 makes every n<index> strict
 _MGMT_SYSCTLS = {"net/ipv4/ip_forward": "0", "net/ipv4/conf/all/forwarding": "0",
-                 "net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/default/rp_filter": "0",
+                 "net/ipv4/conf/all/rp_filter": "1", "net/ipv4/conf/default/rp_filter": "1",
                  "net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
 INFO_INT = int(ipaddress.IPv4Address(INFO_ADDRESS))
 

@@ -68,6 +68,35 @@ def test_the_management_namespace_is_no_shortcut(run):
     assert in_node(run, "Madrid", ["ping", "-c", "1", "-W", "2", run.node("Berlin").address]).returncode == 0
 
 
+def _rx_packets(run, node, ifname="info"):
+    out = in_node(run, node, ["ip", "-j", "-s", "link", "show", ifname]).stdout
+    return json.loads(out)[0]["stats64"]["rx"]["packets"]
+
+
+def test_another_nodes_address_gets_no_answers_through_the_management_namespace(run):
+    """The issue's reproduction: Berlin puts Madrid's address on its loopback and pings the info
+    address from it. The management namespace must drop that (strict reverse-path filter): else
+    Madrid receives the echo replies, with no emulated delay and whatever the links' faults."""
+    madrid = run.node("Madrid").address
+    assert in_node(run, "Berlin", ["ip", "addr", "add", f"{madrid}/32", "dev", "lo"]).returncode == 0
+    try:
+        before = _rx_packets(run, "Madrid")
+        spoofed = in_node(run, "Berlin", ["ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", madrid,
+                                          "169.254.169.254"])
+        time.sleep(0.5)
+        assert _rx_packets(run, "Madrid") == before, "Madrid received the answers to Berlin's spoofed pings"
+        assert spoofed.returncode != 0 and " 0 received" in spoofed.stdout, spoofed.stdout
+    finally:
+        in_node(run, "Berlin", ["ip", "addr", "del", f"{madrid}/32", "dev", "lo"])
+    # each node's own address still works, and the answers reach that node only
+    for node in ("Berlin", "Madrid"):
+        ok = in_node(run, node, ["ping", "-c", "2", "-i", "0.2", "-W", "2", "169.254.169.254"])
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+    rp = subprocess.run(["ip", "netns", "exec", MGMT_NETNS, "sysctl", "-n", "net.ipv4.conf.all.rp_filter"],
+                        capture_output=True, text=True).stdout.strip()
+    assert rp == "1"
+
+
 def test_pause_freezes_and_kill_ends_a_namespace_nodes_processes(run):
     ns = run.node("Berlin").netns
     proc = subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-i", "0.2", run.node("Madrid").address],

@@ -106,3 +106,63 @@ def kubectl_binaries() -> Dict[str, Optional[str]]:
 def pod_manifest(name: str, command: List[str], **spec: Any) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"containers": [{"name": "main", "image": "process", "command": command}], **spec}}
+
+
+class RawApi:
+    """Byte-level HTTPS requests to a control plane (bodies, methods and headers no client would send),
+    over one keep-alive connection that is reopened when the server closes it."""
+
+    def __init__(self, cp: ControlPlane, timeout: float = 30.0):
+        import ssl
+        host, port = cp.url.split("//", 1)[1].rsplit(":", 1)
+        self.host, self.port, self.timeout = host, int(port), timeout
+        self.token = cp.admin_token
+        self.ssl = ssl.create_default_context(cadata=cp.ca_pem.decode())
+        self.conn = None
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
+                headers: Optional[Dict[str, str]] = None):
+        """(status, Content-Type, decoded JSON or raw bytes); ``body``: bytes, or JSON-encoded."""
+        import http.client
+        import json
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        hdrs = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        if data is not None:
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection(self.host, self.port, context=self.ssl, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=hdrs)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt:
+                    raise
+                continue
+            if resp.getheader("Connection", "").lower() == "close":
+                self.close()
+            ctype = resp.getheader("Content-Type", "")
+            try:
+                out = json.loads(raw) if ctype.startswith("application/json") else raw
+            except ValueError:
+                out = raw
+            return resp.status, ctype, out
+        raise AssertionError("not reached")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def assert_status(status: int, body: Any, code: int, reason: Optional[str] = None) -> dict:
+    """``body`` is a Kubernetes Status for the HTTP ``status`` ``code`` (and ``reason``)."""
+    assert status == code, (status, body)
+    assert isinstance(body, dict) and body.get("kind") == "Status" and body.get("code") == code, body
+    assert body["status"] == "Failure" and body.get("message"), body
+    if reason is not None:
+        assert body.get("reason") == reason, body
+    return body

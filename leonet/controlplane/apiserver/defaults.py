@@ -1,34 +1,30 @@
 """Defaulting and validation on create, the part of Kubernetes admission this control plane does."""
 from __future__ import annotations
 
-import re
 from typing import Any, Dict
 
 from ..errors import ApiError, invalid
-
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 # Added to every pod, as the DefaultTolerationSeconds admission plugin does (300 s).
 DEFAULT_TOLERATION_SECONDS = 300
 
 
-def validate_name(kind: str, name: str) -> None:
-    if not name:
-        raise invalid(kind, name, "metadata.name: Required value: name or generateName is required")
-    if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-        raise invalid(kind, name, f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain "
-                                  "must consist of lower case alphanumeric characters, '-' or '.'")
-
-
-def default_pod(pod: Dict[str, Any], toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
-    spec = pod.setdefault("spec", {})
+def validate_pod_spec(pod: Dict[str, Any]) -> None:
+    """422 unless the (type-checked) pod has containers, each with a name: on create and on every
+    update (an update that drops them would leave a pod nothing can run, schedule or delete)."""
     name = pod["metadata"].get("name", "")
-    containers = spec.get("containers")
-    if not containers or not isinstance(containers, list):
+    containers = (pod.get("spec") or {}).get("containers")
+    if not containers:
         raise invalid("Pod", name, "spec.containers: Required value")
     for c in containers:
         if not c.get("name"):
             raise invalid("Pod", name, "spec.containers[].name: Required value")
+
+
+def default_pod(pod: Dict[str, Any], toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
+    spec = pod.setdefault("spec", {})
+    validate_pod_spec(pod)
+    for c in spec["containers"]:
         c.setdefault("imagePullPolicy", "IfNotPresent")
         c.setdefault("terminationMessagePath", "/dev/termination-log")
         c.setdefault("terminationMessagePolicy", "File")

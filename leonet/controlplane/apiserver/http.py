@@ -7,22 +7,27 @@ import base64
 import json
 import logging
 import random
+from http import HTTPStatus
 from typing import Any, Dict, Optional, Tuple
 
-import yaml
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMethod, LineTooLong
+from aiohttp.web_protocol import RequestHandler
 
 from ..auth import TokenFile, User, authorize, user_from_peercert
 from ..errors import ApiError, status_object
+from ..patch import PATCH_TYPES, unsupported_patch_type
 from ..resources import ResourceType
 from ..selectors import make_filter
 from ..watch import BOOKMARK, ERROR
-from . import discovery, tables
+from . import bodies, discovery, tables
 from .rest import Api
 
 log = logging.getLogger("leonet.controlplane.apiserver")
 
 _NS_SUBRESOURCES = ("status", "finalize")
+#: longest request line or header line (Go's server, hence Kubernetes, allows 1 MiB of headers in all)
+MAX_HEADER_BYTES = 64 * 1024
 _dumps = lambda o: json.dumps(o, separators=(",", ":"))  # noqa: E731
 
 
@@ -32,6 +37,65 @@ def _json(obj: Any, status: int = 200) -> web.Response:
 
 def _error(err: ApiError) -> web.Response:
     return _json(err.status(), err.code)
+
+
+@web.middleware
+async def _status_errors(request: web.Request, handler) -> web.StreamResponse:
+    """aiohttp's own errors (no route for a method, a body over the limit) as Status objects."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        if e.status == 413:
+            return _error(_too_large())
+        return _json(status_object(e.status, f"{e.reason}: {request.method} {request.path}"), e.status)
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, f"Request entity too large: limit is {bodies.MAX_BODY_BYTES}", "RequestEntityTooLarge")
+
+
+class _StatusRequestHandler(RequestHandler):
+    """A connection whose HTTP parse errors (a header line over the limit, a malformed request line)
+    are answered with a Status object, as every other error, instead of aiohttp's plain text."""
+
+    def handle_error(self, request, status: int = 500, exc: Optional[BaseException] = None,
+                     message: Optional[str] = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if a response has begun
+        text = message or HTTPStatus(status).phrase
+        if isinstance(exc, LineTooLong):  # Go's server (and so Kubernetes) answers 431
+            status, text = 431, f"Request Header Fields Too Large: {text}"
+        elif isinstance(exc, BadHttpMethod):  # Kubernetes serves no method it does not know
+            status, text = 405, f"the server does not allow this method on the requested resource: {text}"
+        resp = _json(status_object(status, text), status)
+        resp.force_close()
+        return resp
+
+
+class _StatusServer(web.Server):
+    """aiohttp's server whose connections are :class:`_StatusRequestHandler` s."""
+
+    def __call__(self) -> RequestHandler:
+        return _StatusRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class ApiRunner(web.AppRunner):
+    """The :class:`web.AppRunner` of an :class:`ApiServer`: every connection answers parse errors with a
+    Status (see :class:`_StatusRequestHandler`); request and header lines may be
+    :data:`MAX_HEADER_BYTES` long. aiohttp has no public hook for its parse-error answers, so the
+    server it makes gets its connection class swapped (tests/controlplane/test_api_validation.py
+    notices if an aiohttp release changes that)."""
+
+    def __init__(self, app: web.Application, **kwargs: Any):
+        kwargs.setdefault("max_line_size", MAX_HEADER_BYTES)
+        kwargs.setdefault("max_field_size", MAX_HEADER_BYTES)
+        super().__init__(app, **kwargs)
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _StatusServer
+        return server
 
 
 class ApiServer:
@@ -51,7 +115,7 @@ class ApiServer:
         self.watch_timeout = watch_timeout
         self.allow_anonymous_reads = allow_anonymous_reads
         self.stats = {"requests": 0, "watches": 0}
-        self.app = web.Application(client_max_size=3 * 1024 * 1024)
+        self.app = web.Application(client_max_size=bodies.MAX_BODY_BYTES, middlewares=[_status_errors])
         r = self.app.router
         for path, handler in (("/version", self._version), ("/healthz", self._ok), ("/livez", self._ok),
                               ("/readyz", self._ok)):
@@ -145,7 +209,7 @@ class ApiServer:
             return await self._dispatch(request, user)
         except ApiError as e:
             return _error(e)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionResetError, asyncio.CancelledError, web.HTTPException):
             raise
         except Exception as e:  # a bug: answer like the real server does, keep serving
             log.exception("internal error on %s %s", request.method, request.path)
@@ -222,6 +286,8 @@ class ApiServer:
             body = await self._body(request)
             return self._out(request, rt, self.api.update(rt, ns, name, body, sub, dry))
         if verb == "patch":
+            if request.content_type not in PATCH_TYPES:  # before reading a body we cannot decode
+                raise unsupported_patch_type(request.content_type)
             body = await self._body(request, allow_list=True)
             return self._out(request, rt, self.api.patch(rt, ns, name, request.content_type, body, sub, dry))
         if verb == "delete":
@@ -251,17 +317,18 @@ class ApiServer:
         raise ApiError(405, f"the server does not allow this method on the requested resource ({method})",
                        "MethodNotAllowed")
 
+    @staticmethod
+    async def _read(request: web.Request) -> bytes:
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large() from None
+
     async def _body(self, request: web.Request, allow_list: bool = False) -> Any:
-        raw = await request.read()
+        raw = await self._read(request)
         if not raw:
             raise ApiError(400, "the request body is empty", "BadRequest")
-        try:
-            if "yaml" in request.content_type and "apply-patch" not in request.content_type:
-                body = yaml.safe_load(raw)
-            else:
-                body = json.loads(raw)
-        except (ValueError, yaml.YAMLError) as e:
-            raise ApiError(400, f"the body of the request could not be decoded: {e}", "BadRequest")
+        body = bodies.decode(raw, request.content_type)
         if not isinstance(body, dict) and not (allow_list and isinstance(body, list)):
             raise ApiError(400, "the body of the request must be a JSON object", "BadRequest")
         return body
@@ -269,14 +336,15 @@ class ApiServer:
     async def _delete_options(self, request: web.Request) -> Dict[str, Any]:
         opts: Dict[str, Any] = {}
         if request.can_read_body:
-            raw = await request.read()
+            raw = await self._read(request)
             if raw.strip():
-                try:
-                    opts = json.loads(raw)
-                except ValueError as e:
-                    raise ApiError(400, f"invalid DeleteOptions: {e}", "BadRequest")
-        if "gracePeriodSeconds" in request.query:
-            opts["gracePeriodSeconds"] = int(request.query["gracePeriodSeconds"])
+                opts = bodies.decode(raw, request.content_type)
+                if not isinstance(opts, dict):
+                    raise ApiError(400, "invalid DeleteOptions: the body must be a JSON object", "BadRequest")
+        grace = bodies.int_param(request.query, "gracePeriodSeconds")
+        if grace is not None:
+            opts["gracePeriodSeconds"] = grace
+        self.api.check_delete_options(opts)
         return opts
 
     def _filter(self, rt: ResourceType, q):
@@ -294,6 +362,8 @@ class ApiServer:
         return _json(obj, status)
 
     def _list(self, request: web.Request, rt: ResourceType, ns: Optional[str], q) -> web.Response:
+        bodies.resource_version_param(q)  # a list is always of the latest state; a bad version is still a 400
+        limit = bodies.int_param(q, "limit", 0)
         items, rv = self.api.list(rt, ns, self._filter(rt, q))
         meta: Dict[str, Any] = {"resourceVersion": str(rv)}
         cont = q.get("continue")
@@ -301,10 +371,11 @@ class ApiServer:
             try:
                 token = json.loads(base64.urlsafe_b64decode(cont.encode()))
                 after = (token["ns"], token["name"])
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(400, "continue key is not valid", "BadRequest")
+                if not all(isinstance(part, str) for part in after):
+                    raise TypeError("not strings")
+            except (ValueError, KeyError, TypeError, RecursionError):
+                raise ApiError(400, "continue key is not valid", "BadRequest") from None
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
-        limit = int(q.get("limit", "0") or 0)
         if limit > 0 and len(items) > limit:
             last = items[limit - 1]["metadata"]
             meta["continue"] = base64.urlsafe_b64encode(_dumps(
@@ -316,13 +387,10 @@ class ApiServer:
         return _json({"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta, "items": items})
 
     async def _watch(self, request: web.Request, rt: ResourceType, ns: Optional[str], q) -> web.StreamResponse:
-        rv_param = q.get("resourceVersion", "")
-        since: Optional[int] = None
-        if rv_param not in ("", "0"):
-            try:
-                since = int(rv_param)
-            except ValueError:
-                raise ApiError(400, f"invalid resourceVersion {rv_param!r}", "BadRequest")
+        since = bodies.resource_version_param(q)
+        timeout_param = bodies.int_param(q, "timeoutSeconds", 0)
+        timeout = float(timeout_param) if timeout_param else random.uniform(*self.watch_timeout)
+        bookmarks = q.get("allowWatchBookmarks", "").lower() in ("true", "1")
         predicate = self._filter(rt, q)
         resp = web.StreamResponse(headers={"Content-Type": "application/json",
                                            "Transfer-Encoding": "chunked", "Cache-Control": "no-cache"})
@@ -339,8 +407,6 @@ class ApiServer:
                 if items:
                     await resp.write(b"".join(b'{"type":"ADDED","object":' + _dumps(self._conv(rt, o)).encode()
                                               + b"}\n" for o in items))
-            timeout = float(q.get("timeoutSeconds") or random.uniform(*self.watch_timeout))
-            bookmarks = q.get("allowWatchBookmarks", "").lower() in ("true", "1")
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             next_bookmark = loop.time() + self.bookmark_interval

@@ -13,12 +13,14 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..errors import ApiError, already_exists, conflict, invalid, not_found
+from ..errors import ApiError, already_exists, conflict, invalid, invalid_fields, not_found, undecodable
 from ..patch import apply_patch
 from ..resources import Registry, ResourceType, types_from_crd
 from ..storage import Store
 from ..timefmt import now_rfc3339
 from . import defaults
+from .objectmeta import generated_name, validate_object_meta
+from .typecheck import drop_nulls, model_name, type_errors
 
 CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -80,17 +82,55 @@ class Api:
             return obj
         return dict(obj, apiVersion=rt.api_version)
 
-    # --- create ---------------------------------------------------------------------------
-    def create(self, rt: ResourceType, namespace: Optional[str], body: Dict[str, Any],
-               user: Optional[dict] = None, dry_run: bool = False) -> dict:
+    # --- validation -----------------------------------------------------------------------
+    @staticmethod
+    def decode(rt: ResourceType, body: Any, old: Optional[dict] = None) -> dict:
+        """A copy of ``body`` as the typed object Kubernetes would decode: 400 if it is not an object of
+        ``rt``'s kind or a field has the wrong JSON type (built-in kinds: every field the
+        OpenAPI schema knows; custom resources: ``metadata``); null members dropped. Given the
+        ``old`` object an update replaces, wrong types the update leaves as they were pass."""
         if not isinstance(body, dict):
             raise ApiError(400, "the body of the request must be a JSON object", "BadRequest")
         defaults.check_kind(body, rt.api_version, rt.kind)
-        obj = copy.deepcopy(body)
+        model = model_name(rt.group, rt.version, rt.kind) if rt.builtin else None
+        if model is not None:
+            errors = type_errors(body, model, old=old)
+        else:
+            errors = type_errors(body.get("metadata"), "V1ObjectMeta", "metadata",
+                                 old=None if old is None else old.get("metadata"))
+        if errors:
+            raise undecodable(rt.kind, rt.api_version, errors)
+        if rt.builtin:
+            obj = drop_nulls(body)  # a new object: nothing of it is shared with ``body``
+        else:
+            obj = copy.deepcopy(body)
+            obj["metadata"] = drop_nulls(obj.get("metadata") or {})
+        return obj
+
+    @staticmethod
+    def validate_metadata(rt: ResourceType, md: dict, old: Optional[dict] = None) -> None:
+        """422 for invalid names, labels, annotations, finalizers or owner references. On update
+        (``old``), only the fields the update changes are judged, so an object stored before a rule
+        existed can still be updated and deleted (Kubernetes' "validation ratcheting")."""
+        errors = validate_object_meta(md, rt.group, rt.kind)
+        if old is not None:
+            errors = [e for e in errors if md.get(_meta_field(e.field)) != old.get(_meta_field(e.field))]
+        if errors:
+            raise invalid_fields(rt.kind, md.get("name") or md.get("generateName") or "", errors,
+                                 "" if rt.builtin else rt.group)
+
+    def check_delete_options(self, options: Any) -> None:
+        """400 for DeleteOptions (a request body or an eviction's) that do not decode."""
+        errors = type_errors(options, "V1DeleteOptions")
+        if errors:
+            raise undecodable("DeleteOptions", "v1", errors)
+
+    # --- create ---------------------------------------------------------------------------
+    def create(self, rt: ResourceType, namespace: Optional[str], body: Dict[str, Any],
+               user: Optional[dict] = None, dry_run: bool = False) -> dict:
+        obj = self.decode(rt, body)
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
         md = obj.setdefault("metadata", {})
-        if not isinstance(md, dict):
-            raise ApiError(400, "metadata must be an object", "BadRequest")
         ns = self._ns_of(rt, namespace)
         if rt.namespaced:
             if md.get("namespace") and namespace and md["namespace"] != namespace:
@@ -108,10 +148,10 @@ class Api:
             md.pop("namespace", None)
         if not md.get("name") and md.get("generateName"):
             for _ in range(10):
-                md["name"] = md["generateName"] + _gen_suffix()
+                md["name"] = generated_name(md["generateName"], _gen_suffix())
                 if self.store.get(rt.key, ns, md["name"]) is None:
                     break
-        defaults.validate_name(rt.kind, md.get("name", ""))
+        self.validate_metadata(rt, md)
         if self.store.get(rt.key, ns, md["name"]) is not None:
             raise already_exists(rt.plural, md["name"], rt.group)
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields",
@@ -187,13 +227,11 @@ class Api:
     # --- update / patch -------------------------------------------------------------------
     def update(self, rt: ResourceType, namespace: Optional[str], name: str, body: Dict[str, Any],
                subresource: Optional[str] = None, dry_run: bool = False) -> dict:
-        if not isinstance(body, dict):
-            raise ApiError(400, "the body of the request must be a JSON object", "BadRequest")
         ns = self._ns_of(rt, namespace)
         old = self.store.get(rt.key, ns, name)
         if old is None:
             raise not_found(rt.plural, name, rt.group)
-        defaults.check_kind(body, rt.api_version, rt.kind)
+        body = self.decode(rt, body, old)
         md = body.get("metadata") or {}
         if md.get("name") and md["name"] != name:
             raise ApiError(400, f"the name of the object ({md['name']}) does not match the name on the URL "
@@ -207,6 +245,7 @@ class Api:
             raise ApiError(409, f"Precondition failed: UID in precondition: {md['uid']}, UID in object meta: "
                                 f"{old['metadata']['uid']}", "Conflict")
         new = self._merge_update(rt, old, body, subresource)
+        self.validate_metadata(rt, new["metadata"], old["metadata"])
         if dry_run:
             return new
         if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") \
@@ -249,9 +288,10 @@ class Api:
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        if rt.key == "pods" and old.get("spec", {}).get("nodeName") \
-                and new.get("spec", {}).get("nodeName") != old["spec"]["nodeName"]:
-            raise invalid("Pod", omd["name"], "spec.nodeName: Forbidden: pod updates may not change nodeName")
+        if rt.key == "pods":
+            defaults.validate_pod_spec(new)
+            if old.get("spec", {}).get("nodeName") and new["spec"].get("nodeName") != old["spec"]["nodeName"]:
+                raise invalid("Pod", omd["name"], "spec.nodeName: Forbidden: pod updates may not change nodeName")
         if "generation" in omd:
             md["generation"] = omd["generation"] + (1 if new.get("spec") != old.get("spec") else 0)
         if rt.key == CRD_KEY:
@@ -268,8 +308,9 @@ class Api:
         # A patch is unconditional unless it names a resourceVersion itself.
         pmd = patch.get("metadata") if isinstance(patch, dict) else None
         named_rv = isinstance(pmd, dict) and pmd.get("resourceVersion")
-        if not named_rv:
-            patched.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
+        md = patched.setdefault("metadata", {})
+        if not named_rv and isinstance(md, dict):  # metadata of another type: update() refuses it
+            md["resourceVersion"] = old["metadata"]["resourceVersion"]
         return self.update(rt, namespace, name, patched, subresource, dry_run)
 
     # --- delete ---------------------------------------------------------------------------
@@ -375,6 +416,9 @@ class Api:
     # --- pod subresources -----------------------------------------------------------------
     def bind(self, namespace: str, name: str, binding: Dict[str, Any]) -> dict:
         """``pods/binding``: assign a pod to a node (409 when it already has one)."""
+        errors = type_errors(binding, "V1Binding")
+        if errors:
+            raise undecodable("Binding", "v1", errors)
         target = (binding.get("target") or {})
         node = target.get("name")
         if not node:
@@ -392,4 +436,12 @@ class Api:
 
     def evict(self, namespace: str, name: str, eviction: Dict[str, Any]) -> dict:
         """``pods/eviction``: a delete (no PodDisruptionBudgets here)."""
+        errors = type_errors(eviction, "V1Eviction")
+        if errors:
+            raise undecodable("Eviction", "policy/v1", errors)
         return self.delete(self.core("pods"), namespace, name, (eviction or {}).get("deleteOptions"))
+
+
+def _meta_field(path: str) -> str:
+    """``labels`` of ``metadata.labels``, ``finalizers`` of ``metadata.finalizers[2]``."""
+    return path.split(".", 1)[-1].split("[", 1)[0]

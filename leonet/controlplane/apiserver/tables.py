@@ -51,7 +51,8 @@ def _node_row(o: dict, now: float) -> List[Any]:
     status = "Ready" if ready == "True" else ("NotReady" if ready == "False" else "Unknown")
     if o.get("spec", {}).get("unschedulable"):
         status += ",SchedulingDisabled"
-    labels = o["metadata"].get("labels", {})
+    labels = o["metadata"].get("labels")
+    labels = labels if isinstance(labels, dict) else {}
     roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
     info = o.get("status", {}).get("nodeInfo", {})
     addrs = {a.get("type"): a.get("address") for a in o.get("status", {}).get("addresses", [])}
