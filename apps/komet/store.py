@@ -62,7 +62,10 @@ class KeygroupReplica:
         self.folder.mkdir(parents=True)
         argv = [REDIS_SERVER, "--bind", self.address, "--port", str(self.port), "--unixsocket", self.socket,
                 "--unixsocketperm", "700", "--dir", str(self.folder), "--save", "", "--appendonly", "no",
-                "--protected-mode", "no", "--daemonize", "no", "--logfile", str(self.folder / "redis.log"),
+                "--protected-mode", "no",
+                # a primary knows its replicas by this address (FAILOVER TO names it), and
+                # replication leaves from it: a satellite has one address per interface
+                "--replica-announce-ip", self.address, "--bind-source-addr", self.address, "--daemonize", "no", "--logfile", str(self.folder / "redis.log"),
                 # diskless full sync both ways: the snapshot goes straight over the link
                 "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
                 "--repl-diskless-load", "on-empty-db", "--rdbcompression", "no",

@@ -1,0 +1,174 @@
+"""The Komet servers (apps/komet/nodehost.py) and the migration procedure, on real
+Redis servers and function processes, in a private network namespace of this test
+(three satellites on 127.0.1.x; no emulation, so no live lock). The same code over the
+emulated links is tests/komet/test_live.py."""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from leonet.komet.apps import CACHE, CRASH
+from leonet.komet.migration import Deployment, MigrationError
+from leonet.komet.nodeapi import NodeClient, NodeError
+from leonet.komet.platform import NamespaceLoop, child_env, wait_for_line, REPO
+
+from tests.conftest import require_binary, require_root
+
+SATS = [f"s{i}" for i in range(3)]
+
+
+class Bench:
+    """Three Komet servers and an asyncio loop in their namespace."""
+
+    def __init__(self, tmp: Path):
+        self.netns = f"kmt-test-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        self.nodes = [{"name": s, "netns": self.netns, "address": f"127.0.1.{i + 1}"} for i, s in enumerate(SATS)]
+        (tmp / "nodes.json").write_text(json.dumps(self.nodes))
+        self.proc = subprocess.Popen([sys.executable, "-m", "apps.komet.nodehost", "--nodes", str(tmp / "nodes.json"),
+                                      "--state-dir", str(tmp / "state")], stdout=subprocess.PIPE, env=child_env(),
+                                     cwd=str(REPO))
+        assert wait_for_line(self.proc, b"ready", 60), "the node host did not start"
+        self.loop = NamespaceLoop(self.netns)
+        self.session = self.loop.run(self._session())
+        self.clients = {n["name"]: NodeClient(self.session, n["name"], n["address"]) for n in self.nodes}
+
+    async def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession()
+
+    def iptables(self, *args: str) -> None:
+        subprocess.run(["ip", "netns", "exec", self.netns, "iptables", *args], check=True)
+
+    def close(self) -> None:
+        self.loop.run(self.session.close())
+        self.loop.close()
+        self.proc.terminate()
+        self.proc.wait(20)
+        subprocess.run(["ip", "netns", "del", self.netns])
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    require_root()
+    require_binary("redis-server")
+    b = Bench(tmp_path_factory.mktemp("komet-platform"))
+    yield b
+    b.close()
+
+
+def test_function_runtime_deploy_invoke_delete_and_crashes(bench):
+    async def run():
+        s0 = bench.clients["s0"]
+        d = Deployment(CRASH, bench.clients.get)
+        t = await d.add("s0")
+        assert 0 < t["cold_start_s"] < 20
+        assert await s0.invoke("crash", "hello") == "hello"
+        with pytest.raises(NodeError, match="500.*asked to raise"):
+            await s0.invoke("crash", "raise")
+        assert await s0.invoke("crash", "still") == "still"          # an exception does not end it
+        with pytest.raises(NodeError, match="502"):
+            await s0.invoke("crash", "exit")                           # the process dies
+        for _ in range(100):                                           # ... and is started again
+            kinds = [e["event"] for e in await s0.events()]
+            if "function_restarted" in kinds:
+                break
+            await asyncio.sleep(0.1)
+        assert kinds[:2] == ["function_crashed", "function_restarted"]
+        assert await s0.invoke("crash", "back") == "back"
+        await s0.delete_function("crash")
+        with pytest.raises(NodeError, match="404"):
+            await s0.invoke("crash", "gone")
+        await s0.delete_keygroup("simple")
+        assert (await s0.status())["keygroups"] == {}
+    bench.loop.run(run(), 120)
+
+
+async def _client(node_of, stop: asyncio.Event, log: list) -> None:
+    """Write then read a counter, as fast as it answers, at whichever satellite
+    ``node_of()`` names at the time (what the scheduler's push would say)."""
+    i = 0
+    while not stop.is_set():
+        node = node_of()
+        try:
+            await node.invoke("put", json.dumps({"key": f"k{i}", "value": str(i)}), timeout_s=2)
+            got = await node.invoke("get", f"k{i}", timeout_s=2)
+            log.append((node.name, i, got == str(i), ""))
+        except NodeError as exc:
+            log.append((node.name, i, False, str(exc)))
+        i += 1
+        await asyncio.sleep(0.005)
+
+
+def test_migration_under_load_loses_nothing(bench):
+    """§3.1: replicate to the next satellite, start the functions, switch the client,
+    remove the old; twice, with a client writing and reading throughout."""
+    async def run():
+        d = Deployment(CACHE, bench.clients.get)
+        await d.add("s0")
+        serving = ["s0"]
+        stop, log = asyncio.Event(), []
+        task = asyncio.create_task(_client(lambda: bench.clients[serving[0]], stop, log))
+        await asyncio.sleep(0.5)
+        for old, new in (("s0", "s1"), ("s1", "s2")):
+            await d.add(new, source=old)
+            await asyncio.sleep(0.3)                   # both replicas serve meanwhile
+            serving[0] = new                           # the clients switch
+            await asyncio.sleep(0.3)
+            await d.remove(old)
+            await asyncio.sleep(0.5)
+        stop.set()
+        await task
+        failed = [r for r in log if not r[2]]
+        assert not failed, failed[:5]
+        assert {r[0] for r in log} == {"s0", "s1", "s2"}
+        n = len(log)
+        assert n > 50
+        s2 = bench.clients["s2"]
+        for i in range(n):                              # every acknowledged write is at the last one
+            assert await s2.invoke("get", f"k{i}") == str(i)
+        st = await s2.keygroup("simple")
+        assert st["role"] == "master" and st["keys"] == n
+        for s in ("s0", "s1"):
+            assert "simple" not in (await bench.clients[s].status())["keygroups"]
+        for fn in CACHE.functions:
+            await s2.delete_function(fn)
+        await s2.delete_keygroup("simple")
+    bench.loop.run(run(), 180)
+
+
+def test_replication_cut_by_a_link_fault_falls_back_to_the_old_replica(bench):
+    """The link between the two satellites fails while the keygroup is being copied:
+    the migration reports it, undoes itself on the new satellite, the old one keeps
+    serving every acknowledged write; once the link is back the migration succeeds."""
+    rule = ["INPUT", "-s", "127.0.1.1", "-d", "127.0.1.2", "-p", "tcp", "--sport", "6400", "-j", "DROP"]
+
+    async def run():
+        d = Deployment(CACHE, bench.clients.get, sync_timeout_s=3.0)
+        s0, s1 = bench.clients["s0"], bench.clients["s1"]
+        await d.add("s0")
+        assert await s0.invoke("put_count", json.dumps({"count": 40}), timeout_s=60) == "40"   # 40 MB
+        bench.iptables("-A", *rule)
+        try:
+            with pytest.raises(MigrationError) as err:
+                await d.add("s1", source="s0")
+        finally:
+            bench.iptables("-D", *rule)
+        assert err.value.step == "replication" and err.value.node == "s1"
+        assert "simple" not in (await s1.status())["keygroups"]          # undone
+        assert d.satellites == ["s0"]
+        await s0.invoke("put", json.dumps({"key": "after", "value": "x"}))
+        st = await s0.keygroup("simple")
+        assert st["role"] == "master" and st["keys"] == 41
+        t = await d.add("s1", source="s0")
+        assert t["replication_s"] > 0
+        await d.remove("s0")
+        assert await s1.invoke("get", "after") == "x"
+        assert (await s1.keygroup("simple"))["keys"] == 41
+    bench.loop.run(run(), 240)
