@@ -6,10 +6,9 @@
 * :mod:`.worker`     one function instance: a process in the satellite's namespace
 * :mod:`.kv`         the keygroup client functions use (local replica, writes to the
   primary, reads of items not replicated yet from the primary)
-* :mod:`.client`     the client agent of the ground stations: WebSocket subscription to
+* :mod:`.client`     the cache client of a ground station: WebSocket subscription to
   the scheduler, requests, one CSV row per request
-* :mod:`.transfer`   a raw TCP file copy between namespaces (the container baseline)
-* ``functions/``     the applications' functions (cache, IoT, CDN)
+* ``functions/``     the functions (the cache's get/put/put_count; crash for fault tests)
 
 The control side (scheduler, migration, platform service) is :mod:`leonet.komet`.
 """
