@@ -3,7 +3,6 @@ satellites over Redmond, every satellite running its Komet server, the ground
 scheduler in Redmond driving the one-to-one strategy from the predicted orbits, a
 client process in Redmond writing and reading throughout. All requests, replication
 and control calls cross the emulated links."""
-import asyncio
 import csv
 import json
 
@@ -98,18 +97,14 @@ def test_satellite_killed_mid_replication_leaves_the_old_replica_serving(live):
     a = clients[old]
     assert ground.run(a.invoke("put_count", json.dumps({"count": 60}), timeout_s=120), 130) == "60"
 
-    async def migrate_and_kill():
-        task = asyncio.ensure_future(dep.add(new, source=old))
-        for _ in range(200):                              # until the copy is under way
-            st = (await clients[new].status())["keygroups"]
-            if "simple" in st:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.get_running_loop().run_in_executor(None, net.fault, "kill", new)
-        with pytest.raises(MigrationError) as err:
-            await task
-        return err.value
-    err = ground.run(migrate_and_kill(), 120)
+    job = ground.submit(dep.add(new, source=old))
+    for _ in range(200):                                  # until the copy is under way
+        if "simple" in ground.run(clients[new].status())["keygroups"]:
+            break
+    net.fault("kill", new)                                # from this thread: the root namespace
+    with pytest.raises(MigrationError) as info:
+        job.result(120)
+    err = info.value
     assert err.node == new
     assert dep.satellites == [old]
     ground.run(a.invoke("put", json.dumps({"key": "after", "value": "x"})))

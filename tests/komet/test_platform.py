@@ -172,3 +172,25 @@ def test_replication_cut_by_a_link_fault_falls_back_to_the_old_replica(bench):
         assert await s1.invoke("get", "after") == "x"
         assert (await s1.keygroup("simple"))["keys"] == 41
     bench.loop.run(run(), 240)
+
+
+def test_replication_time_grows_with_the_data_size(bench):
+    """Fig. 8's claim in small: copying a keygroup to a new replica takes longer the
+    more it holds (0 vs 80 MB; the copy crosses a socket between two Redis servers)."""
+    async def replicate(mb: int) -> float:
+        d = Deployment(CACHE, bench.clients.get)
+        await d.add("s0")
+        if mb:
+            await bench.clients["s0"].invoke("put_count", json.dumps({"count": mb}), timeout_s=120)
+        t = await d.add("s1", source="s0")
+        assert (await bench.clients["s1"].keygroup("simple"))["keys"] == mb
+        for sat in ("s1", "s0"):
+            for fn in CACHE.functions:
+                await bench.clients[sat].delete_function(fn)
+            await bench.clients[sat].delete_keygroup("simple")
+        return t["replication_s"]
+
+    empty = min(bench.loop.run(replicate(0), 60) for _ in range(2))
+    full = bench.loop.run(replicate(80), 180)
+    print(f"replication: 0 MB {empty:.3f} s, 80 MB {full:.3f} s")
+    assert full > empty + 0.1, (empty, full)
