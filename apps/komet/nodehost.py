@@ -21,6 +21,9 @@ Management API (JSON):
 ``POST /keygroups/{kg}/replicate``         ``{"primary": "host:port"|null}``: follow another primary
 ``POST /keygroups/{kg}/failover``          ``{"to": "host:port", "timeout_s"}``: hand the primary role over
 ``DELETE /keygroups/{kg}``                 drop the replica (server stopped, data deleted)
+``POST /keygroups/{kg}/checkpoint``        stop-copy-restart baseline: save to a file, stop the server
+``GET /keygroups/{kg}/snapshot``           that file; ``PUT /keygroups/{kg}`` with
+                                           ``{"restore_from": URL}`` downloads it and starts from it
 ``PUT /functions/{name}``                  ``{"files": {"fn.py": source}, "threads": 8, "env": {},
                                            "keygroups": [kg]}``: deploy, answers ``cold_start_s``
 ``DELETE /functions/{name}``               remove the function
@@ -51,6 +54,7 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
+from . import nsproc
 from .runtime import FunctionInstance
 from .store import KeygroupReplica
 
@@ -135,6 +139,8 @@ class NodeHost:
         r.add_post("/keygroups/{kg}/replicate", self.replicate)
         r.add_post("/keygroups/{kg}/failover", self.failover)
         r.add_delete("/keygroups/{kg}", self.delete_keygroup)
+        r.add_post("/keygroups/{kg}/checkpoint", self.checkpoint)
+        r.add_get("/keygroups/{kg}/snapshot", self.snapshot)
         r.add_put("/functions/{name}", self.deploy_function)
         r.add_delete("/functions/{name}", self.delete_function)
         return app
@@ -177,14 +183,33 @@ class NodeHost:
             kg = KeygroupReplica(name, node.netns, node.address, node.free_port(), node.dir / "kg" / name,
                                  bool(body.get("mutable", True)), int(body.get("expiry_s", 0)))
             node.keygroups[name] = kg
+            transfer_s = 0.0
             try:
-                started = await kg.start(body.get("primary"))
+                snapshot = None
+                if body.get("restore_from"):                  # the stop-copy-restart baseline
+                    snapshot, transfer_s = await fetch_snapshot(node, str(body["restore_from"]))
+                started = await kg.start(body.get("primary"), timeout_s=600 if snapshot else 10, snapshot=snapshot)
             except Exception as exc:
                 node.keygroups.pop(name, None)
                 await kg.stop()
                 return _error(500, str(exc))
         return web.json_response({"keygroup": name, "address": kg.tcp, "started_s": started,
-                                  "primary": body.get("primary")})
+                                  "transfer_s": transfer_s, "primary": body.get("primary")})
+
+    async def checkpoint(self, request: web.Request) -> web.Response:
+        """Write the keygroup to a file and stop its server (it stays listed, unavailable,
+        until deleted); the file is served at ``GET .../snapshot``."""
+        node = self.node_of(request)
+        async with node.lock:
+            kg = self._kg(node, request)
+            path, seconds = await kg.checkpoint()
+        return web.json_response({"checkpoint_s": seconds, "bytes": path.stat().st_size})
+
+    async def snapshot(self, request: web.Request) -> web.StreamResponse:
+        path = self._kg(self.node_of(request), request).folder / "dump.rdb"
+        if not path.exists():
+            return _error(404, "no checkpoint of this keygroup", fix="POST .../checkpoint first")
+        return web.FileResponse(path)
 
     async def keygroup_status(self, request: web.Request) -> web.Response:
         return web.json_response(await self._kg(self.node_of(request), request).status())
@@ -275,6 +300,20 @@ class NodeHost:
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(n.shutdown() for n in self.nodes.values()), return_exceptions=True)
+
+
+async def fetch_snapshot(node: Node, url: str) -> "tuple[Path, float]":
+    """Download a checkpoint from another satellite, from inside this satellite's
+    namespace (over the emulated links). (file, seconds)."""
+    node.dir.mkdir(parents=True, exist_ok=True)
+    target = node.dir / f"incoming-{time.monotonic_ns()}.rdb"
+    t0 = time.perf_counter()
+    proc = await nsproc.spawn(node.netns, ["curl", "-sSf", "--max-time", "600", "-o", str(target), url],
+                              stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the checkpoint did not arrive from {url}: {err.decode(errors='replace').strip()}")
+    return target, time.perf_counter() - t0
 
 
 def listening_socket(netns: str, address: str, port: int) -> socket.socket:

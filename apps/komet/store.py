@@ -54,12 +54,17 @@ class KeygroupReplica:
             self._client = aioredis.Redis(unix_socket_path=self.socket, decode_responses=True, socket_timeout=10)
         return self._client
 
-    async def start(self, primary: Optional[str] = None, timeout_s: float = 10.0) -> float:
-        """Start the server (as a replica of ``primary``); seconds until it answers."""
+    async def start(self, primary: Optional[str] = None, timeout_s: float = 10.0,
+                    snapshot: Optional[Path] = None) -> float:
+        """Start the server (as a replica of ``primary``, or loading the RDB file
+        ``snapshot``: the stop-copy-restart baseline); seconds until it answers with
+        its data loaded."""
         t0 = time.perf_counter()
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
+        if snapshot is not None:
+            shutil.move(str(snapshot), self.folder / "dump.rdb")
         argv = [REDIS_SERVER, "--bind", self.address, "--port", str(self.port), "--unixsocket", self.socket,
                 "--unixsocketperm", "700", "--dir", str(self.folder), "--save", "", "--appendonly", "no",
                 "--protected-mode", "no",
@@ -81,7 +86,7 @@ class KeygroupReplica:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                await self.client().ping()
+                await self.client().ping()       # answers -LOADING (an error) until loaded
                 return time.perf_counter() - t0
             except (aioredis.ConnectionError, FileNotFoundError, OSError):
                 if self.proc.returncode is not None or time.monotonic() > deadline:
@@ -150,12 +155,25 @@ class KeygroupReplica:
                 raise RuntimeError(f"failover of {self.keygroup} to {replica} timed out after {timeout_s:g} s")
             await asyncio.sleep(0.01)
 
-    async def stop(self) -> None:
+    async def checkpoint(self) -> Tuple[Path, float]:
+        """Stop-copy-restart, the first step: write the keygroup to an RDB file and stop
+        the server (from here the keygroup is unavailable). (file, seconds)."""
+        t0 = time.perf_counter()
+        await self.client().save()
+        await self._close_client()
+        await nsproc.stop(self.proc)
+        self.proc = None
+        return self.folder / "dump.rdb", time.perf_counter() - t0
+
+    async def _close_client(self) -> None:
         if self._client is not None:
             try:
                 await self._client.aclose()
             except Exception:
                 pass
             self._client = None
+
+    async def stop(self) -> None:
+        await self._close_client()
         await nsproc.stop(self.proc)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -64,6 +64,16 @@ class NodeClient:
         return await self._call("PUT", f"/keygroups/{kg}", {"primary": primary, "mutable": mutable,
                                                             "expiry_s": expiry_s})
 
+    async def restore_keygroup(self, kg: str, source: "NodeClient", mutable: bool = True,
+                               expiry_s: int = 0) -> Dict[str, Any]:
+        """The stop-copy-restart baseline: download ``source``'s checkpoint of ``kg`` and
+        start from it (answers ``transfer_s`` and ``started_s``: the restore)."""
+        return await self._call("PUT", f"/keygroups/{kg}", {"restore_from": f"{source.base}/keygroups/{kg}/snapshot",
+                                                            "mutable": mutable, "expiry_s": expiry_s}, timeout_s=900)
+
+    async def checkpoint_keygroup(self, kg: str) -> Dict[str, Any]:
+        return await self._call("POST", f"/keygroups/{kg}/checkpoint", timeout_s=600)
+
     async def keygroup(self, kg: str) -> Dict[str, Any]:
         return await self._call("GET", f"/keygroups/{kg}")
 

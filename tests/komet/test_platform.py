@@ -55,12 +55,28 @@ class Bench:
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory):
+def shared_bench(tmp_path_factory):
     require_root()
     require_binary("redis-server")
     b = Bench(tmp_path_factory.mktemp("komet-platform"))
     yield b
     b.close()
+
+
+async def _clear(b: Bench) -> None:
+    """Every satellite empty again (what a test left behind)."""
+    for node in b.clients.values():
+        st = await node.status()
+        for fn in st["functions"]:
+            await node.delete_function(fn)
+        for kg in st["keygroups"]:
+            await node.delete_keygroup(kg)
+
+
+@pytest.fixture
+def bench(shared_bench):
+    shared_bench.loop.run(_clear(shared_bench), 60)
+    return shared_bench
 
 
 def test_function_runtime_deploy_invoke_delete_and_crashes(bench):
@@ -194,3 +210,25 @@ def test_replication_time_grows_with_the_data_size(bench):
     full = bench.loop.run(replicate(80), 180)
     print(f"replication: 0 MB {empty:.3f} s, 80 MB {full:.3f} s")
     assert full > empty + 0.1, (empty, full)
+
+
+def test_stop_copy_restart_baseline_moves_the_whole_keygroup(bench):
+    """The container baseline of Fig. 2 where CRIU cannot run: checkpoint (save and stop
+    the server), copy the file to the next satellite, restart it there."""
+    async def run():
+        d = Deployment(CACHE, bench.clients.get)
+        s0, s1 = bench.clients["s0"], bench.clients["s1"]
+        await d.add("s0")
+        await s0.invoke("put_count", json.dumps({"count": 5}), timeout_s=60)
+        for fn in CACHE.functions:
+            await s0.delete_function(fn)
+        ck = await s0.checkpoint_keygroup("simple")
+        assert ck["bytes"] > 5 * 2 ** 20
+        st = await s0.status()
+        assert st["keygroups"]["simple"]["alive"] is False            # stopped: the downtime begins
+        ans = await s1.restore_keygroup("simple", s0)
+        assert ans["transfer_s"] > 0 and ans["started_s"] > 0
+        assert (await s1.keygroup("simple"))["keys"] == 5
+        await s0.delete_keygroup("simple")
+        await s1.delete_keygroup("simple")
+    bench.loop.run(run(), 120)
