@@ -49,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="0, 50 and 100 MB, one repetition (CI)")
     p.add_argument("--repetitions", type=int, default=None, help="per size (default 3, quick 1)")
+    p.add_argument("--sizes", default=None, help="MB, comma-separated (default 0,100,...,1000; quick 0,50,100)")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "komet", help="output folder")
     return p
 
@@ -115,6 +116,8 @@ async def _session():
 def main() -> int:
     args = parser().parse_args()
     sizes = [0, 50, 100] if args.quick else list(range(0, 1001, 100))
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
     reps = args.repetitions or (1 if args.quick else 3)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
