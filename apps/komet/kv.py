@@ -12,8 +12,8 @@ replication, asynchronous, over the emulated links). Functions only see this cla
 * writes go to the local replica when it is the primary, otherwise to the primary
   (found from the local replica's replication link, followed along a chain). A write
   is acknowledged only once the primary accepted it, so a failover
-  (``FAILOVER``: the new primary has every acknowledged write) loses none; a write that
-  meets ``READONLY`` during a failover is retried at the new primary.
+  (the new primary has every acknowledged write) loses none; a write held during the
+  hand-over meets ``READONLY`` at the old primary and is retried at the new one.
 
 ``KOMET_KEYGROUPS`` (set by the node host) names each keygroup's local Unix socket,
 its expiry and whether it is mutable.

@@ -19,7 +19,9 @@ Management API (JSON):
 ``GET /keygroups/{kg}``                    role, primary, link, offsets, keys, memory
 ``POST /keygroups/{kg}/wait-synced``       ``{"timeout_s"}``: until the full copy is in
 ``POST /keygroups/{kg}/replicate``         ``{"primary": "host:port"|null}``: follow another primary
-``POST /keygroups/{kg}/failover``          ``{"to": "host:port", "timeout_s"}``: hand the primary role over
+``POST /keygroups/{kg}/pause-writes``      hand-over 1, old primary: hold writes, answer the offset
+``POST /keygroups/{kg}/promote``           hand-over 2, heir: ``{"offset"}``: once it has it, primary
+``POST /keygroups/{kg}/unpause``           hand-over 3, old primary (now following the heir)
 ``DELETE /keygroups/{kg}``                 drop the replica (server stopped, data deleted)
 ``POST /keygroups/{kg}/checkpoint``        stop-copy-restart baseline: save to a file, stop the server
 ``GET /keygroups/{kg}/snapshot``           that file; ``PUT /keygroups/{kg}`` with
@@ -137,7 +139,9 @@ class NodeHost:
         r.add_get("/keygroups/{kg}", self.keygroup_status)
         r.add_post("/keygroups/{kg}/wait-synced", self.wait_synced)
         r.add_post("/keygroups/{kg}/replicate", self.replicate)
-        r.add_post("/keygroups/{kg}/failover", self.failover)
+        r.add_post("/keygroups/{kg}/pause-writes", self.pause_writes)
+        r.add_post("/keygroups/{kg}/promote", self.promote)
+        r.add_post("/keygroups/{kg}/unpause", self.unpause)
         r.add_delete("/keygroups/{kg}", self.delete_keygroup)
         r.add_post("/keygroups/{kg}/checkpoint", self.checkpoint)
         r.add_get("/keygroups/{kg}/snapshot", self.snapshot)
@@ -226,16 +230,25 @@ class NodeHost:
         await kg.replicate_from(body.get("primary"))
         return web.json_response(await kg.status())
 
-    async def failover(self, request: web.Request) -> web.Response:
+    async def pause_writes(self, request: web.Request) -> web.Response:
         kg = self._kg(self.node_of(request), request)
         body = await _body(request)
-        if not body.get("to"):
-            return _error(400, "give the replica to hand over to", fix='{"to": "10.64.0.7:6400"}')
+        return web.json_response({"offset": await kg.pause_writes(float(body.get("timeout_s", 10)))})
+
+    async def promote(self, request: web.Request) -> web.Response:
+        kg = self._kg(self.node_of(request), request)
+        body = await _body(request)
+        if "offset" not in body:
+            return _error(400, "give the offset the old primary answered", fix='{"offset": 1234}')
         try:
-            seconds = await kg.failover_to(body["to"], float(body.get("timeout_s", 10)))
-        except Exception as exc:
+            seconds = await kg.promote(int(body["offset"]), float(body.get("timeout_s", 10)))
+        except RuntimeError as exc:
             return _error(409, str(exc))
-        return web.json_response({"seconds": seconds, "status": await kg.status()})
+        return web.json_response({"seconds": seconds})
+
+    async def unpause(self, request: web.Request) -> web.Response:
+        await self._kg(self.node_of(request), request).unpause()
+        return web.json_response({"unpaused": True})
 
     async def delete_keygroup(self, request: web.Request) -> web.Response:
         node = self.node_of(request)

@@ -4,8 +4,10 @@ the emulated links) and to a Unix socket (local access by functions and the node
 
 Replication is Redis's own: a new replica starts with ``replicaof PRIMARY`` and
 receives the whole keygroup (diskless: the primary streams its snapshot over the
-socket), then the stream of writes; ``FAILOVER TO`` hands the primary role over
-without losing an acknowledged write; dropping a replica shuts its server down and
+socket), then the stream of writes; a hand-over moves the primary role
+without losing an acknowledged write (:meth:`KeygroupReplica.pause_writes`,
+:meth:`~KeygroupReplica.promote`: Redis's own ``FAILOVER`` waits for its once-a-second
+replication cron and held writes for ~0.5 s, longer than a client's timeout); dropping a replica shuts its server down and
 deletes its folder.
 """
 from __future__ import annotations
@@ -68,7 +70,7 @@ class KeygroupReplica:
         argv = [REDIS_SERVER, "--bind", self.address, "--port", str(self.port), "--unixsocket", self.socket,
                 "--unixsocketperm", "700", "--dir", str(self.folder), "--save", "", "--appendonly", "no",
                 "--protected-mode", "no",
-                # a primary knows its replicas by this address (FAILOVER TO names it), and
+                # a primary knows its replicas by this address, and
                 # replication leaves from it: a satellite has one address per interface
                 "--replica-announce-ip", self.address, "--bind-source-addr", self.address, "--daemonize", "no", "--logfile", str(self.folder / "redis.log"),
                 # diskless full sync both ways: the snapshot goes straight over the link
@@ -133,27 +135,39 @@ class KeygroupReplica:
             await self.client().execute_command("REPLICAOF", host, port)
         self.primary = primary
 
-    async def failover_to(self, replica: str, timeout_s: float) -> float:
-        """Hand the primary role to ``replica`` (one of this primary's replicas): writes
-        pause here until it has every write, then it is promoted and this one follows
-        it. Seconds it took."""
+    async def pause_writes(self, timeout_s: float) -> int:
+        """The hand-over, step 1 (on the primary): hold every write (``CLIENT PAUSE
+        WRITE``, also the replication pings) for at most ``timeout_s``; returns the
+        replication offset the heir must reach."""
+        c = self.client()
+        await c.execute_command("CLIENT", "PAUSE", max(1, int(timeout_s * 1000)), "WRITE")
+        return int((await c.info("replication"))["master_repl_offset"])
+
+    async def promote(self, offset: int, timeout_s: float) -> float:
+        """The hand-over, step 2 (on the heir, a replica): wait until it has every
+        write up to ``offset``, then become the primary. Seconds it took."""
         t0 = time.perf_counter()
-        host, port = parse_addr(replica)
-        await self.client().execute_command("FAILOVER", "TO", host, port, "TIMEOUT", int(timeout_s * 1000))
-        deadline = time.monotonic() + timeout_s + 1
+        c = self.client()
+        deadline = time.monotonic() + timeout_s
         while True:
-            info = await self.client().info("replication")
-            if info.get("role") == "slave" and info.get("master_failover_state", "no-failover") == "no-failover":
-                self.primary = replica
-                return time.perf_counter() - t0
-            if info.get("role") == "master" and info.get("master_failover_state") == "no-failover" \
-                    and time.perf_counter() - t0 > 0.2:
-                raise RuntimeError(f"failover of {self.keygroup} to {replica} was aborted (the replica did not "
-                                   "catch up in time or is unreachable)")
+            info = await c.info("replication")
+            if info.get("role") != "slave":
+                raise RuntimeError(f"{self.tcp} is not a replica of keygroup {self.keygroup}")
+            if info.get("master_link_status") == "up" and int(info.get("slave_repl_offset", -1)) >= offset:
+                break
             if time.monotonic() > deadline:
-                await self.client().execute_command("FAILOVER", "ABORT")
-                raise RuntimeError(f"failover of {self.keygroup} to {replica} timed out after {timeout_s:g} s")
-            await asyncio.sleep(0.01)
+                raise RuntimeError(f"replica {self.tcp} of {self.keygroup} did not reach offset {offset} in "
+                                   f"{timeout_s:g} s (at {info.get('slave_repl_offset')}, link "
+                                   f"{info.get('master_link_status')})")
+            await asyncio.sleep(0.002)
+        await c.execute_command("REPLICAOF", "NO", "ONE")
+        self.primary = None
+        return time.perf_counter() - t0
+
+    async def unpause(self) -> None:
+        """The hand-over, last step (on the old primary, after it follows the heir):
+        held writes continue; they meet READONLY there and go to the new primary."""
+        await self.client().execute_command("CLIENT", "UNPAUSE")
 
     async def checkpoint(self) -> Tuple[Path, float]:
         """Stop-copy-restart, the first step: write the keygroup to an RDB file and stop

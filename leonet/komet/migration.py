@@ -10,7 +10,7 @@ keygroup replicas were seeded from (the primary has none). One migration is
    then start the functions there (code sent from the ground, cold start timed);
 2. the caller tells the clients to switch (the scheduler's WebSocket push);
 3. :meth:`Deployment.remove`: delete the old satellite's functions, hand the primary
-   role over if it held it (``FAILOVER``: no acknowledged write is lost), re-point
+   role over if it held it (:meth:`Deployment._hand_over`: no acknowledged write is lost), re-point
    replicas seeded from it, and drop its replicas.
 
 Every step is timed; a failed step raises :class:`MigrationError` after undoing what
@@ -191,10 +191,7 @@ class Deployment:
             heir = pick(sat, kids)
             t1 = time.perf_counter()
             for kg in self.app.keygroups:
-                try:
-                    await node.failover(kg, self.ports[(heir, kg)])
-                except NodeError as exc:
-                    raise MigrationError("failover", sat, exc.detail, t) from None
+                await self._hand_over(kg, sat, heir, t)
             t["failover_s"] = time.perf_counter() - t1
             self.parent[heir] = None
             new_parent = heir
@@ -222,6 +219,31 @@ class Deployment:
         del self.parent[sat]
         t["total_s"] = time.perf_counter() - t0
         return t
+
+    async def _hand_over(self, kg: str, old: str, heir: str, t: Dict[str, float]) -> None:
+        """Move the primary role of ``kg`` from ``old`` to its replica ``heir``: hold
+        the writes at ``old``, let ``heir`` catch up to that offset and become the
+        primary, make ``old`` follow it and release the held writes (they meet
+        READONLY and are retried at ``heir``). No acknowledged write is lost: every one
+        is below the offset ``heir`` reached."""
+        a, b = self.clients(old), self.clients(heir)
+        try:
+            offset = await a.pause_writes(kg, timeout_s=5.0)
+        except NodeError as exc:
+            raise MigrationError("failover", old, exc.detail, t) from None
+        try:
+            await b.promote(kg, offset, timeout_s=4.0)
+        except NodeError as exc:
+            try:
+                await a.unpause(kg)              # the old primary keeps the role
+            except NodeError:
+                pass
+            raise MigrationError("failover", heir, exc.detail, t) from None
+        try:
+            await a.replicate(kg, self.ports[(heir, kg)])
+            await a.unpause(kg)
+        except NodeError:
+            pass                                 # the old primary went away: its writes were not acknowledged
 
     def address_of(self, sat: str) -> str:
         return self.clients(sat).address

@@ -84,9 +84,15 @@ class NodeClient:
     async def replicate(self, kg: str, primary: Optional[str]) -> Dict[str, Any]:
         return await self._call("POST", f"/keygroups/{kg}/replicate", {"primary": primary})
 
-    async def failover(self, kg: str, to: str, timeout_s: float = 10.0) -> Dict[str, Any]:
-        return await self._call("POST", f"/keygroups/{kg}/failover", {"to": to, "timeout_s": timeout_s},
+    async def pause_writes(self, kg: str, timeout_s: float = 10.0) -> int:
+        return int((await self._call("POST", f"/keygroups/{kg}/pause-writes", {"timeout_s": timeout_s}))["offset"])
+
+    async def promote(self, kg: str, offset: int, timeout_s: float = 10.0) -> Dict[str, Any]:
+        return await self._call("POST", f"/keygroups/{kg}/promote", {"offset": offset, "timeout_s": timeout_s},
                                 timeout_s=timeout_s + 10)
+
+    async def unpause(self, kg: str) -> Dict[str, Any]:
+        return await self._call("POST", f"/keygroups/{kg}/unpause")
 
     async def delete_keygroup(self, kg: str) -> Dict[str, Any]:
         return await self._call("DELETE", f"/keygroups/{kg}", timeout_s=10)

@@ -4,61 +4,22 @@ Redis servers and function processes, in a private network namespace of this tes
 emulated links is tests/komet/test_live.py."""
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import aiohttp
 import pytest
 
 from leonet.komet.apps import CACHE, CRASH
 from leonet.komet.migration import Deployment, MigrationError
-from leonet.komet.nodeapi import NodeClient, NodeError
-from leonet.komet.platform import NamespaceLoop, child_env, wait_for_line, REPO
-
+from leonet.komet.nodeapi import NodeError
 from tests.conftest import require_binary, require_root
 
-SATS = [f"s{i}" for i in range(3)]
-
-
-class Bench:
-    """Three Komet servers and an asyncio loop in their namespace."""
-
-    def __init__(self, tmp: Path):
-        self.netns = f"kmt-test-{os.getpid()}"
-        subprocess.run(["ip", "netns", "add", self.netns], check=True)
-        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
-        self.nodes = [{"name": s, "netns": self.netns, "address": f"127.0.1.{i + 1}"} for i, s in enumerate(SATS)]
-        (tmp / "nodes.json").write_text(json.dumps(self.nodes))
-        self.proc = subprocess.Popen([sys.executable, "-m", "apps.komet.nodehost", "--nodes", str(tmp / "nodes.json"),
-                                      "--state-dir", str(tmp / "state")], stdout=subprocess.PIPE, env=child_env(),
-                                     cwd=str(REPO))
-        assert wait_for_line(self.proc, b"ready", 60), "the node host did not start"
-        self.loop = NamespaceLoop(self.netns)
-        self.session = self.loop.run(self._session())
-        self.clients = {n["name"]: NodeClient(self.session, n["name"], n["address"]) for n in self.nodes}
-
-    async def _session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession()
-
-    def iptables(self, *args: str) -> None:
-        subprocess.run(["ip", "netns", "exec", self.netns, "iptables", *args], check=True)
-
-    def close(self) -> None:
-        self.loop.run(self.session.close())
-        self.loop.close()
-        self.proc.terminate()
-        self.proc.wait(20)
-        subprocess.run(["ip", "netns", "del", self.netns])
+from .bench import Bench
 
 
 @pytest.fixture(scope="module")
 def shared_bench(tmp_path_factory):
     require_root()
     require_binary("redis-server")
-    b = Bench(tmp_path_factory.mktemp("komet-platform"))
+    b = Bench(tmp_path_factory.mktemp("komet-platform"), [f"s{i}" for i in range(3)])
     yield b
     b.close()
 
