@@ -2,10 +2,10 @@
 named as the satellites of komet-live-cache, in a private namespace; no emulation, so
 no live lock): the emulated clock is a number this test advances. A client process
 follows the scheduler's WebSocket pushes and writes and reads throughout."""
+import asyncio
 import csv
+import subprocess
 import sys
-
-import pytest
 
 from leonet.komet import make_strategy
 from leonet.komet.apps import CACHE
@@ -36,7 +36,6 @@ def test_scheduler_plans_from_the_orbit_and_moves_the_cache_without_a_failed_req
         bench.loop.run(sched.start(), 60)
         assert sched.assignment == {"redmond": "s0p0n2"}
         out = tmp_path / "requests.csv"
-        import subprocess
         client = subprocess.Popen(["ip", "netns", "exec", bench.netns, sys.executable, "-m", "apps.komet.client",
                                    "--scheduler", f"ws://127.0.0.1:{WS_PORT}/ws", "--client", "redmond",
                                    "--duration", "120", "--interval", "0.05", "--timeout", "0.5", "--out", str(out)],
@@ -46,7 +45,7 @@ def test_scheduler_plans_from_the_orbit_and_moves_the_cache_without_a_failed_req
             clock[0] += 1
             bench.loop.run(sched.tick(), 60)
             bench.loop.run(sched.deployed(), 60)
-            bench.loop.run(__import__("asyncio").sleep(0.1))
+            bench.loop.run(asyncio.sleep(0.1))
         client.terminate()
         client.wait(20)
         ev = {e["event"]: e for e in sched.events}
