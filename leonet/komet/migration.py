@@ -79,6 +79,7 @@ class Deployment:
     app: AppSpec
     clients: Callable[[str], NodeClient]             #: satellite name -> its API client
     sync_timeout_s: float = 60.0
+    ready_timeout_s: float = 5.0                    #: how long a new satellite's server may take to answer
     #: satellite -> the satellite its replicas were seeded from (None: the primary)
     parent: Dict[str, Optional[str]] = field(default_factory=dict)
     ports: Dict[Tuple[str, str], str] = field(default_factory=dict)   #: (satellite, kg) -> "addr:port"
@@ -109,7 +110,7 @@ class Deployment:
         t: Dict[str, float] = {}
         t0 = time.perf_counter()
         try:
-            t["server_ready_s"] = await node.wait_up(timeout_s=5.0)
+            t["server_ready_s"] = await node.wait_up(timeout_s=self.ready_timeout_s)
         except NodeError as exc:
             raise MigrationError("server ready", sat, exc.detail, t) from None
         created: List[str] = []
