@@ -2,16 +2,17 @@
 run the ground side (scheduler, clients, experiment drivers) inside ground stations.
 
     with LeoNet("komet-live-cache") as net, KometPlatform(net) as komet:
-        with komet.loop("redmond") as ground:         # an asyncio loop in Redmond's namespace
-            ...
-        sched = komet.start_scheduler("cache", station="redmond", clients=["redmond"])
-        client = komet.start_client("cache", "redmond", duration_s=60)
+        ground = komet.loop("redmond")                 # an asyncio loop in Redmond's namespace
+        nodes = {s: NodeClient(session, s, komet.address(s)) for s in net.satellites}
+        sched = GroundScheduler(net.run.engine, Deployment(CACHE, nodes.get), ...)
+        ground.run(sched.serve(komet.address("redmond")))
+        client = komet.spawn("redmond", ["-m", "apps.komet.client", ...], "client.log")
 
-The servers of all satellites run in one process (``apps.komet.nodehost``), each
-satellite's sockets, Redis servers and function instances in its own namespace. The
-scheduler and the clients are processes in their ground stations' namespaces
-(``ip netns exec``), so every request, every replication byte and every control call
-crosses the emulated links.
+(``experiments/komet_fig7.py`` in full.) The servers of all satellites run in one
+process (``apps.komet.nodehost``), each satellite's sockets, Redis servers and function
+instances in its own namespace. The scheduler runs on a loop in its ground station's
+namespace and the clients are processes there (``ip netns exec``), so every request,
+every replication byte and every control call crosses the emulated links.
 """
 from __future__ import annotations
 
