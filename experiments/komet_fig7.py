@@ -171,13 +171,23 @@ def report(args, events, decisions, requests, t0: float, duration: float) -> int
 
 def plot(out: Path, requests, events, migs) -> None:
     plt = matplotlib_agg()
-    wall0 = events[0]["wall"] - (events[0]["offset_s"] - START_S)      # wall time of offset +0
+    walls = np.array([e["wall"] for e in events])
+    offs = np.array([e["offset_s"] for e in events]) - START_S
+
+    def since_start(wall: float) -> float:
+        """Emulated s since +40,500 of a wall time (from the events; 1:1 beyond them)."""
+        if wall <= walls[0]:
+            return offs[0] - (walls[0] - wall)
+        if wall >= walls[-1]:
+            return offs[-1] + (wall - walls[-1])
+        return float(np.interp(wall, walls, offs))
+
     fig, ax = plt.subplots(figsize=(9, 3.5))
     for kind, color in (("get", "tab:blue"), ("put", "tab:orange")):
         rs = [r for r in requests if r["kind"] == kind]
-        ax.scatter([float(r["wall"]) - wall0 for r in rs if r["ok"] == "True"],
+        ax.scatter([since_start(float(r["wall"])) for r in rs if r["ok"] == "True"],
                    [float(r["latency_ms"]) for r in rs if r["ok"] == "True"], s=4, color=color, label=kind)
-        bad = [float(r["wall"]) - wall0 for r in rs if r["ok"] != "True"]
+        bad = [since_start(float(r["wall"])) for r in rs if r["ok"] != "True"]
         if bad:
             ax.scatter(bad, [0] * len(bad), marker="x", color="red", label=f"{kind} failed")
     for m in migs:
