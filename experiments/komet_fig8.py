@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from leonet import LeoNet
 from leonet.komet.apps import CACHE
 from leonet.komet.migration import Deployment
 from leonet.komet.nodeapi import NodeClient, NodeError
-from leonet.komet.platform import KometPlatform
+from leonet.komet.platform import KometPlatform, LocalKomet
 
 START_S = 40500
 SOURCE, TARGET = "s0p0n2", "s0p0n1"          #: serving Redmond at +40,500 s, and the next one
@@ -50,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="0, 50 and 100 MB, one repetition (CI)")
     p.add_argument("--repetitions", type=int, default=None, help="per size (default 3, quick 1)")
     p.add_argument("--sizes", default=None, help="MB, comma-separated (default 0,100,...,1000; quick 0,50,100)")
+    p.add_argument("--no-emulation", action="store_true",
+                   help="the two satellites as Komet servers in one private namespace (loopback, no emulated "
+                        "link): a lower bound, not the paper's setting")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "komet", help="output folder")
     return p
 
@@ -120,17 +124,25 @@ def main() -> int:
         sizes = [int(x) for x in args.sizes.split(",")]
     reps = args.repetitions or (1 if args.quick else 3)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with LeoNet("komet-live-cache", clock="manual", offset_s=START_S) as net, \
-            KometPlatform(net, satellites=[SOURCE, TARGET]) as komet:
-        ground = komet.loop("redmond")
-        session = ground.run(_session())
-        nodes = {s: NodeClient(session, s, komet.address(s)) for s in (SOURCE, TARGET)}
-        path = net.path(SOURCE, TARGET)
-        print(f"{SOURCE} -> {TARGET}: {path.delay_ms:.2f} ms one way over {len(path.hops) - 1} hop(s)")
-        for mb in tqdm([m for m in sizes for _ in range(reps)], desc="fig8 (runs)"):
-            rows.append(ground.run(one_run(nodes, mb), 1800))
-        ground.run(session.close())
+    runs = [m for m in sizes for _ in range(reps)]
+    if args.no_emulation:
+        with tempfile.TemporaryDirectory(prefix="leonet-komet-fig8-") as tmp:
+            local = LocalKomet(Path(tmp), [SOURCE, TARGET])
+            try:
+                print(f"{SOURCE} -> {TARGET}: loopback in {local.netns} (no emulation)")
+                rows = [local.loop.run(one_run(local.clients, mb), 1800) for mb in tqdm(runs, desc="fig8 (runs)")]
+            finally:
+                local.close()
+    else:
+        with LeoNet("komet-live-cache", clock="manual", offset_s=START_S) as net, \
+                KometPlatform(net, satellites=[SOURCE, TARGET]) as komet:
+            ground = komet.loop("redmond")
+            session = ground.run(_session())
+            nodes = {s: NodeClient(session, s, komet.address(s)) for s in (SOURCE, TARGET)}
+            path = net.path(SOURCE, TARGET)
+            print(f"{SOURCE} -> {TARGET}: {path.delay_ms:.2f} ms one way over {len(path.hops) - 1} hop(s)")
+            rows = [ground.run(one_run(nodes, mb), 1800) for mb in tqdm(runs, desc="fig8 (runs)")]
+            ground.run(session.close())
     write_csv(args.out / "fig8_runs.csv", rows, list(rows[0]))
     table = []
     for mb in sizes:

@@ -189,6 +189,50 @@ class KometPlatform:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class LocalKomet:
+    """Komet servers without an emulation: satellites ``names`` on 127.0.1.x in one
+    private network namespace (``kmt-<pid>-<n>``, not ``ln-``: a live run's clean-up
+    leaves it alone), and an asyncio loop there. For the platform's tests and
+    ``experiments/komet_fig8.py --no-emulation``; needs root, not the live lock."""
+
+    def __init__(self, workdir: Path, names: List[str]):
+        self.netns = f"kmt-{os.getpid()}-{len(names)}"
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        try:
+            subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+            self.nodes = [{"name": s, "netns": self.netns, "address": f"127.0.1.{i + 1}"}
+                          for i, s in enumerate(names)]
+            (workdir / "nodes.json").write_text(json.dumps(self.nodes))
+            self.proc = subprocess.Popen([sys.executable, "-m", "apps.komet.nodehost", "--nodes",
+                                          str(workdir / "nodes.json"), "--state-dir", str(workdir / "state")],
+                                         stdout=subprocess.PIPE, env=child_env(), cwd=str(REPO),
+                                         preexec_fn=_die_with_parent)
+            if not wait_for_line(self.proc, b"ready", 60):
+                raise LeonetError(f"the Komet servers did not start in {self.netns}")
+            self.loop = NamespaceLoop(self.netns)
+            self.session = self.loop.run(_new_session())
+        except BaseException:
+            subprocess.run(["ip", "netns", "del", self.netns])
+            raise
+        from .nodeapi import NodeClient
+        self.clients = {n["name"]: NodeClient(self.session, n["name"], n["address"]) for n in self.nodes}
+
+    def iptables(self, *args: str) -> None:
+        """Run iptables in the namespace (the tests' link faults)."""
+        subprocess.run(["ip", "netns", "exec", self.netns, "iptables", *args], check=True)
+
+    def close(self) -> None:
+        self.loop.run(self.session.close())
+        self.loop.close()
+        _terminate(self.proc, grace_s=20)
+        subprocess.run(["ip", "netns", "del", self.netns])
+
+
+async def _new_session():
+    import aiohttp
+    return aiohttp.ClientSession()
+
+
 def _readline(stream, timeout_s: float) -> bytes:
     out: List[bytes] = []
     t = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
