@@ -171,7 +171,11 @@ class GroundScheduler:
             t = await self.deployment.remove(sat)
         except MigrationError as exc:
             self.event("undeploy_failed", node=sat, step=exc.step, error=str(exc))
-            return
+            try:                                # unreachable (left the box, died): forget it if
+                t = await self.deployment.remove(sat, reachable=False)   # it held no primary
+            except MigrationError as again:
+                self.event("undeploy_failed", node=sat, step=again.step, error=str(again))
+                return
         self.event("undeploy_complete", node=sat, **{k: round(v, 4) for k, v in t.items()})
 
     async def _settle(self, retry: bool = False) -> None:
