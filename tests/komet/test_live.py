@@ -73,7 +73,7 @@ def test_scheduler_migrates_against_the_orbit_without_a_failed_request(live, tmp
     failed = [r for r in rows if r["ok"] != "True"]
     assert not failed, failed[:5]
     assert {r["node"] for r in rows} == {"s0p0n2", "s0p0n1"}
-    assert len(rows) > 50
+    assert len(rows) >= 10                                # the manual clock runs fast: a few seconds
     new = clients["s0p0n1"]
     written = [r for r in rows if r["kind"] == "put"]
     for i in range(len(written)):                         # every acknowledged write is at the new satellite
