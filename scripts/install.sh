@@ -25,6 +25,7 @@ apt_packages=(
     python3-venv python3-dev
     ca-certificates
     gcc libc6-dev pkg-config libnetfilter-queue-dev libmnl-dev
+    redis-server   # Komet's keygroups (leonet.komet.platform)
 )
 # Debian's kubectl 1.20 (kubernetes-client), to test the control plane's API compatibility. Where another
 # package owns /usr/bin/kubectl (e.g. the Google Cloud SDK's), it is unpacked into the venv further down.

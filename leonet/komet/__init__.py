@@ -9,6 +9,11 @@
   RTT, replicas
 * :mod:`.config`       the scenario's ``komet:`` section
 
+The live platform (root; docs/komet.md, "The live platform"), imported from its
+modules: :mod:`.platform` (the satellites' Komet servers on a running emulation),
+:mod:`.nodeapi` (their API client), :mod:`.migration` (Sec. 3.1's procedure),
+:mod:`.scheduler` (the ground scheduler), :mod:`.apps` (the applications).
+
 Typical use::
 
     from leonet.orbits import load_constellation
