@@ -15,5 +15,6 @@ test_package() {  # PACKAGE WHY
 }
 test_package vagrant "to validate vagrant/Vagrantfile; no VM is booted here"
 test_package chromium "to test the live view in a real headless browser"
+test_package traceroute "to check that packets take the engine's hops, hop by hop"
 cd "$repo"
 exec "${LEONET_VENV:-$repo/.venv}/bin/python" -m pytest -q -ra "${@:-tests}"

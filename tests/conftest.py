@@ -12,4 +12,4 @@ def require_root() -> None:
 
 def require_binary(name: str) -> None:
     if shutil.which(name) is None:
-        pytest.skip(f"needs `{name}` on PATH; scripts/install.sh installs it")
+        pytest.skip(f"needs `{name}` on PATH; scripts/test.sh installs it")
