@@ -60,7 +60,8 @@ def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray, Optional[Links]]:
         plane = None
         hops = stable_next_hops(_previous, snap.routes(_destinations), snap.links, len(snap.nodes),
                                 _hysteresis_ms)
-        _previous = hops
+        if _hysteresis_ms > 0:  # the only use of the previous table: keep none by default
+            _previous = hops
     dtype = np.int16 if len(snap.nodes) < 32767 else np.int32  # halves what crosses the pipe
     snap._graph = None  # rebuilt on demand; not worth pickling
     return snap, hops.astype(dtype), plane
