@@ -108,11 +108,20 @@ class Admin:
         return asyncio.run_coroutine_threadsafe(getattr(self.conns[gs], method)(*a, **kw), self.loop).result(timeout)
 
     def pods(self) -> Dict[str, dict]:
-        """Every pod, from the plane whose node owns it (where it is bound)."""
-        out = {}
+        """Every pod, from the plane its node is Bound on (else from the first plane listing it); each
+        copy is annotated with ``_planes``, every plane that lists the pod."""
+        from leonet.controlplane.binding import BOUND, binding_state
+        out: Dict[str, dict] = {}
         for gs in self.cluster.planes:
+            bound = {n["metadata"]["name"] for n in self.call(gs, "list", "v1", "nodes")["items"]
+                     if binding_state(n) == BOUND}
             for p in self.call(gs, "list", "v1", "pods")["items"]:
-                out.setdefault(p["metadata"]["name"], p)
+                name = p["metadata"]["name"]
+                planes = out[name]["_planes"] if name in out else []
+                if name not in out or p.get("spec", {}).get("nodeName") in bound:
+                    out[name] = p
+                planes.append(gs)
+                out[name]["_planes"] = planes
         return out
 
     def close(self) -> None:
@@ -242,14 +251,8 @@ def main() -> int:
         res["agents_stats"] = cluster.stats()
         res["daemons"] = ks.stats()
         admin.close()
-    restarts = 0
-    changed = []
-    for name, p in before.items():
-        q = after.get(name)
-        cs0, cs1 = p["status"]["containerStatuses"][0], (q or {}).get("status", {}).get("containerStatuses", [{}])[0]
-        if q is None or cs1.get("containerID") != cs0.get("containerID") or cs1.get("restartCount", 0) != 0:
-            restarts += 1
-            changed.append(name)
+    changed = changed_pods(before, after)
+    restarts = len(changed)
     finished = [r for r in records if r["outcome"] == "Finished"]
     failed = [r for r in records if r["outcome"] != "Finished"]
     durations = np.array([r["duration_s"] for r in finished if r["duration_s"] is not None]) * 1e3
@@ -260,7 +263,10 @@ def main() -> int:
                 "duration_ms_max": float(durations.max()) if len(durations) else None,
                 "invisibility_total_s": visibility["invisible_total_s"], "invisibility_samples": visibility["samples"],
                 "invisible_nodes": sorted(visibility["invisible_s"]), "pod_restarts": restarts,
-                "pods_changed": changed[:20], "http_sent": web["sent"], "http_failures": web["failures"],
+                "pods_changed": changed,
+                "pods_on_several_planes": sum(len(q.get("_planes", [])) > 1 for q in after.values()),
+                "invisibility_gaps": visibility["gaps"],
+                "plane_down_samples": visibility["plane_down_samples"], "http_sent": web["sent"], "http_failures": web["failures"],
                 "http_targets": len(targets), "probe_planes": visibility["planes"], "wall_s": round(watch(), 1)})
     (args.out / "handover_summary.json").write_text(json.dumps(res, indent=1, default=str))
     write_csv(args.out / "handover_runs.csv",
@@ -285,6 +291,27 @@ def main() -> int:
     print_table(rows, ["quantity", "ours", "paper"])
     plot(args.out, finished, durations)
     return 0
+
+
+def changed_pods(before: Dict[str, dict], after: Dict[str, dict]) -> Dict[str, str]:
+    """Pods that did not survive the run untouched, each with why: missing from every plane at the end,
+    another process (containerID) or a restart count above zero."""
+    changed: Dict[str, str] = {}
+    for name, p in before.items():
+        q = after.get(name)
+        if q is None:
+            changed[name] = "missing"
+            continue
+        cs0 = p["status"]["containerStatuses"][0]
+        cs1 = (q.get("status", {}).get("containerStatuses") or [{}])[0]
+        if cs1.get("containerID") != cs0.get("containerID"):
+            changed[name] = f"containerID {cs0.get('containerID')} -> {cs1.get('containerID')}"
+        elif cs1.get("restartCount", 0) != 0:
+            changed[name] = f"restartCount {cs1.get('restartCount')}"
+        else:
+            continue
+        changed[name] += f" (listed by {', '.join(q.get('_planes', []))})"
+    return changed
 
 
 def plot(out: Path, finished: List[dict], durations: np.ndarray) -> None:
