@@ -6,7 +6,7 @@ import csv
 import sys
 import time
 from pathlib import Path
-from typing import List, Sequence
+from typing import Callable, List, NoReturn, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a fresh clone without installing
@@ -54,3 +54,18 @@ class Stopwatch:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.t0
+
+
+def run_main(main: Callable[[], Optional[int]]) -> NoReturn:
+    """Run an experiment's ``main`` as a command: a user error (a bad option value, a station not in
+    the scenario...) prints one line naming it and exits 2, as the ``leonet`` command does; Ctrl-C
+    exits 130 after the run's own teardown."""
+    from leonet.errors import LeonetError
+    try:
+        code = main()
+    except LeonetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import yaml
 
+from common import run_main
 from kubespace_common import (DAY_S, Stopwatch, load, matplotlib_agg, parser, path_tensor, print_table,
                               save_figure, write_csv)
 from leonet.controlplane.cluster import ControlPlaneCluster
@@ -388,4 +389,4 @@ def plot(out: Path, finished: List[dict], durations: np.ndarray) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -45,11 +45,24 @@ def test_handover_timeline_quick_run_on_the_live_emulation(tmp_path):
     summary = json.loads((tmp_path / "handover_summary.json").read_text())
     assert summary["handovers"] >= 1 and summary["handovers_failed"] == 0, summary
     assert summary["invisibility_total_s"] == 0 and summary["pod_restarts"] == 0 and summary["http_failures"] == 0
-    for name in ("handover_runs.csv", "handover_timeline.csv"):
+    for name in ("handover_runs.csv", "handover_timeline.csv", "handover_progress.csv"):
         assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "logs" / "controlplanes" / "agents.log").exists()   # the run's evidence is kept
     with open(tmp_path / "handover_timeline.csv", newline="") as fh:
         assert [int(r["step"]) for r in csv.DictReader(fh)] == list(range(1, 18))
     assert (tmp_path / "handover_timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_handover_timeline_names_an_unknown_plane_station_and_exits_2(tmp_path):
+    """A user error in an experiment's options is one line and exit 2, before anything starts."""
+    import os
+    if os.geteuid() != 0:
+        pytest.skip("the experiment refuses to start without root before it reads --planes")
+    run = subprocess.run([sys.executable, str(ROOT / "experiments" / "kubespace_handover_timeline.py"),
+                          "--planes", "city-Cali,Atlantis", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and "Atlantis" in run.stderr, run.stderr[-2000:]
 
 
 def test_cnpa_gap_quick_run_compares_both_modes_with_the_optimum(out):
