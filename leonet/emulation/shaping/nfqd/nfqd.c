@@ -12,9 +12,14 @@
  *  - loss is a drop verdict at arrival;
  *  - path anchoring: a packet's nominal release at its previous hop is remembered
  *    (keyed by the IPv4 header fields forwarding does not change), and at the next
- *    hop it is due at nominal + (transit - typical transit) + delay, so the daemon's
- *    lateness and fixed overhead are not added up along a path, while real waiting in
- *    between (a tbf bandwidth queue) is kept;
+ *    hop it is due at nominal + delay, so the daemon's lateness and fixed overhead
+ *    are not added up along a path. Real waiting in between (a tbf bandwidth queue)
+ *    is emulated time and kept: the daemon models each link end's tbf from what it
+ *    releases there (OP_RATE gives rate and bucket), and where the model says the
+ *    packet met a queue, the next hop adds (transit - typical transit). Any other
+ *    wait (for the daemon, for the kernel's forwarding on a busy machine) is made up
+ *    at the next hop; those waits are counted (wait_hist) for the health monitor,
+ *    because the same waits in the end hosts' kernels cannot be made up;
  *  - the timer is armed `lead` early and the due time is then awaited by polling,
  *    within a CPU budget shared by all workers.
  *
