@@ -39,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -81,6 +82,8 @@
 #define COPY_RANGE 64            /* the IPv4 header and the first 8 bytes after it: the anchor key */
 #define RECV_BATCH 32            /* messages per recvmmsg: one pass over a socket */
 #define MSG_BUF 512              /* one packet message (20 bytes of payload) fits */
+/* A kernel receive timestamp older than this is not trusted (a clock step) */
+#define MAX_STAMP_AGE_NS 200000000LL
 /* Receive buffer of a namespace's socket. It bounds the hidden wait of packets the
  * daemon has not read yet (about 2,500 messages here: tens of ms at the most); a
  * daemon that falls further behind loses packets, which the kernel counts and the
@@ -209,6 +212,8 @@ struct worker {
     uint64_t wait_hist[HBINS];     /* hop-to-hop waits not explained by a tbf queue (made up) */
     uint64_t packets, released, batches, dropped_loss, enobufs, verdict_errors, unknown_queue, anchored;
     uint64_t absorbed, behind;     /* anchored hops whose wait was made up; packets past due on arrival */
+    uint64_t stamped;              /* arrivals dated by the kernel's receive timestamp */
+    int64_t real_offset;           /* CLOCK_REALTIME - CLOCK_MONOTONIC at the last receive */
     uint64_t held;
     int64_t spin_ns, busy_ns;      /* in polling passes; handling packets and verdicts */
     int64_t credit_ns, credit_at;  /* polling credit (see spin_allowed) */
@@ -520,6 +525,23 @@ static bool packet_key(const uint8_t *ip, uint16_t len, struct key *k) {
     return true;
 }
 
+/* When a packet held on arrival (PREROUTING) reached this node: the kernel stamps it
+ * as its veth hands it over (netdev_tstamp_prequeue, with timestamps switched on by
+ * the daemon's own SO_TIMESTAMPNS socket), before it waits for the kernel's receive
+ * processing and for the daemon. That wait is not emulated time; without the stamp
+ * it would be added to the first hop of every node's own packets, where no anchor can
+ * make it up. Forwarded packets lose the stamp (ip_forward clears it): `now`. */
+static int64_t arrival_time(struct worker *w, struct nlattr *stamp, bool egress, int64_t now) {
+    if (egress || !stamp || mnl_attr_get_payload_len(stamp) < sizeof(struct nfqnl_msg_packet_timestamp))
+        return now;
+    const struct nfqnl_msg_packet_timestamp *ts = mnl_attr_get_payload(stamp);
+    int64_t real = (int64_t)be64toh(ts->sec) * NS_PER_S + (int64_t)be64toh(ts->usec) * 1000;
+    int64_t at = real - w->real_offset;
+    if (at > now || now - at > MAX_STAMP_AGE_NS) return now;
+    w->stamped++;
+    return at;
+}
+
 static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, int64_t now) {
     struct nlattr *attr[NFQA_MAX + 1] = {0};
     if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return;
@@ -551,13 +573,14 @@ static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, 
     }
     int64_t prev_nominal, prev_released;
     bool prev_queued;
+    int64_t arrived = arrival_time(w, attr[NFQA_TIMESTAMP], p.egress, now);
     bool anchoring = atomic_load_explicit(&D.anchoring, memory_order_relaxed);
     if (p.keyed && anchoring && anchor_take(&p.key, now, &prev_nominal, &prev_released, &prev_queued)) {
         /* due when the previous hop should have released it, plus this hop's delay,
          * plus its real time in between beyond the daemon's own hand-on cost: a wait
          * in a tbf queue is emulated time and kept; any other wait (for the daemon,
          * for the kernel's forwarding on a busy machine) is not, and is made up here */
-        int64_t transit = now - prev_released, wait = transit - w->floor_ns;
+        int64_t transit = arrived - prev_released, wait = transit - w->floor_ns;
         if (prev_queued || !atomic_load_explicit(&D.absorb_waits, memory_order_relaxed)) {
             p.nominal = prev_nominal + wait + q->delay_ns;
         } else {
@@ -568,7 +591,7 @@ static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, 
         w->anchored++;
         note_transit(w, transit);
     } else {
-        p.nominal = now + q->hold_ns;
+        p.nominal = arrived + q->hold_ns;
     }
     p.due = p.nominal > q->last_due ? p.nominal : q->last_due;
     q->last_due = p.due;
@@ -616,6 +639,9 @@ static bool receive(struct worker *w, struct ns *ns) {
         return false;
     }
     int64_t now = now_ns();
+    struct timespec real;
+    clock_gettime(CLOCK_REALTIME, &real);
+    w->real_offset = (int64_t)real.tv_sec * NS_PER_S + real.tv_nsec - now;
     for (int i = 0; i < n; i++) {
         int len = (int)w->msgs[i].msg_len;
         const struct nlmsghdr *nlh = (const struct nlmsghdr *)w->bufs[i];
@@ -1064,7 +1090,7 @@ static char *stats_json(bool kernel) {
     if (kernel) read_kernel_counters();
     uint64_t late[HBINS] = {0}, transit[HBINS] = {0}, waits[HBINS] = {0};
     uint64_t packets = 0, released = 0, batches = 0, dropped = 0, enobufs = 0, verr = 0, unknown = 0,
-             anchored = 0, held = 0, absorbed = 0, behind = 0;
+             anchored = 0, held = 0, absorbed = 0, behind = 0, stamped = 0;
     uint32_t queues = 0, namespaces = 0;
     int64_t lead = 0, floor_ns = 0, spin_ns = 0;
     struct sbuf b = {malloc(16384), 0, 16384};
@@ -1078,7 +1104,7 @@ static char *stats_json(bool kernel) {
         for (int k = 0; k < HBINS; k++) {
             late[k] += w->late_hist[k]; transit[k] += w->transit_hist[k]; waits[k] += w->wait_hist[k];
         }
-        absorbed += w->absorbed; behind += w->behind;
+        absorbed += w->absorbed; behind += w->behind; stamped += w->stamped;
         packets += w->packets; released += w->released; batches += w->batches; dropped += w->dropped_loss;
         enobufs += w->enobufs; verr += w->verdict_errors; unknown += w->unknown_queue;
         anchored += w->anchored; held += w->held;
@@ -1121,8 +1147,8 @@ static char *stats_json(bool kernel) {
     sb_printf(&b, "\"packets\": %" PRIu64 ", \"released\": %" PRIu64 ", \"dropped_loss\": %" PRIu64
               ", \"batches\": %" PRIu64 ", \"enobufs\": %" PRIu64 ", \"verdict_errors\": %" PRIu64
               ", \"unknown_queue\": %" PRIu64 ", \"anchored\": %" PRIu64 ", \"absorbed\": %" PRIu64
-              ", \"behind\": %" PRIu64 ", \"absorb_waits\": %s}",
-              packets, released, dropped, batches, enobufs, verr, unknown, anchored, absorbed, behind,
+              ", \"behind\": %" PRIu64 ", \"stamped\": %" PRIu64 ", \"absorb_waits\": %s}",
+              packets, released, dropped, batches, enobufs, verr, unknown, anchored, absorbed, behind, stamped,
               atomic_load(&D.absorb_waits) ? "true" : "false");
     free(wk.p);
     return b.p;
@@ -1330,6 +1356,10 @@ int main(int argc, char **argv) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Switch the kernel's receive timestamps on (a global switch: any socket asking
+     * for them does it), so that packets held on arrival carry theirs (arrival_time). */
+    int stamps = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
+    if (stamps >= 0) setsockopt(stamps, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     D.home_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (D.home_ns < 0) die("cannot open /proc/self/ns/net: %s", strerror(errno));
     atomic_store(&D.max_lead_ns, MAX_LEAD_NS);
