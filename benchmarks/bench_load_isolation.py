@@ -183,7 +183,8 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
     if implementation == "netem":  # parity: the same flows on the kernel's qdisc
         run = EmulationRun.from_scenario("demo", backend="netem")
     else:
-        run = EmulationRun.from_scenario("demo", backend="nfqueue", nfqueue_daemon=implementation)
+        run = EmulationRun.from_scenario("demo", backend="nfqueue",
+                                         nfqueue_daemon=implementation.replace("-keep-waits", ""))
     window = 15 + 3 * (seconds + 5) + 10
     offset, hops_loaded, hops_probed = disjoint_window(run, window)
     run.config = run.config.with_overrides(offset_s=offset)
@@ -193,6 +194,8 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
         t0 = time.perf_counter()
         run.start()
         out["bring_up_s"] = time.perf_counter() - t0
+        if implementation == "c-keep-waits":  # the previous anchoring: every hop-to-hop wait is kept
+            run.shaper.set_absorb_waits(False)
         ticker = threading.Thread(target=run.controller.run, args=(window + 30,), daemon=True)
         ticker.start()
         a, b = (run.node(n) for n in LOADED_PAIR)
@@ -454,8 +457,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--part", choices=("issue", "sweep", "bulk", "all"), default="all")
     ap.add_argument("--implementations", default="python,c",
-                    help="issue part: nfqueue daemons (python, c) to compare, in order; `netem` adds the same "
-                         "flows on the netem backend where the kernel has sch_netem (parity)")
+                    help="issue part: nfqueue daemons (python, c) to compare, in order; `c-keep-waits` is the "
+                         "compiled one adding every hop-to-hop wait to the path (the previous anchoring); `netem` "
+                         "adds the same flows on the netem backend where the kernel has sch_netem (parity)")
     ap.add_argument("--seconds", type=float, default=20.0, help="issue part: seconds per iperf3 run")
     ap.add_argument("--sweep-seconds", type=float, default=4.0)
     ap.add_argument("--sweep-implementations", default="c,python", help="sweep part: daemons, in order")
