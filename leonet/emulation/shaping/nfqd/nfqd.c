@@ -498,16 +498,18 @@ static int64_t tbf_bytes(uint32_t len) {
     return (int64_t)len + 14 + (int64_t)(len / 1448) * 66;
 }
 
-/* Feed a released packet to its link end's tbf model: true when it meets a queue
- * there (the bucket had fewer tokens than the packet needs). The model's bucket runs
- * into debt like tbf's backlog does, so the packets after a burst wait too. */
+/* Feed a released packet to its link end's tbf model: true when it may meet a queue
+ * there (the bucket had fewer tokens than the packet needs, with an eighth of the
+ * bucket to spare for the model's inexact byte count: a doubtful wait is kept rather
+ * than made up). The model's bucket runs into debt like tbf's backlog does, so the
+ * packets after a burst wait too. */
 static bool tbf_queues(struct queue *q, const struct pkt *p, int64_t now) {
     if (!q->rate_Bps || !p->egress) return false;
     double refill = (double)(now - q->tokens_at) * (double)q->rate_Bps / 1e9;
     q->tokens_at = now;
     q->tokens = q->tokens + refill > (double)q->burst ? (double)q->burst : q->tokens + refill;
     q->tokens -= (double)tbf_bytes(p->len);
-    return q->tokens < 0;
+    return q->tokens < (double)q->burst / 8.0;
 }
 
 static bool packet_key(const uint8_t *ip, uint16_t len, struct key *k) {
