@@ -104,9 +104,12 @@ def iperf3(client_ns: str, server_ns: str, address: str, seconds: float, flows: 
         return {"mbps": s["bits_per_second"] / 1e6 * (1 - s.get("lost_percent", 0) / 100.0),
                 "sent_mbps": s["bits_per_second"] / 1e6, "lost_percent": s.get("lost_percent", 0.0)}
     per_second = [round(i["sum"]["bits_per_second"] / 1e6) for i in data["intervals"]]
+    senders = [st["sender"] for st in end.get("streams", []) if "sender" in st]
     return {"mbps": end["sum_received"]["bits_per_second"] / 1e6,
             "steady_mbps": statistics.median(per_second[1:]) if len(per_second) > 2 else None,
-            "retransmits": end["sum_sent"].get("retransmits"), "per_second": per_second}
+            "retransmits": end["sum_sent"].get("retransmits"), "per_second": per_second,
+            "min_rtt_ms": min((x.get("min_rtt", 0) for x in senders), default=0) / 1000.0,
+            "mean_rtt_ms": statistics.mean(x.get("mean_rtt", 0) for x in senders) / 1000.0 if senders else None}
 
 
 # ---------------------------------------------------------------------- part 1: the issue's experiment
@@ -253,7 +256,9 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
         out["disjoint_pairs"] = {"tcp": results, "jain": jain,
                                  "daemon_cpu_cores": (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0)}
         print(f"[{implementation}] two disjoint paths at once, 1 flow each: "
-              + ", ".join(f"{k} {v.get('mbps', 0):.0f} Mbit/s" for k, v in results.items())
+              + ", ".join(f"{k} {v.get('mbps', 0):.0f} Mbit/s (per second {v.get('per_second')}, retransmits "
+                          f"{v.get('retransmits')}, RTT min/mean {v.get('min_rtt_ms') or 0:.1f}/"
+                          f"{v.get('mean_rtt_ms') or 0:.1f} ms)" for k, v in results.items())
               + f"; Jain fairness {jain:.3f}; daemon CPU {out['disjoint_pairs']['daemon_cpu_cores']:.2f} cores",
               flush=True)
         run.controller.stop()
