@@ -240,6 +240,7 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
                   f"daemon saw: {fmt_counters(r['daemon'])}", flush=True)
         # several flows on disjoint paths at once: the two pairs, one flow each
         cpu0, w0 = daemon_cpu(run.shaper), time.monotonic()
+        st0, episodes0 = run.shaper.health_counters(), len(run.shaper_health().episodes)
         pairs = [LOADED_PAIR, PROBED_PAIR]
         results: Dict[str, Dict] = {}
 
@@ -254,13 +255,17 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
         rates = [r.get("mbps", 0.0) for r in results.values()]
         jain = sum(rates) ** 2 / (len(rates) * sum(r * r for r in rates)) if any(rates) else 0.0
         out["disjoint_pairs"] = {"tcp": results, "jain": jain,
-                                 "daemon_cpu_cores": (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0)}
+                                 "daemon_cpu_cores": (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0),
+                                 "daemon": phase_counters(st0, run.shaper.health_counters()),
+                                 "overload_episodes": [e.describe()
+                                                       for e in run.shaper_health().episodes[episodes0:]]}
         print(f"[{implementation}] two disjoint paths at once, 1 flow each: "
               + ", ".join(f"{k} {v.get('mbps', 0):.0f} Mbit/s (per second {v.get('per_second')}, retransmits "
                           f"{v.get('retransmits')}, RTT min/mean {v.get('min_rtt_ms') or 0:.1f}/"
                           f"{v.get('mean_rtt_ms') or 0:.1f} ms)" for k, v in results.items())
-              + f"; Jain fairness {jain:.3f}; daemon CPU {out['disjoint_pairs']['daemon_cpu_cores']:.2f} cores",
-              flush=True)
+              + f"; Jain fairness {jain:.3f}; daemon CPU {out['disjoint_pairs']['daemon_cpu_cores']:.2f} cores; "
+              f"overload reported: {out['disjoint_pairs']['overload_episodes'] or 'no'}; "
+              f"daemon saw: {fmt_counters(out['disjoint_pairs']['daemon'])}", flush=True)
         run.controller.stop()
         ticker.join()
         out["controller"] = run.controller.stats.summary()
