@@ -1,7 +1,7 @@
 """The Krios scheduler's filter and score without an API server: node objects as a
 watch cache holds them, replaced by new versions as status updates arrive (the
 per-object facts must follow), nodes added and removed (the zones manager must
-follow), and the resource filter."""
+follow), the resource filter; and the controller's lead time at emulation speeds."""
 import asyncio
 import copy
 
@@ -90,3 +90,21 @@ def test_full_nodes_are_filtered_and_no_member_means_no_decision(sched, shell1):
     assert "none of them on a satellite in zone sf" in d.reason
     sched.noop = True
     assert sched.decide(pod("b")).node not in members
+
+
+def test_the_automatic_lead_scales_its_real_time_parts_with_the_emulation_speed(shell1):
+    """At speed s, t_i, t_AT and the DNS switch each let s emulated seconds pass."""
+    from leonet.krios.controller import LeoController
+    from leonet.krios.endpoints import Endpoints
+    from leonet.krios.timeline import PAPER_PATH_ERROR_S
+    cfg = krios_config(shell1.scenario)
+
+    async def lead(rate: float) -> float:
+        ctrl = LeoController(None, shell1, cfg, FixedRateClock(0.0, rate), Endpoints())
+        ctrl.init_samples.append(2.0)
+        return ctrl.lead_s("proactive"), ctrl.lead_s("reactive")
+    one, zero = asyncio.run(lead(1.0))
+    six, _ = asyncio.run(lead(6.0))
+    assert zero == 0.0
+    assert one == pytest.approx(PAPER_PATH_ERROR_S + 2.0 + cfg.transfer_s + cfg.dns_ttl_s)
+    assert six - PAPER_PATH_ERROR_S == pytest.approx(6 * (one - PAPER_PATH_ERROR_S))
