@@ -2,10 +2,12 @@
 a no-op scheduler (a random feasible node), for 10, 50 and 100 apps each in a
 different zone (paper: within 3-5 %).
 
-Both schedulers are the same daemon (:mod:`leonet.krios.daemon`; the no-op one with
-``--noop``) in the control station's namespace, against the embedded control plane
-there, with every satellite of shell 1 registered as a node by its agent over the
-emulated links. For each N, N pods (zones: the largest cities between 50 S and 50 N,
+Both schedulers are the same daemon (:mod:`leonet.krios.daemon`, scheduler component
+only; the no-op one with ``--noop``), started alike in the control station's
+namespace, against the embedded control plane there, with every satellite of shell 1
+registered as a node by its agent over the emulated links. (The run's own Krios
+daemon, scheduler and LEO controller, ignores the experiment's pods: they carry
+another scheduler name and no app label.) For each N, N pods (zones: the largest cities between 50 S and 50 N,
 at least 300 km apart, 50 km each) are created at once; a pod's scheduling time runs
 from its creation request to the watch event that shows it bound (the paper's time to
 "Scheduled"); the schedulers' own decision times (filter + score) are reported too.
@@ -53,11 +55,13 @@ def city_zones(count: int, usable=lambda zone: True, radius_km: float = 50.0) ->
     return zones
 
 
+#: scheduler name -> the daemon's extra arguments
+SCHEDULERS = {"krios-fig13": [], "noop-fig13": ["--noop"]}
+
+
 def pod(name: str, zone: str, scheduler: str) -> dict:
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"krios.leonet.io/app": name, "krios.leonet.io/handover": "none",
-                                                  "fig13": "1"},
-                         "annotations": {"krios.leonet.io/zone": zone}},
+            "metadata": {"name": name, "labels": {"fig13": "1"}, "annotations": {"krios.leonet.io/zone": zone}},
             "spec": {"schedulerName": scheduler, "terminationGracePeriodSeconds": 0,
                      "containers": [{"name": "app", "image": "none", "command": ["sleep", "3600"]}]}}
 
@@ -121,17 +125,21 @@ def main() -> int:
         n_nodes = len(live.cluster.assignment)
         print(f"Fig. 13: {n_nodes} nodes registered in {live.timings['registration_s']:.0f} s; "
               f"{len(zones)} zones", flush=True)
-        noop_stats = folder / "noop-stats.json"
-        noop = subprocess.Popen(["ip", "netns", "exec", live.run.node("Control").netns, sys.executable, "-m",
-                                 "leonet.krios.daemon", "--kubeconfig", live.cluster.planes["Control"].kubeconfig,
-                                 "--scenario", str(scenario), "--components", "scheduler", "--noop",
-                                 "--scheduler-name", "noop", "--endpoints", "none", "--stats", str(noop_stats)],
-                                stdout=subprocess.PIPE, stderr=open(folder / "noop.log", "wb"), text=True)
-        assert noop.stdout.readline().strip() == "READY"
+        daemons = {}
+        for name, extra in SCHEDULERS.items():
+            daemons[name] = subprocess.Popen(
+                ["ip", "netns", "exec", live.run.node("Control").netns, sys.executable, "-m", "leonet.krios.daemon",
+                 "--kubeconfig", live.cluster.planes["Control"].kubeconfig, "--scenario", str(scenario),
+                 "--components", "scheduler", "--scheduler-name", name, "--endpoints", "none",
+                 "--stats", str(folder / f"{name}-stats.json"), *extra],
+                stdout=subprocess.PIPE, stderr=open(folder / f"{name}.log", "wb"), text=True)
+        for name, proc in daemons.items():
+            if proc.stdout.readline().strip() != "READY":
+                raise SystemExit(f"the {name} scheduler did not start; see {folder / (name + '.log')}")
         jobs = [(n, s, r) for r in range(args.repeats) for n in counts for s in ("krios", "noop")]
         for n, sched, rep in tqdm(jobs, desc="batches", unit="batch"):
             names = [(f"{sched}-{n}-{rep}-{k}", f"city-{k}") for k in range(n)]
-            bound = live.call(batch(live.conn, names, sched))
+            bound = live.call(batch(live.conn, names, f"{sched}-fig13"))
             live.call(clear(live.conn), timeout=300)
             times = np.array(list(bound.values()))
             rows.append({"scheduler": sched, "apps": n, "repeat": rep, "bound": len(bound),
@@ -139,10 +147,11 @@ def main() -> int:
                          "median_ms": 1000 * np.median(times) if len(times) else None,
                          "p95_ms": 1000 * np.percentile(times, 95) if len(times) else None,
                          "names": [x for x, _ in names]})
-        noop.terminate()
-        noop.wait(15)
-        live.krios.stop()      # writes the Krios scheduler's decisions
-        for path in (noop_stats, live.krios.stats_path):
+        for proc in daemons.values():      # SIGTERM: each writes its decisions
+            proc.terminate()
+            proc.wait(15)
+        for name in SCHEDULERS:
+            path = folder / f"{name}-stats.json"
             if path.exists():
                 for d in json.loads(path.read_text())["decisions"]:
                     decisions[d["pod"][1]] = d
