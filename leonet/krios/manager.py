@@ -118,8 +118,9 @@ class ZoneManager:
     # ------------------------------------------------------------------ the three functions
     def members(self, zone: Zone, t: float, exclude: Sequence[int] = ()) -> np.ndarray:
         """``get_zone_nodes``: managed satellites in the region at ``t`` (ids), minus ``exclude``."""
-        inside = zone.contains(self.positions(t))
-        ids = self.ids[inside]
+        pos = self.positions(t)
+        near = np.flatnonzero(zone.near(pos))
+        ids = self.ids[near[zone.contains(pos[near])]]
         if len(exclude):
             ids = ids[~np.isin(ids, np.asarray(list(exclude), dtype=int))]
         return ids
