@@ -22,7 +22,7 @@ A decision costs little beyond the no-op one (Fig. 13): what a node object says
 object, not once per pod; the zones manager propagates the cluster's satellites once
 per emulated second (:data:`POSITION_KNOT_S`) and every pod decided within that second
 reuses the state; the host's exit time, needed only for the annotation, is computed
-after the binding.
+after the binding, once no pod waits for a decision.
 """
 from __future__ import annotations
 
@@ -109,6 +109,7 @@ class KriosScheduler:
         self._facts: Dict[str, Tuple[dict, NodeFacts]] = {}     # node name -> (the object parsed, its facts)
         self._warned: Set[Tuple[str, str]] = set()
         self._background: Set[asyncio.Task] = set()
+        self._idle = asyncio.Event()     # set while no pod waits for a decision
         self.nodes = Cache(conn, "v1", "nodes", on_change=self._node_event)
         self.pods = Cache(conn, "v1", "pods", namespace, on_change=self._pod_event)
 
@@ -144,7 +145,10 @@ class KriosScheduler:
                 if self._responsible(pod):
                     self._enqueue(pod_key(pod))
             while True:
+                if self._queue.empty():
+                    self._idle.set()
                 key = await self._queue.get()
+                self._idle.clear()
                 self._queued.discard(key)
                 pod = self.pods.objects.get(key)
                 if pod is None or not self._responsible(pod):
@@ -288,6 +292,7 @@ class KriosScheduler:
 
     async def _after_bind(self, pod: dict, d: Decision) -> None:
         key = pod_key(pod)
+        await self._idle.wait()      # a burst of pods is decided first
         if d.satellite_index is not None:
             d.exit_offset_s = self.manager().exit_time(pod_zone(pod, self.cfg), d.satellite_index,
                                                        self.clock.offset_s())
