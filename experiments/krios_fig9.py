@@ -48,8 +48,8 @@ PAPER = {"krios_availability": 1.0, "stock_availability": 0.05, "krios_instances
 C_KM_MS = 299.792458
 #: slant range at 25 deg from 550 km (km): the longest one-hop path from a zone point
 MAX_SLANT_KM = 1124.0
-#: the emulation may fall this far behind real time before the results are flagged as invalid (s)
-MAX_LAG_S = 2.0
+#: a p99 tick lag above this (s) flags the results as invalid
+MAX_LAG_S = 5.0
 
 
 def quick_start(c, zone: Zone, leaves_within=(50.0, 80.0), search_s: float = 3 * 3600.0) -> float:
@@ -186,7 +186,7 @@ def main() -> int:
                           "paper_instances"], "{:.3f}")
     print(f"Krios daemon CPU over the window: {krios_cpu:.1f} s; emulation ticks: apply p50 {lag['apply_ms_p50']:.0f} ms,"
           f" compute p50 {lag['compute_ms_p50']:.0f} ms, lag p99 {lag['lag_ms_p99']:.0f} ms")
-    if lag["lag_ms_max"] > MAX_LAG_S * 1000:
+    if lag["lag_ms_p99"] > MAX_LAG_S * 1000:
         # the apps and Krios read the real-time-paced clock; a network that fell behind it
         # showed them an older sky than the clock said (see docs/results/krios.md)
         print(f"WARNING: the emulation fell up to {lag['lag_ms_max'] / 1000:.1f} s behind real time at speed {speed:g}: "
