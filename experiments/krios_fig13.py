@@ -2,20 +2,31 @@
 a no-op scheduler (a random feasible node), for 10, 50 and 100 apps each in a
 different zone (paper: within 3-5 %).
 
-Both schedulers are the same daemon (:mod:`leonet.krios.daemon`; the no-op one with
-``--noop``) in the control station's namespace, against the embedded control plane
-there, with every satellite of shell 1 registered as a node by its agent over the
-emulated links. For each N, N pods (zones: the largest cities between 50 S and 50 N,
+Both schedulers are the same daemon (:mod:`leonet.krios.daemon`, scheduler component
+only; the no-op one with ``--noop``), started alike in the control station's
+namespace, against the embedded control plane there, with every satellite of shell 1
+registered as a node by its agent over the emulated links. (The run's own Krios
+daemon, scheduler and LEO controller, ignores the experiment's pods: they carry
+another scheduler name and no app label.) For each N, N pods (zones: the largest cities between 50 S and 50 N,
 at least 300 km apart, 50 km each) are created at once; a pod's scheduling time runs
 from its creation request to the watch event that shows it bound (the paper's time to
 "Scheduled"); the schedulers' own decision times (filter + score) are reported too.
 
     sudo flock /tmp/leonet-live.lock python experiments/krios_fig13.py [--quick] [--repeats 3]
+    python experiments/krios_fig13.py --decisions-only     # no root: the decisions alone
+
+``--decisions-only`` times the two schedulers' decisions (filter + score) alone, in
+this process, without the emulation or the API: N pods in N zones against node
+objects of every satellite of shell 1 as a watch cache holds them, a few nodes'
+objects replaced by new versions before each decision (status updates arrive all the
+time in a live cluster), Krios and no-op interleaved.
 """
 from __future__ import annotations
 
 import asyncio
+import copy
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -53,11 +64,13 @@ def city_zones(count: int, usable=lambda zone: True, radius_km: float = 50.0) ->
     return zones
 
 
+#: scheduler name -> the daemon's extra arguments
+SCHEDULERS = {"krios-fig13": [], "noop-fig13": ["--noop"]}
+
+
 def pod(name: str, zone: str, scheduler: str) -> dict:
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"krios.leonet.io/app": name, "krios.leonet.io/handover": "none",
-                                                  "fig13": "1"},
-                         "annotations": {"krios.leonet.io/zone": zone}},
+            "metadata": {"name": name, "labels": {"fig13": "1"}, "annotations": {"krios.leonet.io/zone": zone}},
             "spec": {"schedulerName": scheduler, "terminationGracePeriodSeconds": 0,
                      "containers": [{"name": "app", "image": "none", "command": ["sleep", "3600"]}]}}
 
@@ -100,11 +113,76 @@ async def clear(conn) -> None:
         await asyncio.sleep(0.5)
 
 
+def decisions_only(args, c, zones: dict, counts) -> int:
+    """The schedulers' decision times alone (see the module's docstring)."""
+    from leonet.krios.clock import FixedRateClock
+    from leonet.krios.config import krios_config
+    from leonet.krios.scheduler import KriosScheduler
+    cfg = krios_config(c.scenario)
+    cfg = dataclasses.replace(cfg, zones={**cfg.zones, **{k: Zone(k, v["lat_deg"], v["lon_deg"], v["radius_km"])
+                                                         for k, v in zones.items()}})
+    rng = np.random.default_rng(0)
+
+    def node(name: str) -> dict:
+        return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "leonet.io/satellite": name}},
+                "spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                                       "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}
+
+    async def build(noop: bool) -> KriosScheduler:
+        sched = KriosScheduler(None, c, cfg, FixedRateClock(args.start, 1.0), noop=noop)
+        for sat in c.satellites:
+            sched.nodes.objects[("", sat.name)] = node(sat.name)
+        return sched
+    scheds = {"krios": asyncio.run(build(False)), "noop": asyncio.run(build(True))}
+    keys = list(scheds["krios"].nodes.objects)
+    rows = []
+    for rep in tqdm(range(args.repeats), desc="repeats"):
+        for n in counts:
+            for name, sched in scheds.items():
+                took = []
+                for k in range(n):
+                    for key in rng.choice(len(keys), 8, replace=False):      # status updates since the last pod
+                        new = copy.deepcopy(sched.nodes.objects[keys[key]])
+                        sched.nodes.objects[keys[key]] = new
+                        sched._node_event("MODIFIED", new)
+                    pod = {"metadata": {"name": f"{name}-{n}-{rep}-{k}", "namespace": "default",
+                                        "annotations": {"krios.leonet.io/zone": f"city-{k}"}},
+                           "spec": {"schedulerName": sched.name, "containers": [{"name": "a", "image": "x"}]},
+                           "status": {"phase": "Pending"}}
+                    d = sched.decide(pod)
+                    if d.node is None:
+                        raise SystemExit(f"{name}: no node for {pod['metadata']['name']}: {d.reason}")
+                    took.append(d.decide_s)
+                rows.append({"scheduler": name, "apps": n, "repeat": rep, "decide_ms_mean": 1000 * np.mean(took),
+                             "decide_ms_median": 1000 * np.median(took)})
+    summary = []
+    for n in counts:
+        line = {"apps": n}
+        for name in scheds:
+            line[f"{name}_decide_ms"] = float(np.median([r["decide_ms_mean"] for r in rows
+                                                         if r["scheduler"] == name and r["apps"] == n]))
+        line["krios_minus_noop_ms"] = line["krios_decide_ms"] - line["noop_decide_ms"]
+        summary.append(line)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "fig13_decisions.csv", rows, list(rows[0]))
+    print(f"\nFig. 13, the decisions alone: {c.num_satellites} nodes, mean decision per pod (median of "
+          f"{args.repeats} repeats); paper: Krios within 3-5 % of no-op in time to Scheduled")
+    print_table(summary, list(summary[0]), "{:.3f}")
+    return 0
+
+
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--decisions-only", action="store_true",
+                   help="time the schedulers' decisions alone, without the emulation (no root)")
     args = p.parse_args()
+    if args.decisions_only:
+        c = build_constellation(load_scenario(str(write_scenario(args.out / "fig13-run", "krios-fig13",
+                                                                 SMALL_SHELL if args.quick else SHELL1, [], {}, []))))
+        counts = (5, 10) if args.quick else COUNTS
+        return decisions_only(args, c, city_zones(max(counts)), counts)
     require_root()
     watch = Stopwatch()
     counts = (5, 10) if args.quick else COUNTS
@@ -121,17 +199,21 @@ def main() -> int:
         n_nodes = len(live.cluster.assignment)
         print(f"Fig. 13: {n_nodes} nodes registered in {live.timings['registration_s']:.0f} s; "
               f"{len(zones)} zones", flush=True)
-        noop_stats = folder / "noop-stats.json"
-        noop = subprocess.Popen(["ip", "netns", "exec", live.run.node("Control").netns, sys.executable, "-m",
-                                 "leonet.krios.daemon", "--kubeconfig", live.cluster.planes["Control"].kubeconfig,
-                                 "--scenario", str(scenario), "--components", "scheduler", "--noop",
-                                 "--scheduler-name", "noop", "--endpoints", "none", "--stats", str(noop_stats)],
-                                stdout=subprocess.PIPE, stderr=open(folder / "noop.log", "wb"), text=True)
-        assert noop.stdout.readline().strip() == "READY"
+        daemons = {}
+        for name, extra in SCHEDULERS.items():
+            daemons[name] = subprocess.Popen(
+                ["ip", "netns", "exec", live.run.node("Control").netns, sys.executable, "-m", "leonet.krios.daemon",
+                 "--kubeconfig", live.cluster.planes["Control"].kubeconfig, "--scenario", str(scenario),
+                 "--components", "scheduler", "--scheduler-name", name, "--endpoints", "none",
+                 "--stats", str(folder / f"{name}-stats.json"), *extra],
+                stdout=subprocess.PIPE, stderr=open(folder / f"{name}.log", "wb"), text=True)
+        for name, proc in daemons.items():
+            if proc.stdout.readline().strip() != "READY":
+                raise SystemExit(f"the {name} scheduler did not start; see {folder / (name + '.log')}")
         jobs = [(n, s, r) for r in range(args.repeats) for n in counts for s in ("krios", "noop")]
         for n, sched, rep in tqdm(jobs, desc="batches", unit="batch"):
             names = [(f"{sched}-{n}-{rep}-{k}", f"city-{k}") for k in range(n)]
-            bound = live.call(batch(live.conn, names, sched))
+            bound = live.call(batch(live.conn, names, f"{sched}-fig13"))
             live.call(clear(live.conn), timeout=300)
             times = np.array(list(bound.values()))
             rows.append({"scheduler": sched, "apps": n, "repeat": rep, "bound": len(bound),
@@ -139,10 +221,11 @@ def main() -> int:
                          "median_ms": 1000 * np.median(times) if len(times) else None,
                          "p95_ms": 1000 * np.percentile(times, 95) if len(times) else None,
                          "names": [x for x, _ in names]})
-        noop.terminate()
-        noop.wait(15)
-        live.krios.stop()      # writes the Krios scheduler's decisions
-        for path in (noop_stats, live.krios.stats_path):
+        for proc in daemons.values():      # SIGTERM: each writes its decisions
+            proc.terminate()
+            proc.wait(15)
+        for name in SCHEDULERS:
+            path = folder / f"{name}-stats.json"
             if path.exists():
                 for d in json.loads(path.read_text())["decisions"]:
                     decisions[d["pod"][1]] = d

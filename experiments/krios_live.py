@@ -262,19 +262,23 @@ def instance_nodes(handovers: List[dict], first: Dict[str, str]) -> Dict[str, st
     return out
 
 
-def worst_case_per_second(rows: List[dict], target: str) -> Dict[int, dict]:
-    """Per emulated second: the largest latency over the zone's clients (a failed
-    request counts as unavailable) and the instances that answered."""
+def worst_case_per_second(rows: List[dict], target: str, bin_s: float = 1.0) -> Dict[int, dict]:
+    """Per ``bin_s`` emulated seconds (keyed by the bin's first second): the largest
+    latency over the zone's clients (a failed request counts as unavailable), the
+    instances that answered and when (``answers``: (instance, emulated offset)).
+    At a speed s > 1 a client's requests are s x interval emulated seconds apart, and a
+    bin that long holds one round of every client."""
     out: Dict[int, dict] = {}
     for r in rows:
         if r["target"] != target or r.get("t_offset") is None:
             continue
-        sec = int(np.floor(r["t_offset"]))
-        cell = out.setdefault(sec, {"worst_ms": 0.0, "failed": 0, "requests": 0, "instances": set()})
+        sec = int(np.floor(np.floor(r["t_offset"] / bin_s) * bin_s))
+        cell = out.setdefault(sec, {"worst_ms": 0.0, "failed": 0, "requests": 0, "instances": set(), "answers": []})
         cell["requests"] += 1
         if r["ok"]:
             cell["worst_ms"] = max(cell["worst_ms"], r["total_ms"])
             cell["instances"].add(r["instance"])
+            cell["answers"].append((r["instance"], r["t_offset"]))
         else:
             cell["failed"] += 1
     return out

@@ -9,13 +9,17 @@ payload (TLS records) counted by the kernel on the plane's side of those connect
 (``ss -ti``: bytes_acked + bytes_received), for the N satellites that receive a pod,
 minus what the same connections carry in an idle window of the same length (leases
 and status, renewed slowly here so the idle traffic is small). Pods are bound to
-their nodes directly, like a handover's successor once scheduled.
+their nodes directly, like a handover's successor once scheduled. To tell where the
+bytes go, the experiment also watches its pods and counts the watch events (and
+their JSON size) of each creation and deletion: each of them also reaches the pod's
+agent, which watches its node's pods.
 
     sudo flock /tmp/leonet-live.lock python experiments/krios_table6.py [--quick]
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import time
@@ -72,6 +76,18 @@ def ready(p: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
 
 
+async def tally_events(conn, tally: Dict[str, int]) -> None:
+    """Count the experiment's pods' watch events and their JSON bytes into ``tally``."""
+    rv = (await conn.list("v1", "pods", "default", labelSelector="table6"))["metadata"]["resourceVersion"]
+    while True:
+        async for typ, obj in conn.watch("v1", "pods", "default", resource_version=rv, timeout_seconds=300,
+                                         labelSelector="table6"):
+            rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+            if typ != "BOOKMARK":
+                tally["events"] += 1
+                tally["bytes"] += len(json.dumps({"type": typ, "object": obj}, separators=(",", ":")))
+
+
 async def all_of(coros) -> list:
     """Await every coroutine concurrently (in the loop :meth:`Live.call` runs them in)."""
     return await asyncio.gather(*coros)
@@ -96,23 +112,25 @@ def main() -> int:
         nodes = sorted(live.cluster.assignment)
         addr = {s: live.run.node(s).address for s in nodes}
         kube = {s: live.cluster.node_names[s] for s in nodes}
+        tally = {"events": 0, "bytes": 0}
+        watcher = asyncio.run_coroutine_threadsafe(tally_events(live.conn, tally), live.loop)
         time.sleep(5.0)
         for rep in tqdm(range(args.repeats), desc="repeats"):
             for n in counts:
                 chosen = nodes[:n]
                 peers = [addr[s] for s in chosen]
-                b0 = plane_bytes(ns)
+                b0, e0 = plane_bytes(ns), dict(tally)
                 t0 = time.monotonic()
                 live.call(all_of(live.conn.create("v1", "pods", pod(f"p{rep}-{n}-{k}", kube[s]), "default")
                                  for k, s in enumerate(chosen)))
                 live.call(wait_all(live.conn, lambda items: len(items) == n and all(ready(x) for x in items)))
                 time.sleep(2.0)
-                b1, t1 = plane_bytes(ns), time.monotonic()
+                b1, t1, e1 = plane_bytes(ns), time.monotonic(), dict(tally)
                 live.call(all_of(live.conn.delete("v1", "pods", f"p{rep}-{n}-{k}", "default", {"gracePeriodSeconds": 0})
                                  for k in range(n)))
                 live.call(wait_all(live.conn, lambda items: not items))
                 time.sleep(2.0)
-                b2, t2 = plane_bytes(ns), time.monotonic()
+                b2, t2, e2 = plane_bytes(ns), time.monotonic(), dict(tally)
                 time.sleep(max(t1 - t0, t2 - t1))      # an idle window as long as the longer of the two
                 b3, t3 = plane_bytes(ns), time.monotonic()
                 idle_rate = delta(b2, b3, peers) / (t3 - t2)
@@ -120,14 +138,21 @@ def main() -> int:
                 remove = delta(b1, b2, peers) - idle_rate * (t2 - t1)
                 rows.append({"pods": n, "repeat": rep, "creation_kb": create / 1000, "deletion_kb": remove / 1000,
                              "creation_b_per_pod": create / n, "deletion_b_per_pod": remove / n,
-                             "idle_b_per_s": idle_rate, "paper_creation_kb": PAPER.get(n, (None,))[0],
+                             "idle_b_per_s": idle_rate,
+                             "creation_events_per_pod": (e1["events"] - e0["events"]) / n,
+                             "creation_event_b_per_pod": (e1["bytes"] - e0["bytes"]) / n,
+                             "deletion_events_per_pod": (e2["events"] - e1["events"]) / n,
+                             "deletion_event_b_per_pod": (e2["bytes"] - e1["bytes"]) / n,
+                             "paper_creation_kb": PAPER.get(n, (None,))[0],
                              "paper_deletion_kb": PAPER.get(n, (None, None))[1]})
+        watcher.cancel()
     summary = []
     for n in counts:
         mine = [r for r in rows if r["pods"] == n]
         summary.append({"pods": n, **{k: float(np.median([r[k] for r in mine])) for k in
                                       ("creation_kb", "deletion_kb", "creation_b_per_pod", "deletion_b_per_pod",
-                                       "idle_b_per_s")},
+                                       "idle_b_per_s", "creation_events_per_pod", "creation_event_b_per_pod",
+                                       "deletion_events_per_pod", "deletion_event_b_per_pod")},
                         "paper_creation_kb": PAPER.get(n, (None,))[0], "paper_deletion_kb": PAPER.get(n, (None, None))[1],
                         "per_handover_b": float(np.median([r["creation_b_per_pod"] + r["deletion_b_per_pod"]
                                                            for r in mine])),

@@ -45,6 +45,9 @@ class EmulationClock:
         except (OSError, ValueError, KeyError):
             self._sync = None
 
+    def ticking(self) -> bool:
+        return self._sync is not None and self._sync[3]
+
     def offset(self):
         if self._sync is None:
             return None
@@ -131,7 +134,7 @@ def main() -> int:
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        stop.wait(30.0)
+        stop.wait(30.0 if clock.ticking() else 0.5)    # catch the moment a stopped clock starts
         clock.refresh()
     out.close()
     return 0

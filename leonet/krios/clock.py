@@ -17,6 +17,8 @@ from typing import Optional
 log = logging.getLogger("leonet.krios")
 
 INFO_URL = "http://169.254.169.254"
+#: how often a stopped emulation clock is read again (s)
+STOPPED_POLL_S = 0.5
 
 
 class Clock:
@@ -91,7 +93,10 @@ class InfoApiClock(Clock):
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self.resync_s)
+            # a stopped clock (a run holding time while it sets up) is polled often, so
+            # that the moment it starts ticking is seen at once, not a resync later
+            ticking = self._sync is None or self._sync[2]
+            await asyncio.sleep(self.resync_s if ticking else min(self.resync_s, STOPPED_POLL_S))
             try:
                 await self.sync()
             except Exception as exc:  # keep interpolating from the last reading

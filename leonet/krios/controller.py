@@ -119,7 +119,9 @@ class LeoController:
         if self.cfg.lead_s is not None:
             return self.cfg.lead_s
         t_i = max(self.init_samples[-INIT_SAMPLES:]) if self.init_samples else self.cfg.init_s
-        return PAPER_PATH_ERROR_S + t_i + self.cfg.transfer_s + self.cfg.dns_ttl_s
+        # t_i, the transfer and the clients' switch take real seconds; an emulation
+        # running at speed s lets s emulated seconds pass in each of them
+        return PAPER_PATH_ERROR_S + (t_i + self.cfg.transfer_s + self.cfg.dns_ttl_s) * self.clock.rate
 
     # ------------------------------------------------------------------ watch
     async def run(self) -> None:

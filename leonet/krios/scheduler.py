@@ -16,6 +16,13 @@ A pod no node fits stays pending; it gets a ``FailedScheduling`` event and is re
 every ``retry_s`` seconds (satellites enter the region all the time). With
 ``noop=True`` the same loop binds to a uniformly random feasible node without any
 zone work: the paper's no-op baseline of Fig. 13.
+
+A decision costs little beyond the no-op one (Fig. 13): what a node object says
+(its satellite, readiness, taints, allocatable) is parsed once per version of the
+object, not once per pod; the zones manager propagates the cluster's satellites once
+per emulated second (:data:`POSITION_KNOT_S`) and every pod decided within that second
+reuses the state; the host's exit time, needed only for the annotation, is computed
+after the binding, once no pod waits for a decision.
 """
 from __future__ import annotations
 
@@ -42,6 +49,25 @@ from .policies import POLICIES
 
 log = logging.getLogger("leonet.krios.scheduler")
 
+#: the zones manager propagates the satellites once per this many emulated seconds and
+#: advances them linearly in between (metres off; see :mod:`.manager`)
+POSITION_KNOT_S = 1.0
+_NOTHING_USED = (0.0, 0.0, 0.0)      # cpu, memory, pods of a node no pod uses
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What the filter needs from one version of a node object, parsed once."""
+
+    name: str
+    satellite: Optional[int]
+    schedulable: bool                 #: Ready and not cordoned
+    taints: Tuple[dict, ...]          #: NoSchedule / NoExecute taints
+    labels: Dict[str, str]
+    max_pods: Optional[float]
+    cpu: Optional[float]
+    memory: Optional[float]
+
 
 @dataclass
 class Decision:
@@ -50,6 +76,7 @@ class Decision:
     pod: Tuple[str, str]
     node: Optional[str]
     satellite: Optional[str]
+    satellite_index: Optional[int]
     candidates: int
     feasible: int
     decide_s: float          #: filter + score time
@@ -77,9 +104,12 @@ class KriosScheduler:
         self._queue: "asyncio.Queue[Tuple[str, str]]" = asyncio.Queue()
         self._queued: Set[Tuple[str, str]] = set()
         self._manager: Optional[ZoneManager] = None
-        self._manager_nodes: Optional[frozenset] = None
+        self._manager_version = -1
+        self._node_set_version = 0      # bumped when a node comes, goes or names another satellite
+        self._facts: Dict[str, Tuple[dict, NodeFacts]] = {}     # node name -> (the object parsed, its facts)
         self._warned: Set[Tuple[str, str]] = set()
         self._background: Set[asyncio.Task] = set()
+        self._idle = asyncio.Event()     # set while no pod waits for a decision
         self.nodes = Cache(conn, "v1", "nodes", on_change=self._node_event)
         self.pods = Cache(conn, "v1", "pods", namespace, on_change=self._pod_event)
 
@@ -100,7 +130,10 @@ class KriosScheduler:
             self._enqueue(pod_key(pod))
 
     def _node_event(self, typ: str, node: dict) -> None:
-        self._manager_nodes = None     # rebuild the zone manager over the new node set lazily
+        if typ == "DELETED":
+            self._facts.pop(node["metadata"]["name"], None)
+        if typ != "MODIFIED":
+            self._node_set_version += 1
 
     async def run(self) -> None:
         """Watch nodes and pods and schedule until cancelled."""
@@ -112,7 +145,10 @@ class KriosScheduler:
                 if self._responsible(pod):
                     self._enqueue(pod_key(pod))
             while True:
+                if self._queue.empty():
+                    self._idle.set()
                 key = await self._queue.get()
+                self._idle.clear()
                 self._queued.discard(key)
                 pod = self.pods.objects.get(key)
                 if pod is None or not self._responsible(pod):
@@ -129,49 +165,67 @@ class KriosScheduler:
             self._enqueue(key)
 
     # ------------------------------------------------------------------ decide
+    def facts(self, node: dict) -> NodeFacts:
+        """The node's :class:`NodeFacts`, parsed again only when the object changed."""
+        name = node["metadata"]["name"]
+        memo = self._facts.get(name)
+        if memo is not None and memo[0] is node:
+            return memo[1]
+        spec, status = node.get("spec") or {}, node.get("status") or {}
+        alloc = status.get("allocatable") or {}
+
+        def quantity(key: str) -> Optional[float]:
+            return parse_quantity(alloc[key]) if alloc.get(key) is not None else None
+        facts = NodeFacts(name, self.sats.satellite_of(node), node_ready(node) and not spec.get("unschedulable"),
+                          tuple(t for t in spec.get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")),
+                          dict(node["metadata"].get("labels") or {}), quantity("pods"), quantity("cpu"),
+                          quantity("memory"))
+        if memo is not None and memo[1].satellite != facts.satellite:
+            self._node_set_version += 1
+        self._facts[name] = (node, facts)
+        return facts
+
     def manager(self) -> ZoneManager:
         """A zones manager over the satellites that are nodes of the cluster."""
-        nodes = frozenset(self.nodes.objects)
-        if self._manager is None or self._manager_nodes != nodes:
-            sats = [s for s in (self.sats.satellite_of(n) for n in self.nodes.objects.values()) if s is not None]
-            self._manager = ZoneManager(self.constellation, sats)
-            self._manager_nodes = nodes
+        if self._manager is None or self._manager_version != self._node_set_version:
+            sats = {f.satellite for f in map(self.facts, self.nodes.objects.values()) if f.satellite is not None}
+            self._manager = ZoneManager(self.constellation, sorted(sats), knot_s=POSITION_KNOT_S)
+            self._manager_version = self._node_set_version
         return self._manager
 
-    def feasible(self, pod: dict) -> List[dict]:
+    def feasible(self, pod: dict) -> List[NodeFacts]:
         """Nodes that pass the resource and placement filters (not the zone filter)."""
-        used: Dict[str, Dict[str, float]] = {}
+        used: Dict[str, List[float]] = {}
         for p in self.pods.objects.values():
             n = (p.get("spec") or {}).get("nodeName")
             if n and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                u = used.setdefault(n, {"cpu": 0.0, "memory": 0.0, "pods": 0.0})
+                u = used.setdefault(n, [0.0, 0.0, 0.0])
                 r = pod_requests(p)
-                u["cpu"] += r["cpu"]
-                u["memory"] += r["memory"]
-                u["pods"] += 1
+                u[0] += r["cpu"]
+                u[1] += r["memory"]
+                u[2] += 1
         spec = pod.get("spec") or {}
         want = pod_requests(pod)
-        exclude = ((pod["metadata"].get("annotations") or {}).get(ANN_EXCLUDE) or "").split(",")
+        exclude = set(((pod["metadata"].get("annotations") or {}).get(ANN_EXCLUDE) or "").split(","))
+        selector = (spec.get("nodeSelector") or {}).items()
+        tolerations = spec.get("tolerations")
         out = []
         for node in self.nodes.objects.values():
-            name = node["metadata"]["name"]
-            if name in exclude or not node_ready(node) or (node.get("spec") or {}).get("unschedulable"):
+            f = self.facts(node)
+            if not f.schedulable or f.name in exclude:
                 continue
-            if any(t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(spec.get("tolerations"), t)
-                   for t in (node.get("spec") or {}).get("taints") or []):
+            if f.taints and any(not tolerates(tolerations, t) for t in f.taints):
                 continue
-            labels = node["metadata"].get("labels") or {}
-            if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
+            if any(f.labels.get(k) != v for k, v in selector):
                 continue
-            alloc = (node.get("status") or {}).get("allocatable") or {}
-            u = used.get(name, {"cpu": 0.0, "memory": 0.0, "pods": 0.0})
-            if alloc.get("pods") is not None and u["pods"] + 1 > parse_quantity(alloc["pods"]):
+            cpu, memory, count = used.get(f.name, _NOTHING_USED)
+            if f.max_pods is not None and count + 1 > f.max_pods:
                 continue
-            if want["cpu"] and alloc.get("cpu") and u["cpu"] + want["cpu"] > parse_quantity(alloc["cpu"]):
+            if want["cpu"] and f.cpu is not None and cpu + want["cpu"] > f.cpu:
                 continue
-            if want["memory"] and alloc.get("memory") and u["memory"] + want["memory"] > parse_quantity(alloc["memory"]):
+            if want["memory"] and f.memory is not None and memory + want["memory"] > f.memory:
                 continue
-            out.append(node)
+            out.append(f)
         return out
 
     def decide(self, pod: dict) -> Decision:
@@ -181,25 +235,20 @@ class KriosScheduler:
         nodes = self.feasible(pod)
         if self.noop:
             pick = nodes[int(self.rng.integers(len(nodes)))] if nodes else None
-            return Decision(key, pick["metadata"]["name"] if pick else None, None, len(nodes), len(nodes),
+            return Decision(key, pick.name if pick else None, None, None, len(nodes), len(nodes),
                             time.perf_counter() - t0, 0.0, reason="" if pick else "no feasible node")
         zone = pod_zone(pod, self.cfg)
         policy = (pod["metadata"].get("labels") or {}).get(LABEL_POLICY) or self.cfg.policy
         if policy not in POLICIES:
             raise ConfigError(f"metadata.labels.{LABEL_POLICY}", policy, "unknown policy", "use " + ", ".join(POLICIES))
-        by_sat = {}
-        for n in nodes:
-            s = self.sats.satellite_of(n)
-            if s is not None:
-                by_sat[s] = n["metadata"]["name"]
+        by_sat = {f.satellite: f.name for f in nodes if f.satellite is not None}
         manager = self.manager()
         now = self.clock.offset_s()
         members = [int(s) for s in manager.members(zone, now) if int(s) in by_sat]
         best = manager.best(zone, now, members, policy, self.rng)
-        exit_s = manager.exit_time(zone, best, now) if best is not None else None
         return Decision(key, by_sat[best] if best is not None else None,
-                        self.constellation.satellites[best].name if best is not None else None,
-                        len(members), len(nodes), time.perf_counter() - t0, 0.0, exit_offset_s=exit_s,
+                        self.constellation.satellites[best].name if best is not None else None, best,
+                        len(members), len(nodes), time.perf_counter() - t0, 0.0,
                         reason="" if best is not None else
                         f"0/{len(self.nodes.objects)} nodes are available: {len(nodes)} feasible, none of them on a "
                         f"satellite in zone {zone.name}'s projected region now")
@@ -243,7 +292,10 @@ class KriosScheduler:
 
     async def _after_bind(self, pod: dict, d: Decision) -> None:
         key = pod_key(pod)
-        if d.exit_offset_s is not None:
+        await self._idle.wait()      # a burst of pods is decided first
+        if d.satellite_index is not None:
+            d.exit_offset_s = self.manager().exit_time(pod_zone(pod, self.cfg), d.satellite_index,
+                                                       self.clock.offset_s())
             exit_iso = format_utc(add_seconds(self.constellation.start, round(d.exit_offset_s, 3)))
             try:
                 await self.conn.patch("v1", "pods", key[1], {"metadata": {"annotations": {ANN_EXIT: exit_iso}}},

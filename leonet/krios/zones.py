@@ -27,6 +27,8 @@ LABEL_ZONE = "leozone"
 LABEL_RADIUS = "radius"
 #: the paper's default radius when the ``radius`` label is absent (repository)
 DEFAULT_RADIUS_KM = 100.0
+#: slack of :meth:`Zone.near`'s cone: the geodetic up vector tilts the elevation by <= 0.2 deg
+NEAR_SLACK_RAD = math.radians(1.0)
 
 LatLon = Tuple[float, float]
 
@@ -88,6 +90,25 @@ class Zone:
     def contains(self, sat_km: np.ndarray) -> np.ndarray:
         m = self.margin_deg(sat_km)
         return np.nan_to_num(m, nan=-1.0) >= 0.0
+
+    def near(self, sat_km: np.ndarray) -> np.ndarray:
+        """A cheap superset of :meth:`contains` (a cone about the centre): a satellite at
+        distance r from the Earth's centre sees a ground point at distance rho at the
+        minimum elevation e or higher only within the central angle
+        ``acos(rho cos(e) / r) - e``; a region member sees the centre (a polygon: a
+        vertex, at most ``extent_km`` from it), and :data:`NEAR_SLACK_RAD` covers the
+        geodetic up vector. Lets a caller test only a shell's few nearby satellites."""
+        sat = np.asarray(sat_km, dtype=float)
+        center = self.center_ecef_km
+        rho = float(np.linalg.norm(center))
+        r = np.linalg.norm(sat, axis=-1)
+        eps = math.radians(self.min_elevation_deg)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reach = np.arccos(np.clip(rho * math.cos(eps) / r, -1.0, 1.0)) - eps + NEAR_SLACK_RAD
+            if self.polygon is not None:
+                reach = reach + self.extent_km / rho
+            cos_angle = (sat @ center) / (r * rho)
+            return cos_angle >= np.cos(np.minimum(reach, math.pi))
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "kind": self.kind, "lat_deg": self.lat_deg, "lon_deg": self.lon_deg,

@@ -127,3 +127,25 @@ def test_subset_manager_only_knows_its_satellites(shell1):
     subset = ZoneManager(shell1, satellites=members[:2].tolist() + [0])
     assert set(subset.members(zone, 0.0).tolist()) == set(members[:2].tolist())
     assert list(subset.members(zone, 0.0, exclude=[int(members[0])])) == [int(members[1])]
+
+
+def test_per_second_knots_stay_within_metres_and_choose_as_exact_propagation(shell1):
+    """The scheduler's manager propagates once per emulated second and advances the
+    positions linearly: every position within 10 m of SGP4's, and the members and the
+    chosen satellite those of exact propagation."""
+    exact = ZoneManager(shell1)
+    knotted = ZoneManager(shell1, knot_s=1.0)
+    zones = [Zone("sf", *SF, 100.0, 25.0), Zone("smokies", 35.6118, -83.4895, 50.0, 25.0),
+             Zone("rig", 28.17, -89.22, 5.0, 25.0)]
+    for t in (0.0, 0.5, 0.999, 1234.25, 1234.999, 3600.7):
+        err = np.linalg.norm(knotted.positions(t) - exact.positions(t), axis=1)
+        assert err.max() < 0.010, (t, err.max())
+        pos, vel = knotted.state(t, [5, 700])
+        pos_x, vel_x = exact.state(t, [5, 700])
+        assert np.abs(pos - pos_x).max() < 0.010 and np.abs(vel - vel_x).max() < 0.02
+        for zone in zones:
+            members = exact.members(zone, t)
+            assert list(knotted.members(zone, t)) == list(members)
+            assert knotted.best(zone, t, members) == exact.best(zone, t, members)
+    with pytest.raises(ValueError, match="knot_s"):
+        ZoneManager(shell1, knot_s=0.0)

@@ -160,3 +160,22 @@ def test_cli_bad_section_exits_2(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     r = run_cli("zones", str(path))
     assert r.returncode == 2 and "krios.zones.sf.radius_km" in r.stderr and "negative" in r.stderr
+
+
+def test_near_is_a_superset_of_contains_and_a_small_part_of_the_shell(shell1):
+    """The cone pre-test never drops a region member (circles of every size, a polygon,
+    high minimum elevations), and keeps only a few percent of the shell."""
+    from leonet.krios.zones import Zone
+    zones = [Zone("sf", 37.7749, -122.4194, r, e) for r in (0.0, 50.0, 100.0) for e in (25.0, 45.0)]
+    zones += [Zone("south", -33.9, 18.4, 75.0, 25.0), Zone("north", 52.0, 10.0, 100.0, 25.0)]
+    zones.append(zone_from_mapping("gulf", {"polygon": [[28.0, -90.0], [28.8, -89.6], [28.4, -88.9], [28.1, -89.4]]},
+                                   "krios.zones.gulf"))
+    m = ZoneManager(shell1)
+    kept = []
+    for t in np.arange(0.0, 6000.0, 97.0):
+        pos = m.positions(float(t))
+        for z in zones:
+            inside, near = z.contains(pos), z.near(pos)
+            assert not np.any(inside & ~near), (z.name, t)
+            kept.append(near.mean())
+    assert np.mean(kept) < 0.05
