@@ -396,6 +396,12 @@ class ControlPlaneCluster:
         ``resourceVersion`` the control plane gave the change."""
         return self._require_agents().call("post_status", node=self.node_name(satellite))
 
+    def set_pressure(self, satellite: str, pressure: Optional[Dict[str, bool]]) -> Dict[str, Any]:
+        """Put a satellite's node under pressure (e.g. ``{"MemoryPressure": True}``) or clear the
+        override (None): its agent posts the conditions at once and evicts a pod as the kubelet does;
+        the control plane taints the node NoSchedule. {sent, done (monotonic), plane, evicted}."""
+        return self._require_agents().call("set_pressure", node=self.node_name(satellite), pressure=pressure)
+
     def pod_pid(self, satellite: str, namespace: str, name: str) -> Optional[int]:
         return self._require_agents().call("pod_pid", node=self.node_name(satellite), namespace=namespace,
                                            name=name)

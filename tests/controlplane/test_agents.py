@@ -174,6 +174,65 @@ def test_node_not_ready_when_agent_stops_then_pods_evicted(tmp_path):
     run(main())
 
 
+def test_node_pressure_taints_the_node_evicts_its_pod_and_the_replacement_runs_elsewhere(tmp_path):
+    """Memory pressure, the Kubernetes way: the agent reports the condition and evicts its pod (killed,
+    Failed/Evicted), the control plane taints the node NoSchedule, a replacement lands on the other
+    node; once the pressure clears the taint goes."""
+    async def main():
+        cp = await start_cp(tmp_path)
+        admin = ApiConnection.from_kubeconfig(cp.kubeconfig_path)
+        a1 = await agent_for(cp, "sat-1", pressure={"MemoryPressure": False}).start()
+        a2 = await agent_for(cp, "sat-2", pressure={"MemoryPressure": False}).start()
+        try:
+            await a1.wait_registered()
+            await a2.wait_registered()
+            await admin.create("v1", "pods", pod_manifest("work", ["sleep", "60"],
+                                                          nodeSelector={"kubernetes.io/hostname": "sat-1"}), "default")
+
+            async def running(name):
+                p = await admin.get("v1", "pods", name, "default")
+                return p["status"].get("phase") == "Running" and p
+            await async_wait_for(lambda: running("work"), 10, what="pod running on sat-1")
+            pid = a1.pod_pid("default", "work")
+            assert pid and os.path.exists(f"/proc/{pid}")
+            await a1.set_pressure({"MemoryPressure": True})
+
+            async def evicted():
+                p = await admin.get("v1", "pods", "work", "default")
+                return p["status"].get("phase") == "Failed" and p
+            pod = await async_wait_for(evicted, 10, what="the pod evicted")
+            assert pod["status"]["reason"] == "Evicted" and "memory" in pod["status"]["message"]
+            assert a1.pod_pid("default", "work") is None and not _alive(pid)
+
+            async def tainted(want):
+                n = await admin.get("v1", "nodes", "sat-1")
+                keys = {(t["key"], t["effect"]) for t in n["spec"].get("taints") or []}
+                return (("node.kubernetes.io/memory-pressure", "NoSchedule") in keys) == want and n
+            node = await async_wait_for(lambda: tainted(True), 5, what="the pressure taint")
+            assert conds(node)["MemoryPressure"] == "True"
+            for i in range(3):   # the scheduler avoids the tainted node every time
+                await admin.create("v1", "pods", pod_manifest(f"repl-{i}", ["sleep", "60"]), "default")
+                p = await async_wait_for(lambda i=i: running(f"repl-{i}"), 10, what="the replacement running")
+                assert p["spec"]["nodeName"] == "sat-2"
+            assert (await admin.get("v1", "pods", "work", "default"))["status"]["phase"] == "Failed"  # not restarted
+            await a1.set_pressure({"MemoryPressure": False})
+            await async_wait_for(lambda: tainted(False), 5, what="the taint removed")
+        finally:
+            await admin.close()
+            await a1.stop()
+            await a2.stop()
+            await cp.stop()
+    run(main())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
     async def main():
         cp1 = await start_cp(tmp_path, "gs1")

@@ -4,6 +4,14 @@ namespace.
 
 Kubernetes' default intervals: Lease of 40 s renewed every 10 s; node status computed every 10 s and
 posted when it changed or every 5 min; crash-loop back-off 10 s to 5 min.
+
+Under node pressure the agent does what the kubelet's eviction manager does: while MemoryPressure,
+DiskPressure or PIDPressure is True it evicts one running pod per ``eviction_interval`` (BestEffort
+first, then Burstable, then Guaranteed; lower priority first): the pod is killed at once (hard
+eviction) and reported ``Failed`` with reason ``Evicted``. It also refuses to start new pods the
+kubelet would refuse (BestEffort under MemoryPressure, any pod under DiskPressure or PIDPressure).
+Rescheduling is the control plane's part (the pressure taints keep new pods away from the node) and
+the pod's owner's (it creates a replacement).
 """
 from __future__ import annotations
 
@@ -42,6 +50,7 @@ class AgentConfig:
     capacity: Dict[str, str] = field(default_factory=lambda: {
         "cpu": "2", "memory": "4Gi", "pods": "110", "ephemeral-storage": "10Gi"})
     jitter: bool = True                        # spread the first beats of many agents
+    eviction_interval: float = 10.0            # evictionMonitoringPeriod: one pod evicted per period
 
 
 class NodeAgent:
@@ -76,13 +85,16 @@ class NodeAgent:
         self._node_status: Optional[dict] = None
         self._last_report = 0.0
         self._lost_contact = False      # a heartbeat failed since the last status post
+        self._last_eviction = -float("inf")
+        self._failed_uids: Set[str] = set()   # pods this agent failed (evicted): never started again
         self._adopt_until = 0.0
         self._readiness: Dict[Tuple[PodKey, str], ProbeWorker] = {}
         self._liveness: Dict[Tuple[PodKey, str], ProbeWorker] = {}
         self._tasks: Dict[str, asyncio.Task] = {}
         self._watch_task: Optional[asyncio.Task] = None
         self.registered = asyncio.Event()
-        self.stats = {"lease_renewals": 0, "status_posts": 0, "pod_status_posts": 0, "errors": 0}
+        self.stats = {"lease_renewals": 0, "status_posts": 0, "pod_status_posts": 0, "errors": 0,
+                      "evictions": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> "NodeAgent":
@@ -145,7 +157,7 @@ class NodeAgent:
         return node
 
     def _status(self) -> dict:
-        pressure = self.pressure_override if self.pressure_override is not None else host_pressure()
+        pressure = self.current_pressure()
         prev = (self._node_status or {}).get("conditions")
         return {"capacity": dict(self.config.capacity), "allocatable": dict(self.config.capacity),
                 "conditions": node_conditions(prev, pressure, self.ready, self.ready_message),
@@ -226,6 +238,7 @@ class NodeAgent:
         while True:
             try:
                 await self.post_status()
+                await self.evict_under_pressure()
             except ApiError as e:
                 self.stats["errors"] += 1
                 self._lost_contact = True
@@ -259,6 +272,69 @@ class NodeAgent:
         self._last_report = time.monotonic()
         self.stats["status_posts"] += 1
         return res
+
+    # --- node pressure (the kubelet's eviction manager) -------------------------------------
+    def current_pressure(self) -> Dict[str, bool]:
+        """{MemoryPressure, DiskPressure, PIDPressure}: the override if set, else measured on the host."""
+        return dict(self.pressure_override) if self.pressure_override is not None else host_pressure()
+
+    async def set_pressure(self, pressure: Optional[Dict[str, bool]]) -> Optional[dict]:
+        """Override the node's pressure conditions (None: measure the host again), post the node
+        status at once and, under pressure, evict a pod now. Returns the Node as posted."""
+        self.pressure_override = None if pressure is None else {k: bool(v) for k, v in pressure.items()}
+        node = await self.post_status(force=True)
+        await self.evict_under_pressure(now=True)
+        return node
+
+    async def evict_under_pressure(self, now: bool = False) -> Optional[PodKey]:
+        """Evict one running pod if the node is under pressure and ``eviction_interval`` has passed
+        since the last eviction (``now``: regardless of it). Returns the evicted pod's key."""
+        pressure = [t for t, on in self.current_pressure().items() if on]
+        if not pressure:
+            return None
+        if not now and time.monotonic() - self._last_eviction < self.config.eviction_interval:
+            return None
+        running = [k for k in self.runtime.pods() if k in self._desired
+                   and self._desired[k]["metadata"]["uid"] not in self._failed_uids]
+        if not running:
+            return None
+        qos_rank = {"BestEffort": 0, "Burstable": 1, "Guaranteed": 2}
+
+        def rank(key: PodKey) -> tuple:
+            pod = self._desired[key]
+            return (qos_rank.get(pod.get("status", {}).get("qosClass", "BestEffort"), 0),
+                    int(pod.get("spec", {}).get("priority") or 0), key)
+        victim = min(running, key=rank)
+        resource = {"MemoryPressure": "memory", "DiskPressure": "ephemeral-storage", "PIDPressure": "pids"}
+        await self._fail_pod(victim, "Evicted", "The node was low on resource: "
+                             + ", ".join(resource[t] for t in pressure) + ". ")
+        self._last_eviction = time.monotonic()
+        self.stats["evictions"] += 1
+        return victim
+
+    def _refused_under_pressure(self, pod: dict) -> Optional[str]:
+        """Why the kubelet would not admit ``pod`` now (None: admit)."""
+        on = [t for t, v in self.current_pressure().items() if v]
+        blocking = [t for t in on if t != "MemoryPressure"
+                    or pod.get("status", {}).get("qosClass", "BestEffort") == "BestEffort"]
+        return f"The node had condition: {blocking}. " if blocking else None
+
+    async def _fail_pod(self, key: PodKey, reason: str, message: str) -> None:
+        """Kill a pod's containers at once and report it Failed (it is never restarted here)."""
+        pod = self._desired[key]
+        self._failed_uids.add(pod["metadata"]["uid"])   # before any await: the sync loop must not restart it
+        if self.runtime.pod_state(key) is not None:
+            await self._stop_pod(key, 0)
+        md = pod["metadata"]
+        ts = now_rfc3339()
+        status = {"phase": "Failed", "reason": reason, "message": message,
+                  "conditions": [{"type": t, "status": "False", "lastProbeTime": None, "lastTransitionTime": ts,
+                                  "reason": "PodFailed"} for t in ("Ready", "ContainersReady")]}
+        res = await self.conn.patch("v1", "pods", md["name"], {"metadata": {"uid": md["uid"]}, "status": status},
+                                    md["namespace"], "status")
+        if self._desired.get(key, {}).get("metadata", {}).get("uid") == md["uid"]:
+            self._desired[key] = res
+        self.stats["pod_status_posts"] += 1
 
     def set_ready(self, ready: bool, message: str = "") -> None:
         """Report the node Ready or NotReady (posted with the next status update)."""
@@ -351,7 +427,11 @@ class NodeAgent:
             self._posted.pop(key, None)
             return
         if state is None:
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed") or md["uid"] in self._failed_uids:
+                return
+            refused = self._refused_under_pressure(pod)
+            if refused:
+                await self._fail_pod(key, "Evicted", refused)
                 return
             await self.runtime.start_pod(pod, self.netns)
             self._start_probes(key, pod)
@@ -434,7 +514,7 @@ class NodeAgent:
                 "containerStatuses": css, "qosClass": pod.get("status", {}).get("qosClass", "BestEffort")}
 
     async def _post_pod_status(self, conn: ApiConnection, pod: dict, state: Optional[PodState]) -> None:
-        if state is None:
+        if state is None or pod["metadata"]["uid"] in self._failed_uids:
             return
         key = state.key
         status = self.pod_status(pod, state)
