@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -63,3 +63,128 @@ def path_tensor(c: Constellation, scenario: str, offsets: np.ndarray, cache: Pat
 
     return cached_ground_satellite_delays(TopologyEngine(c), offsets, cache, stations, workers=workers,
                                           desc=desc or f"paths {c.scenario.name}").delay_ms
+
+
+# ----------------------------------------------------------------------------- live platforms (Figs. 7-9)
+
+#: platform -> (label in tables and figures, the paper's name for it)
+PLATFORMS: Dict[str, tuple] = {
+    "kubespace": ("KubeSpace", "KubeSpace"),
+    "single-plane": ("single plane", "Krios"),
+    "leave-rejoin": ("leave/rejoin", "Karmada"),
+    "rejoin": ("rejoin, no eviction", "Multi-KubeEdge"),
+}
+#: the 10 planes CNPA (K = 10, C = 20, seed 0) chooses for Starlink among the 316 candidates (the handover
+#: timeline's run; `--planes cnpa` recomputes them)
+STARLINK_PLANES = ("city-Cali", "city-Surabaya", "Wagin_WA", "Molokai_HI", "Clevedon", "city-Tel-Aviv-Yafo-(Tel-Aviv-Jaffa)",
+                   "Punta_Arenas", "St_John", "city-Haerbin", "city-Durban")
+#: the single plane: the equatorial city that minimises the worst satellite delay (Fig. 10's "single")
+STARLINK_SINGLE = "city-Guayaquil"
+QUICK_STATIONS = (("Berlin", 52.52, 13.405), ("Madrid", 40.42, -3.70), ("Rome", 41.90, 12.50),
+                  ("Cairo", 30.04, 31.24), ("Lagos", 6.52, 3.38), ("Moscow", 55.76, 37.62))
+QUICK_SINGLE = "Lagos"   # the quick set's station nearest the equator
+
+
+def platform_names(text: str, allowed: Sequence[str] = tuple(PLATFORMS)) -> List[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise SystemExit(f"unknown platform(s) {bad}; choose from {list(allowed)}")
+    from leonet.kubespace.config import RuntimeConfig
+    missing = [n for n in names if n in ("leave-rejoin", "rejoin") and not hasattr(RuntimeConfig, "platform")]
+    if missing:
+        raise SystemExit(f"platform(s) {missing} need the baseline modes of the runtime "
+                         "(kubespace.runtime.platform), which this checkout does not have")
+    return names
+
+
+def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optional[Sequence[str]] = None,
+                  single: Optional[str] = None) -> Dict[str, Any]:
+    """The live scenario of one platform. Every platform runs the same emulation (the same shell and
+    stations); they differ in the control planes and the runtime. ``quick``: a small Walker shell
+    (8 x 10 at 1,200 km), three planes CNPA chooses among six stations. Otherwise Starlink shell 1
+    (72 x 22, 550 km) with ``planes`` (default the 10 CNPA planes) and the single plane ``single``."""
+    import yaml
+    from leonet.orbits.scenario import scenario_path
+
+    if quick:
+        stations = [{"name": n, "lat_deg": la, "lon_deg": lo} for n, la, lo in QUICK_STATIONS]
+        raw: Dict[str, Any] = {
+            "name": f"kubespace-{platform}-quick", "start": "2026-01-31T12:00:00Z",
+            "defaults": {"min_elevation_deg": 10},
+            "shells": [{"name": "t", "walker": "delta", "planes": 8, "sats_per_plane": 10, "altitude_km": 1200,
+                        "inclination_deg": 53}],
+            "ground_stations": stations, "topology": {"gsl": {"policy": "nearest"}}}
+        kubespace: Dict[str, Any] = {"placement": {"k": 3, "clusters": 4, "period_s": 3600, "snapshot_interval_s": 60},
+                                     "assignment": {"window_s": 3600, "threshold": 0.9}}
+        plane_spec: Any = list(planes) if planes else "cnpa"
+        single = single or QUICK_SINGLE
+    else:
+        src = yaml.safe_load(scenario_path("kubespace-starlink").read_text(encoding="utf-8"))
+        c = load("starlink")
+        plane_spec = list(planes or STARLINK_PLANES)
+        single = single or STARLINK_SINGLE
+        gs = [c.ground_station(n) for n in dict.fromkeys([*plane_spec, single])]
+        raw = {"name": f"kubespace-{platform}-shell1", "start": src["start"], "defaults": src["defaults"],
+               "shells": src["shells"], "topology": src["topology"],
+               "ground_stations": [{"name": g.name, "lat_deg": float(g.lat_deg), "lon_deg": float(g.lon_deg),
+                                    "alt_m": float(g.alt_m)} for g in gs]}
+        kubespace = {"assignment": src["kubespace"]["assignment"]}
+    raw.update({"emulation": {"backend": "nfqueue"}, "containers": {"info_api": False}})
+    if platform == "single-plane":
+        raw["controlplane"] = {"ground_stations": [single], "agents": {"satellites": agents}}
+        raw["kubespace"] = kubespace   # no runtime: one plane, no daemons, no handovers
+        return raw
+    runtime: Dict[str, Any] = {"enabled": True, "planes": plane_spec}
+    if platform != "kubespace":
+        runtime["platform"] = platform
+    raw["controlplane"] = {"agents": {"satellites": agents}}
+    raw["kubespace"] = {**kubespace, "runtime": runtime}
+    return raw
+
+
+class PlaneWatches:
+    """A watch on one resource of every control plane, from each plane's ground station (sockets in its
+    namespace), calling ``on_event(plane, type, obj, monotonic_time)`` on the watch loop's thread for every
+    event (and re-listing after an error). ``admin`` is the handover timeline's :class:`Admin` (its loop
+    and admin connections)."""
+
+    def __init__(self, admin: Any, api_version: str, plural: str, on_event, **params: Any):
+        import asyncio
+        self.admin, self.on_event = admin, on_event
+        self.started: Dict[str, bool] = {}
+        self._tasks = [asyncio.run_coroutine_threadsafe(self._watch(gs, api_version, plural, params), admin.loop)
+                       for gs in admin.conns]
+
+    async def _watch(self, gs: str, api_version: str, plural: str, params: Dict[str, Any]) -> None:
+        import asyncio
+        import time as _time
+        from leonet.controlplane.errors import ApiError
+        conn = self.admin.conns[gs]
+        while True:
+            try:
+                lst = await conn.list(api_version, plural, **params)
+                rv = lst["metadata"]["resourceVersion"]
+                for obj in lst["items"]:
+                    self.on_event(gs, "LISTED", obj, _time.monotonic())
+                self.started[gs] = True
+                while True:
+                    async for etype, obj in conn.watch(api_version, plural, resource_version=rv,
+                                                       timeout_seconds=300, **params):
+                        rv = obj["metadata"].get("resourceVersion", rv)
+                        if etype != "BOOKMARK":
+                            self.on_event(gs, etype, obj, _time.monotonic())
+            except (ApiError, OSError, asyncio.TimeoutError):
+                await asyncio.sleep(0.5)
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        import time as _time
+        deadline = _time.monotonic() + timeout
+        while len(self.started) < len(self._tasks):
+            if _time.monotonic() > deadline:
+                raise SystemExit(f"watches did not start on {set(self.admin.conns) - set(self.started)}")
+            _time.sleep(0.1)
+
+    def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
