@@ -95,6 +95,8 @@ class Owner:
 
 def nearest_bound(admin: Admin, run: Any, victim_sat: str, by_node: Dict[str, str]) -> Dict[str, List[str]]:
     """Per plane, the ``NEIGHBOURS`` nodes Bound there that are nearest (path delay) to the victim."""
+    snap = run.network.snapshot
+    delay = snap.routes([victim_sat]).delay_ms[0]          # one shortest-path tree from the victim
     out = {}
     for gs in admin.conns:
         nodes = [n["metadata"]["name"] for n in admin.call(gs, "list", "v1", "nodes")["items"] if managed_here(n)]
@@ -103,9 +105,9 @@ def nearest_bound(admin: Admin, run: Any, victim_sat: str, by_node: Dict[str, st
             sat = by_node.get(n)
             if sat is None or sat == victim_sat:
                 continue
-            p = run.network.snapshot.path(victim_sat, sat)
-            if p.reachable:
-                dist.append((float(p.delay_ms), n))
+            d = float(delay[snap.node_index(sat)])
+            if np.isfinite(d):
+                dist.append((d, n))
         out[gs] = [n for _, n in sorted(dist)[:NEIGHBOURS]]
     return out
 
