@@ -157,11 +157,11 @@ def main() -> int:
     p.add_argument("--platforms", help="comma-separated (default kubespace,single-plane, and the two "
                                        "multi-cluster baselines where the runtime has them)")
     p.add_argument("--agents", help="satellites with an agent, spread evenly (default 200; quick all 80)")
-    p.add_argument("--duration", type=float, help="emulated seconds of reports per platform (default 180; quick 20)")
+    p.add_argument("--duration", type=float, help="emulated seconds of reports per platform (default 120; quick 20)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--reporters", type=int, default=2, help="threads triggering posts (default 2)")
     p.add_argument("--max-wall", type=float, help="stop a platform's stretch after this many wall seconds "
-                                                  "(default 300; quick 30)")
+                                                  "(default 240; quick 30)")
     p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -172,9 +172,9 @@ def main() -> int:
     q = args.quick
     args.agents = args.agents or ("all" if q else "200")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
-    args.duration = args.duration or (20.0 if q else 180.0)
+    args.duration = args.duration or (20.0 if q else 120.0)
     args.speed = args.speed or (4.0 if q else 1.0)
-    args.max_wall = args.max_wall or (30.0 if q else 300.0)
+    args.max_wall = args.max_wall or (30.0 if q else 240.0)
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()

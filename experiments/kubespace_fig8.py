@@ -221,7 +221,7 @@ def main() -> int:
     p.add_argument("--platforms", help="comma-separated (default kubespace,single-plane, and the two "
                                        "multi-cluster baselines where the runtime has them)")
     p.add_argument("--agents", help="satellites with an agent, spread evenly (default 200; quick all 80)")
-    p.add_argument("--trials", type=int, help="pressure events per platform (default 30; quick 3)")
+    p.add_argument("--trials", type=int, help="pressure events per platform (default 20; quick 3)")
     p.add_argument("--jitter", type=float, default=3.0, help="random wait before each trigger, s (default 3)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--seed", type=int, default=0, help="victims and trigger moments (default 0)")
@@ -235,7 +235,7 @@ def main() -> int:
     q = args.quick
     args.agents = args.agents or ("all" if q else "200")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
-    args.trials = args.trials or (3 if q else 30)
+    args.trials = args.trials or (3 if q else 20)
     args.speed = args.speed or (4.0 if q else 1.0)
     if q:
         args.jitter = min(args.jitter, 1.0)

@@ -24,7 +24,7 @@ samples handovers (a few minutes of the day); the day's counts are exact for the
 Writes results/kubespace/fig9_handovers.csv (every handover), fig9.csv (per satellite and platform, per
 day), fig9_summary.json and fig9.png (four panels: CDF of single handover latency, and CDFs over
 satellites of the daily cumulative latency, invisibility and downtime). ``--quick``: the small Walker
-shell, 60 emulated s at 4x.
+shell, 120 emulated s at 4x.
 """
 from __future__ import annotations
 
@@ -142,11 +142,11 @@ def main() -> int:
     p.add_argument("--platforms", help="comma-separated (default: KubeSpace and the two baselines the runtime has)")
     p.add_argument("--agents", help="satellites with an agent, a daemon and a pod, spread evenly (default 200; "
                                     "quick all 80)")
-    p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 300; quick 60)")
+    p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 240; quick 120)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--http", type=int, help="satellites whose pod the HTTP probe GETs (default 20; quick 5)")
     p.add_argument("--max-wall", type=float, help="stop a platform's window after this many wall seconds "
-                                                  "(default 480; quick 40)")
+                                                  "(default 360; quick 60)")
     p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -157,10 +157,10 @@ def main() -> int:
     q = args.quick
     args.agents = args.agents or ("all" if q else "200")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
-    args.duration = args.duration or (60.0 if q else 300.0)
+    args.duration = args.duration or (120.0 if q else 240.0)
     args.speed = args.speed or (4.0 if q else 1.0)
     args.http = args.http or (5 if q else 20)
-    args.max_wall = args.max_wall or (40.0 if q else 480.0)
+    args.max_wall = args.max_wall or (60.0 if q else 360.0)
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
