@@ -165,6 +165,7 @@ CASES: List[Tuple[str, str, Any]] = [
     # ------------------------------------------------------------ kubespace
     ("ks-unknown", "kubespace", {"placment": {}}),
     ("ks-not-mapping", "kubespace", [1]),
+    ("ks-r-platform", "kubespace", {"runtime": {"platform": "karmada"}}),
     ("ks-p-unknown", "kubespace", {"placement": {"kk": 1}}),
     ("ks-p-k", "kubespace", {"placement": {"k": 0}}),
     ("ks-p-period", "kubespace", {"placement": {"period_s": -1}}),

@@ -515,6 +515,43 @@ class NodeAgent:
             await old.close()
         return old
 
+    async def disconnect(self) -> ApiConnection:
+        """Stop talking to the control plane (registration, lease, status, pod watch) while the pods
+        keep running; returns the connection that was in use (not closed). :meth:`join` resumes."""
+        tasks = [self._tasks.pop(k) for k in ("register", "lease", "status") if k in self._tasks]
+        if self._watch_task is not None:
+            tasks.append(self._watch_task)
+            self._watch_task = None
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.registered.clear()
+        return self.conn
+
+    async def join(self, new: ApiConnection, adopt_grace: float = 0.0, timeout: float = 60.0) -> None:
+        """Register with a control plane through ``new`` as a node joining it (after :meth:`disconnect`)
+        and resume every loop there. Running pods the plane does not list keep running for
+        ``adopt_grace`` seconds (a pod of the same namespace/name created there meanwhile is adopted).
+        Raises :class:`ApiError` (and stays disconnected) if it is not registered within ``timeout``."""
+        if new.netns is None and self.netns is not None:
+            new.netns = self.netns
+        self.conn = new
+        self._lease = self._pending_lease = None
+        self._node_status = None
+        self._posted.clear()
+        self._adopt_until = time.monotonic() + adopt_grace
+        self.registered.clear()
+        task = self._tasks["register"] = asyncio.get_running_loop().create_task(self._register_loop())
+        if not await _wait_event(self.registered, timeout):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._tasks.pop("register", None)
+            raise ApiError(504, f"{self.name} did not register with {new.name} within {timeout:g} s", "Timeout")
+
+    def cached_pods(self) -> List[dict]:
+        """The agent's local copy of its pods' configuration (as last listed or watched)."""
+        return [copy.deepcopy(p) for p in self._desired.values()]
+
     async def drain(self, timeout: float = 60.0) -> None:
         """Cordon the node and evict its pods (they stop here, as with ``kubectl drain``)."""
         conn = self.conn
