@@ -468,3 +468,37 @@ def test_status_and_log_without_a_runtime_say_so():
         out = subprocess.run([sys.executable, "-m", "leonet.cli.main", "kubespace", *cmd], capture_output=True,
                              text=True, timeout=60)
         assert out.returncode == 2 and "no KubeSpace runtime is running" in out.stderr, out
+
+
+def _single_plane_scenario(tmp_path, runtime: dict) -> str:
+    import yaml
+    raw = {"name": "single", "start": START,
+           "shells": [{"name": "t", "walker": "delta", "planes": 6, "sats_per_plane": 8, "altitude_km": 800,
+                       "inclination_deg": 53}],
+           "ground_stations": [{"name": n, "lat_deg": la, "lon_deg": lo} for n, (la, lo) in {
+               **PLANES, "city-Quito": (-0.18, -78.47), "city-Singapore": (1.35, 103.82),
+               "city-Oslo": (59.91, 10.75)}.items()],
+           "controlplane": {"agents": {"satellites": 4}},
+           "kubespace": {"placement": {"metric": "straight", "period_s": 3600, "snapshot_interval_s": 300},
+                         "runtime": {"enabled": True, "platform": "single-plane", **runtime}}}
+    path = tmp_path / "single.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_single_plane_platform_runs_the_best_equatorial_city_alone(tmp_path):
+    from leonet.kubespace.baselines import best_single
+    from leonet.kubespace.metrics import delay_tensor
+    from leonet.kubespace.runtime.service import KubeSpaceRuntime
+    from leonet.launch import prepare_run
+    run = prepare_run(_single_plane_scenario(tmp_path, {}), backend="none")
+    planes = list(KubeSpaceRuntime.of(run).cluster_config.ground_stations)
+    c = run.constellation
+    cities = [c.ground_station(n).index for n in ("city-Quito", "city-Singapore")]   # Oslo: not equatorial
+    metric = delay_tensor(c, np.arange(0.0, 3600.0, 300.0), "straight", cities)
+    assert planes == [c.ground_stations[cities[best_single(metric, [0, 1])]].name]
+    named = prepare_run(_single_plane_scenario(tmp_path, {"planes": ["Berlin"]}), backend="none")
+    assert list(KubeSpaceRuntime.of(named).cluster_config.ground_stations) == ["Berlin"]
+    with pytest.raises(ConfigError) as e:
+        prepare_run(_single_plane_scenario(tmp_path, {"planes": ["Berlin", "Madrid"]}), backend="none")
+    assert e.value.field == "kubespace.runtime.planes"

@@ -21,7 +21,7 @@ from .bootstrap import request_node_certificate
 from .connection import ApiConnection
 from .nodestatus import conditions as node_conditions, host_pressure, node_info
 from .probes import ProbeWorker
-from .runtime import PodKey, PodRuntime, PodState, ProcessRuntime
+from .runtime import PodKey, PodRuntime, PodState, make_runtime
 
 log = logging.getLogger("leonet.controlplane.agent")
 LEASE_API, LEASE_NS = "coordination.k8s.io/v1", "kube-node-lease"
@@ -42,6 +42,7 @@ class AgentConfig:
     capacity: Dict[str, str] = field(default_factory=lambda: {
         "cpu": "2", "memory": "4Gi", "pods": "110", "ephemeral-storage": "10Gi"})
     jitter: bool = True                        # spread the first beats of many agents
+    pod_runtime: str = "process"               # process | docker (runtime.POD_RUNTIMES)
 
 
 class NodeAgent:
@@ -60,11 +61,11 @@ class NodeAgent:
         if connection.netns is None and netns is not None:
             connection.netns = netns
         self.conn = connection
-        self.runtime = runtime or ProcessRuntime()
+        self.config = config or AgentConfig()
+        self.runtime = runtime or make_runtime(self.config.pod_runtime, name)
         self.runtime.on_change = self._on_runtime_change
         self.labels = dict(labels or {})
         self.taints = list(taints or [])
-        self.config = config or AgentConfig()
         self.pressure_override = pressure
         self.ready, self.ready_message = True, "kubelet is posting ready status"
         self._desired: Dict[PodKey, dict] = {}

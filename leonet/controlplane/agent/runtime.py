@@ -1,6 +1,7 @@
 """Pod runtimes. :class:`PodRuntime` is the interface an agent drives; :class:`ProcessRuntime` runs each
-container's ``command`` + ``args`` as a process in the node's network namespace. A container runtime
-(Docker, with the pod sharing a sandbox's namespace) plugs in behind the same interface.
+container's ``command`` + ``args`` as a process in the node's network namespace;
+:class:`.docker_runtime.DockerRuntime` runs each container as a Docker container whose processes join
+the node's network namespace. :func:`make_runtime` picks one by name.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..launch_config import POD_RUNTIMES
 from ..netns import exec_prefix
 from ..timefmt import now_rfc3339
 
@@ -36,6 +38,7 @@ class ContainerState:
     finished_at: Optional[str] = None
     restart_count: int = 0
     last_termination: Optional[dict] = None
+    runtime_id: str = ""            # e.g. ``docker://<id>``; empty: the process runtime's ``process://<pid>``
 
     def k8s_state(self) -> dict:
         if self.state == "running":
@@ -51,7 +54,7 @@ class ContainerState:
 
     @property
     def container_id(self) -> str:
-        return f"process://{self.pid}" if self.pid else ""
+        return self.runtime_id or (f"process://{self.pid}" if self.pid else "")
 
 
 @dataclass
@@ -180,7 +183,7 @@ class ProcessRuntime(PodRuntime):
             if policy == "Never" or (policy == "OnFailure" and code == 0):
                 return
             failures = 0 if time.monotonic() - began > 600 else failures + 1
-            delay = min(self.backoff_base * 2 ** max(failures - 1, 0), self.backoff_max)
+            delay = backoff_delay(failures, self.backoff_base, self.backoff_max)
             st.last_termination = {"terminated": {"exitCode": code, "reason": st.reason,
                                                   "startedAt": st.started_at, "finishedAt": st.finished_at}}
             st.state, st.reason = "waiting", "CrashLoopBackOff"
@@ -229,3 +232,19 @@ class ProcessRuntime(PodRuntime):
         self._pods.pop(key, None)
         self._specs.pop(key, None)
         self._notify(key)
+
+
+def make_runtime(name: str, node: str = "") -> PodRuntime:
+    """A new runtime: ``process`` (:class:`ProcessRuntime`) or ``docker``
+    (:class:`.docker_runtime.DockerRuntime`, its containers labelled with ``node``)."""
+    if name == "process":
+        return ProcessRuntime()
+    if name == "docker":
+        from .docker_runtime import DockerRuntime
+        return DockerRuntime(node)
+    raise ValueError(f"unknown pod runtime {name!r} (known: {', '.join(POD_RUNTIMES)})")
+
+
+def backoff_delay(failures: int, base: float, cap: float) -> float:
+    """Kubernetes' crash-loop back-off: ``base`` doubling per consecutive failure, at most ``cap``."""
+    return min(base * 2 ** max(failures - 1, 0), cap)

@@ -109,6 +109,9 @@ async def _join(d: Any, plane: str, rec: Any, csr_step: int, adopt_grace: float)
     new = ApiConnection(url, ca_pem, cert_pem=cert, key_pem=key, netns=d.agent.netns,
                         request_timeout=10.0, name=plane)
     try:
+        # a node joining anew finds no record of itself (a plane of a run that switched platforms may
+        # keep a Released copy from a KubeSpace handover): one round trip, a 404 in a baseline-only run
+        await _delete_node(new, d.node)
         await d.agent.join(new, adopt_grace=adopt_grace, timeout=JOIN_TIMEOUT_S)
     except BaseException:
         await new.close()

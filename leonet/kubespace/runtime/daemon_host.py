@@ -293,6 +293,18 @@ class DaemonHost:
         await self._recompute_all(max(self.clock.offset() or 0.0, self._samples[1]))
         return len(self.schedules)
 
+    async def op_kubespace_platform(self, platform: str) -> str:
+        """Change what a handover does from now on (``kubespace``, ``leave-rejoin``, ``rejoin``): one run
+        can measure every multi-plane platform on the same satellites."""
+        from .resources import STEP_TABLES
+        if platform not in STEP_TABLES:
+            raise ValueError(f"platform {platform!r} cannot be switched to at run time (one of: "
+                             f"{', '.join(STEP_TABLES)}; single-plane is chosen at start)")
+        self.platform = platform
+        for d in self.daemons.values():
+            d.platform = platform
+        return platform
+
     async def op_kubespace_auto(self, enabled: bool) -> bool:
         self.auto = bool(enabled)
         return self.auto

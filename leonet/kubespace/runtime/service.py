@@ -349,6 +349,15 @@ class KubeSpaceRuntime(ClusterExtension):
     def set_auto(self, enabled: bool) -> bool:
         return self._agents().call("kubespace_auto", enabled=enabled)
 
+    def set_platform(self, platform: str) -> str:
+        """What handovers do from now on: ``kubespace``, ``leave-rejoin`` or ``rejoin`` (the run's planes
+        stay; ``single-plane`` is chosen by ``kubespace.runtime.platform`` at start)."""
+        if self.platform == "single-plane" or platform == "single-plane":
+            raise ConfigError("platform", platform, "single-plane runs one plane chosen at start",
+                              "start another run with kubespace.runtime.platform: single-plane")
+        self.platform = self._agents().call("kubespace_platform", platform=platform)
+        return self.platform
+
     def wait_ready(self, timeout: float = 600.0) -> None:
         """Block until every daemon has computed its schedule."""
         deadline = time.monotonic() + timeout
