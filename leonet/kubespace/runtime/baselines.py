@@ -183,9 +183,11 @@ async def leave_rejoin(d: Any, rec: Any) -> None:
         rec.mark(4, d.clock)
         await _wait_drained(d, src, DRAIN_TIMEOUT_S)
         rec.mark(5, d.clock)
-    except ApiError as e:   # still on the source: undo the cordon, fail
+    except ApiError as e:   # still on the source: undo the cordon, put back what was evicted, fail
         try:
             await src.patch("v1", "nodes", d.node, {"spec": {"unschedulable": None}})
+            if 4 in rec.steps:
+                await _recreate(src, config)
         except ApiError:
             pass
         rec.fail(R.SOURCE_LOST if e.code in (503, 504) else R.REQUEST_FAILED,
