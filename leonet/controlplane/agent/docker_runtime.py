@@ -21,12 +21,10 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ..netns import resolve_netns
-from ..timefmt import now_rfc3339
-from .runtime import ContainerState, PodKey, PodRuntime, PodState, backoff_delay
+from .runtime import PodKey, SupervisedRuntime
 
 log = logging.getLogger("leonet.controlplane.docker_runtime")
 
@@ -51,45 +49,20 @@ def pod_containers(node: Optional[str] = None) -> List[Any]:
     return client().containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
 
-class DockerRuntime(PodRuntime):
+class DockerRuntime(SupervisedRuntime):
     """Pod containers of node ``node`` (see the module docstring)."""
+
+    launch_errors = (Exception,)   # image missing, Docker down, bad spec: RunContainerError, retried
 
     def __init__(self, node: str = "", backoff_base: float = 10.0, backoff_max: float = 300.0,
                  threads: int = 64):
+        super().__init__(backoff_base, backoff_max)
         self.node = node
-        self.backoff_base, self.backoff_max = backoff_base, backoff_max
-        self._pods: Dict[PodKey, PodState] = {}
-        self._containers: Dict[Tuple[PodKey, str], Any] = {}
-        self._tasks: Dict[Tuple[PodKey, str], asyncio.Task] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="leonet-docker-pods")
 
-    async def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+    async def _call(self, fn, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def _notify(self, key: PodKey) -> None:
-        if self.on_change:
-            self.on_change(key)
-
-    def pods(self) -> List[PodKey]:
-        return list(self._pods)
-
-    def pod_state(self, key: PodKey) -> Optional[PodState]:
-        return self._pods.get(key)
-
-    async def start_pod(self, pod: dict, netns: Optional[str]) -> None:
-        md = pod["metadata"]
-        key = (md.get("namespace", "default"), md["name"])
-        if key in self._pods:
-            return
-        st = PodState(key)
-        self._pods[key] = st
-        for c in pod["spec"]["containers"]:
-            st.containers[c["name"]] = ContainerState(c["name"], c.get("image", ""))
-            self._tasks[(key, c["name"])] = asyncio.get_running_loop().create_task(
-                self._supervise(key, c, pod["spec"].get("restartPolicy", "Always"), netns))
-        self._notify(key)
-
-    # ------------------------------------------------------------------ one container
     def _create(self, key: PodKey, c: dict, netns: Optional[str]) -> Any:
         """Create and start the container (blocking; in a pool thread)."""
         from ...containers.docker_client import client
@@ -119,8 +92,12 @@ class DockerRuntime(PodRuntime):
         container.reload()
         return container
 
+    async def _launch(self, key: PodKey, c: dict, netns: Optional[str]) -> Tuple[Any, Optional[int], str]:
+        container = await self._call(self._create, key, c, netns)
+        return container, int(container.attrs["State"]["Pid"]) or None, f"docker://{container.id}"
+
     @staticmethod
-    def _wait(container: Any) -> int:
+    def _wait_blocking(container: Any) -> int:
         try:
             return int(container.wait().get("StatusCode", 137))
         except Exception as exc:   # removed behind our back
@@ -134,77 +111,20 @@ class DockerRuntime(PodRuntime):
         except Exception as exc:
             log.debug("removing %s: %s", container.short_id, exc)
 
-    async def _supervise(self, key: PodKey, c: dict, policy: str, netns: Optional[str]) -> None:
-        st = self._pods[key].containers[c["name"]]
-        failures = 0
-        while True:
+    async def _wait(self, container: Any) -> int:
+        return await self._call(self._wait_blocking, container)
+
+    async def _release(self, container: Any) -> None:
+        await self._call(self._remove, container)
+
+    async def _kill(self, container: Any, grace: float) -> None:
+        def stop() -> None:
             try:
-                container = await self._call(self._create, key, c, netns)
-            except Exception as e:   # image missing, Docker down, bad spec
-                st.state, st.reason, st.message = "waiting", "RunContainerError", str(e)
-                self._notify(key)
-                code, began = 128, time.monotonic()
-            else:
-                self._containers[(key, c["name"])] = container
-                if self._pods.get(key) is None or self._pods[key].stopping:   # stopped while it started
-                    await self._call(self._remove, container)
-                    return
-                st.state, st.reason, st.message = "running", "", ""
-                st.pid = int(container.attrs["State"]["Pid"]) or None
-                st.runtime_id = f"docker://{container.id}"
-                st.started_at, st.exit_code, st.finished_at = now_rfc3339(), None, None
-                began = time.monotonic()
-                self._notify(key)
-                code = await self._call(self._wait, container)
-                st.state, st.exit_code, st.finished_at = "terminated", code, now_rfc3339()
-                st.reason = "Completed" if code == 0 else "Error"
-                self._notify(key)
-                if self._pods.get(key) is None or self._pods[key].stopping:
-                    return
-                await self._call(self._remove, container)
-            if self._pods.get(key) is None or self._pods[key].stopping:
-                return
-            if policy == "Never" or (policy == "OnFailure" and code == 0):
-                return
-            failures = 0 if time.monotonic() - began > 600 else failures + 1
-            delay = backoff_delay(failures, self.backoff_base, self.backoff_max)
-            st.last_termination = {"terminated": {"exitCode": code, "reason": st.reason, "startedAt": st.started_at,
-                                                  "finishedAt": st.finished_at, "containerID": st.runtime_id}}
-            st.state, st.reason = "waiting", "CrashLoopBackOff"
-            st.message = f"back-off {delay:.0f}s restarting failed container={c['name']}"
-            self._notify(key)
-            await asyncio.sleep(delay)
-            if self._pods.get(key) is None or self._pods[key].stopping:
-                return
-            st.restart_count += 1
-
-    async def restart_container(self, key: PodKey, name: str) -> None:
-        container = self._containers.get((key, name))
-        if container is not None:
-            await self._call(lambda: container.stop(timeout=1))
-
-    async def stop_pod(self, key: PodKey, grace: float) -> None:
-        st = self._pods.get(key)
-        if st is None:
-            return
-        st.stopping = True
-        containers = [ct for (k, _), ct in self._containers.items() if k == key]
-
-        def stop(ct: Any) -> None:
-            try:
-                ct.stop(timeout=max(int(round(grace)), 0))
+                container.stop(timeout=max(int(round(grace)), 0))
             except Exception as exc:
-                log.debug("stopping %s: %s", ct.short_id, exc)
-            self._remove(ct)
-        await asyncio.gather(*(self._call(stop, ct) for ct in containers))
-        for (k, n), t in list(self._tasks.items()):
-            if k == key:
-                t.cancel()
-                del self._tasks[(k, n)]
-        for k2 in [k2 for k2 in self._containers if k2[0] == key]:
-            del self._containers[k2]
-        self._pods.pop(key, None)
-        self._notify(key)
+                log.debug("stopping %s: %s", container.short_id, exc)
+            self._remove(container)
+        await self._call(stop)
 
     async def close(self) -> None:
         await super().close()
