@@ -321,8 +321,12 @@ def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(tmp_
             await asyncio.sleep(0.5)
             assert agent.pod_pid("default", "p") == pid            # nobody told the agent to stop it
             await old.close()
+            report = asyncio.ensure_future(agent.post_status(force=True))   # made between the planes
+            await asyncio.sleep(0.3)
+            assert not report.done()                                          # it waits for the join
             cert, key = cp2.node_credentials("sat-1")
             await agent.join(ApiConnection(cp2.url, cp2.ca_pem, cert_pem=cert, key_pem=key), adopt_grace=30)
+            assert (await asyncio.wait_for(report, 10))["metadata"]["name"] == "sat-1"   # posted to gs2
             node = await a2.get("v1", "nodes", "sat-1")
             assert conds(node)["Ready"] == "True"
             await a2.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")

@@ -243,7 +243,10 @@ class NodeAgent:
 
     async def post_status(self, force: bool = False) -> Optional[dict]:
         """Post node status when it changed, or when the report frequency has elapsed. Returns the
-        Node as the control plane stored it, or None if nothing was posted."""
+        Node as the control plane stored it, or None if nothing was posted. A node between control
+        planes (:meth:`disconnect` until :meth:`join` registered it) posts once it has joined."""
+        if not self.registered.is_set():
+            await self.registered.wait()
         conn = self.conn
         status = self._status()
         due = time.monotonic() - self._last_report >= self.config.status_report_frequency
