@@ -19,7 +19,7 @@ costs an earlier live run wrote (``table1_costs.csv`` in the output folder), or
 prints "pending".
 
     python experiments/kubespace_table1.py [--quick]
-    sudo python experiments/kubespace_table1.py --live [--measure N] [--runtime process|docker]
+    sudo python experiments/kubespace_table1.py --live [--measure N] [--runtime docker|process]
 """
 from __future__ import annotations
 
@@ -154,13 +154,17 @@ def main() -> int:
     p.add_argument("--live", action="store_true", help="measure the per-handover costs on the live emulation "
                                                        "(root; several minutes per constellation)")
     p.add_argument("--measure", type=int, default=6, help="satellites measured per constellation (--live)")
-    p.add_argument("--runtime", choices=("process", "docker"), default="process",
-                   help="pod runtime of the measured web pods (--live; default process)")
+    p.add_argument("--runtime", choices=("docker", "process"), default="docker",
+                   help="pod runtime of the measured web pods (--live; default docker, the paper's containers)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.live:
         if os.geteuid() != 0:
             raise SystemExit("--live needs root: sudo python experiments/kubespace_table1.py --live")
+        if args.runtime == "docker":
+            from leonet.containers.images import ensure_images
+            from kubespace_handover_cost import WEB_IMAGE
+            ensure_images([WEB_IMAGE])
         live = []
         for name in selected(args):
             live += measure_live(name, args.measure, args.runtime)
