@@ -13,7 +13,7 @@ Commands (``op`` and its arguments):
 * ``wait_registered``: ``timeout`` -> {registered, seconds};
 * ``swap``: ``node``, ``plane``, ``deregister_old``, ``orphan_grace`` -> {seconds};
 * ``post_status``: ``node`` -> {sent, done, resourceVersion, plane} (``time.monotonic()`` stamps, comparable
-  across processes; ``plane``: where the post went); an error while the agent is not registered;
+  across processes; ``plane``: where the post went); a node between planes posts once it joined;
 * ``set_pressure``: ``node``, ``pressure`` ({MemoryPressure, DiskPressure, PIDPressure: bool}, or None to
   measure the host again) -> {sent, done, plane, evicted}: the agent posts the conditions at once and,
   under pressure, evicts a pod (the kubelet's eviction manager);
@@ -166,10 +166,10 @@ class AgentHost:
 
     async def op_post_status(self, node: str) -> Dict[str, Any]:
         agent = self._agent(node)
-        if not agent.registered.is_set():   # joining (or between planes): nothing to post to yet
-            raise RuntimeError(f"{node} is not registered with a control plane now")
-        plane = agent.conn.name
         sent = time.monotonic()
+        if not agent.registered.is_set():   # between planes (a baseline's handover): posted once joined
+            await agent.registered.wait()
+        plane = agent.conn.name
         res = await agent.post_status(force=True)
         return {"sent": sent, "done": time.monotonic(), "plane": plane,
                 "resourceVersion": (res or {}).get("metadata", {}).get("resourceVersion")}

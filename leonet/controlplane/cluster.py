@@ -323,7 +323,7 @@ class ControlPlaneCluster:
         else:
             self.agents = AgentsProcess(self.state_dir / "agents.log").start()
         config = {"lease_duration_seconds": a.lease_duration_seconds, "renew_interval": a.renew_interval,
-                  "status_update_frequency": a.status_update_frequency}
+                  "status_update_frequency": a.status_update_frequency, "pod_runtime": a.pod_runtime}
         assert self._ca is not None
         self.agents.call("init", planes={g: p.url for g, p in self.planes.items()},
                          ca=self._ca.pem.decode(), config=config, request_timeout=a.request_timeout,

@@ -350,3 +350,79 @@ def test_bootstrap_token_cannot_do_more_than_request_certificates(tmp_path):
             await boot.close()
             await cp.stop()
     run(main())
+
+
+def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(tmp_path):
+    """``disconnect`` stops every loop but the pods; ``join`` registers as a new node on another plane
+    (Node and Lease created there) and adopts a pod of the same name created there, running."""
+    async def main():
+        cp1 = await start_cp(tmp_path, "gs1")
+        cp2 = await start_cp(tmp_path, "gs2")
+        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
+        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
+        agent = await agent_for(cp1, "sat-1").start()
+        try:
+            await agent.wait_registered()
+            await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
+            async def pid_of():
+                return agent.pod_pid("default", "p")
+            pid = await async_wait_for(pid_of, 10, what="pod running")
+            cached = agent.cached_pods()
+            assert [p["metadata"]["name"] for p in cached] == ["p"]
+            old = await agent.disconnect()
+            assert not agent.registered.is_set()
+            lease = await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
+            await asyncio.sleep(1.5)   # three renew intervals: nothing renews any more
+            assert (await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease"))["spec"][
+                "renewTime"] == lease["spec"]["renewTime"]
+            await a1.delete("v1", "pods", "p", "default", {"gracePeriodSeconds": 0})
+            await a1.delete("v1", "nodes", "sat-1")
+            await asyncio.sleep(0.5)
+            assert agent.pod_pid("default", "p") == pid            # nobody told the agent to stop it
+            await old.close()
+            report = asyncio.ensure_future(agent.post_status(force=True))   # made between the planes
+            await asyncio.sleep(0.3)
+            assert not report.done()                                          # it waits for the join
+            cert, key = cp2.node_credentials("sat-1")
+            await agent.join(ApiConnection(cp2.url, cp2.ca_pem, cert_pem=cert, key_pem=key), adopt_grace=30)
+            assert (await asyncio.wait_for(report, 10))["metadata"]["name"] == "sat-1"   # posted to gs2
+            node = await a2.get("v1", "nodes", "sat-1")
+            assert conds(node)["Ready"] == "True"
+            await a2.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
+            await a2.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
+
+            async def adopted():
+                st = (await a2.get("v1", "pods", "p", "default")).get("status", {})
+                return st.get("phase") == "Running" and \
+                    st["containerStatuses"][0]["containerID"] == f"process://{pid}"
+            await async_wait_for(adopted, 10, what="the pod adopted on gs2")
+            assert agent.pod_pid("default", "p") == pid
+            with pytest.raises(Exception):
+                await a1.get("v1", "nodes", "sat-1")            # never re-registered on gs1
+        finally:
+            await agent.stop()
+            for c in (a1, a2):
+                await c.close()
+            await cp1.stop()
+            await cp2.stop()
+    run(main())
+
+
+def test_join_an_unreachable_plane_times_out_and_stays_disconnected(tmp_path):
+    async def main():
+        cp1 = await start_cp(tmp_path, "gs1")
+        agent = await agent_for(cp1, "sat-1").start()
+        try:
+            await agent.wait_registered()
+            await agent.disconnect()
+            cert, key = cp1.node_credentials("sat-1")
+            dead = ApiConnection(f"https://127.0.0.1:{free_port()}", cp1.ca_pem, cert_pem=cert, key_pem=key,
+                                 request_timeout=0.5)
+            from leonet.controlplane.errors import ApiError
+            with pytest.raises(ApiError):
+                await agent.join(dead, timeout=1.0)
+            assert "register" not in agent._tasks and not agent.registered.is_set()
+        finally:
+            await agent.stop()
+            await cp1.stop()
+    run(main())

@@ -29,7 +29,7 @@ from .bootstrap import request_node_certificate
 from .connection import ApiConnection
 from .nodestatus import conditions as node_conditions, host_pressure, node_info
 from .probes import ProbeWorker
-from .runtime import PodKey, PodRuntime, PodState, ProcessRuntime
+from .runtime import PodKey, PodRuntime, PodState, make_runtime
 
 log = logging.getLogger("leonet.controlplane.agent")
 LEASE_API, LEASE_NS = "coordination.k8s.io/v1", "kube-node-lease"
@@ -51,6 +51,7 @@ class AgentConfig:
         "cpu": "2", "memory": "4Gi", "pods": "110", "ephemeral-storage": "10Gi"})
     jitter: bool = True                        # spread the first beats of many agents
     eviction_interval: float = 10.0            # evictionMonitoringPeriod: one pod evicted per period
+    pod_runtime: str = "process"               # process | docker (runtime.POD_RUNTIMES)
 
 
 class NodeAgent:
@@ -69,11 +70,11 @@ class NodeAgent:
         if connection.netns is None and netns is not None:
             connection.netns = netns
         self.conn = connection
-        self.runtime = runtime or ProcessRuntime()
+        self.config = config or AgentConfig()
+        self.runtime = runtime or make_runtime(self.config.pod_runtime, name)
         self.runtime.on_change = self._on_runtime_change
         self.labels = dict(labels or {})
         self.taints = list(taints or [])
-        self.config = config or AgentConfig()
         self.pressure_override = pressure
         self.ready, self.ready_message = True, "kubelet is posting ready status"
         self._desired: Dict[PodKey, dict] = {}
@@ -255,7 +256,10 @@ class NodeAgent:
 
     async def post_status(self, force: bool = False) -> Optional[dict]:
         """Post node status when it changed, or when the report frequency has elapsed. Returns the
-        Node as the control plane stored it, or None if nothing was posted."""
+        Node as the control plane stored it, or None if nothing was posted. A node between control
+        planes (:meth:`disconnect` until :meth:`join` registered it) posts once it has joined."""
+        if not self.registered.is_set():
+            await self.registered.wait()
         conn = self.conn
         status = self._status()
         due = time.monotonic() - self._last_report >= self.config.status_report_frequency
@@ -594,6 +598,43 @@ class NodeAgent:
         if close_old:
             await old.close()
         return old
+
+    async def disconnect(self) -> ApiConnection:
+        """Stop talking to the control plane (registration, lease, status, pod watch) while the pods
+        keep running; returns the connection that was in use (not closed). :meth:`join` resumes."""
+        tasks = [self._tasks.pop(k) for k in ("register", "lease", "status") if k in self._tasks]
+        if self._watch_task is not None:
+            tasks.append(self._watch_task)
+            self._watch_task = None
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.registered.clear()
+        return self.conn
+
+    async def join(self, new: ApiConnection, adopt_grace: float = 0.0, timeout: float = 60.0) -> None:
+        """Register with a control plane through ``new`` as a node joining it (after :meth:`disconnect`)
+        and resume every loop there. Running pods the plane does not list keep running for
+        ``adopt_grace`` seconds (a pod of the same namespace/name created there meanwhile is adopted).
+        Raises :class:`ApiError` (and stays disconnected) if it is not registered within ``timeout``."""
+        if new.netns is None and self.netns is not None:
+            new.netns = self.netns
+        self.conn = new
+        self._lease = self._pending_lease = None
+        self._node_status = None
+        self._posted.clear()
+        self._adopt_until = time.monotonic() + adopt_grace
+        self.registered.clear()
+        task = self._tasks["register"] = asyncio.get_running_loop().create_task(self._register_loop())
+        if not await _wait_event(self.registered, timeout):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._tasks.pop("register", None)
+            raise ApiError(504, f"{self.name} did not register with {new.name} within {timeout:g} s", "Timeout")
+
+    def cached_pods(self) -> List[dict]:
+        """The agent's local copy of its pods' configuration (as last listed or watched)."""
+        return [copy.deepcopy(p) for p in self._desired.values()]
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Cordon the node and evict its pods (they stop here, as with ``kubectl drain``)."""
