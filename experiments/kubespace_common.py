@@ -74,10 +74,10 @@ PLATFORMS: Dict[str, tuple] = {
     "leave-rejoin": ("leave/rejoin", "Karmada"),
     "rejoin": ("rejoin, no eviction", "Multi-KubeEdge"),
 }
-#: the 10 planes CNPA (K = 10, C = 20, seed 0) chooses for Starlink among the 316 candidates (the handover
-#: timeline's run; `--planes cnpa` recomputes them)
-STARLINK_PLANES = ("city-Cali", "city-Surabaya", "Wagin_WA", "Molokai_HI", "Clevedon", "city-Tel-Aviv-Yafo-(Tel-Aviv-Jaffa)",
-                   "Punta_Arenas", "St_John", "city-Haerbin", "city-Durban")
+#: the 10 planes CNPA (K = 10, C = 20, seed 0) chooses for Starlink among the 316 candidates (as the handover
+#: timeline's run printed them)
+STARLINK_PLANES = ("city-Cali", "city-Surabaya", "Wagin_WA", "Molokai_HI", "Clevedon",
+                   "city-Tel-Aviv-Yafo-(Tel-Aviv-Jaffa)", "Punta_Arenas", "St_John", "city-Haerbin", "city-Durban")
 #: the single plane: the equatorial city that minimises the worst satellite delay (Fig. 10's "single")
 STARLINK_SINGLE = "city-Guayaquil"
 QUICK_STATIONS = (("Berlin", 52.52, 13.405), ("Madrid", 40.42, -3.70), ("Rome", 41.90, 12.50),
@@ -90,18 +90,14 @@ def platform_names(text: str, allowed: Sequence[str] = tuple(PLATFORMS)) -> List
     bad = [n for n in names if n not in allowed]
     if bad:
         raise SystemExit(f"unknown platform(s) {bad}; choose from {list(allowed)}")
-    from leonet.kubespace.config import RuntimeConfig
-    missing = [n for n in names if n in ("leave-rejoin", "rejoin") and not hasattr(RuntimeConfig, "platform")]
-    if missing:
-        raise SystemExit(f"platform(s) {missing} need the baseline modes of the runtime "
-                         "(kubespace.runtime.platform), which this checkout does not have")
     return names
 
 
 def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optional[Sequence[str]] = None,
                   single: Optional[str] = None) -> Dict[str, Any]:
-    """The live scenario of one platform. Every platform runs the same emulation (the same shell and
-    stations); they differ in the control planes and the runtime. ``quick``: a small Walker shell
+    """The live scenario of one platform: the runtime's ``kubespace.runtime.platform`` mode. Every platform
+    runs the same emulation (the same shell and stations); they differ in the control planes and in what
+    a handover does. ``quick``: a small Walker shell
     (8 x 10 at 1,200 km), three planes CNPA chooses among six stations. Otherwise Starlink shell 1
     (72 x 22, 550 km) with ``planes`` (default the 10 CNPA planes) and the single plane ``single``."""
     import yaml
@@ -131,11 +127,7 @@ def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optio
                                     "alt_m": float(g.alt_m)} for g in gs]}
         kubespace = {"assignment": src["kubespace"]["assignment"]}
     raw.update({"emulation": {"backend": "nfqueue"}, "containers": {"info_api": False}})
-    if platform == "single-plane":
-        raw["controlplane"] = {"ground_stations": [single], "agents": {"satellites": agents}}
-        raw["kubespace"] = kubespace   # no runtime: one plane, no daemons, no handovers
-        return raw
-    runtime: Dict[str, Any] = {"enabled": True, "planes": plane_spec}
+    runtime: Dict[str, Any] = {"enabled": True, "planes": [single] if platform == "single-plane" else plane_spec}
     if platform != "kubespace":
         runtime["platform"] = platform
     raw["controlplane"] = {"agents": {"satellites": agents}}

@@ -46,6 +46,8 @@ PAPER_WORST_REDUCTION = {"leave-rejoin": 0.41, "rejoin": 0.34}
 RETRY_S = 0.2
 GIVE_UP_S = 120.0
 
+QUICK, FULL = "kubespace,single-plane", "kubespace,single-plane,leave-rejoin,rejoin"   #: default platforms
+
 
 def measure(platform: str, args) -> Dict[str, Any]:
     """One live run of ``platform``: every post with its latency, and the run's facts."""
@@ -66,8 +68,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
         info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
                                 "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
         info["register_s"] = cluster.wait_registered(1800)["seconds"]
-        if platform != "single-plane":
-            KubeSpaceRuntime.of(run).wait_ready(600)
+        KubeSpaceRuntime.of(run).wait_ready(600)
         print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents registered in "
               f"{info['register_s']} s; planes {', '.join(cluster.planes)}", flush=True)
         admin = Admin(cluster)
@@ -126,9 +127,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
             t.join(GIVE_UP_S + 10)
         time.sleep(2.0)   # events of the last posts
         watches.stop()
-        if platform != "single-plane":
-            records = KubeSpaceRuntime.of(run).handover_log(limit=0)
-            info["handovers"] = sum(r["outcome"] == "Finished" for r in records)
+        info["handovers"] = sum(r["outcome"] == "Finished" for r in KubeSpaceRuntime.of(run).handover_log(limit=0))
         admin.close()
     for row in posts:
         t = seen.get((row.get("plane"), row["node"], row.get("rv")))
@@ -154,8 +153,7 @@ def per_satellite(posts: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--platforms", help="comma-separated (default kubespace,single-plane, and the two "
-                                       "multi-cluster baselines where the runtime has them)")
+    p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
     p.add_argument("--agents", help="satellites with an agent, spread evenly (default 200; quick all 80)")
     p.add_argument("--duration", type=float, help="emulated seconds of reports per platform (default 120; quick 20)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
@@ -166,10 +164,8 @@ def main() -> int:
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig7.py")
-    from leonet.kubespace.config import RuntimeConfig
-    default = "kubespace,single-plane" + (",leave-rejoin,rejoin" if hasattr(RuntimeConfig, "platform") else "")
-    platforms = platform_names(args.platforms or default)
     q = args.quick
+    platforms = platform_names(args.platforms or (QUICK if q else FULL))
     args.agents = args.agents or ("all" if q else "200")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
     args.duration = args.duration or (20.0 if q else 120.0)

@@ -45,6 +45,8 @@ PAPER_REDUCTION_VS_SINGLE = 0.12   # KubeSpace's mean recovery time, -12 % vs Kr
 NEIGHBOURS = 3
 TRIAL_TIMEOUT_S = 60.0
 
+QUICK, FULL = "kubespace,single-plane", "kubespace,single-plane,leave-rejoin,rejoin"   #: default platforms
+
 
 def workload(name: str, node_affinity: List[str], exclude: Optional[str] = None) -> dict:
     """The workload pod: a static web server (busybox httpd), on one of ``node_affinity``."""
@@ -146,8 +148,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
         info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
                                 "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
         info["register_s"] = cluster.wait_registered(1800)["seconds"]
-        if platform != "single-plane":
-            KubeSpaceRuntime.of(run).wait_ready(600)
+        KubeSpaceRuntime.of(run).wait_ready(600)
         print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents; planes "
               f"{', '.join(cluster.planes)}", flush=True)
         admin = Admin(cluster)
@@ -200,9 +201,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
         ticker.join(30)
         info["emulated_s"] = round(run.controller.current_offset_s - offset0, 1)
         watches.stop()
-        if platform != "single-plane":
-            info["handovers"] = sum(r["outcome"] == "Finished"
-                                    for r in KubeSpaceRuntime.of(run).handover_log(limit=0))
+        info["handovers"] = sum(r["outcome"] == "Finished" for r in KubeSpaceRuntime.of(run).handover_log(limit=0))
         admin.close()
     info["trials"] = trials
     info["wall_s"] = round(watch(), 1)
@@ -218,8 +217,7 @@ def _delay(run: Any, a: Optional[str], b: Optional[str]) -> Optional[float]:
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--platforms", help="comma-separated (default kubespace,single-plane, and the two "
-                                       "multi-cluster baselines where the runtime has them)")
+    p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
     p.add_argument("--agents", help="satellites with an agent, spread evenly (default 200; quick all 80)")
     p.add_argument("--trials", type=int, help="pressure events per platform (default 20; quick 3)")
     p.add_argument("--jitter", type=float, default=3.0, help="random wait before each trigger, s (default 3)")
@@ -229,10 +227,8 @@ def main() -> int:
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig8.py")
-    from leonet.kubespace.config import RuntimeConfig
-    default = "kubespace,single-plane" + (",leave-rejoin,rejoin" if hasattr(RuntimeConfig, "platform") else "")
-    platforms = platform_names(args.platforms or default)
     q = args.quick
+    platforms = platform_names(args.platforms or (QUICK if q else FULL))
     args.agents = args.agents or ("all" if q else "200")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
     args.trials = args.trials or (3 if q else 20)

@@ -51,6 +51,8 @@ PAPER_INVISIBLE_S = {"kubespace": 0.0, "leave-rejoin": 543.0, "rejoin": 502.0}
 PAPER_DOWNTIME_S = {"kubespace": 0.0, "leave-rejoin": 1076.0, "rejoin": 512.0}
 PAPER_LATENCY_REDUCTION = {"leave-rejoin": 0.84, "rejoin": 0.79}
 
+QUICK, FULL = "kubespace", "kubespace,leave-rejoin,rejoin"   #: default platforms
+
 
 def day_counts(run: Any, ks: KubeSpaceRuntime, satellites: List[str]) -> Dict[str, int]:
     """Handovers per satellite over 24 h from the scenario's start: CNAA with the runtime's parameters
@@ -139,7 +141,7 @@ def costs(info: Dict[str, Any]) -> Dict[str, Any]:
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--platforms", help="comma-separated (default: KubeSpace and the two baselines the runtime has)")
+    p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
     p.add_argument("--agents", help="satellites with an agent, a daemon and a pod, spread evenly (default 200; "
                                     "quick all 80)")
     p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 240; quick 120)")
@@ -151,10 +153,8 @@ def main() -> int:
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig9.py")
-    from leonet.kubespace.config import RuntimeConfig
-    default = "kubespace" + (",leave-rejoin,rejoin" if hasattr(RuntimeConfig, "platform") else "")
-    platforms = platform_names(args.platforms or default, MULTI_PLANE)
     q = args.quick
+    platforms = platform_names(args.platforms or (QUICK if q else FULL), MULTI_PLANE)
     args.agents = args.agents or ("all" if q else "200")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
     args.duration = args.duration or (120.0 if q else 240.0)
