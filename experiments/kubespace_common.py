@@ -94,12 +94,13 @@ def platform_names(text: str, allowed: Sequence[str] = tuple(PLATFORMS)) -> List
 
 
 def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optional[Sequence[str]] = None,
-                  single: Optional[str] = None) -> Dict[str, Any]:
+                  single: Optional[str] = None, pod_runtime: str = "process") -> Dict[str, Any]:
     """The live scenario of one platform: the runtime's ``kubespace.runtime.platform`` mode. Every platform
     runs the same emulation (the same shell and stations); they differ in the control planes and in what
     a handover does. ``quick``: a small Walker shell
     (8 x 10 at 1,200 km), three planes CNPA chooses among six stations. Otherwise Starlink shell 1
-    (72 x 22, 550 km) with ``planes`` (default the 10 CNPA planes) and the single plane ``single``."""
+    (72 x 22, 550 km) with ``planes`` (default the 10 CNPA planes) and the single plane ``single``.
+    ``pod_runtime``: how the agents run pods (``process`` or ``docker``)."""
     import yaml
     from leonet.orbits.scenario import scenario_path
 
@@ -130,7 +131,7 @@ def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optio
     runtime: Dict[str, Any] = {"enabled": True, "planes": [single] if platform == "single-plane" else plane_spec}
     if platform != "kubespace":
         runtime["platform"] = platform
-    raw["controlplane"] = {"agents": {"satellites": agents}}
+    raw["controlplane"] = {"agents": {"satellites": agents, "pod_runtime": pod_runtime}}
     raw["kubespace"] = {**kubespace, "runtime": runtime}
     return raw
 

@@ -15,8 +15,8 @@ Emulated time runs meanwhile (handovers happen in the multi-plane platforms), an
 random moment, so with the leave/rejoin baselines some trials overlap a handover (the paper's larger
 spread for them).
 
-    sudo python experiments/kubespace_fig8.py [--quick] [--platforms kubespace,single-plane]
-        [--agents N] [--trials N] [--speed X] [--seed S]
+    sudo python experiments/kubespace_fig8.py [--quick] [--platforms kubespace,single-plane,...]
+        [--agents N] [--trials N] [--speed X] [--seed S] [--runtime docker|process]
 
 Writes results/kubespace/fig8.csv (every trial), fig8_summary.json and fig8.png (mean and standard
 deviation per platform, as the paper's Fig. 8). ``--quick``: the small Walker shell, 3 trials per platform.
@@ -37,7 +37,8 @@ import numpy as np
 
 from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
                               platform_names, print_table, save_figure, write_csv)
-from kubespace_handover_timeline import HTTP_PORT, Admin
+from kubespace_handover_cost import RUNTIMES, WEB_IMAGE, WEB_PORT, WWW
+from kubespace_handover_timeline import Admin
 from leonet.controlplane.binding import managed_here
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
 
@@ -48,15 +49,17 @@ TRIAL_TIMEOUT_S = 60.0
 QUICK, FULL = "kubespace,single-plane", "kubespace,single-plane,leave-rejoin,rejoin"   #: default platforms
 
 
-def workload(name: str, node_affinity: List[str], exclude: Optional[str] = None) -> dict:
-    """The workload pod: a static web server (busybox httpd), on one of ``node_affinity``."""
+def workload(name: str, node_affinity: List[str], runtime: str) -> dict:
+    """The workload pod on one of ``node_affinity``: the static web server of Figs. 3(b) and 9(d), a
+    ``leonet-web`` container (docker runtime) or busybox httpd serving the same folder (process runtime)."""
     expr = [{"key": "kubernetes.io/hostname", "operator": "In", "values": node_affinity}]
+    c: Dict[str, Any] = {"name": "web", "image": WEB_IMAGE}
+    if runtime == "process":
+        c["command"] = ["busybox", "httpd", "-f", "-p", str(WEB_PORT), "-h", str(WWW)]
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": "default", "labels": {"app": "fig8"}},
             "spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [{"matchExpressions": expr}]}}},
-                "containers": [{"name": "web", "image": "process",
-                                "command": ["busybox", "httpd", "-f", "-p", str(HTTP_PORT), "-h", "/etc"]}]}}
+                "nodeSelectorTerms": [{"matchExpressions": expr}]}}}, "containers": [c]}}
 
 
 def ready(pod: dict) -> bool:
@@ -137,7 +140,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
     from tqdm import tqdm
     from leonet import LeoNet
     from leonet.emulation import runstate
-    raw = live_scenario(platform, args.quick, args.agents, args.planes)
+    raw = live_scenario(platform, args.quick, args.agents, args.planes, pod_runtime=args.runtime)
     while runstate.active_run() is not None:
         time.sleep(2)
     watch = Stopwatch()
@@ -166,7 +169,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
             plane = cluster.current_assignment()[victim]
             row: Dict[str, Any] = {"platform": platform, "trial": i, "victim": victim}
             try:
-                admin.call(plane, "create", "v1", "pods", workload(name, [node]), "default")
+                admin.call(plane, "create", "v1", "pods", workload(name, [node], args.runtime), "default")
             except Exception as e:
                 row["error"] = f"create: {e}"
                 trials.append(row)
@@ -177,7 +180,8 @@ def measure(platform: str, args) -> Dict[str, Any]:
                 delete_pods(admin, [name])
                 continue
             near = nearest_bound(admin, run, victim, by_node)
-            owner.replacement[name] = workload(repl, sorted({n for ns in near.values() for n in ns}))
+            owner.replacement[name] = workload(repl, sorted({n for ns in near.values() for n in ns}),
+                                              args.runtime)
             time.sleep(rng.uniform(0.0, args.jitter))           # a random moment
             r = cluster.set_pressure(victim, {"MemoryPressure": True})
             row.update(plane=r["plane"], offset_s=round(run.controller.current_offset_s - offset0, 1),
@@ -224,9 +228,15 @@ def main() -> int:
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--seed", type=int, default=0, help="victims and trigger moments (default 0)")
     p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
+    p.add_argument("--runtime", choices=RUNTIMES, help="pod runtime: docker (the web server as a container, the "
+                                                       "paper's setting; default) or process (quick's default)")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig8.py")
+    args.runtime = args.runtime or ("process" if args.quick else "docker")
+    if args.runtime == "docker":
+        from leonet.containers.images import ensure_images
+        ensure_images([WEB_IMAGE])
     q = args.quick
     platforms = platform_names(args.platforms or (QUICK if q else FULL))
     args.agents = args.agents or ("all" if q else "200")
@@ -262,6 +272,7 @@ def main() -> int:
             "error"]
     write_csv(args.out / "fig8.csv", [t for info in runs.values() for t in info["trials"]], cols)
     (args.out / "fig8_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents, "speed": args.speed,
+                                                            "runtime": args.runtime,
                                                             "platforms": summary, "wall_s": round(watch(), 1)},
                                                            indent=1, default=str))
     print("\nFig. 8: pod recovery time after node pressure (trigger -> replacement Running and Ready on the plane)")
