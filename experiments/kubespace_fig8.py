@@ -222,8 +222,8 @@ def _delay(run: Any, a: Optional[str], b: Optional[str]) -> Optional[float]:
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
-    p.add_argument("--agents", help="satellites with an agent, spread evenly (default 200; quick all 80)")
-    p.add_argument("--trials", type=int, help="pressure events per platform (default 20; quick 3)")
+    p.add_argument("--agents", help="satellites with an agent, spread evenly (default 100; quick all 80)")
+    p.add_argument("--trials", type=int, help="pressure events per platform (default 10; quick 3)")
     p.add_argument("--jitter", type=float, default=3.0, help="random wait before each trigger, s (default 3)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--seed", type=int, default=0, help="victims and trigger moments (default 0)")
@@ -239,9 +239,9 @@ def main() -> int:
         ensure_images([WEB_IMAGE])
     q = args.quick
     platforms = platform_names(args.platforms or (QUICK if q else FULL))
-    args.agents = args.agents or ("all" if q else "200")
+    args.agents = args.agents or ("all" if q else "100")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
-    args.trials = args.trials or (3 if q else 20)
+    args.trials = args.trials or (3 if q else 10)
     args.speed = args.speed or (4.0 if q else 1.0)
     if q:
         args.jitter = min(args.jitter, 1.0)
