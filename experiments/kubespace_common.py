@@ -181,3 +181,20 @@ class PlaneWatches:
     def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+
+
+def measure_all(platforms: Sequence[str], args: Any) -> tuple:
+    """``measure(platform, args)`` of the calling script for each platform; a platform whose run fails is
+    reported ({platform: why}) and the others still measured (each is a separate live run)."""
+    import traceback
+    measure = sys.modules["__main__"].measure
+    runs, failed = {}, {}
+    for platform in platforms:
+        try:
+            runs[platform] = measure(platform, args)
+        except Exception as e:   # a crash in one platform's run must not lose the others' results
+            traceback.print_exc()
+            failed[platform] = f"{type(e).__name__}: {e}"
+    if not runs:
+        raise SystemExit(f"every platform failed: {failed}")
+    return runs, failed

@@ -34,7 +34,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
+from kubespace_common import (measure_all, PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
                               platform_names, print_table, save_figure, write_csv)
 from kubespace_handover_timeline import Admin, follow
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
@@ -184,9 +184,7 @@ def main() -> int:
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
-    runs = {}
-    for platform in platforms:
-        runs[platform] = measure(platform, args)
+    runs, failed = measure_all(platforms, args)
     rows, sat_rows, summary = [], [], {}
     for platform, info in runs.items():
         sats = per_satellite(info["posts"])
@@ -225,14 +223,16 @@ def main() -> int:
                "expected_ms", "rv"])
     (args.out / "fig7_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents,
                                                             "duration_s": args.duration, "speed": args.speed,
-                                                            "platforms": summary,
+                                                            "platforms": summary, "failed": failed,
                                                             "wall_s": round(watch(), 1)}, indent=1, default=str))
     print("\nFig. 7: node status-report latency (agent's post -> the owning plane's watch event), "
           "per-satellite means")
     print_table(rows, ["platform", "paper's", "sats", "posts", "mean ms", "p50", "p95", "worst sat", "one-way path",
                        "paper mean", "ours vs", "paper vs"])
+    for platform, why in failed.items():
+        print(f"{platform}: FAILED ({why})")
     plot(args.out, sat_rows, summary)
-    return 0
+    return 1 if failed else 0
 
 
 def plot(out: Path, sat_rows: List[dict], summary: Dict[str, Any]) -> None:

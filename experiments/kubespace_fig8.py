@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
+from kubespace_common import (measure_all, PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
                               platform_names, print_table, save_figure, write_csv)
 from kubespace_handover_cost import RUNTIMES, WEB_IMAGE, WEB_PORT, WWW
 from kubespace_handover_timeline import Admin
@@ -248,7 +248,7 @@ def main() -> int:
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
-    runs = {pl: measure(pl, args) for pl in platforms}
+    runs, failed = measure_all(platforms, args)
     summary, rows = {}, []
     for platform, info in runs.items():
         rec = np.array([t["recovery_ms"] for t in info["trials"] if t.get("recovery_ms") is not None])
@@ -273,13 +273,15 @@ def main() -> int:
     write_csv(args.out / "fig8.csv", [t for info in runs.values() for t in info["trials"]], cols)
     (args.out / "fig8_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents, "speed": args.speed,
                                                             "runtime": args.runtime,
-                                                            "platforms": summary, "wall_s": round(watch(), 1)},
+                                                            "platforms": summary, "failed": failed, "wall_s": round(watch(), 1)},
                                                            indent=1, default=str))
     print("\nFig. 8: pod recovery time after node pressure (trigger -> replacement Running and Ready on the plane)")
     print_table(rows, ["platform", "paper's", "recovered", "mean ms", "std", "p50", "max", "KubeSpace vs it",
                        "paper"])
+    for platform, why in failed.items():
+        print(f"{platform}: FAILED ({why})")
     plot(args.out, runs)
-    return 0
+    return 1 if failed else 0
 
 
 def plot(out: Path, runs: Dict[str, Dict[str, Any]]) -> None:

@@ -38,7 +38,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import (DAY_S, PLATFORMS, Stopwatch, live_scenario, matplotlib_agg, parser, platform_names,
+from kubespace_common import (measure_all, DAY_S, PLATFORMS, Stopwatch, live_scenario, matplotlib_agg, parser, platform_names,
                               print_table, save_figure, write_csv)
 from kubespace_handover_timeline import HTTP_PORT, Admin, create_pods, follow
 from leonet.kubespace import ControlNode, cnaa
@@ -164,7 +164,7 @@ def main() -> int:
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
-    runs = {pl: measure(pl, args) for pl in platforms}
+    runs, failed = measure_all(platforms, args)
     summary, sat_rows, ho_rows = {}, [], []
     for platform, info in runs.items():
         c = costs(info)
@@ -209,12 +209,14 @@ def main() -> int:
                                                           "duration_s", "failure_reason"])
     (args.out / "fig9_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents,
                                                             "duration_s": args.duration, "speed": args.speed,
-                                                            "platforms": summary, "wall_s": round(watch(), 1)},
+                                                            "platforms": summary, "failed": failed, "wall_s": round(watch(), 1)},
                                                            indent=1, default=str))
     print("\nFig. 9: handover costs, measured per handover in the window, scaled to a day by CNAA's counts")
     print_table(rows, list(rows[0]) if rows else [])
+    for platform, why in failed.items():
+        print(f"{platform}: FAILED ({why})")
     plot(args.out, runs, sat_rows)
-    return 0
+    return 1 if failed else 0
 
 
 def plot(out: Path, runs: Dict[str, Dict[str, Any]], sat_rows: List[dict]) -> None:
