@@ -15,8 +15,8 @@ Commands (``op`` and its arguments):
 * ``post_status``: ``node`` -> {sent, done, resourceVersion, plane} (``time.monotonic()`` stamps, comparable
   across processes; ``plane``: where the post went); a node between planes posts once it joined;
 * ``set_pressure``: ``node``, ``pressure`` ({MemoryPressure, DiskPressure, PIDPressure: bool}, or None to
-  measure the host again) -> {sent, done, plane, evicted}: the agent posts the conditions at once and,
-  under pressure, evicts a pod (the kubelet's eviction manager);
+  measure the host again) -> {sent, done, plane, evicted}: under pressure the agent evicts a pod at once
+  (the kubelet's eviction manager), then posts the conditions;
 * ``pod_pid``: ``node``, ``namespace``, ``name`` -> pid or None;
 * ``assignment`` -> {node: plane}; ``stats`` -> totals and RSS; ``stop``;
 * ``plugin``: ``spec`` (``"package.module:factory"``) and ``args``: loads a plug-in, see below.

@@ -398,7 +398,7 @@ class ControlPlaneCluster:
 
     def set_pressure(self, satellite: str, pressure: Optional[Dict[str, bool]]) -> Dict[str, Any]:
         """Put a satellite's node under pressure (e.g. ``{"MemoryPressure": True}``) or clear the
-        override (None): its agent posts the conditions at once and evicts a pod as the kubelet does;
+        override (None): its agent evicts a pod at once as the kubelet does, then posts the conditions;
         the control plane taints the node NoSchedule. {sent, done (monotonic), plane, evicted}."""
         return self._require_agents().call("set_pressure", node=self.node_name(satellite), pressure=pressure)
 

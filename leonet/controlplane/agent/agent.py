@@ -283,12 +283,12 @@ class NodeAgent:
         return dict(self.pressure_override) if self.pressure_override is not None else host_pressure()
 
     async def set_pressure(self, pressure: Optional[Dict[str, bool]]) -> Optional[dict]:
-        """Override the node's pressure conditions (None: measure the host again), post the node
-        status at once and, under pressure, evict a pod now. Returns the Node as posted."""
+        """Override the node's pressure conditions (None: measure the host again); under pressure evict a
+        pod now, then post the node status (the kubelet's eviction manager acts on its own observation,
+        its status loop reports the condition after). Returns the Node as posted."""
         self.pressure_override = None if pressure is None else {k: bool(v) for k, v in pressure.items()}
-        node = await self.post_status(force=True)
         await self.evict_under_pressure(now=True)
-        return node
+        return await self.post_status(force=True)
 
     async def evict_under_pressure(self, now: bool = False) -> Optional[PodKey]:
         """Evict one running pod if the node is under pressure and ``eviction_interval`` has passed
