@@ -169,7 +169,7 @@ def main() -> int:
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--reporters", type=int, default=2, help="threads triggering posts (default 2)")
     p.add_argument("--max-wall", type=float, help="stop a platform's stretch after this many wall seconds "
-                                                  "(default 180; quick 30)")
+                                                  "(default 120; quick 30)")
     p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -180,7 +180,7 @@ def main() -> int:
     args.agents = args.agents if args.agents == "all" else int(args.agents)
     args.duration = args.duration or (40.0 if q else 90.0)
     args.speed = args.speed or (4.0 if q else 1.0)
-    args.max_wall = args.max_wall or (30.0 if q else 180.0)
+    args.max_wall = args.max_wall or (30.0 if q else 120.0)
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()

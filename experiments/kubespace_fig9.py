@@ -144,11 +144,11 @@ def main() -> int:
     p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
     p.add_argument("--agents", help="satellites with an agent, a daemon and a pod, spread evenly (default 100; "
                                     "quick all 80)")
-    p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 120; quick 120)")
+    p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 90; quick 120)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--http", type=int, help="satellites whose pod the HTTP probe GETs (default 20; quick 5)")
     p.add_argument("--max-wall", type=float, help="stop a platform's window after this many wall seconds "
-                                                  "(default 240; quick 60)")
+                                                  "(default 150; quick 60)")
     p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -157,10 +157,10 @@ def main() -> int:
     platforms = platform_names(args.platforms or (QUICK if q else FULL), MULTI_PLANE)
     args.agents = args.agents or ("all" if q else "100")
     args.agents = args.agents if args.agents == "all" else int(args.agents)
-    args.duration = args.duration or 120.0
+    args.duration = args.duration or (120.0 if q else 90.0)
     args.speed = args.speed or (4.0 if q else 1.0)
     args.http = args.http or (5 if q else 20)
-    args.max_wall = args.max_wall or (60.0 if q else 240.0)
+    args.max_wall = args.max_wall or (60.0 if q else 150.0)
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
     args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
