@@ -4,10 +4,11 @@ comes from ``common``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -198,3 +199,25 @@ def measure_all(platforms: Sequence[str], args: Any) -> tuple:
     if not runs:
         raise SystemExit(f"every platform failed: {failed}")
     return runs, failed
+
+
+@contextlib.contextmanager
+def platform_run(platform: str, raw: Dict[str, Any], speed: float) -> Iterator[tuple]:
+    """One platform's live run (after any other run on the machine has ended), with every agent registered
+    and every daemon's schedule ready; yields ``(net, info)``, ``info`` holding the bring-up facts."""
+    import time as _time
+    from leonet import LeoNet
+    from leonet.emulation import runstate
+    from leonet.kubespace.runtime.service import KubeSpaceRuntime
+    while runstate.active_run() is not None:
+        _time.sleep(2)
+    watch = Stopwatch()
+    with LeoNet(raw, clock="manual", speed=speed) as net:
+        cluster = net.cluster
+        info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
+                                "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
+        info["register_s"] = cluster.wait_registered(1800)["seconds"]
+        KubeSpaceRuntime.of(net.run).wait_ready(600)
+        print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents registered in "
+              f"{info['register_s']} s; planes {', '.join(cluster.planes)}", flush=True)
+        yield net, info

@@ -34,7 +34,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import (measure_all, PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
+from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, measure_all, parser,
+                              platform_run,
                               platform_names, print_table, save_figure, write_csv)
 from kubespace_handover_timeline import Admin, follow
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
@@ -51,11 +52,7 @@ QUICK, FULL = "kubespace,single-plane", "kubespace,single-plane,leave-rejoin,rej
 
 def measure(platform: str, args) -> Dict[str, Any]:
     """One live run of ``platform``: every post with its latency, and the run's facts."""
-    from leonet import LeoNet
-    from leonet.emulation import runstate
     raw = live_scenario(platform, args.quick, args.agents, args.planes)
-    while runstate.active_run() is not None:
-        time.sleep(2)
     watch = Stopwatch()
     seen: Dict[tuple, float] = {}
 
@@ -63,14 +60,8 @@ def measure(platform: str, args) -> Dict[str, Any]:
         if etype in ("ADDED", "MODIFIED"):
             seen.setdefault((gs, obj["metadata"]["name"], obj["metadata"].get("resourceVersion")), t)
 
-    with LeoNet(raw, clock="manual", speed=args.speed) as net:
+    with platform_run(platform, raw, args.speed) as (net, info):
         run, cluster = net.run, net.cluster
-        info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
-                                "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
-        info["register_s"] = cluster.wait_registered(1800)["seconds"]
-        KubeSpaceRuntime.of(run).wait_ready(600)
-        print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents registered in "
-              f"{info['register_s']} s; planes {', '.join(cluster.planes)}", flush=True)
         admin = Admin(cluster)
         watches = PlaneWatches(admin, "v1", "nodes", on_event)
         watches.wait_started()

@@ -35,7 +35,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from kubespace_common import (measure_all, PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, parser,
+from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, measure_all, parser,
+                              platform_run,
                               platform_names, print_table, save_figure, write_csv)
 from kubespace_handover_cost import RUNTIMES, WEB_IMAGE, WEB_PORT, WWW
 from kubespace_handover_timeline import Admin
@@ -138,22 +139,12 @@ def delete_pods(admin: Admin, names: List[str]) -> None:
 
 def measure(platform: str, args) -> Dict[str, Any]:
     from tqdm import tqdm
-    from leonet import LeoNet
-    from leonet.emulation import runstate
     raw = live_scenario(platform, args.quick, args.agents, args.planes, pod_runtime=args.runtime)
-    while runstate.active_run() is not None:
-        time.sleep(2)
     watch = Stopwatch()
     rng = random.Random(args.seed)
     trials: List[Dict[str, Any]] = []
-    with LeoNet(raw, clock="manual", speed=args.speed) as net:
+    with platform_run(platform, raw, args.speed) as (net, info):
         run, cluster = net.run, net.cluster
-        info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
-                                "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
-        info["register_s"] = cluster.wait_registered(1800)["seconds"]
-        KubeSpaceRuntime.of(run).wait_ready(600)
-        print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents; planes "
-              f"{', '.join(cluster.planes)}", flush=True)
         admin = Admin(cluster)
         owner = Owner(admin)
         watches = PlaneWatches(admin, "v1", "pods", owner.on_event, namespace="default")

@@ -38,7 +38,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import (measure_all, DAY_S, PLATFORMS, Stopwatch, live_scenario, matplotlib_agg, parser, platform_names,
+from kubespace_common import (DAY_S, PLATFORMS, Stopwatch, live_scenario, matplotlib_agg, measure_all, parser,
+                              platform_names, platform_run,
                               print_table, save_figure, write_csv)
 from kubespace_handover_timeline import HTTP_PORT, Admin, create_pods, follow
 from leonet.kubespace import ControlNode, cnaa
@@ -68,24 +69,15 @@ def day_counts(run: Any, ks: KubeSpaceRuntime, satellites: List[str]) -> Dict[st
 
 
 def measure(platform: str, args) -> Dict[str, Any]:
-    from leonet import LeoNet
-    from leonet.emulation import runstate
     raw = live_scenario(platform, args.quick, args.agents, args.planes)
-    while runstate.active_run() is not None:
-        time.sleep(2)
     watch = Stopwatch()
-    with LeoNet(raw, clock="manual", speed=args.speed) as net:
+    with platform_run(platform, raw, args.speed) as (net, info):
         run, cluster = net.run, net.cluster
         ks = KubeSpaceRuntime.of(run)
-        info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
-                                "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
-        info["register_s"] = cluster.wait_registered(1800)["seconds"]
-        ks.wait_ready(600)
         admin = Admin(cluster)
         before = create_pods(admin, cluster, 600)
         info["pods_started"] = len(before)
-        print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents, {len(before)} pods; planes "
-              f"{', '.join(cluster.planes)}", flush=True)
+        print(f"[{platform}] {len(before)} pods Running", flush=True)
         by_node = {n: s for s, n in cluster.node_names.items()}
         soon = sorted((v["next"]["offset_s"], n) for n, v in ks.status().items() if v.get("next"))
         targets = {by_node[n]: f"http://{run.node(by_node[n]).address}:{HTTP_PORT}/os-release"
