@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import time
 import uuid
 
@@ -32,7 +33,8 @@ def netns():
 
 
 def _get(netns: str, url: str) -> str:
-    out = subprocess.run(["ip", "netns", "exec", netns, "busybox", "wget", "-q", "-T", "2", "-O", "-", url],
+    code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=2).read().decode())"
+    out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code],
                          capture_output=True, text=True, timeout=10)
     return out.stdout if out.returncode == 0 else ""
 

@@ -82,7 +82,8 @@ class HandoverRecord:
         return {"request": self.request, "node": self.node, "satellite": self.satellite, "source": self.source,
                 "target": self.target, "reason": self.reason, "predicted_offset_s": self.predicted_offset_s,
                 "outcome": self.outcome, "failure_reason": self.failure_reason, "message": self.message,
-                "platform": self.platform, "duration_s": self.duration_s, "steps": [self.steps[k] for k in sorted(self.steps)]}
+                "platform": self.platform, "duration_s": self.duration_s,
+                "steps": [self.steps[k] for k in sorted(self.steps)]}
 
 
 @dataclass
