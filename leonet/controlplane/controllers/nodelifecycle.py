@@ -51,7 +51,8 @@ def _ready_status(node: dict) -> Optional[str]:
 
 def _pressure_taints(node: dict) -> Set[Tuple[str, str]]:
     """The (key, effect) pressure taints ``node``'s conditions call for."""
-    on = {c.get("type") for c in node.get("status", {}).get("conditions", []) or [] if c.get("status") == "True"}
+    conds = (node.get("status") or {}).get("conditions") or []   # runs on every node write: never raise
+    on = {c.get("type") for c in conds if isinstance(c, dict) and c.get("status") == "True"}
     return {(taint, "NoSchedule") for cond, taint in PRESSURE_TAINTS.items() if cond in on}
 
 
