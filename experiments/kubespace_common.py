@@ -1,6 +1,6 @@
-"""Shared pieces of the KubeSpace experiments (Table I, Fig. 10, Fig. 11): the three
-constellations, the paper's numbers, cached path-delay tensors; CSV/table/figure output
-comes from ``common``."""
+"""Shared pieces of the KubeSpace experiments: the three constellations and cached path-delay tensors
+(Table I, Figs. 10, 11), and the live platforms of Figs. 7-9 (scenarios, bring-up, plane watches);
+CSV/table/figure output comes from ``common``."""
 from __future__ import annotations
 
 import argparse
@@ -98,9 +98,9 @@ def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optio
                   single: Optional[str] = None, pod_runtime: str = "process") -> Dict[str, Any]:
     """The live scenario of one platform: the runtime's ``kubespace.runtime.platform`` mode. Every platform
     runs the same emulation (the same shell and stations); they differ in the control planes and in what
-    a handover does. ``quick``: a small Walker shell
-    (8 x 10 at 1,200 km), three planes CNPA chooses among six stations. Otherwise Starlink shell 1
-    (72 x 22, 550 km) with ``planes`` (default the 10 CNPA planes) and the single plane ``single``.
+    a handover does. ``quick``: a small Walker shell (8 x 10 at 1,200 km), three planes CNPA chooses among
+    six stations. Otherwise Starlink shell 1 (72 x 22, 550 km) with ``planes`` (default the 10 CNPA
+    planes) and the single plane ``single``.
     ``pod_runtime``: how the agents run pods (``process`` or ``docker``)."""
     import yaml
     from leonet.orbits.scenario import scenario_path
