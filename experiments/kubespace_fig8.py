@@ -264,7 +264,8 @@ def main() -> int:
     write_csv(args.out / "fig8.csv", [t for info in runs.values() for t in info["trials"]], cols)
     (args.out / "fig8_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents, "speed": args.speed,
                                                             "runtime": args.runtime,
-                                                            "platforms": summary, "failed": failed, "wall_s": round(watch(), 1)},
+                                                            "platforms": summary, "failed": failed,
+                                                            "wall_s": round(watch(), 1)},
                                                            indent=1, default=str))
     print("\nFig. 8: pod recovery time after node pressure (trigger -> replacement Running and Ready on the plane)")
     print_table(rows, ["platform", "paper's", "recovered", "mean ms", "std", "p50", "max", "KubeSpace vs it",

@@ -201,7 +201,8 @@ def main() -> int:
                                                           "duration_s", "failure_reason"])
     (args.out / "fig9_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents,
                                                             "duration_s": args.duration, "speed": args.speed,
-                                                            "platforms": summary, "failed": failed, "wall_s": round(watch(), 1)},
+                                                            "platforms": summary, "failed": failed,
+                                                            "wall_s": round(watch(), 1)},
                                                            indent=1, default=str))
     print("\nFig. 9: handover costs, measured per handover in the window, scaled to a day by CNAA's counts")
     print_table(rows, list(rows[0]) if rows else [])
