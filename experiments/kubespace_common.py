@@ -1,13 +1,14 @@
-"""Shared pieces of the KubeSpace experiments (Table I, Fig. 10, Fig. 11): the three
-constellations, the paper's numbers, cached path-delay tensors; CSV/table/figure output
-comes from ``common``."""
+"""Shared pieces of the KubeSpace experiments: the three constellations and cached path-delay tensors
+(Table I, Figs. 10, 11), and the live platforms of Figs. 7-9 (scenarios, bring-up, plane watches);
+CSV/table/figure output comes from ``common``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -63,3 +64,160 @@ def path_tensor(c: Constellation, scenario: str, offsets: np.ndarray, cache: Pat
 
     return cached_ground_satellite_delays(TopologyEngine(c), offsets, cache, stations, workers=workers,
                                           desc=desc or f"paths {c.scenario.name}").delay_ms
+
+
+# ----------------------------------------------------------------------------- live platforms (Figs. 7-9)
+
+#: platform -> (label in tables and figures, the paper's name for it)
+PLATFORMS: Dict[str, tuple] = {
+    "kubespace": ("KubeSpace", "KubeSpace"),
+    "single-plane": ("single plane", "Krios"),
+    "leave-rejoin": ("leave/rejoin", "Karmada"),
+    "rejoin": ("rejoin, no eviction", "Multi-KubeEdge"),
+}
+#: the 10 planes CNPA (K = 10, C = 20, seed 0) chooses for Starlink among the 316 candidates (as the handover
+#: timeline's run printed them)
+STARLINK_PLANES = ("city-Cali", "city-Surabaya", "Wagin_WA", "Molokai_HI", "Clevedon",
+                   "city-Tel-Aviv-Yafo-(Tel-Aviv-Jaffa)", "Punta_Arenas", "St_John", "city-Haerbin", "city-Durban")
+#: the single plane: the equatorial city that minimises the worst satellite delay (Fig. 10's "single")
+STARLINK_SINGLE = "city-Guayaquil"
+QUICK_STATIONS = (("Berlin", 52.52, 13.405), ("Madrid", 40.42, -3.70), ("Rome", 41.90, 12.50),
+                  ("Cairo", 30.04, 31.24), ("Lagos", 6.52, 3.38), ("Moscow", 55.76, 37.62))
+QUICK_SINGLE = "Lagos"   # the quick set's station nearest the equator
+
+
+def platform_names(text: str, allowed: Sequence[str] = tuple(PLATFORMS)) -> List[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise SystemExit(f"unknown platform(s) {bad}; choose from {list(allowed)}")
+    return names
+
+
+def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optional[Sequence[str]] = None,
+                  single: Optional[str] = None, pod_runtime: str = "process") -> Dict[str, Any]:
+    """The live scenario of one platform: the runtime's ``kubespace.runtime.platform`` mode. Every platform
+    runs the same emulation (the same shell and stations); they differ in the control planes and in what
+    a handover does. ``quick``: a small Walker shell (8 x 10 at 1,200 km), three planes CNPA chooses among
+    six stations. Otherwise Starlink shell 1 (72 x 22, 550 km) with ``planes`` (default the 10 CNPA
+    planes) and the single plane ``single``.
+    ``pod_runtime``: how the agents run pods (``process`` or ``docker``)."""
+    import yaml
+    from leonet.orbits.scenario import scenario_path
+
+    if quick:
+        stations = [{"name": n, "lat_deg": la, "lon_deg": lo} for n, la, lo in QUICK_STATIONS]
+        raw: Dict[str, Any] = {
+            "name": f"kubespace-{platform}-quick", "start": "2026-01-31T12:00:00Z",
+            "defaults": {"min_elevation_deg": 10},
+            "shells": [{"name": "t", "walker": "delta", "planes": 8, "sats_per_plane": 10, "altitude_km": 1200,
+                        "inclination_deg": 53}],
+            "ground_stations": stations, "topology": {"gsl": {"policy": "nearest"}}}
+        kubespace: Dict[str, Any] = {"placement": {"k": 3, "clusters": 4, "period_s": 3600, "snapshot_interval_s": 60},
+                                     "assignment": {"window_s": 3600, "threshold": 0.9}}
+        plane_spec: Any = list(planes) if planes else "cnpa"
+        single = single or QUICK_SINGLE
+    else:
+        src = yaml.safe_load(scenario_path("kubespace-starlink").read_text(encoding="utf-8"))
+        c = load("starlink")
+        plane_spec = list(planes or STARLINK_PLANES)
+        single = single or STARLINK_SINGLE
+        gs = [c.ground_station(n) for n in dict.fromkeys([*plane_spec, single])]
+        raw = {"name": f"kubespace-{platform}-shell1", "start": src["start"], "defaults": src["defaults"],
+               "shells": src["shells"], "topology": src["topology"],
+               "ground_stations": [{"name": g.name, "lat_deg": float(g.lat_deg), "lon_deg": float(g.lon_deg),
+                                    "alt_m": float(g.alt_m)} for g in gs]}
+        kubespace = {"assignment": src["kubespace"]["assignment"]}
+    raw.update({"emulation": {"backend": "nfqueue"}, "containers": {"info_api": False}})
+    runtime: Dict[str, Any] = {"enabled": True, "planes": [single] if platform == "single-plane" else plane_spec}
+    if platform != "kubespace":
+        runtime["platform"] = platform
+    raw["controlplane"] = {"agents": {"satellites": agents, "pod_runtime": pod_runtime}}
+    raw["kubespace"] = {**kubespace, "runtime": runtime}
+    return raw
+
+
+class PlaneWatches:
+    """A watch on one resource of every control plane, from each plane's ground station (sockets in its
+    namespace), calling ``on_event(plane, type, obj, monotonic_time)`` on the watch loop's thread for every
+    event (and re-listing after an error). ``admin`` is the handover timeline's :class:`Admin` (its loop
+    and admin connections)."""
+
+    def __init__(self, admin: Any, api_version: str, plural: str, on_event, **params: Any):
+        import asyncio
+        self.admin, self.on_event = admin, on_event
+        self.started: Dict[str, bool] = {}
+        self._tasks = [asyncio.run_coroutine_threadsafe(self._watch(gs, api_version, plural, params), admin.loop)
+                       for gs in admin.conns]
+
+    async def _watch(self, gs: str, api_version: str, plural: str, params: Dict[str, Any]) -> None:
+        import asyncio
+        import time as _time
+        from leonet.controlplane.errors import ApiError
+        conn = self.admin.conns[gs]
+        while True:
+            try:
+                lst = await conn.list(api_version, plural, **params)
+                rv = lst["metadata"]["resourceVersion"]
+                for obj in lst["items"]:
+                    self.on_event(gs, "LISTED", obj, _time.monotonic())
+                self.started[gs] = True
+                while True:
+                    async for etype, obj in conn.watch(api_version, plural, resource_version=rv,
+                                                       timeout_seconds=300, **params):
+                        rv = obj["metadata"].get("resourceVersion", rv)
+                        if etype != "BOOKMARK":
+                            self.on_event(gs, etype, obj, _time.monotonic())
+            except (ApiError, OSError, asyncio.TimeoutError):
+                await asyncio.sleep(0.5)
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        import time as _time
+        deadline = _time.monotonic() + timeout
+        while len(self.started) < len(self._tasks):
+            if _time.monotonic() > deadline:
+                raise SystemExit(f"watches did not start on {set(self.admin.conns) - set(self.started)}")
+            _time.sleep(0.1)
+
+    def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+
+
+def measure_all(platforms: Sequence[str], args: Any) -> tuple:
+    """``measure(platform, args)`` of the calling script for each platform; a platform whose run fails is
+    reported ({platform: why}) and the others still measured (each is a separate live run)."""
+    import traceback
+    measure = sys.modules["__main__"].measure
+    runs, failed = {}, {}
+    for platform in platforms:
+        try:
+            runs[platform] = measure(platform, args)
+        except Exception as e:   # a crash in one platform's run must not lose the others' results
+            traceback.print_exc()
+            failed[platform] = f"{type(e).__name__}: {e}"
+    if not runs:
+        raise SystemExit(f"every platform failed: {failed}")
+    return runs, failed
+
+
+@contextlib.contextmanager
+def platform_run(platform: str, raw: Dict[str, Any], speed: float) -> Iterator[tuple]:
+    """One platform's live run (after any other run on the machine has ended), with every agent registered
+    and every daemon's schedule ready; yields ``(net, info)``, ``info`` holding the bring-up facts."""
+    import time as _time
+    from leonet import LeoNet
+    from leonet.emulation import runstate
+    from leonet.kubespace.runtime.service import KubeSpaceRuntime
+    while runstate.active_run() is not None:
+        _time.sleep(2)
+    watch = Stopwatch()
+    with LeoNet(raw, clock="manual", speed=speed) as net:
+        cluster = net.cluster
+        info: Dict[str, Any] = {"platform": platform, "planes": list(cluster.planes),
+                                "agents": len(cluster.node_names), "bring_up_s": round(watch(), 1)}
+        info["register_s"] = cluster.wait_registered(1800)["seconds"]
+        KubeSpaceRuntime.of(net.run).wait_ready(600)
+        print(f"[{platform}] up in {info['bring_up_s']} s, {info['agents']} agents registered in "
+              f"{info['register_s']} s; planes {', '.join(cluster.planes)}", flush=True)
+        yield net, info

@@ -12,8 +12,11 @@ Commands (``op`` and its arguments):
 * ``add``: ``agents``, a list of {name, address, netns, plane, cert, key, labels, pod_cidr (optional)};
 * ``wait_registered``: ``timeout`` -> {registered, seconds};
 * ``swap``: ``node``, ``plane``, ``deregister_old``, ``orphan_grace`` -> {seconds};
-* ``post_status``: ``node`` -> {sent, done, resourceVersion} (``time.monotonic()`` stamps, comparable
-  across processes);
+* ``post_status``: ``node`` -> {sent, done, resourceVersion, plane} (``time.monotonic()`` stamps, comparable
+  across processes; ``plane``: where the post went); a node between planes posts once it joined;
+* ``set_pressure``: ``node``, ``pressure`` ({MemoryPressure, DiskPressure, PIDPressure: bool}, or None to
+  measure the host again) -> {sent, done, plane, evicted}: under pressure the agent evicts a pod at once
+  (the kubelet's eviction manager), then posts the conditions;
 * ``pod_pid``: ``node``, ``namespace``, ``name`` -> pid or None;
 * ``assignment`` -> {node: plane}; ``stats`` -> totals and RSS; ``stop``;
 * ``plugin``: ``spec`` (``"package.module:factory"``) and ``args``: loads a plug-in, see below.
@@ -164,9 +167,21 @@ class AgentHost:
     async def op_post_status(self, node: str) -> Dict[str, Any]:
         agent = self._agent(node)
         sent = time.monotonic()
+        if not agent.registered.is_set():   # between planes (a baseline's handover): posted once joined
+            await agent.registered.wait()
+        plane = agent.conn.name
         res = await agent.post_status(force=True)
-        return {"sent": sent, "done": time.monotonic(),
+        return {"sent": sent, "done": time.monotonic(), "plane": plane,
                 "resourceVersion": (res or {}).get("metadata", {}).get("resourceVersion")}
+
+    async def op_set_pressure(self, node: str, pressure: Optional[Dict[str, bool]] = None) -> Dict[str, Any]:
+        agent = self._agent(node)
+        plane = agent.conn.name
+        sent = time.monotonic()
+        evictions = agent.stats["evictions"]
+        await agent.set_pressure(pressure)
+        return {"sent": sent, "done": time.monotonic(), "plane": plane,
+                "evicted": agent.stats["evictions"] - evictions}
 
     async def op_pod_pid(self, node: str, namespace: str, name: str) -> Optional[int]:
         return self._agent(node).pod_pid(namespace, name)

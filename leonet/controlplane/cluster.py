@@ -323,7 +323,7 @@ class ControlPlaneCluster:
         else:
             self.agents = AgentsProcess(self.state_dir / "agents.log").start()
         config = {"lease_duration_seconds": a.lease_duration_seconds, "renew_interval": a.renew_interval,
-                  "status_update_frequency": a.status_update_frequency}
+                  "status_update_frequency": a.status_update_frequency, "pod_runtime": a.pod_runtime}
         assert self._ca is not None
         self.agents.call("init", planes={g: p.url for g, p in self.planes.items()},
                          ca=self._ca.pem.decode(), config=config, request_timeout=a.request_timeout,
@@ -395,6 +395,12 @@ class ControlPlaneCluster:
         the request left and when its answer came back, comparable across processes) and the
         ``resourceVersion`` the control plane gave the change."""
         return self._require_agents().call("post_status", node=self.node_name(satellite))
+
+    def set_pressure(self, satellite: str, pressure: Optional[Dict[str, bool]]) -> Dict[str, Any]:
+        """Put a satellite's node under pressure (e.g. ``{"MemoryPressure": True}``) or clear the
+        override (None): its agent evicts a pod at once as the kubelet does, then posts the conditions;
+        the control plane taints the node NoSchedule. {sent, done (monotonic), plane, evicted}."""
+        return self._require_agents().call("set_pressure", node=self.node_name(satellite), pressure=pressure)
 
     def pod_pid(self, satellite: str, namespace: str, name: str) -> Optional[int]:
         return self._require_agents().call("pod_pid", node=self.node_name(satellite), namespace=namespace,

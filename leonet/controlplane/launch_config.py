@@ -19,6 +19,7 @@
         status_update_frequency: 10
         request_timeout: 10          # s, per API request of an agent
         register_concurrency: 64     # agents registering at once (0: all at once)
+        pod_runtime: process         # process: pods as processes | docker: as Docker containers (tens of pods)
 
 Names are checked against the run's nodes, so a typo fails before bring-up.
 """
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 BACKENDS = ("embedded", "k3s")
 INITIAL = ("nearest", "round-robin")
 AGENT_PROCESS = ("separate", "inline")
+#: pod runtimes (:func:`leonet.controlplane.agent.runtime.make_runtime`)
+POD_RUNTIMES = ("process", "docker")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class AgentsConfig:
     status_update_frequency: float = 10.0
     request_timeout: float = 10.0
     register_concurrency: int = 64
+    pod_runtime: str = "process"
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class ControlPlaneLaunchConfig:
 _TOP_KEYS = ("backend", "ground_stations", "port", "scheduler", "node_monitor_period",
              "node_monitor_grace_period", "default_toleration_seconds", "orphan_pod_grace", "agents")
 _AGENT_KEYS = ("satellites", "initial", "assign", "process", "lease_duration_seconds", "renew_interval",
-               "status_update_frequency", "request_timeout", "register_concurrency")
+               "status_update_frequency", "request_timeout", "register_concurrency", "pod_runtime")
 
 
 def _name_in(fieldname: str, value: Any, names: Sequence[str], what: str) -> str:
@@ -153,7 +157,8 @@ def _agents(a: Fields, planes: Tuple[str, ...], satellites: Sequence[str]) -> Ag
         status_update_frequency=a.number("status_update_frequency", da.status_update_frequency, lo=0,
                                          lo_open=True, unit="s"),
         request_timeout=a.number("request_timeout", da.request_timeout, lo=0, lo_open=True, unit="s"),
-        register_concurrency=a.integer("register_concurrency", da.register_concurrency, lo=0))
+        register_concurrency=a.integer("register_concurrency", da.register_concurrency, lo=0),
+        pod_runtime=a.choice("pod_runtime", da.pod_runtime, POD_RUNTIMES))
     if agents.renew_interval >= agents.lease_duration_seconds:
         raise ConfigError(a.at("renew_interval"), agents.renew_interval,
                           "must be shorter than lease_duration_seconds", "the kubelet renews at 1/4 of the lease")

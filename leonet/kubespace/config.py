@@ -25,6 +25,7 @@
         control_nodes: null       # default control nodes (ground-station names)
       runtime:                    # the live handover runtime (leonet run; docs/kubespace.md)
         enabled: false
+        platform: kubespace       # kubespace | leave-rejoin | rejoin | single-plane (the paper's baselines)
         planes: null              # null: controlplane.ground_stations | cnpa | [ground-station names]
         auto: true                # daemons hand over at their CNAA-predicted times (false: on request)
         sync_port: 6444           # plane-to-plane channel (HTTPS, mutual TLS with the cluster CA)
@@ -56,6 +57,9 @@ from .placement import DEFAULT_MAX_ITERATIONS
 
 
 PLACEMENT_MODES = ("paper", "refined")
+#: what the runtime is: KubeSpace, or one of the paper's baselines run by the same runtime
+#: (docs/kubespace.md "Baseline platforms")
+PLATFORMS = ("kubespace", "leave-rejoin", "rejoin", "single-plane")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class AssignmentConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     enabled: bool = False
+    #: ``kubespace`` | ``leave-rejoin`` (Karmada-like) | ``rejoin`` (Multi-KubeEdge-like) | ``single-plane``
+    platform: str = "kubespace"
     planes: Union[None, str, List[str]] = None   #: None, "cnpa" or ground-station names
     auto: bool = True
     sync_port: int = 6444
@@ -182,6 +188,7 @@ def _parse_runtime(f: Fields, assignment: AssignmentConfig) -> RuntimeConfig:
                            "e.g. 24: a /24 per satellite")
     out = RuntimeConfig(
         enabled=f.flag("enabled", d.enabled),
+        platform=f.choice("platform", d.platform, PLATFORMS),
         planes=_parse_planes(f),
         auto=f.flag("auto", d.auto),
         sync_port=f.integer("sync_port", d.sync_port, lo=1, hi=65535),

@@ -174,6 +174,65 @@ def test_node_not_ready_when_agent_stops_then_pods_evicted(tmp_path):
     run(main())
 
 
+def test_node_pressure_taints_the_node_evicts_its_pod_and_the_replacement_runs_elsewhere(tmp_path):
+    """Memory pressure, the Kubernetes way: the agent reports the condition and evicts its pod (killed,
+    Failed/Evicted), the control plane taints the node NoSchedule, a replacement lands on the other
+    node; once the pressure clears the taint goes."""
+    async def main():
+        cp = await start_cp(tmp_path)
+        admin = ApiConnection.from_kubeconfig(cp.kubeconfig_path)
+        a1 = await agent_for(cp, "sat-1", pressure={"MemoryPressure": False}).start()
+        a2 = await agent_for(cp, "sat-2", pressure={"MemoryPressure": False}).start()
+        try:
+            await a1.wait_registered()
+            await a2.wait_registered()
+            await admin.create("v1", "pods", pod_manifest("work", ["sleep", "60"],
+                                                          nodeSelector={"kubernetes.io/hostname": "sat-1"}), "default")
+
+            async def running(name):
+                p = await admin.get("v1", "pods", name, "default")
+                return p["status"].get("phase") == "Running" and p
+            await async_wait_for(lambda: running("work"), 10, what="pod running on sat-1")
+            pid = a1.pod_pid("default", "work")
+            assert pid and os.path.exists(f"/proc/{pid}")
+            await a1.set_pressure({"MemoryPressure": True})
+
+            async def evicted():
+                p = await admin.get("v1", "pods", "work", "default")
+                return p["status"].get("phase") == "Failed" and p
+            pod = await async_wait_for(evicted, 10, what="the pod evicted")
+            assert pod["status"]["reason"] == "Evicted" and "memory" in pod["status"]["message"]
+            assert a1.pod_pid("default", "work") is None and not _alive(pid)
+
+            async def tainted(want):
+                n = await admin.get("v1", "nodes", "sat-1")
+                keys = {(t["key"], t["effect"]) for t in n["spec"].get("taints") or []}
+                return (("node.kubernetes.io/memory-pressure", "NoSchedule") in keys) == want and n
+            node = await async_wait_for(lambda: tainted(True), 5, what="the pressure taint")
+            assert conds(node)["MemoryPressure"] == "True"
+            for i in range(3):   # the scheduler avoids the tainted node every time
+                await admin.create("v1", "pods", pod_manifest(f"repl-{i}", ["sleep", "60"]), "default")
+                p = await async_wait_for(lambda i=i: running(f"repl-{i}"), 10, what="the replacement running")
+                assert p["spec"]["nodeName"] == "sat-2"
+            assert (await admin.get("v1", "pods", "work", "default"))["status"]["phase"] == "Failed"  # not restarted
+            await a1.set_pressure({"MemoryPressure": False})
+            await async_wait_for(lambda: tainted(False), 5, what="the taint removed")
+        finally:
+            await admin.close()
+            await a1.stop()
+            await a2.stop()
+            await cp.stop()
+    run(main())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
     async def main():
         cp1 = await start_cp(tmp_path, "gs1")
@@ -290,4 +349,80 @@ def test_bootstrap_token_cannot_do_more_than_request_certificates(tmp_path):
         finally:
             await boot.close()
             await cp.stop()
+    run(main())
+
+
+def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(tmp_path):
+    """``disconnect`` stops every loop but the pods; ``join`` registers as a new node on another plane
+    (Node and Lease created there) and adopts a pod of the same name created there, running."""
+    async def main():
+        cp1 = await start_cp(tmp_path, "gs1")
+        cp2 = await start_cp(tmp_path, "gs2")
+        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
+        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
+        agent = await agent_for(cp1, "sat-1").start()
+        try:
+            await agent.wait_registered()
+            await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
+            async def pid_of():
+                return agent.pod_pid("default", "p")
+            pid = await async_wait_for(pid_of, 10, what="pod running")
+            cached = agent.cached_pods()
+            assert [p["metadata"]["name"] for p in cached] == ["p"]
+            old = await agent.disconnect()
+            assert not agent.registered.is_set()
+            lease = await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
+            await asyncio.sleep(1.5)   # three renew intervals: nothing renews any more
+            assert (await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease"))["spec"][
+                "renewTime"] == lease["spec"]["renewTime"]
+            await a1.delete("v1", "pods", "p", "default", {"gracePeriodSeconds": 0})
+            await a1.delete("v1", "nodes", "sat-1")
+            await asyncio.sleep(0.5)
+            assert agent.pod_pid("default", "p") == pid            # nobody told the agent to stop it
+            await old.close()
+            report = asyncio.ensure_future(agent.post_status(force=True))   # made between the planes
+            await asyncio.sleep(0.3)
+            assert not report.done()                                          # it waits for the join
+            cert, key = cp2.node_credentials("sat-1")
+            await agent.join(ApiConnection(cp2.url, cp2.ca_pem, cert_pem=cert, key_pem=key), adopt_grace=30)
+            assert (await asyncio.wait_for(report, 10))["metadata"]["name"] == "sat-1"   # posted to gs2
+            node = await a2.get("v1", "nodes", "sat-1")
+            assert conds(node)["Ready"] == "True"
+            await a2.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
+            await a2.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
+
+            async def adopted():
+                st = (await a2.get("v1", "pods", "p", "default")).get("status", {})
+                return st.get("phase") == "Running" and \
+                    st["containerStatuses"][0]["containerID"] == f"process://{pid}"
+            await async_wait_for(adopted, 10, what="the pod adopted on gs2")
+            assert agent.pod_pid("default", "p") == pid
+            with pytest.raises(Exception):
+                await a1.get("v1", "nodes", "sat-1")            # never re-registered on gs1
+        finally:
+            await agent.stop()
+            for c in (a1, a2):
+                await c.close()
+            await cp1.stop()
+            await cp2.stop()
+    run(main())
+
+
+def test_join_an_unreachable_plane_times_out_and_stays_disconnected(tmp_path):
+    async def main():
+        cp1 = await start_cp(tmp_path, "gs1")
+        agent = await agent_for(cp1, "sat-1").start()
+        try:
+            await agent.wait_registered()
+            await agent.disconnect()
+            cert, key = cp1.node_credentials("sat-1")
+            dead = ApiConnection(f"https://127.0.0.1:{free_port()}", cp1.ca_pem, cert_pem=cert, key_pem=key,
+                                 request_timeout=0.5)
+            from leonet.controlplane.errors import ApiError
+            with pytest.raises(ApiError):
+                await agent.join(dead, timeout=1.0)
+            assert "register" not in agent._tasks and not agent.registered.is_set()
+        finally:
+            await agent.stop()
+            await cp1.stop()
     run(main())

@@ -414,3 +414,67 @@ def test_cli_status_and_log(env):
     assert log.returncode == 0 and "Finished" in log.stdout and "16:" in log.stdout, log.stdout + log.stderr
     text = env.ks.cli_commands()["bindings"]("")
     assert all(gs in text for gs in PLANES)
+
+
+# ----------------------------------------------------------------------------- the baselines, same run
+# (after the CLI test, whose log check expects KubeSpace records last)
+
+def _baseline_handover(env: Env, sat: str, platform: str):
+    """One handover of ``sat`` with ``platform``'s procedure, under the invisibility and HTTP probes."""
+    node = env.cluster.node_names[sat]
+    url = f"http://{env.run.node(sat).address}:{HTTP_PORT}/os-release"
+    src = env.plane_of(sat)
+    target = next(g for g in PLANES if g != src)
+    http = HttpProbe(env.run.node("Rome").netns, {sat: url}, interval=0.1, timeout=2.0).start()
+    probe = env.probe([node])
+    try:
+        time.sleep(0.5)
+        env.ks.set_platform(platform)
+        rec = env.ks.handover(sat, target)
+        # until the service answers again (the pod's readiness probe runs every 0.5 s)
+        wait_until(lambda: _ready_pod(env, target, f"web-{node}"), 30, f"the web pod Ready on {target}")
+        time.sleep(1.0)
+    finally:
+        env.ks.set_platform("kubespace")
+        vis = probe.stop()
+        web = http.stop()
+    print(f"\n{platform} handover of {sat} {src} -> {target}: {rec['outcome']} in {rec['duration_s']:.2f} s; "
+          f"invisible {vis['invisible_total_s']} s; HTTP {web['failures']} of {web['sent']} failed")
+    return rec, vis, web, target
+
+
+def test_leave_rejoin_baseline_makes_the_node_invisible_and_restarts_its_pod(env):
+    sat = [s for s in env.cluster.node_names if s != env.far][1]
+    node = env.cluster.node_names[sat]
+    pid = _start_web(env, sat)
+    uid = env.api(env.plane_of(sat), "get", "v1", "nodes", node)["metadata"]["uid"]
+    rec, vis, web, target = _baseline_handover(env, sat, "leave-rejoin")
+    assert rec["outcome"] == "Finished" and rec["platform"] == "leave-rejoin", rec
+    assert [s["step"] for s in rec["steps"]] == list(range(1, 14))
+    assert vis["invisible_total_s"] >= 0.2, vis                  # deleted, then registered anew
+    steps = {s["step"]: s["wall"] for s in rec["steps"]}
+    assert vis["invisible_total_s"] <= steps[11] - steps[6] + 0.5, (vis, steps)
+    assert web["failures"] >= 2, web                               # the pod stopped and started again
+    new_pid = env.cluster.pod_pid(sat, "default", f"web-{node}")
+    assert new_pid and new_pid != pid and not os.path.exists(f"/proc/{pid}")
+    assert _bound_once(env, sat) == target
+    assert env.api(target, "get", "v1", "nodes", node)["metadata"]["uid"] != uid   # a newly joined node
+
+
+def test_rejoin_baseline_makes_the_node_invisible_but_keeps_its_pod(env):
+    sat = [s for s in env.cluster.node_names if s != env.far][2]
+    node = env.cluster.node_names[sat]
+    pid = _start_web(env, sat)
+    rec, vis, web, target = _baseline_handover(env, sat, "rejoin")
+    assert rec["outcome"] == "Finished" and rec["platform"] == "rejoin", rec
+    assert [s["step"] for s in rec["steps"]] == list(range(1, 10))
+    assert vis["invisible_total_s"] >= 0.2, vis
+    assert env.cluster.pod_pid(sat, "default", f"web-{node}") == pid       # never restarted
+    pod = _ready_pod(env, target, f"web-{node}")
+    assert pod["status"]["containerStatuses"][0]["containerID"] == f"process://{pid}"
+    assert web["failures"] == 0, web
+    assert _bound_once(env, sat) == target
+    # and KubeSpace again from there: seamless
+    back = env.ks.handover(sat, next(g for g in PLANES if g != target))
+    assert back["outcome"] == "Finished", back
+    _check_pod_untouched(env, sat, pid)

@@ -17,6 +17,7 @@ import pytest
 from leonet.controlplane import ControlPlane, ControlPlaneOptions
 from leonet.controlplane.agent import ApiConnection
 from leonet.controlplane.agent_host import AgentHost
+from leonet.controlplane.auth import TokenFile
 from leonet.controlplane.binding import BOUND, RELEASED, RELEASING, binding_state
 from leonet.controlplane.pki import ClusterCA, cert_pem, key_pem, write_private
 from leonet.errors import ConfigError
@@ -142,6 +143,7 @@ class Local:
         self.planes: Dict[str, ControlPlane] = {}
         self.admin: Dict[str, ApiConnection] = {}
         self.host = AgentHost()
+        self.tokens: Dict[str, str] = {}
 
     async def start_plane(self, n: str) -> None:
         d = self.tmp / n
@@ -152,6 +154,7 @@ class Local:
         cfg = {"name": n, "peers": {m: f"https://127.0.0.1:{self.sync[m]}" for m in self.names if m != n},
                "sync_port": self.sync[n], "sync_timeout_s": 1.0, "binding_timeout_s": self.binding_timeout_s,
                "clock": str(self.tmp / "clock.json")}
+        self.tokens[n] = TokenFile(d / "tokens.json").add_bootstrap(ttl=None)   # as the run service does
         cp = ControlPlane(d, port=self.api_port[n], name=n, plugins=[KubeSpacePlane(cfg)],
                           options=ControlPlaneOptions(node_monitor_period=0.5, node_monitor_grace_period=3))
         self.planes[n] = await cp.start()
@@ -162,7 +165,7 @@ class Local:
         await self.planes.pop(n).stop()
 
     async def start(self, node: str = "s0p0n0", metric: str = "straight", samples: str = None,
-                    auto: bool = False) -> "Local":
+                    auto: bool = False, platform: str = "kubespace") -> "Local":
         self.clock.tick(0.0, mono=time.monotonic() + 600)   # emulated time holds at 0 (no ticking here)
         for n in self.names:
             await self.start_plane(n)
@@ -180,7 +183,8 @@ class Local:
             "scenario_start": START, "clock": str(self.tmp / "clock.json"), "log_path": str(self.tmp / "log"),
             "assignment": {"window_s": 3600, "sample_interval_s": 60, "decision_interval_s": 1, "threshold": 0.9,
                            "interpolation": "cubic"},
-            "runtime": {"auto": auto, "binding_timeout_s": 5.0}, "metric": metric, "samples": samples})
+            "runtime": {"auto": auto, "binding_timeout_s": 5.0, "platform": platform}, "metric": metric,
+            "samples": samples, "bootstrap_tokens": self.tokens})
         await self.admin[self.names[0]].create("v1", "pods", {
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {"nodeName": node, "containers": [{"name": "m", "image": "process", "command": ["sleep", "300"]}]}},
@@ -239,6 +243,58 @@ def test_handover_moves_the_node_and_its_pod_with_all_17_steps(tmp_path):
         log = (env.tmp / "log").read_text().splitlines()
         assert len(log) == 1 and '"Finished"' in log[0]
     _run(tmp_path, body)
+
+
+def test_leave_rejoin_handover_drains_deletes_bootstraps_and_restarts_the_pod(tmp_path):
+    """The Karmada-like baseline: the node leaves Berlin (drained, deleted), joins Madrid through a CSR
+    with Madrid's bootstrap token as a new node, and its pod is recreated there and started anew."""
+    async def body(env: Local):
+        agent = env.host.agents["s0p0n0"]
+        pid = agent.pod_pid("default", "web")
+        node_before = await env.admin["Berlin"].get("v1", "nodes", "s0p0n0")
+        rec = await env.host.handle("kubespace_handover", {"node": "s0p0n0", "target": "Madrid"})
+        assert rec["outcome"] == "Finished" and rec["platform"] == "leave-rejoin", rec
+        assert [s["step"] for s in rec["steps"]] == list(range(1, 14))
+        assert rec["duration_s"] > 0 and env.host.plane_of["s0p0n0"] == "Madrid"
+        assert (await env.admin["Berlin"].list("v1", "nodes"))["items"] == []       # left the source
+        assert (await env.admin["Berlin"].list("v1", "pods"))["items"] == []
+        node = await env.admin["Madrid"].get("v1", "nodes", "s0p0n0")
+        assert node["metadata"]["uid"] != node_before["metadata"]["uid"]           # a newly joined node
+        assert binding_state(node) == BOUND and not node["spec"].get("unschedulable")
+        csrs = (await env.admin["Madrid"].list("certificates.k8s.io/v1", "certificatesigningrequests"))["items"]
+        assert len(csrs) == 1 and csrs[0]["spec"]["username"].startswith("system:bootstrap:")
+        assert agent.conn.cert_pem != env.host._creds["s0p0n0"][0]               # the CSR's certificate
+        pod = await _until(lambda: _running(env.admin["Madrid"]), "the pod running on Madrid")
+        assert pod["spec"]["nodeName"] == "s0p0n0" and pod["spec"]["nodeSelector"] == {
+            "kubernetes.io/hostname": "s0p0n0"}                                    # scheduled again
+        new_pid = agent.pod_pid("default", "web")
+        assert new_pid and new_pid != pid                                           # restarted
+        steps = {s["step"]: s["wall"] for s in rec["steps"]}
+        assert steps[5] >= steps[4] >= steps[3] and steps[7] <= steps[11] <= steps[12] <= steps[13]
+    _run(tmp_path, body, start={"platform": "leave-rejoin"})
+
+
+def test_rejoin_handover_keeps_the_pod_running_from_the_local_cache(tmp_path):
+    """The Multi-KubeEdge-like baseline: the node leaves Berlin and joins Madrid anew, the pod keeps its
+    process and is recreated on Madrid from the agent's cache (adopted, not restarted)."""
+    async def body(env: Local):
+        agent = env.host.agents["s0p0n0"]
+        pid = agent.pod_pid("default", "web")
+        rec = await env.host.handle("kubespace_handover", {"node": "s0p0n0", "target": "Madrid"})
+        assert rec["outcome"] == "Finished" and rec["platform"] == "rejoin", rec
+        assert [s["step"] for s in rec["steps"]] == list(range(1, 10))
+        assert (await env.admin["Berlin"].list("v1", "nodes"))["items"] == []
+        assert (await env.admin["Berlin"].list("v1", "pods"))["items"] == []
+        pod = await _until(lambda: _running(env.admin["Madrid"]), "the pod reported running on Madrid")
+        assert pod["spec"]["nodeName"] == "s0p0n0"
+        assert pod["status"]["containerStatuses"][0]["containerID"] == f"process://{pid}"
+        assert agent.pod_pid("default", "web") == pid
+        # and back: the second handover of the same node works the same way
+        back = await env.host.handle("kubespace_handover", {"node": "s0p0n0", "target": "Berlin"})
+        assert back["outcome"] == "Finished", back
+        await _until(lambda: _running(env.admin["Berlin"]), "the pod reported running on Berlin")
+        assert agent.pod_pid("default", "web") == pid
+    _run(tmp_path, body, start={"platform": "rejoin"})
 
 
 async def _running(admin):
@@ -412,3 +468,37 @@ def test_status_and_log_without_a_runtime_say_so():
         out = subprocess.run([sys.executable, "-m", "leonet.cli.main", "kubespace", *cmd], capture_output=True,
                              text=True, timeout=60)
         assert out.returncode == 2 and "no KubeSpace runtime is running" in out.stderr, out
+
+
+def _single_plane_scenario(tmp_path, runtime: dict) -> str:
+    import yaml
+    raw = {"name": "single", "start": START,
+           "shells": [{"name": "t", "walker": "delta", "planes": 6, "sats_per_plane": 8, "altitude_km": 800,
+                       "inclination_deg": 53}],
+           "ground_stations": [{"name": n, "lat_deg": la, "lon_deg": lo} for n, (la, lo) in {
+               **PLANES, "city-Quito": (-0.18, -78.47), "city-Singapore": (1.35, 103.82),
+               "city-Oslo": (59.91, 10.75)}.items()],
+           "controlplane": {"agents": {"satellites": 4}},
+           "kubespace": {"placement": {"metric": "straight", "period_s": 3600, "snapshot_interval_s": 300},
+                         "runtime": {"enabled": True, "platform": "single-plane", **runtime}}}
+    path = tmp_path / "single.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_single_plane_platform_runs_the_best_equatorial_city_alone(tmp_path):
+    from leonet.kubespace.baselines import best_single
+    from leonet.kubespace.metrics import delay_tensor
+    from leonet.kubespace.runtime.service import KubeSpaceRuntime
+    from leonet.launch import prepare_run
+    run = prepare_run(_single_plane_scenario(tmp_path, {}), backend="none")
+    planes = list(KubeSpaceRuntime.of(run).cluster_config.ground_stations)
+    c = run.constellation
+    cities = [c.ground_station(n).index for n in ("city-Quito", "city-Singapore")]   # Oslo: not equatorial
+    metric = delay_tensor(c, np.arange(0.0, 3600.0, 300.0), "straight", cities)
+    assert planes == [c.ground_stations[cities[best_single(metric, [0, 1])]].name]
+    named = prepare_run(_single_plane_scenario(tmp_path, {"planes": ["Berlin"]}), backend="none")
+    assert list(KubeSpaceRuntime.of(named).cluster_config.ground_stations) == ["Berlin"]
+    with pytest.raises(ConfigError) as e:
+        prepare_run(_single_plane_scenario(tmp_path, {"planes": ["Berlin", "Madrid"]}), backend="none")
+    assert e.value.field == "kubespace.runtime.planes"

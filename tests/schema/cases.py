@@ -140,6 +140,7 @@ CASES: List[Tuple[str, str, Any]] = [
     # ------------------------------------------------------------ controlplane (satellites s0..., stations Berlin, Madrid)
     ("cp-unknown", "controlplane", {"ground_stations": ["Berlin"], "prot": 1}),
     ("cp-backend", "controlplane", {"ground_stations": ["Berlin"], "backend": "k8s"}),
+    ("cp-pod-runtime", "controlplane", {"ground_stations": ["Berlin"], "agents": {"pod_runtime": "crio"}}),
     ("cp-gs-missing", "controlplane", {}),
     ("cp-gs-typo", "controlplane", {"ground_stations": ["Berlln"]}),
     ("cp-gs-dup", "controlplane", {"ground_stations": ["Berlin", "Berlin"]}),
@@ -165,6 +166,7 @@ CASES: List[Tuple[str, str, Any]] = [
     # ------------------------------------------------------------ kubespace
     ("ks-unknown", "kubespace", {"placment": {}}),
     ("ks-not-mapping", "kubespace", [1]),
+    ("ks-r-platform", "kubespace", {"runtime": {"platform": "karmada"}}),
     ("ks-p-unknown", "kubespace", {"placement": {"kk": 1}}),
     ("ks-p-k", "kubespace", {"placement": {"k": 0}}),
     ("ks-p-period", "kubespace", {"placement": {"period_s": -1}}),

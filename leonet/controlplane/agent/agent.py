@@ -4,6 +4,14 @@ namespace.
 
 Kubernetes' default intervals: Lease of 40 s renewed every 10 s; node status computed every 10 s and
 posted when it changed or every 5 min; crash-loop back-off 10 s to 5 min.
+
+Under node pressure the agent does what the kubelet's eviction manager does: while MemoryPressure,
+DiskPressure or PIDPressure is True it evicts one running pod per ``eviction_interval`` (BestEffort
+first, then Burstable, then Guaranteed; lower priority first): the pod is killed at once (hard
+eviction) and reported ``Failed`` with reason ``Evicted``. It also refuses to start new pods the
+kubelet would refuse (BestEffort under MemoryPressure, any pod under DiskPressure or PIDPressure).
+Rescheduling is the control plane's part (the pressure taints keep new pods away from the node) and
+the pod's owner's (it creates a replacement).
 """
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ from .bootstrap import request_node_certificate
 from .connection import ApiConnection
 from .nodestatus import conditions as node_conditions, host_pressure, node_info
 from .probes import ProbeWorker
-from .runtime import PodKey, PodRuntime, PodState, ProcessRuntime
+from .runtime import PodKey, PodRuntime, PodState, make_runtime
 
 log = logging.getLogger("leonet.controlplane.agent")
 LEASE_API, LEASE_NS = "coordination.k8s.io/v1", "kube-node-lease"
@@ -42,6 +50,8 @@ class AgentConfig:
     capacity: Dict[str, str] = field(default_factory=lambda: {
         "cpu": "2", "memory": "4Gi", "pods": "110", "ephemeral-storage": "10Gi"})
     jitter: bool = True                        # spread the first beats of many agents
+    eviction_interval: float = 10.0            # evictionMonitoringPeriod: one pod evicted per period
+    pod_runtime: str = "process"               # process | docker (runtime.POD_RUNTIMES)
 
 
 class NodeAgent:
@@ -60,11 +70,11 @@ class NodeAgent:
         if connection.netns is None and netns is not None:
             connection.netns = netns
         self.conn = connection
-        self.runtime = runtime or ProcessRuntime()
+        self.config = config or AgentConfig()
+        self.runtime = runtime or make_runtime(self.config.pod_runtime, name)
         self.runtime.on_change = self._on_runtime_change
         self.labels = dict(labels or {})
         self.taints = list(taints or [])
-        self.config = config or AgentConfig()
         self.pressure_override = pressure
         self.ready, self.ready_message = True, "kubelet is posting ready status"
         self._desired: Dict[PodKey, dict] = {}
@@ -76,13 +86,16 @@ class NodeAgent:
         self._node_status: Optional[dict] = None
         self._last_report = 0.0
         self._lost_contact = False      # a heartbeat failed since the last status post
+        self._last_eviction = -float("inf")
+        self._failed_uids: Set[str] = set()   # pods this agent failed (evicted): never started again
         self._adopt_until = 0.0
         self._readiness: Dict[Tuple[PodKey, str], ProbeWorker] = {}
         self._liveness: Dict[Tuple[PodKey, str], ProbeWorker] = {}
         self._tasks: Dict[str, asyncio.Task] = {}
         self._watch_task: Optional[asyncio.Task] = None
         self.registered = asyncio.Event()
-        self.stats = {"lease_renewals": 0, "status_posts": 0, "pod_status_posts": 0, "errors": 0}
+        self.stats = {"lease_renewals": 0, "status_posts": 0, "pod_status_posts": 0, "errors": 0,
+                      "evictions": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> "NodeAgent":
@@ -145,7 +158,7 @@ class NodeAgent:
         return node
 
     def _status(self) -> dict:
-        pressure = self.pressure_override if self.pressure_override is not None else host_pressure()
+        pressure = self.current_pressure()
         prev = (self._node_status or {}).get("conditions")
         return {"capacity": dict(self.config.capacity), "allocatable": dict(self.config.capacity),
                 "conditions": node_conditions(prev, pressure, self.ready, self.ready_message),
@@ -226,6 +239,7 @@ class NodeAgent:
         while True:
             try:
                 await self.post_status()
+                await self.evict_under_pressure()
             except ApiError as e:
                 self.stats["errors"] += 1
                 self._lost_contact = True
@@ -242,7 +256,10 @@ class NodeAgent:
 
     async def post_status(self, force: bool = False) -> Optional[dict]:
         """Post node status when it changed, or when the report frequency has elapsed. Returns the
-        Node as the control plane stored it, or None if nothing was posted."""
+        Node as the control plane stored it, or None if nothing was posted. A node between control
+        planes (:meth:`disconnect` until :meth:`join` registered it) posts once it has joined."""
+        if not self.registered.is_set():
+            await self.registered.wait()
         conn = self.conn
         status = self._status()
         due = time.monotonic() - self._last_report >= self.config.status_report_frequency
@@ -259,6 +276,69 @@ class NodeAgent:
         self._last_report = time.monotonic()
         self.stats["status_posts"] += 1
         return res
+
+    # --- node pressure (the kubelet's eviction manager) -------------------------------------
+    def current_pressure(self) -> Dict[str, bool]:
+        """{MemoryPressure, DiskPressure, PIDPressure}: the override if set, else measured on the host."""
+        return dict(self.pressure_override) if self.pressure_override is not None else host_pressure()
+
+    async def set_pressure(self, pressure: Optional[Dict[str, bool]]) -> Optional[dict]:
+        """Override the node's pressure conditions (None: measure the host again); under pressure evict a
+        pod now, then post the node status (the kubelet's eviction manager acts on its own observation,
+        its status loop reports the condition after). Returns the Node as posted."""
+        self.pressure_override = None if pressure is None else {k: bool(v) for k, v in pressure.items()}
+        await self.evict_under_pressure(now=True)
+        return await self.post_status(force=True)
+
+    async def evict_under_pressure(self, now: bool = False) -> Optional[PodKey]:
+        """Evict one running pod if the node is under pressure and ``eviction_interval`` has passed
+        since the last eviction (``now``: regardless of it). Returns the evicted pod's key."""
+        pressure = [t for t, on in self.current_pressure().items() if on]
+        if not pressure:
+            return None
+        if not now and time.monotonic() - self._last_eviction < self.config.eviction_interval:
+            return None
+        running = [k for k in self.runtime.pods() if k in self._desired
+                   and self._desired[k]["metadata"]["uid"] not in self._failed_uids]
+        if not running:
+            return None
+        qos_rank = {"BestEffort": 0, "Burstable": 1, "Guaranteed": 2}
+
+        def rank(key: PodKey) -> tuple:
+            pod = self._desired[key]
+            return (qos_rank.get(pod.get("status", {}).get("qosClass", "BestEffort"), 0),
+                    int(pod.get("spec", {}).get("priority") or 0), key)
+        victim = min(running, key=rank)
+        resource = {"MemoryPressure": "memory", "DiskPressure": "ephemeral-storage", "PIDPressure": "pids"}
+        await self._fail_pod(victim, "Evicted", "The node was low on resource: "
+                             + ", ".join(resource[t] for t in pressure) + ". ")
+        self._last_eviction = time.monotonic()
+        self.stats["evictions"] += 1
+        return victim
+
+    def _refused_under_pressure(self, pod: dict) -> Optional[str]:
+        """Why the kubelet would not admit ``pod`` now (None: admit)."""
+        on = [t for t, v in self.current_pressure().items() if v]
+        blocking = [t for t in on if t != "MemoryPressure"
+                    or pod.get("status", {}).get("qosClass", "BestEffort") == "BestEffort"]
+        return f"The node had condition: {blocking}. " if blocking else None
+
+    async def _fail_pod(self, key: PodKey, reason: str, message: str) -> None:
+        """Kill a pod's containers at once and report it Failed (it is never restarted here)."""
+        pod = self._desired[key]
+        self._failed_uids.add(pod["metadata"]["uid"])   # before any await: the sync loop must not restart it
+        if self.runtime.pod_state(key) is not None:
+            await self._stop_pod(key, 0)
+        md = pod["metadata"]
+        ts = now_rfc3339()
+        status = {"phase": "Failed", "reason": reason, "message": message,
+                  "conditions": [{"type": t, "status": "False", "lastProbeTime": None, "lastTransitionTime": ts,
+                                  "reason": "PodFailed"} for t in ("Ready", "ContainersReady")]}
+        res = await self.conn.patch("v1", "pods", md["name"], {"metadata": {"uid": md["uid"]}, "status": status},
+                                    md["namespace"], "status")
+        if self._desired.get(key, {}).get("metadata", {}).get("uid") == md["uid"]:
+            self._desired[key] = res
+        self.stats["pod_status_posts"] += 1
 
     def set_ready(self, ready: bool, message: str = "") -> None:
         """Report the node Ready or NotReady (posted with the next status update)."""
@@ -351,7 +431,11 @@ class NodeAgent:
             self._posted.pop(key, None)
             return
         if state is None:
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed") or md["uid"] in self._failed_uids:
+                return
+            refused = self._refused_under_pressure(pod)
+            if refused:
+                await self._fail_pod(key, "Evicted", refused)
                 return
             await self.runtime.start_pod(pod, self.netns)
             self._start_probes(key, pod)
@@ -434,7 +518,7 @@ class NodeAgent:
                 "containerStatuses": css, "qosClass": pod.get("status", {}).get("qosClass", "BestEffort")}
 
     async def _post_pod_status(self, conn: ApiConnection, pod: dict, state: Optional[PodState]) -> None:
-        if state is None:
+        if state is None or pod["metadata"]["uid"] in self._failed_uids:
             return
         key = state.key
         status = self.pod_status(pod, state)
@@ -514,6 +598,43 @@ class NodeAgent:
         if close_old:
             await old.close()
         return old
+
+    async def disconnect(self) -> ApiConnection:
+        """Stop talking to the control plane (registration, lease, status, pod watch) while the pods
+        keep running; returns the connection that was in use (not closed). :meth:`join` resumes."""
+        tasks = [self._tasks.pop(k) for k in ("register", "lease", "status") if k in self._tasks]
+        if self._watch_task is not None:
+            tasks.append(self._watch_task)
+            self._watch_task = None
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.registered.clear()
+        return self.conn
+
+    async def join(self, new: ApiConnection, adopt_grace: float = 0.0, timeout: float = 60.0) -> None:
+        """Register with a control plane through ``new`` as a node joining it (after :meth:`disconnect`)
+        and resume every loop there. Running pods the plane does not list keep running for
+        ``adopt_grace`` seconds (a pod of the same namespace/name created there meanwhile is adopted).
+        Raises :class:`ApiError` (and stays disconnected) if it is not registered within ``timeout``."""
+        if new.netns is None and self.netns is not None:
+            new.netns = self.netns
+        self.conn = new
+        self._lease = self._pending_lease = None
+        self._node_status = None
+        self._posted.clear()
+        self._adopt_until = time.monotonic() + adopt_grace
+        self.registered.clear()
+        task = self._tasks["register"] = asyncio.get_running_loop().create_task(self._register_loop())
+        if not await _wait_event(self.registered, timeout):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._tasks.pop("register", None)
+            raise ApiError(504, f"{self.name} did not register with {new.name} within {timeout:g} s", "Timeout")
+
+    def cached_pods(self) -> List[dict]:
+        """The agent's local copy of its pods' configuration (as last listed or watched)."""
+        return [copy.deepcopy(p) for p in self._desired.values()]
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Cordon the node and evict its pods (they stop here, as with ``kubectl drain``)."""

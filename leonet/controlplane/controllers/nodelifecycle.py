@@ -1,5 +1,10 @@
 """Node lifecycle: Ready/NotReady/Unknown from Lease renewals and status posts, the
-``node.kubernetes.io/unreachable`` and ``not-ready`` taints, and taint-based eviction of pods.
+``node.kubernetes.io/unreachable`` and ``not-ready`` taints, taint-based eviction of pods, and
+Kubernetes' TaintNodesByCondition: a node reporting ``MemoryPressure``, ``DiskPressure`` or
+``PIDPressure`` True gets ``node.kubernetes.io/memory-pressure`` (``disk-pressure``, ``pid-pressure``)
+with effect NoSchedule as soon as the status arrives (the scheduler then places no new pod there; the
+node's agent evicts its running pods, as the kubelet's eviction manager does), removed when the condition
+clears.
 
 Heartbeats are timed by when this controller *observes* them change (as Kubernetes does), so clock
 skew between an agent and the control plane does not matter. After a control plane (re)starts, every
@@ -17,7 +22,7 @@ import asyncio
 import copy
 import logging
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional, Set, Tuple
 
 from ..binding import managed_here
 from ..errors import ApiError
@@ -30,6 +35,10 @@ log = logging.getLogger("leonet.controlplane.nodelifecycle")
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
+#: node condition -> the NoSchedule taint Kubernetes puts on a node while the condition is True
+PRESSURE_TAINTS = {"MemoryPressure": "node.kubernetes.io/memory-pressure",
+                   "DiskPressure": "node.kubernetes.io/disk-pressure",
+                   "PIDPressure": "node.kubernetes.io/pid-pressure"}
 LEASE_NS = "kube-node-lease"
 
 
@@ -38,6 +47,13 @@ def _ready_status(node: dict) -> Optional[str]:
         if c.get("type") == "Ready":
             return c.get("status")
     return None
+
+
+def _pressure_taints(node: dict) -> Set[Tuple[str, str]]:
+    """The (key, effect) pressure taints ``node``'s conditions call for."""
+    conds = (node.get("status") or {}).get("conditions") or []   # runs on every node write: never raise
+    on = {c.get("type") for c in conds if isinstance(c, dict) and c.get("status") == "True"}
+    return {(taint, "NoSchedule") for cond, taint in PRESSURE_TAINTS.items() if cond in on}
 
 
 class NodeLifecycleController:
@@ -59,8 +75,25 @@ class NodeLifecycleController:
             name = ev.obj["metadata"]["name"]
             if ev.type == DELETED:
                 self._seen.pop(name, None)
-            elif ev.old is None or self._heartbeat(ev.old) != self._heartbeat(ev.obj):
-                self._seen[name] = time.monotonic()
+            else:
+                if ev.old is None or self._heartbeat(ev.old) != self._heartbeat(ev.obj):
+                    self._seen[name] = time.monotonic()
+                if _pressure_taints(ev.obj) != _pressure_taints(ev.old or {}):
+                    self._taint_soon(name)
+
+    def _taint_soon(self, name: str) -> None:
+        """Sync a node's pressure taints right after this store event (not at the next monitor pass,
+        up to 5 s later: a pod created meanwhile could be scheduled onto the node under pressure)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return   # no loop (a store used without the controller running): the next pass does it
+        loop.call_soon(self._sync_pressure, name)
+
+    def _sync_pressure(self, name: str) -> None:
+        node = self.api.store.get("nodes", "", name)
+        if node is not None and managed_here(node):
+            self._sync_taints(node, _pressure_taints(node), set(PRESSURE_TAINTS.values()))
 
     @staticmethod
     def _heartbeat(node: dict) -> Optional[str]:
@@ -93,12 +126,13 @@ class NodeLifecycleController:
                 self._mark_unknown(node)
                 node = self.api.store.get("nodes", "", name) or node
                 ready = "Unknown"
-            want = []
+            want: Set[Tuple[str, str]] = set()
             if ready == "Unknown":
-                want = [UNREACHABLE]
+                want = {(UNREACHABLE, e) for e in ("NoSchedule", "NoExecute")}
             elif ready != "True":
-                want = [NOT_READY]
-            node = self._sync_taints(node, want)
+                want = {(NOT_READY, e) for e in ("NoSchedule", "NoExecute")}
+            want |= _pressure_taints(node)
+            node = self._sync_taints(node, want, {UNREACHABLE, NOT_READY, *PRESSURE_TAINTS.values()})
             if ready != "True":
                 self._evict(node)
         self._gc_orphans(now)
@@ -137,11 +171,10 @@ class NodeLifecycleController:
                     except ApiError:
                         pass
 
-    def _sync_taints(self, node: dict, want_keys: List[str]) -> dict:
+    def _sync_taints(self, node: dict, want: Set[Tuple[str, str]], ours: Set[str]) -> dict:
+        """Make the node's taints with a key in ``ours`` exactly ``want`` ((key, effect) pairs); others stay."""
         taints = node.get("spec", {}).get("taints") or []
-        ours = {UNREACHABLE, NOT_READY}
         have = {(t.get("key"), t.get("effect")) for t in taints if t.get("key") in ours}
-        want = {(k, e) for k in want_keys for e in ("NoSchedule", "NoExecute")}
         if have == want:
             return node
         ts = now_rfc3339()

@@ -53,12 +53,15 @@ class HandoverRecord:
     failure_reason: str = ""
     message: str = ""
     steps: Dict[int, Dict[str, Any]] = field(default_factory=dict)
+    #: whose handover procedure: ``kubespace`` (the 17 steps) or a baseline (``leave-rejoin``, ``rejoin``)
+    platform: str = "kubespace"
 
     def mark(self, step: int, clock: EmulatedClock, wall: Optional[float] = None,
              offset_s: Optional[float] = None) -> None:
         wall = time.time() if wall is None else wall
         off = clock.offset_of_wall(wall) if offset_s is None else offset_s
-        self.steps[step] = {"step": step, "actor": R.STEPS[step - 1].actor, "name": R.STEP_NAMES[step],
+        s = R.step_table(self.platform)[step]
+        self.steps[step] = {"step": step, "actor": s.actor, "name": s.name,
                             "wall": wall, "wall_time": now_micro(wall), "offset_s": off,
                             "time": clock.iso(off) if off is not None else None}
 
@@ -68,16 +71,19 @@ class HandoverRecord:
 
     @property
     def duration_s(self) -> Optional[float]:
-        """From request creation (step 1) to Released committed on the source (step 16)."""
-        if 1 in self.steps and 16 in self.steps:
-            return self.steps[16]["wall"] - self.steps[1]["wall"]
+        """KubeSpace: from request creation (step 1) to Released committed on the source (step 16); a
+        baseline: from the decision (step 1) to its pods recreated on the target (``R.END_STEP``)."""
+        end = R.END_STEP[self.platform]
+        if 1 in self.steps and end in self.steps:
+            return self.steps[end]["wall"] - self.steps[1]["wall"]
         return None
 
     def to_dict(self) -> Dict[str, Any]:
         return {"request": self.request, "node": self.node, "satellite": self.satellite, "source": self.source,
                 "target": self.target, "reason": self.reason, "predicted_offset_s": self.predicted_offset_s,
                 "outcome": self.outcome, "failure_reason": self.failure_reason, "message": self.message,
-                "duration_s": self.duration_s, "steps": [self.steps[k] for k in sorted(self.steps)]}
+                "platform": self.platform, "duration_s": self.duration_s,
+                "steps": [self.steps[k] for k in sorted(self.steps)]}
 
 
 @dataclass
@@ -96,8 +102,13 @@ class SatelliteDaemon:
 
     def __init__(self, node: str, satellite: str, plane: str, agent: Any, connect: Callable[[str], Any],
                  clock: EmulatedClock, on_switched: Callable[[str], None],
-                 timeouts: Optional[DaemonTimeouts] = None):
+                 timeouts: Optional[DaemonTimeouts] = None, platform: str = "kubespace",
+                 bootstrap: Optional[Callable[[str], Any]] = None):
         self.node, self.satellite, self.plane = node, satellite, plane
+        #: ``kubespace``, or a baseline whose handover procedure :mod:`.baselines` runs
+        self.platform = platform
+        #: plane -> (API server URL, CA PEM, bootstrap token): what a baseline joins the target with
+        self.bootstrap = bootstrap
         self.agent = agent
         self._connect = connect
         self.clock = clock
@@ -134,10 +145,15 @@ class SatelliteDaemon:
         """Hand the node over from its current plane to ``target`` (steps 1-17)."""
         source = self.plane
         rec = HandoverRecord(R.request_name(self.node), self.node, self.satellite, source, target, reason,
-                             predicted_offset_s)
+                             predicted_offset_s, platform=self.platform if self.platform in R.STEP_TABLES
+                             else "kubespace")
         self.busy = True
         try:
-            await self._run(rec)
+            if rec.platform == "kubespace":
+                await self._run(rec)
+            else:
+                from .baselines import BASELINE_HANDOVERS
+                await BASELINE_HANDOVERS[rec.platform](self, rec)
         except asyncio.CancelledError:
             rec.fail(R.INTERRUPTED, "the daemon stopped during the handover")
             raise

@@ -46,7 +46,8 @@ WARM_LEAD_S = 2.0
 class DaemonHost:
     def __init__(self, host: Any, planes: Dict[str, Dict[str, float]], satellites: Dict[str, Dict[str, Any]],
                  scenario_start: str, assignment: Dict[str, Any], runtime: Dict[str, Any], clock: str,
-                 log_path: Optional[str] = None, metric: str = "straight", samples: Optional[str] = None):
+                 log_path: Optional[str] = None, metric: str = "straight", samples: Optional[str] = None,
+                 bootstrap_tokens: Optional[Dict[str, str]] = None):
         self.host = host
         self.planes = [ControlNode(n, v["lat_deg"], v["lon_deg"], v.get("alt_m", 0.0)) for n, v in planes.items()]
         self.params = Params(float(assignment["window_s"]), float(assignment["sample_interval_s"]),
@@ -56,6 +57,8 @@ class DaemonHost:
         self.scenario_start: _dt.datetime = parse_utc(scenario_start)
         self.clock = EmulatedClock(Path(clock))
         self.auto = bool(runtime.get("auto", True))
+        self.platform = str(runtime.get("platform", "kubespace"))
+        self.bootstrap_tokens = dict(bootstrap_tokens or {})
         self.recompute_before_s = float(runtime.get("recompute_before_s", 600.0))
         self.backoff_max_s = float(runtime.get("retry_backoff_max_s", 60.0))
         timeouts = DaemonTimeouts(decision_s=float(runtime.get("binding_timeout_s", 30.0)))
@@ -70,7 +73,8 @@ class DaemonHost:
             self.daemons[node] = SatelliteDaemon(
                 node, spec["satellite"], host.plane_of[node], host.agents[node],
                 connect=lambda plane, node=node: host.connection(node, plane), clock=self.clock,
-                on_switched=lambda plane, node=node: host.set_plane(node, plane), timeouts=timeouts)
+                on_switched=lambda plane, node=node: host.set_plane(node, plane), timeouts=timeouts,
+                platform=self.platform, bootstrap=self._bootstrap)
         self._samples: Optional[Tuple[np.ndarray, float, List[str]]] = None
         if samples:
             self.load_samples(samples)
@@ -84,6 +88,10 @@ class DaemonHost:
         self._window_end = math.inf
         self.counts = {"started": 0, "finished": 0, "failed": 0, "recomputed": 0}
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
+
+    def _bootstrap(self, plane: str) -> Tuple[str, bytes, str]:
+        """(API server URL, CA, bootstrap token) of ``plane``, for a baseline's TLS bootstrap."""
+        return self.host.planes[plane], self.host.ca_pem, self.bootstrap_tokens[plane]
 
     # ------------------------------------------------------------------ schedules
     @property
@@ -284,6 +292,18 @@ class DaemonHost:
         self.load_samples(path)
         await self._recompute_all(max(self.clock.offset() or 0.0, self._samples[1]))
         return len(self.schedules)
+
+    async def op_kubespace_platform(self, platform: str) -> str:
+        """Change what a handover does from now on (``kubespace``, ``leave-rejoin``, ``rejoin``): one run
+        can measure every multi-plane platform on the same satellites."""
+        from .resources import STEP_TABLES
+        if platform not in STEP_TABLES:
+            raise ValueError(f"platform {platform!r} cannot be switched to at run time (one of: "
+                             f"{', '.join(STEP_TABLES)}; single-plane is chosen at start)")
+        self.platform = platform
+        for d in self.daemons.values():
+            d.platform = platform
+        return platform
 
     async def op_kubespace_auto(self, enabled: bool) -> bool:
         self.auto = bool(enabled)

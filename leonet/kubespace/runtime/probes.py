@@ -326,7 +326,8 @@ class HttpProbe(_Probe):
                 "sent": sum(t.sent for t in self.targets.values()),
                 "failures": sum(len(t.failures) for t in self.targets.values()),
                 "latency_ms_p50": statistics.median(lat) if lat else None, "latency_ms_p99": _pct(lat, 99),
-                "targets": {n: {"url": t.url, "sent": t.sent, "ok": t.ok, "failures": t.failures[:50]}
+                "targets": {n: {"url": t.url, "sent": t.sent, "ok": t.ok, "failures": t.failures[:50],
+                                "failure_times": [f[0] for f in t.failures]}
                             for n, t in self.targets.items()}}
 
 

@@ -103,6 +103,49 @@ STEPS: List[Step] = [
 ]
 STEP_NAMES = {s.number: s.name for s in STEPS}
 
+#: The steps of a leave/rejoin handover (the paper's Karmada baseline, its Fig. 3(a)):
+#: drain, leave, TLS bootstrap on the target, pods recreated there and started anew.
+LEAVE_REJOIN_STEPS: List[Step] = [
+    Step(1, "daemon", "CNAA decided the handover", "decided"),
+    Step(2, "source", "pod configuration read from the source (to synchronise to the target)", "config read"),
+    Step(3, "source", "node cordoned on the source (unschedulable)", "cordoned"),
+    Step(4, "source", "pods evicted on the source (evictions accepted)", "pods evicted"),
+    Step(5, "agent", "pods stopped and gone from the source", "pods stopped"),
+    Step(6, "agent", "agent disconnected from the source", "disconnected"),
+    Step(7, "source", "Node and Lease deleted on the source (the node is invisible)", "node deleted (source)"),
+    Step(8, "agent", "local cluster configuration (connection, credentials) cleared", "config cleared"),
+    Step(9, "target", "CSR created on the target with its bootstrap token", "CSR created"),
+    Step(10, "target", "CSR approved and signed; client certificate received", "certificate"),
+    Step(11, "target", "node registered on the target (Node and Lease created)", "registered (target)"),
+    Step(12, "target", "pods recreated on the target from the synchronised configuration", "pods recreated"),
+    Step(13, "agent", "pods scheduled and running again", "pods running"),
+]
+#: The steps of a rejoin handover without eviction (the paper's Multi-KubeEdge baseline): pods keep
+#: running from the agent's local cache of their configuration while the node leaves and rejoins.
+REJOIN_STEPS: List[Step] = [
+    Step(1, "daemon", "CNAA decided the handover", "decided"),
+    Step(2, "agent", "pod configuration taken from the agent's local cache", "config cached"),
+    Step(3, "agent", "agent disconnected from the source (pods keep running)", "disconnected"),
+    Step(4, "source", "pods, Node and Lease deleted on the source (the node is invisible)", "node deleted (source)"),
+    Step(5, "agent", "local cluster configuration (connection, credentials) cleared", "config cleared"),
+    Step(6, "target", "CSR created on the target with its bootstrap token", "CSR created"),
+    Step(7, "target", "CSR approved and signed; client certificate received", "certificate"),
+    Step(8, "target", "node registered on the target (Node and Lease created)", "registered (target)"),
+    Step(9, "target", "pods recreated on the target from the local cache; the agent adopts them running",
+         "pods recreated"),
+]
+#: platform -> its steps, and the step that ends a handover's duration (from step 1)
+STEP_TABLES: Dict[str, List[Step]] = {"kubespace": STEPS, "leave-rejoin": LEAVE_REJOIN_STEPS,
+                                      "rejoin": REJOIN_STEPS}
+END_STEP: Dict[str, int] = {"kubespace": 16, "leave-rejoin": 12, "rejoin": 9}
+#: the step after which a baseline's node is registered on the target again
+REGISTERED_STEP: Dict[str, int] = {"leave-rejoin": 11, "rejoin": 8}
+
+
+def step_table(platform: str) -> Dict[int, Step]:
+    """Step number -> :class:`Step` of a platform's handover."""
+    return {s.number: s for s in STEP_TABLES[platform]}
+
 
 def request_name(node: str) -> str:
     """A unique request name: ``<node>-<8 hex>``."""

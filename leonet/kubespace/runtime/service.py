@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 import numpy as np
 
 from ...controlplane.agent import ApiConnection
+from ...controlplane.auth import TokenFile
 from ...controlplane.cluster import ClusterExtension, ControlPlaneCluster
 from ...controlplane.launch_config import ControlPlaneLaunchConfig, parse_controlplane_section
 from ...errors import ConfigError, LeonetError
@@ -93,9 +94,13 @@ class KubeSpaceRuntime(ClusterExtension):
         self._prepared = False
         self._samples_end = float("inf")
         self._sampling = False
+        self.platform = rc.platform
+        self.bootstrap_tokens: Dict[str, str] = {}
 
     # ------------------------------------------------------------------ planes
     def _planes(self, wanted: Any, from_controlplane: Any) -> List[str]:
+        if self.config.runtime.platform == "single-plane":
+            return self._single_plane(wanted, from_controlplane)
         if wanted is None:
             if not from_controlplane:
                 raise ConfigError("kubespace.runtime.planes", None, "no control planes named",
@@ -116,6 +121,39 @@ class KubeSpaceRuntime(ClusterExtension):
                               f"differs from kubespace.runtime.planes ({', '.join(planes)})",
                               "name the control planes in one place (leave out controlplane.ground_stations)")
         return planes
+
+    def _single_plane(self, wanted: Any, from_controlplane: Any) -> List[str]:
+        """The single-plane baseline's one plane: the only name given, else the ground station near the
+        equator (|latitude| <= 10 deg; ``city-*`` stations if there are any) that alone minimises the
+        worst delay to any satellite over the placement period (the paper's Krios setting)."""
+        named = wanted if isinstance(wanted, list) else (
+            list(from_controlplane) if from_controlplane not in (None, "all") else None)
+        if named is not None:
+            if len(named) != 1:
+                raise ConfigError("kubespace.runtime.planes", named,
+                                  "the single-plane platform runs exactly one control plane",
+                                  "name one ground station, or leave planes out to take the equatorial one")
+            if named[0] not in self.station_names:
+                raise ConfigError("kubespace.runtime.planes[0]", named[0], "not a ground station of the scenario",
+                                  "name a ground station of the scenario")
+            return list(named)
+        from ..baselines import best_single, near_equator
+        from ..metrics import delay_tensor
+        p = self.config.placement
+        c = self.run.constellation
+        stations = list(range(len(c.ground_stations)))
+        cities = [i for i in stations if c.ground_stations[i].name.startswith("city-")]
+        pool = cities or stations
+        allowed = [pool[int(i)] for i in near_equator([c.ground_stations[i].lat_deg for i in pool])]
+        if not allowed:
+            raise ConfigError("kubespace.runtime.planes", None, "no ground station within 10 deg of the equator",
+                              "name the single plane: `planes: [<ground station>]`")
+        log.info("single plane: the best of %d equatorial stations over %g s of snapshots (%s metric)...",
+                 len(allowed), p.period_s, p.metric)
+        metric = delay_tensor(c, np.arange(0.0, p.period_s, p.snapshot_interval_s), p.metric, allowed)
+        best = allowed[best_single(metric, range(len(allowed)))]
+        log.info("single plane on %s", c.ground_stations[best].name)
+        return [c.ground_stations[best].name]
 
     def _cnpa(self) -> List[str]:
         """Algorithm 1 over the scenario's ground stations (or ``placement.candidates``)."""
@@ -183,6 +221,9 @@ class KubeSpaceRuntime(ClusterExtension):
                "request_ttl_s": rc.request_ttl_s, "clock": str(self.state_dir / "clock.json")}
         path = data_dir / "kubespace.json"
         path.write_text(json.dumps(cfg, indent=1))
+        # the baselines join a plane by TLS bootstrap: a bootstrap token of its own (in its token file,
+        # read by the plane at start), preloaded on the satellites as an operator would hand it out
+        self.bootstrap_tokens[ground_station] = TokenFile(data_dir / "tokens.json").add_bootstrap(ttl=None)
         return ["--plugin", f"{PLANE_PLUGIN}={path}"]
 
     def agent_spec(self, cluster: ControlPlaneCluster, satellite: str, spec: Dict[str, Any]) -> None:
@@ -211,19 +252,20 @@ class KubeSpaceRuntime(ClusterExtension):
         rc = self.config.runtime
         runtime = {"auto": rc.auto, "recompute_before_s": rc.recompute_before_s,
                    "retry_backoff_max_s": rc.retry_backoff_max_s, "binding_timeout_s": rc.binding_timeout_s,
-                   "max_concurrent_handovers": rc.max_concurrent_handovers}
+                   "max_concurrent_handovers": rc.max_concurrent_handovers, "platform": rc.platform}
         samples = None
         if self.metric == "path":
             samples = str(self._path_samples(run.controller.current_offset_s))
         cluster.agents.call("plugin", spec=DAEMON_PLUGIN, args={
             "planes": planes, "satellites": sats, "scenario_start": run.scenario.start.isoformat(),
             "assignment": assignment, "runtime": runtime, "clock": str(self.state_dir / "clock.json"),
-            "log_path": str(self.log_path), "metric": self.metric, "samples": samples})
+            "log_path": str(self.log_path), "metric": self.metric, "samples": samples,
+            "bootstrap_tokens": self.bootstrap_tokens})
         (self.state_dir / "index.json").write_text(json.dumps({
-            "planes": list(cluster.config.ground_stations), "metric": self.metric,
+            "planes": list(cluster.config.ground_stations), "metric": self.metric, "platform": rc.platform,
             "threshold": a.threshold, "log": str(self.log_path)}))
-        log.info("KubeSpace: %d daemons on %d planes (%s), CNAA on %s distance, threshold %g", len(sats),
-                 len(planes), ", ".join(planes), self.metric, a.threshold)
+        log.info("KubeSpace (platform %s): %d daemons on %d planes (%s), CNAA on %s distance, threshold %g",
+                 rc.platform, len(sats), len(planes), ", ".join(planes), self.metric, a.threshold)
         return self
 
     def stop(self) -> None:
@@ -306,6 +348,15 @@ class KubeSpaceRuntime(ClusterExtension):
 
     def set_auto(self, enabled: bool) -> bool:
         return self._agents().call("kubespace_auto", enabled=enabled)
+
+    def set_platform(self, platform: str) -> str:
+        """What handovers do from now on: ``kubespace``, ``leave-rejoin`` or ``rejoin`` (the run's planes
+        stay; ``single-plane`` is chosen by ``kubespace.runtime.platform`` at start)."""
+        if self.platform == "single-plane" or platform == "single-plane":
+            raise ConfigError("platform", platform, "single-plane runs one plane chosen at start",
+                              "start another run with kubespace.runtime.platform: single-plane")
+        self.platform = self._agents().call("kubespace_platform", platform=platform)
+        return self.platform
 
     def wait_ready(self, timeout: float = 600.0) -> None:
         """Block until every daemon has computed its schedule."""
