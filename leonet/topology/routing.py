@@ -30,17 +30,18 @@ def delay_graph(links: Links, num_nodes: int) -> csr_matrix:
 
 
 def _split_graph(links: Links, num_nodes: int, num_satellites: int) -> csr_matrix:
-    """Directed graph where ground stations cannot be transited: ground station g
-    (node ``num_satellites + g``) only has links out; its sink copy
-    (node ``num_nodes + g``) only has links in."""
+    """Directed graph where ground stations cannot be transited: ground station node
+    ``num_satellites + g`` keeps only the links in from its satellites (its *sink* half),
+    and its *source* half, node ``num_nodes + g``, only the links out. So the first
+    ``num_nodes`` columns of a result are the nodes themselves."""
     w = np.maximum(links.delay_ms, _MIN_WEIGHT_MS)
     isl = links.kind != GSL
     a, b, wi = links.a[isl], links.b[isl], w[isl]
     # For GSLs, a (the smaller index) is the satellite and b the ground station.
     sat, gs, wg = links.a[~isl], links.b[~isl], w[~isl]
-    sink = gs - num_satellites + num_nodes
-    rows = np.concatenate((a, b, gs, sat))
-    cols = np.concatenate((b, a, sat, sink))
+    source = gs - num_satellites + num_nodes
+    rows = np.concatenate((a, b, source, sat))
+    cols = np.concatenate((b, a, sat, gs))
     size = num_nodes + (num_nodes - num_satellites)
     return csr_matrix((np.concatenate((wi, wi, wg, wg)), (rows, cols)), shape=(size, size))
 
@@ -128,20 +129,20 @@ def shortest_paths(links: Links, num_nodes: int, num_satellites: int, sources: S
     from .dijkstra import dijkstra   # numba loads on first use, not with every leonet command
     src = np.asarray(sources, dtype=np.int64).reshape(-1)
     split = not (ground_station_relay or num_nodes == num_satellites)
-    graph = _split_graph(links, num_nodes, num_satellites) if split else delay_graph(links, num_nodes)
+    if split:   # a ground station's paths start at its source half
+        graph = _split_graph(links, num_nodes, num_satellites)
+        start = np.where(src >= num_satellites, src - num_satellites + num_nodes, src)
+    else:
+        graph, start = delay_graph(links, num_nodes), src
     warm = None
     if previous is not None and previous._graph_predecessor is not None and np.array_equal(previous.sources, src):
         warm = previous._graph_predecessor
-    dist, graph_pred, first = dijkstra(graph, src, previous=warm)
-    if split:   # columns: satellites, then the ground stations' sink halves
-        keep = np.r_[0:num_satellites, num_nodes:graph.shape[0]]
-        dist, pred, first = dist[:, keep], graph_pred[:, keep], first[:, keep]
-        sink = first >= num_nodes   # a station's sink half as the first hop: the station itself
-        first[sink] -= num_nodes - num_satellites
+    graph_dist, graph_pred, graph_first = dijkstra(graph, start, previous=warm, aliases=src)
+    # the nodes are the graph's first columns (views, no copies: all-pairs tables are large)
+    dist, pred, first = graph_dist[:, :num_nodes], graph_pred[:, :num_nodes], graph_first[:, :num_nodes]
+    if split:   # a ground station's own sink half is not itself (its delay would be a round trip)
         rows = np.arange(len(src))
-        dist[rows, src] = 0.0  # a ground station's own sink half is not itself
+        dist[rows, src] = 0.0
         pred[rows, src] = -1
         first[rows, src] = -1
-    else:
-        pred = graph_pred
     return RoutingTables(src, dist, pred, first, graph_pred)
