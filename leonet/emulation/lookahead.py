@@ -63,7 +63,10 @@ def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray, Optional[Links]]:
         # link fault made it route again itself; either way the result is within the hysteresis.
         plane = None
         routes = _last_routes = snap.routes(_destinations, previous=_last_routes)
-        hops = stable_next_hops(_previous, routes, snap.links, len(snap.nodes), _hysteresis_ms)
+        if _hysteresis_ms > 0:
+            hops = stable_next_hops(_previous, routes, snap.links, len(snap.nodes), _hysteresis_ms)
+        else:               # the least-delay table as it is (copied once, below, to the smaller type)
+            hops = routes.next_hop_to_source
         if _hysteresis_ms > 0:  # the only use of the previous table: keep none by default
             _previous = hops
     dtype = np.int16 if len(snap.nodes) < 32767 else np.int32  # halves what crosses the pipe
