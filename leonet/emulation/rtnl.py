@@ -80,9 +80,21 @@ def route_messages(dst_nodes: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarra
     """RTM_NEWROUTE (create or replace) ``dst/32 via <via> dev <oif> onlink src <self>``;
     ``src_node`` is one node or one per message (messages for several nodes, built in
     one go and sent in slices)."""
+    m = _new_routes(_ROUTE, dst_nodes, src_node)
+    m["rtflags"] = RTNH_F_ONLINK
+    m["gw_hdr"] = _rta(8, RTA_GATEWAY)
+    m["gw"] = node_address_int(0) + np.asarray(via_nodes, dtype=np.uint32)
+    m["oif_hdr"] = _rta(8, RTA_OIF)
+    m["oif"] = oifs
+    return m.tobytes()
+
+
+def _new_routes(dtype: np.dtype, dst_nodes: np.ndarray, src_node) -> np.ndarray:
+    """RTM_NEWROUTE records (create or replace) ``dst/32 ... src <self>`` in the main table,
+    leonet's protocol; the caller fills the next hop."""
     n = len(dst_nodes)
-    m = np.zeros(n, dtype=_ROUTE)
-    m["len"] = _ROUTE.itemsize
+    m = np.zeros(n, dtype=dtype)
+    m["len"] = dtype.itemsize
     m["type"] = RTM_NEWROUTE
     m["flags"] = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
     m["seq"] = np.arange(n, dtype=np.uint32)
@@ -91,38 +103,19 @@ def route_messages(dst_nodes: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarra
     m["table"] = RT_TABLE_MAIN
     m["protocol"] = RTPROT_LEONET
     m["rtype"] = 1  # RTN_UNICAST
-    m["rtflags"] = RTNH_F_ONLINK
     m["dst_hdr"] = _rta(8, RTA_DST)
     m["dst"] = node_address_int(0) + np.asarray(dst_nodes, dtype=np.uint32)
-    m["gw_hdr"] = _rta(8, RTA_GATEWAY)
-    m["gw"] = node_address_int(0) + np.asarray(via_nodes, dtype=np.uint32)
-    m["oif_hdr"] = _rta(8, RTA_OIF)
-    m["oif"] = oifs
     m["src_hdr"] = _rta(8, RTA_PREFSRC)
     m["src"] = node_address_int(0) + np.asarray(src_node, dtype=np.uint32)
-    return m.tobytes()
+    return m
 
 
 def nexthop_route_messages(dst_nodes: np.ndarray, nexthop_ids: np.ndarray, src_node) -> bytes:
     """RTM_NEWROUTE (create or replace) ``dst/32 nhid <id> src <self>``: the route follows
     whatever its next-hop object points at (see :func:`nexthop_messages`)."""
-    n = len(dst_nodes)
-    m = np.zeros(n, dtype=_NH_ROUTE)
-    m["len"] = _NH_ROUTE.itemsize
-    m["type"] = RTM_NEWROUTE
-    m["flags"] = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
-    m["seq"] = np.arange(n, dtype=np.uint32)
-    m["family"] = socket.AF_INET
-    m["dst_len"] = 32
-    m["table"] = RT_TABLE_MAIN
-    m["protocol"] = RTPROT_LEONET
-    m["rtype"] = 1  # RTN_UNICAST
-    m["dst_hdr"] = _rta(8, RTA_DST)
-    m["dst"] = node_address_int(0) + np.asarray(dst_nodes, dtype=np.uint32)
+    m = _new_routes(_NH_ROUTE, dst_nodes, src_node)
     m["nh_hdr"] = _rta(8, RTA_NH_ID)
     m["nh"] = nexthop_ids
-    m["src_hdr"] = _rta(8, RTA_PREFSRC)
-    m["src"] = node_address_int(0) + np.asarray(src_node, dtype=np.uint32)
     return m.tobytes()
 
 

@@ -88,14 +88,22 @@ def _search(indptr, indices, weights, source, alias, dist_r, pred_r, heap_d, hea
         n_heap = _pop(heap_d, heap_v, n_heap)
         if d > dist_r[u]:
             continue
-        named = alias if u == source else u
-        for k in range(indptr[u], indptr[u + 1]):
-            v = indices[k]
-            nd = d + weights[k]
-            if nd < dist_r[v]:
-                dist_r[v] = nd
-                pred_r[v] = named
-                n_heap = _push(heap_d, heap_v, n_heap, nd, v)
+        n_heap = _relax(indptr, indices, weights, u, d, alias if u == source else u, dist_r, pred_r,
+                        heap_d, heap_v, n_heap)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _relax(indptr, indices, weights, u, du, named, dist_r, pred_r, heap_d, heap_v, n_heap):  # pragma: no cover
+    """Relax the links out of ``u`` (at delay ``du``): a node reached faster gets ``u`` (as
+    ``named``) for predecessor and goes on the heap; returns the heap's new size."""
+    for k in range(indptr[u], indptr[u + 1]):
+        v = indices[k]
+        nd = du + weights[k]
+        if nd < dist_r[v]:
+            dist_r[v] = nd
+            pred_r[v] = named
+            n_heap = _push(heap_d, heap_v, n_heap, nd, v)
+    return n_heap
 
 
 @njit(cache=True, nogil=True)
@@ -193,17 +201,9 @@ def _repair(indptr, indices, weights, sources, aliases, dist, pred, first):  # p
         _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, stack)
         n_heap = 0
         for u in range(n):             # links that shorten a path now: their heads start the search
-            du = dist_r[u]
-            if not du < np.inf:
-                continue
-            named = alias if u == source else u
-            for k in range(indptr[u], indptr[u + 1]):
-                v = indices[k]
-                nd = du + weights[k]
-                if nd < dist_r[v]:
-                    dist_r[v] = nd
-                    pred_r[v] = named
-                    n_heap = _push(heap_d, heap_v, n_heap, nd, v)
+            if dist_r[u] < np.inf:
+                n_heap = _relax(indptr, indices, weights, u, dist_r[u], alias if u == source else u, dist_r,
+                                pred_r, heap_d, heap_v, n_heap)
         _search(indptr, indices, weights, source, alias, dist_r, pred_r, heap_d, heap_v, n_heap)
         first[row, :] = -2
         _first_hops(source, alias, pred_r, first[row], stack)
