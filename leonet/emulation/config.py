@@ -124,4 +124,5 @@ def emulation_config(scenario: Scenario) -> EmulationConfig:
 
 register_section("emulation", parse_emulation_section, "docs/emulation.md")
 
-__all__ = ["BACKENDS", "NFQUEUE_DAEMONS", "ROUTE_NEXTHOPS", "EmulationConfig", "emulation_config", "parse_emulation_section", "replace"]
+__all__ = ["BACKENDS", "NFQUEUE_DAEMONS", "ROUTE_NEXTHOPS", "EmulationConfig", "emulation_config",
+           "parse_emulation_section", "replace"]
