@@ -147,43 +147,29 @@ def _grow(indptr, indices, weights, sources, aliases, dist, pred, first):  # pra
 
 
 @njit(cache=True, nogil=True)
-def _arc_weight(indptr, indices, weights, u, v):  # pragma: no cover - compiled
-    for k in range(indptr[u], indptr[u + 1]):
-        if indices[k] == v:
-            return weights[k]
-    return np.inf
-
-
-@njit(cache=True, nogil=True)
-def _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, stack):  # pragma: no cover - compiled
-    """``dist_r`` (preset to NaN: unknown): each node's delay along its predecessor chain
-    under the current weights; inf, and no predecessor, where the chain is broken (a link
-    of it went away)."""
-    n = len(pred_r)
+def _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, queue):  # pragma: no cover - compiled
+    """``dist_r`` (preset to inf): each node's delay along its old predecessor chain under
+    the current weights, by a breadth-first walk down the old tree from the source (a child
+    is a neighbour whose predecessor is this node). Nodes the walk does not reach (a link
+    of their chain went away) lose their predecessor."""
     dist_r[source] = 0.0
     pred_r[source] = -1
-    for v in range(n):
-        top = 0
-        x = v
-        while np.isnan(dist_r[x]):
-            p = pred_r[x]
-            if p < 0 or top >= n:      # no predecessor (or a cycle, which a tree cannot have)
-                dist_r[x] = np.inf
-                pred_r[x] = -1
-                break
-            stack[top] = x
-            top += 1
-            x = source if p == alias else p
-        while top > 0:                 # unwind: each node from its predecessor, now known
-            top -= 1
-            x = stack[top]
-            p = pred_r[x]
-            if p == alias:
-                p = source
-            d = dist_r[p] + _arc_weight(indptr, indices, weights, p, x)
-            dist_r[x] = d
-            if not d < np.inf:
-                pred_r[x] = -1
+    head, tail = 0, 1
+    queue[0] = source
+    while head < tail:
+        u = queue[head]
+        head += 1
+        named = alias if u == source else u
+        du = dist_r[u]
+        for k in range(indptr[u], indptr[u + 1]):
+            v = indices[k]
+            if pred_r[v] == named and dist_r[v] == np.inf:
+                dist_r[v] = du + weights[k]
+                queue[tail] = v
+                tail += 1
+    for v in range(len(pred_r)):
+        if dist_r[v] == np.inf:
+            pred_r[v] = -1
 
 
 @njit(cache=True, nogil=True)
@@ -197,7 +183,7 @@ def _repair(indptr, indices, weights, sources, aliases, dist, pred, first):  # p
     for row in range(len(sources)):
         source, alias = sources[row], aliases[row]
         dist_r, pred_r = dist[row], pred[row]
-        dist_r[:] = np.nan
+        dist_r[:] = np.inf
         _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, stack)
         n_heap = 0
         for u in range(n):             # links that shorten a path now: their heads start the search
