@@ -179,12 +179,12 @@ def _repair(indptr, indices, weights, sources, aliases, dist, pred, first):  # p
     n = len(indptr) - 1
     heap_d = np.empty(len(indices) + n + 1, dtype=np.float64)
     heap_v = np.empty(len(indices) + n + 1, dtype=np.int32)
-    stack = np.empty(n + 1, dtype=np.int32)
+    scratch = np.empty(n + 1, dtype=np.int32)
     for row in range(len(sources)):
         source, alias = sources[row], aliases[row]
         dist_r, pred_r = dist[row], pred[row]
         dist_r[:] = np.inf
-        _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, stack)
+        _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, scratch)
         n_heap = 0
         for u in range(n):             # links that shorten a path now: their heads start the search
             if dist_r[u] < np.inf:
@@ -192,7 +192,7 @@ def _repair(indptr, indices, weights, sources, aliases, dist, pred, first):  # p
                                 pred_r, heap_d, heap_v, n_heap)
         _search(indptr, indices, weights, source, alias, dist_r, pred_r, heap_d, heap_v, n_heap)
         first[row, :] = -2
-        _first_hops(source, alias, pred_r, first[row], stack)
+        _first_hops(source, alias, pred_r, first[row], scratch)
 
 
 def cores() -> int:
