@@ -177,8 +177,10 @@ def _repair(indptr, indices, weights, sources, aliases, dist, pred, first):  # p
     """Repair each source's tree (``pred`` holds the old ones on entry; see the module
     docstring); ``dist`` and ``first`` are overwritten."""
     n = len(indptr) - 1
-    heap_d = np.empty(len(indices) + n + 1, dtype=np.float64)
-    heap_v = np.empty(len(indices) + n + 1, dtype=np.int32)
+    # pushes: at most one per link in the scan, and one per link in the search (a popped label
+    # is final, as in Dijkstra: the scan leaves every link satisfied or its tail on the heap)
+    heap_d = np.empty(2 * len(indices) + 1, dtype=np.float64)
+    heap_v = np.empty(2 * len(indices) + 1, dtype=np.int32)
     scratch = np.empty(n + 1, dtype=np.int32)
     for row in range(len(sources)):
         source, alias = sources[row], aliases[row]
