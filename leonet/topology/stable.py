@@ -17,10 +17,11 @@ it is more than ``epsilon_ms`` longer than the least-delay path:
 So every installed path is within ``epsilon_ms`` of the engine's least delay, and a
 route changes only when a path improves by more than that (or its link goes away).
 
-**Heirs.** When a node's next hop p goes away (its GSL set), every route of that node
-through p must move. They move together where they can: the *heir* of (v, p) is the
-least-delay next hop most of those routes would take, and each of them takes the heir
-if that passes the same two rules as a kept hop; the others take their least-delay hop.
+**Heirs.** When routes of node v must leave their next hop p (its GSL set, or the path
+through it is no longer within epsilon), they move together where they can: the *heir* of
+(v, p) is the least-delay next hop most of those routes would take, and each of them takes
+the heir if that passes the same two rules as a kept hop; the others take their
+least-delay hop.
 With routes through kernel next-hop objects (leonet.emulation.nexthops) a group that
 moves together is one re-pointed object instead of a route each.
 """
@@ -71,14 +72,12 @@ def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, 
     if not len(rows):
         return hops
     kept = previous[rows, cols].astype(np.int64)
-    w = link_delays(links, num_nodes, cols, kept)
-    lost = np.isnan(w)                      # the link to the previous hop went away
-    if lost.any():                          # those routes try the heir of their lost hop instead
-        kept[lost] = _heirs(cols[lost], kept[lost], best[rows[lost], cols[lost]], num_nodes)
-        w[lost] = link_delays(links, num_nodes, cols[lost], kept[lost])
-    with np.errstate(invalid="ignore"):
-        slack = w + dist[rows, kept] - dist[rows, cols]
-        ok = np.isfinite(slack) & (w > epsilon_ms) & (slack <= epsilon_ms) & (kept != best[rows, cols])
+    slack, ok = _candidates(links, num_nodes, dist, best, rows, cols, kept, epsilon_ms)
+    move = ~ok          # the previous hop went away or is no longer good: try its heir instead
+    if move.any():
+        heir = _heirs(cols[move], kept[move], best[rows[move], cols[move]], num_nodes)
+        heir_slack, heir_ok = _candidates(links, num_nodes, dist, best, rows[move], cols[move], heir, epsilon_ms)
+        kept[move], slack[move], ok[move] = heir, heir_slack, heir_ok
     rows, cols, kept, slack = rows[ok], cols[ok], kept[ok], slack[ok]
     while len(rows):
         hops[rows, cols] = kept
@@ -91,9 +90,20 @@ def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, 
     return hops
 
 
+def _candidates(links: Links, num_nodes: int, dist: np.ndarray, best: np.ndarray, rows: np.ndarray,
+                cols: np.ndarray, hop: np.ndarray, epsilon_ms: float) -> Tuple[np.ndarray, np.ndarray]:
+    """For node ``cols[i]`` forwarding to destination row ``rows[i]`` over neighbour ``hop[i]``
+    instead of its least-delay hop: the slack (how much longer) and whether the two rules allow it."""
+    w = link_delays(links, num_nodes, cols, hop)
+    with np.errstate(invalid="ignore"):
+        slack = w + dist[rows, hop] - dist[rows, cols]
+        ok = np.isfinite(slack) & (w > epsilon_ms) & (slack <= epsilon_ms) & (hop != best[rows, cols])
+    return slack, ok
+
+
 def _heirs(nodes: np.ndarray, lost: np.ndarray, best: np.ndarray, num_nodes: int) -> np.ndarray:
-    """For each route of node ``nodes[i]`` that lost its next hop ``lost[i]``: the least-delay
-    next hop that most routes of that (node, lost hop) take (ties: the lowest index)."""
+    """For each route of node ``nodes[i]`` that must leave its next hop ``lost[i]``: the
+    least-delay next hop that most routes of that (node, hop) take (ties: the lowest index)."""
     V = np.int64(num_nodes)
     group = nodes.astype(np.int64) * V + lost
     uniq, counts = np.unique(group * V + best, return_counts=True)
