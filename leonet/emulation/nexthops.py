@@ -125,8 +125,7 @@ class NexthopSlots:
         taken = np.unique(pv * self.capacity + ps)
         tn, ts = np.divmod(taken, self.capacity)
         fresh = was_empty[tn, ts]
-        repointed = np.zeros(len(rp_node), dtype=bool) if not len(tn) else ~np.isin(
-            rp_node * self.capacity + rp_slot, taken[fresh])
+        repointed = ~np.isin(rp_node * self.capacity + rp_slot, taken[fresh])   # (none is fresh)
         tn, ts = tn[fresh], ts[fresh]
         rn, rs = rp_node[repointed], rp_slot[repointed]
         return SlotPlan(fresh=(tn, ts, self.target[tn, ts].astype(np.int64)), puts=(pd, pv, ps),

@@ -82,6 +82,24 @@ def test_random_tables_are_installed_exactly():
         old = new
 
 
+def test_a_handover_that_moves_every_route_of_an_object_is_one_operation():
+    """A station whose only satellite changes: every route moves, and no route operation at all
+    is needed, only the object re-pointed (a tick with re-points and no route puts)."""
+    rows, nodes = 6, 4
+    old = np.full((rows, nodes), -1, dtype=np.int32)
+    old[:, 3] = 1                                  # node 3 forwards everything to node 1
+    old[1, 3] = -1
+    slots = NexthopSlots(rows, nodes)
+    kernel = KernelModel(rows, nodes)
+    kernel.replay(slots.plan(np.full_like(old, -1), old))
+    new = old.copy()
+    new[new == 1] = 2                              # ... and now to node 2
+    plan = slots.plan(old, new)
+    kernel.replay(plan)
+    assert np.array_equal(kernel.forwarding(), new)
+    assert plan.operations == 1 and len(plan.repoints[0]) == 1 and plan.route_operations == 0
+
+
 @pytest.fixture(scope="module")
 def ticks():
     stations = [("Berlin", 52.5, 13.4), ("Madrid", 40.4, -3.7), ("Lagos", 6.5, 3.4),
