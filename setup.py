@@ -15,6 +15,7 @@ setup(
     install_requires=[
         "numpy>=1.22",
         "scipy>=1.8",
+        "numba>=0.59",  # the compiled multi-source Dijkstra (leonet/topology/dijkstra.py)
         "sgp4>=2.22",
         "PyYAML>=6.0",
         "networkx>=2.8",

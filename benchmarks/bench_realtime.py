@@ -1,10 +1,14 @@
 """Real-time run: a whole constellation at 1 s ticks, tick apply times and lag.
 
     sudo python benchmarks/bench_realtime.py [--scenario starlink-shell1] [--minutes 10]
-        [--backend nfqueue]
+        [--backend nfqueue] [--route-nexthops objects|inline] [--hysteresis-ms 0] [--check]
+        [--routes all|ground-stations|bounding-box]
 
 Reports compute (waiting for the lookahead), apply and lag percentiles per minute,
-so a growing lag shows; the target is apply p99 < 200 ms and no growing lag.
+so a growing lag shows; the target is apply p99 < 200 ms and no growing lag. Also the
+bring-up time per stage, the kernel operations per tick (routes put or deleted plus
+next-hop objects written) and the memory the run took; ``--check`` ends with the routing
+self-check (``leonet check``) on the last tick's tables.
 """
 from __future__ import annotations
 
@@ -26,14 +30,37 @@ def main() -> None:
     ap.add_argument("--scenario", default="starlink-shell1")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--backend", default="auto")
+    ap.add_argument("--route-nexthops", choices=("objects", "inline"), default=None)
+    ap.add_argument("--hysteresis-ms", type=float, default=None, help="emulation.route_hysteresis_ms")
+    ap.add_argument("--routes", choices=("all", "ground-stations", "bounding-box"), default=None)
+    ap.add_argument("--check", action="store_true", help="run the routing self-check at the end")
     args = ap.parse_args()
-    run = prepare_run(args.scenario, backend=args.backend)
+    run = prepare_run(args.scenario, backend=args.backend, route_nexthops=args.route_nexthops,
+                      route_hysteresis_ms=args.hysteresis_ms, routes=args.routes)
     print(f"machine: {describe()}")
+    cfg = run.config
+    print(f"route_nexthops {cfg.route_nexthops}, route_hysteresis_ms {cfg.route_hysteresis_ms}, routes {cfg.routes}")
+    stages = {}
+    last = [time.perf_counter(), None]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if last[1] is not None and last[1] != stage:
+            stages[last[1]] = stages.get(last[1], 0.0) + now - last[0]
+            last[0] = now
+        last[1] = stage
+
     with run:
+        mem0 = _used_mb()
         t0 = time.perf_counter()
-        run.start()
-        print(f"{args.scenario}: {len(run.network.nodes)} nodes up in {time.perf_counter() - t0:.1f} s "
-              f"({run.shaper.name} backend)")
+        last[0] = t0
+        run.start(progress=progress)
+        up = time.perf_counter() - t0
+        if last[1] is not None:
+            stages[last[1]] = stages.get(last[1], 0.0) + time.perf_counter() - last[0]
+        print(f"{args.scenario}: {len(run.network.nodes)} nodes up in {up:.1f} s "
+              f"({run.shaper.name} backend); " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        print(f"memory: host used +{_used_mb() - mem0:,.0f} MB after bring-up")
         c = run.controller
         reports = []
         c.hooks.tick.append(lambda info: reports.append(info.report))
@@ -54,8 +81,25 @@ def main() -> None:
         for phase in ("diff", "links_added", "delays", "routes", "links_removed"):
             v = np.array([r.phase_ms.get(phase, 0.0) for r in reports])
             print(f"  {phase:>14}: {np.percentile(v, 50):7.1f} / {np.percentile(v, 99):7.1f}")
-        for what in ("links_added", "links_removed", "delays_updated", "routes_changed"):
-            print(f"  {what:>14}: {np.mean([getattr(r, what) for r in reports]):9.1f}")
+        for what in ("links_added", "links_removed", "delays_updated", "routes_changed", "route_operations"):
+            v = np.array([getattr(r, what) for r in reports])
+            print(f"  {what:>16}: {v.mean():9.1f} (p99 {np.percentile(v, 99):.0f})")
+        print(f"memory: host used +{_used_mb() - mem0:,.0f} MB at the end")
+        if args.check:
+            t = time.perf_counter()
+            check = run.network.self_check()
+            print(f"self-check in {time.perf_counter() - t:.1f} s: {check.problems} problems")
+            print(check.report())
+
+
+def _used_mb() -> float:
+    """The host's used memory (MemTotal - MemAvailable), MB: other processes disturb it."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, value = line.split(":", 1)
+            info[key] = float(value.split()[0])
+    return (info["MemTotal"] - info["MemAvailable"]) / 1024.0
 
 
 if __name__ == "__main__":

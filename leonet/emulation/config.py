@@ -9,6 +9,7 @@
       routes_horizon_s: 3600     # bounding-box: satellites in the box within this time of the start
       delay_update_threshold_ms: 0.05
       route_hysteresis_ms: 0      # keep a route while within this of the least delay
+      route_nexthops: objects     # objects: routes name kernel next-hop objects | inline: their gateway
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
       forwarding: hop-by-hop     # hop-by-hop | per-pair (Celestial's model, docs/forwarding.md)
       abort_on_overload: false   # stop the run when the delay backend cannot hold its accuracy
@@ -34,6 +35,10 @@ NODE_KINDS = ("namespace", "docker", "containernet")
 #: nodes has one direct virtual link with its path's delay (Celestial's model, docs/forwarding.md)
 FORWARDING_MODES = ("hop-by-hop", "per-pair")
 
+#: objects: routes name a kernel next-hop object (``ip nexthop``, Linux >= 5.3) that a handover
+#: re-points once for all its routes; inline: every route names its gateway (emulation/nexthops.py)
+ROUTE_NEXTHOPS = ("objects", "inline")
+
 #: the nfqueue backend's data path: the compiled daemon, or the original Python one (docs/shaping.md)
 NFQUEUE_DAEMONS = ("c", "python")
 
@@ -57,6 +62,10 @@ class EmulationConfig:
     #: keep a node's next hop while its path stays within this of the least delay (0: always
     #: the least-delay tree); fewer route changes per tick, paths up to this much longer
     route_hysteresis_ms: float = 0.0
+    #: ``objects``: routes point at per-node next-hop objects, so moving all the routes that
+    #: used a vanished GSL is one operation (docs/emulation.md, "Routes"); ``inline``: each
+    #: route names its gateway (the behaviour before, and for kernels without next-hop objects)
+    route_nexthops: str = "objects"
     nodes: str = "namespace"
     forwarding: str = "hop-by-hop"
     #: stop the run (exit status 3 on the command line) as soon as the delay backend
@@ -85,6 +94,7 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         delay_update_threshold_ms=f.number("delay_update_threshold_ms", d.delay_update_threshold_ms, lo=0,
                                            unit="ms"),
         route_hysteresis_ms=f.number("route_hysteresis_ms", d.route_hysteresis_ms, lo=0, hi=10, unit="ms"),
+        route_nexthops=f.choice("route_nexthops", d.route_nexthops, ROUTE_NEXTHOPS),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
         forwarding=_forwarding(f, d),
         abort_on_overload=f.flag("abort_on_overload", d.abort_on_overload),
@@ -114,4 +124,5 @@ def emulation_config(scenario: Scenario) -> EmulationConfig:
 
 register_section("emulation", parse_emulation_section, "docs/emulation.md")
 
-__all__ = ["BACKENDS", "NFQUEUE_DAEMONS", "EmulationConfig", "emulation_config", "parse_emulation_section", "replace"]
+__all__ = ["BACKENDS", "NFQUEUE_DAEMONS", "ROUTE_NEXTHOPS", "EmulationConfig", "emulation_config",
+           "parse_emulation_section", "replace"]

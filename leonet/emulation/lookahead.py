@@ -20,6 +20,7 @@ import numpy as np
 from ..topology import Snapshot, TopologyEngine
 from ..topology.links import Links
 from ..topology.pairwise import pairwise_plane
+from ..topology.routing import RoutingTables
 from ..topology.stable import stable_next_hops
 
 _engine: Optional[TopologyEngine] = None
@@ -28,6 +29,9 @@ _per_pair = False
 _hysteresis_ms = 0.0
 #: the worker's last table: route hysteresis keeps its next hops where they are still good
 _previous: Optional[np.ndarray] = None
+#: the worker's last shortest-path trees: the next tick's are repaired from them (same result,
+#: a fraction of the work: leonet/topology/dijkstra.py)
+_last_routes: Optional[RoutingTables] = None
 
 
 def _init(engine: TopologyEngine, destinations: np.ndarray, per_pair: bool = False,
@@ -49,7 +53,7 @@ def _die_with_parent() -> None:
 
 
 def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray, Optional[Links]]:
-    global _previous
+    global _previous, _last_routes
     assert _engine is not None and _destinations is not None
     snap = _engine.snapshot(offset_s)
     if _per_pair:   # the per-pair links and their direct next hops (docs/forwarding.md)
@@ -58,8 +62,11 @@ def _compute(offset_s: float) -> Tuple[Snapshot, np.ndarray, Optional[Links]]:
         # Against the worker's own previous tick, which is the table the run installed unless a
         # link fault made it route again itself; either way the result is within the hysteresis.
         plane = None
-        hops = stable_next_hops(_previous, snap.routes(_destinations), snap.links, len(snap.nodes),
-                                _hysteresis_ms)
+        routes = _last_routes = snap.routes(_destinations, previous=_last_routes)
+        if _hysteresis_ms > 0:
+            hops = stable_next_hops(_previous, routes, snap.links, len(snap.nodes), _hysteresis_ms)
+        else:               # the least-delay table as it is (copied once, below, to the smaller type)
+            hops = routes.next_hop_to_source
         if _hysteresis_ms > 0:  # the only use of the previous table: keep none by default
             _previous = hops
     dtype = np.int16 if len(snap.nodes) < 32767 else np.int32  # halves what crosses the pipe

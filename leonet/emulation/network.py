@@ -22,15 +22,17 @@ from ..errors import LeonetError
 from ..topology import Snapshot, TopologyEngine
 from ..topology.links import KIND_NAMES, Links
 from ..topology.pairwise import pairwise_plane, pairwise_snapshot
-from ..topology.stable import stable_next_hops
+from ..topology.stable import nonzero_pairs, stable_next_hops
 from . import netns as nsmod
 from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
 from .config import EmulationConfig
 from .node_setup import configure_node, tune_host
 from .nodes import EmulatedNode, NodeFactory
 from .overrides import LinkOverride, LinkOverrides
+from .nexthops import NexthopSlots, SlotPlan
 from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
-                   link_up_message, neighbour_message, route_messages, veth_message)
+                   link_up_message, neighbour_message, nexthop_messages, nexthop_route_messages, route_messages,
+                   veth_message)
 from .shaping.base import LinkParams, LinkShaper
 
 if TYPE_CHECKING:
@@ -68,6 +70,33 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
+class _NodeBatch:
+    """Fixed-size netlink messages for many nodes in one buffer, sorted by node, sent a
+    node's slice at a time (building them node by node cost more than the kernel's work)."""
+
+    def __init__(self, nodes: np.ndarray, messages: bytes):
+        self.nodes = nodes
+        self.messages = memoryview(messages)
+        self.record = len(messages) // max(1, len(nodes))
+        self._first = self._last = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def of(cls, nodes: np.ndarray, build: Callable[[np.ndarray], bytes]) -> "_NodeBatch":
+        """The messages ``build(order)`` makes for entries taken in ``order`` (sorted by node)."""
+        order = np.argsort(nodes, kind="stable")
+        return cls(np.asarray(nodes)[order], build(order) if len(order) else b"")
+
+    def index(self, nodes: np.ndarray) -> None:
+        """Prepare :meth:`send` for node ``nodes[k]`` (``nodes`` sorted)."""
+        self._first = np.searchsorted(self.nodes, nodes)
+        self._last = np.searchsorted(self.nodes, nodes, side="right")
+
+    def send(self, sock: RtnlSocket, k: int) -> None:
+        first, last = int(self._first[k]), int(self._last[k])
+        if last > first:
+            sock.send(self.messages[first * self.record:last * self.record], record_size=self.record)
+
+
 @dataclass
 class ApplyReport:
     """What one :meth:`LeoNetwork.apply` changed, and how long it took."""
@@ -79,6 +108,8 @@ class ApplyReport:
     removed: List[Tuple[str, str, str]] = field(default_factory=list)
     delays_updated: int = 0
     routes_changed: int = 0
+    #: netlink messages that changed routing: routes put or deleted, next-hop objects written
+    route_operations: int = 0
     errors: List[str] = field(default_factory=list)
     seconds: float = 0.0
     #: milliseconds spent per phase: links added, delays, routes, links removed
@@ -123,6 +154,8 @@ class LeoNetwork:
         self.links = None                                   # topology Links as installed
         self._installed_delay = np.zeros(0)
         self.next_hop = np.full((len(self.destinations), V), -1, dtype=np.int32)
+        #: routes through next-hop objects (emulation.route_nexthops: objects, see nexthops.py)
+        self._slots = NexthopSlots(len(self.destinations), V) if config.route_nexthops == "objects" else None
         self.snapshot: Optional[Snapshot] = None
         self.started = False
         self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leonet-linkdel")
@@ -386,33 +419,20 @@ class LeoNetwork:
         changed = new_hop != self.next_hop
         if not changed.any():
             return
-        d_rows, v_cols = np.nonzero(changed)
-        by_node = np.argsort(v_cols, kind="stable")  # group the changes by node v
-        d_rows, v_cols = d_rows[by_node], v_cols[by_node]
-        via = new_hop[d_rows, v_cols]
-        put = via >= 0
-        # Every node's new routes in one buffer of fixed-size records, sent in slices:
-        # building them node by node cost more than the kernel's work.
-        put_v = v_cols[put]
-        routes = memoryview(route_messages(self.destinations[d_rows[put]], via[put], via[put] + IFINDEX_OFFSET,
-                                           put_v))
-        record = len(routes) // max(1, len(put_v))
-        nodes, first = np.unique(v_cols, return_index=True)
-        put_first = np.searchsorted(put_v, nodes)
-        put_last = np.searchsorted(put_v, nodes, side="right")
-        gone_all = (~put) & (self.next_hop[d_rows, v_cols] >= 0)
-        bounds = list(first[1:]) + [len(v_cols)]
+        if self._slots is not None:
+            batches, report.route_operations = self._object_batches(self._slots.plan(self.next_hop, new_hop, changed))
+        else:
+            batches, report.route_operations = self._inline_batches(new_hop, changed)
+        nodes = np.unique(np.concatenate([b.nodes for b in batches]))
+        for b in batches:
+            b.index(nodes)
         total = len(nodes)
 
         def program(k: int) -> Tuple[int, List[Tuple[int, int]]]:
             v = int(nodes[k])
             sock = self._sockets[v]
-            if put_last[k] > put_first[k]:
-                sock.send(routes[put_first[k] * record:put_last[k] * record], record_size=record)
-            rows = slice(first[k], bounds[k])
-            gone = gone_all[rows]
-            if gone.any():
-                sock.send(delete_route_messages(self.destinations[d_rows[rows][gone]]), record_size=32)
+            for b in batches:
+                b.send(sock, k)
             return v, [e for e in sock.drain_errors() if e[1] not in _BENIGN]
 
         def note(v: int, errors: List[Tuple[int, int]], done: int) -> None:
@@ -421,7 +441,7 @@ class LeoNetwork:
             if done % 64 == 0 or done == total:
                 progress("routes", done, total)
 
-        if len(v_cols) < 50000:  # a tick's changes: threads would cost more than they save
+        if report.route_operations < 50000:  # a tick's changes: threads would cost more than they save
             for done, k in enumerate(range(total), 1):
                 note(*program(k), done)
         else:                    # bring-up: the kernel work runs in the sending thread
@@ -430,6 +450,29 @@ class LeoNetwork:
                     note(v, errors, done)
         self.next_hop = new_hop.astype(np.int32, copy=True)
         report.routes_changed = int(changed.sum())
+
+    def _inline_batches(self, new_hop: np.ndarray, changed: np.ndarray) -> Tuple[List["_NodeBatch"], int]:
+        """Messages for routes that name their gateway: one per changed entry."""
+        d_rows, v_cols = nonzero_pairs(changed)
+        via = new_hop[d_rows, v_cols]
+        put = via >= 0
+        gone = (~put) & (self.next_hop[d_rows, v_cols] >= 0)
+        puts = _NodeBatch.of(v_cols[put], lambda o: route_messages(self.destinations[d_rows[put][o]], via[put][o],
+                                                                     via[put][o] + IFINDEX_OFFSET, v_cols[put][o]))
+        dels = _NodeBatch.of(v_cols[gone], lambda o: delete_route_messages(self.destinations[d_rows[gone][o]]))
+        return [puts, dels], int(put.sum() + gone.sum())
+
+    def _object_batches(self, plan: SlotPlan) -> Tuple[List["_NodeBatch"], int]:
+        """Messages for routes through next-hop objects, in the order :class:`SlotPlan` asks."""
+        def objects(nodes, slots, targets) -> "_NodeBatch":
+            return _NodeBatch.of(nodes, lambda o: nexthop_messages(slots[o] + 1, targets[o],
+                                                                    targets[o] + IFINDEX_OFFSET))
+        rows, nodes, slots = plan.puts
+        puts = _NodeBatch.of(nodes, lambda o: nexthop_route_messages(self.destinations[rows[o]], slots[o] + 1,
+                                                                     nodes[o]))
+        del_rows, del_nodes = plan.deletes
+        dels = _NodeBatch.of(del_nodes, lambda o: delete_route_messages(self.destinations[del_rows[o]]))
+        return [objects(*plan.fresh), puts, objects(*plan.repoints), dels], plan.operations
 
     def _check(self, sock: RtnlSocket, report: ApplyReport, what: str) -> None:
         errors = [e for e in sock.drain_errors() if e[1] not in _BENIGN]

@@ -17,6 +17,9 @@ NODE_SYSCTLS: Dict[str, str] = {
     "net/ipv4/conf/default/rp_filter": "0",
     "net/ipv4/icmp_ratelimit": "0",           # ping/traceroute replies must not be throttled
     "net/ipv4/icmp_msgs_per_sec": "100000",
+    # re-pointing a next-hop object would otherwise re-announce every route using it (~0.7 ms per
+    # object at 1,700 routes, measured); route dumps then name the object, not its gateway
+    "net/ipv4/nexthop_compat_mode": "0",
     "net/ipv6/conf/all/disable_ipv6": "1",    # no IPv6 chatter (RS/DAD) on thousands of links
     "net/ipv6/conf/default/disable_ipv6": "1",
     # TCP's buffers must hold a bandwidth-delay product: 1 Gbit/s over a 220 ms path is

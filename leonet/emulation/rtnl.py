@@ -23,6 +23,7 @@ from .addressing import node_address_int
 NETLINK_ROUTE = 0
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RTM_NEWNEIGH, RTM_DELNEIGH = 28, 29
+RTM_NEWNEXTHOP, RTM_DELNEXTHOP, RTM_GETNEXTHOP = 104, 105, 106
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 NLMSG_ERROR = 2
@@ -30,7 +31,8 @@ RT_TABLE_MAIN = 254
 #: rtm_protocol that marks leonet's routes (unassigned in /etc/iproute2/rt_protos)
 RTPROT_LEONET = 0x4C
 RTNH_F_ONLINK = 4
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PREFSRC = 1, 4, 5, 7
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PREFSRC, RTA_NH_ID = 1, 4, 5, 7, 30
+NHA_ID, NHA_OIF, NHA_GATEWAY = 1, 5, 6
 NDA_DST, NDA_LLADDR = 1, 2
 NUD_PERMANENT = 0x80
 
@@ -50,6 +52,24 @@ _DEL_ROUTE = np.dtype([
     ("dst_hdr", "<u4"), ("dst", ">u4"),
 ])
 
+#: ``dst/32 nhid <id> src <self>``: a route through a next-hop object
+_NH_ROUTE = np.dtype([
+    ("len", "<u4"), ("type", "<u2"), ("flags", "<u2"), ("seq", "<u4"), ("pid", "<u4"),
+    ("family", "u1"), ("dst_len", "u1"), ("src_len", "u1"), ("tos", "u1"),
+    ("table", "u1"), ("protocol", "u1"), ("scope", "u1"), ("rtype", "u1"), ("rtflags", "<u4"),
+    ("dst_hdr", "<u4"), ("dst", ">u4"),
+    ("nh_hdr", "<u4"), ("nh", "<u4"),
+    ("src_hdr", "<u4"), ("src", ">u4"),
+])
+#: ``ip nexthop replace id <id> via <gw> dev <oif> onlink``
+_NEXTHOP = np.dtype([
+    ("len", "<u4"), ("type", "<u2"), ("flags", "<u2"), ("seq", "<u4"), ("pid", "<u4"),
+    ("family", "u1"), ("scope", "u1"), ("protocol", "u1"), ("resvd", "u1"), ("nhflags", "<u4"),
+    ("id_hdr", "<u4"), ("id", "<u4"),
+    ("oif_hdr", "<u4"), ("oif", "<u4"),
+    ("gw_hdr", "<u4"), ("gw", ">u4"),
+])
+
 
 def _rta(length: int, kind: int) -> int:
     return length | (kind << 16)
@@ -60,9 +80,21 @@ def route_messages(dst_nodes: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarra
     """RTM_NEWROUTE (create or replace) ``dst/32 via <via> dev <oif> onlink src <self>``;
     ``src_node`` is one node or one per message (messages for several nodes, built in
     one go and sent in slices)."""
+    m = _new_routes(_ROUTE, dst_nodes, src_node)
+    m["rtflags"] = RTNH_F_ONLINK
+    m["gw_hdr"] = _rta(8, RTA_GATEWAY)
+    m["gw"] = node_address_int(0) + np.asarray(via_nodes, dtype=np.uint32)
+    m["oif_hdr"] = _rta(8, RTA_OIF)
+    m["oif"] = oifs
+    return m.tobytes()
+
+
+def _new_routes(dtype: np.dtype, dst_nodes: np.ndarray, src_node) -> np.ndarray:
+    """RTM_NEWROUTE records (create or replace) ``dst/32 ... src <self>`` in the main table,
+    leonet's protocol; the caller fills the next hop."""
     n = len(dst_nodes)
-    m = np.zeros(n, dtype=_ROUTE)
-    m["len"] = _ROUTE.itemsize
+    m = np.zeros(n, dtype=dtype)
+    m["len"] = dtype.itemsize
     m["type"] = RTM_NEWROUTE
     m["flags"] = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
     m["seq"] = np.arange(n, dtype=np.uint32)
@@ -71,15 +103,40 @@ def route_messages(dst_nodes: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarra
     m["table"] = RT_TABLE_MAIN
     m["protocol"] = RTPROT_LEONET
     m["rtype"] = 1  # RTN_UNICAST
-    m["rtflags"] = RTNH_F_ONLINK
     m["dst_hdr"] = _rta(8, RTA_DST)
     m["dst"] = node_address_int(0) + np.asarray(dst_nodes, dtype=np.uint32)
-    m["gw_hdr"] = _rta(8, RTA_GATEWAY)
-    m["gw"] = node_address_int(0) + np.asarray(via_nodes, dtype=np.uint32)
-    m["oif_hdr"] = _rta(8, RTA_OIF)
-    m["oif"] = oifs
     m["src_hdr"] = _rta(8, RTA_PREFSRC)
     m["src"] = node_address_int(0) + np.asarray(src_node, dtype=np.uint32)
+    return m
+
+
+def nexthop_route_messages(dst_nodes: np.ndarray, nexthop_ids: np.ndarray, src_node) -> bytes:
+    """RTM_NEWROUTE (create or replace) ``dst/32 nhid <id> src <self>``: the route follows
+    whatever its next-hop object points at (see :func:`nexthop_messages`)."""
+    m = _new_routes(_NH_ROUTE, dst_nodes, src_node)
+    m["nh_hdr"] = _rta(8, RTA_NH_ID)
+    m["nh"] = nexthop_ids
+    return m.tobytes()
+
+
+def nexthop_messages(nexthop_ids: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarray) -> bytes:
+    """RTM_NEWNEXTHOP (create or replace) ``id <id> via <via> dev <oif> onlink``. Replacing
+    an object re-points every route that names it, in one operation."""
+    n = len(nexthop_ids)
+    m = np.zeros(n, dtype=_NEXTHOP)
+    m["len"] = _NEXTHOP.itemsize
+    m["type"] = RTM_NEWNEXTHOP
+    m["flags"] = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE
+    m["seq"] = np.arange(n, dtype=np.uint32)
+    m["family"] = socket.AF_INET
+    m["protocol"] = RTPROT_LEONET
+    m["nhflags"] = RTNH_F_ONLINK
+    m["id_hdr"] = _rta(8, NHA_ID)
+    m["id"] = nexthop_ids
+    m["oif_hdr"] = _rta(8, NHA_OIF)
+    m["oif"] = oifs
+    m["gw_hdr"] = _rta(8, NHA_GATEWAY)
+    m["gw"] = node_address_int(0) + np.asarray(via_nodes, dtype=np.uint32)
     return m.tobytes()
 
 
@@ -274,47 +331,98 @@ def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
     gateway in the main table of the socket's namespace (leonet's routes, and any put there by
     other means, since they route packets just the same), read with one RTM_GETROUTE dump and
     parsed with numpy (a shell's tables hold millions of routes; a Python loop per route took
-    seconds)."""
-    RTM_GETROUTE, NLM_F_DUMP = 26, 0x300
+    seconds). A route through a next-hop object (``nhid``) gets the object's gateway, from one
+    RTM_GETNEXTHOP dump (the kernel leaves it out of route dumps with
+    ``net.ipv4.nexthop_compat_mode = 0``, which leonet's nodes set)."""
+    RTM_GETROUTE = 26
     body = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)
     try:  # let the kernel filter by table (Linux >= 4.20); filtered here in any case
         sock.sock.setsockopt(_SOL_NETLINK, _NETLINK_GET_STRICT_CHK, 1)
     except OSError:
         pass
     sock.drain_errors()
-    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 0x7E57, 0)
+    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E57, 0)
                    + body)
     dsts: List[np.ndarray] = []
     gws: List[np.ndarray] = []
+    nhs: List[np.ndarray] = []
     while True:
         if not _readable(sock, 10.0):
             raise TimeoutError("netlink route dump did not finish within 10 s")
-        if _parse_route_dump(sock.sock.recv(1 << 20), dsts, gws):
+        if _parse_route_dump(sock.sock.recv(1 << 20), dsts, gws, nhs):
             break
     if not dsts:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
-    return np.concatenate(dsts), np.concatenate(gws)
+    dst, gw, nh = np.concatenate(dsts), np.concatenate(gws), np.concatenate(nhs)
+    via_object = (gw == 0) & (nh != 0)
+    if via_object.any():
+        ids, gateways = dump_nexthops(sock)
+        pos = np.clip(np.searchsorted(ids, nh[via_object]), 0, max(0, len(ids) - 1))
+        found = ids[pos] == nh[via_object] if len(ids) else np.zeros(int(via_object.sum()), dtype=bool)
+        gw[via_object] = np.where(found, gateways[pos] if len(ids) else 0, 0)
+    keep = gw != 0   # a route whose object has no gateway (or is gone) forwards nowhere: a black hole
+    return dst[keep], gw[keep]
+
+
+def dump_nexthops(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
+    """(ids, gateways) of the IPv4 next-hop objects with a gateway in the socket's namespace,
+    sorted by id (gateways as host-order integers)."""
+    body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
+    sock.drain_errors()
+    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETNEXTHOP, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E58, 0)
+                   + body)
+    ids: List[int] = []
+    gws: List[int] = []
+    done = False
+    while not done:
+        if not _readable(sock, 10.0):
+            raise TimeoutError("netlink next-hop dump did not finish within 10 s")
+        data = sock.sock.recv(1 << 20)
+        pos = 0
+        while pos + 16 <= len(data):
+            length, kind = struct.unpack_from("=IH", data, pos)
+            if kind in (_NLMSG_DONE, NLMSG_ERROR) or length < 16:
+                done = True
+                break
+            if kind == RTM_NEWNEXTHOP:
+                nh_id = gw = None
+                a = pos + 24     # nlmsghdr (16) + nhmsg (8)
+                while a + 4 <= pos + length:
+                    alen, atype = struct.unpack_from("=HH", data, a)
+                    if alen < 4:
+                        break
+                    if atype == NHA_ID and alen == 8:
+                        nh_id = struct.unpack_from("=I", data, a + 4)[0]
+                    elif atype == NHA_GATEWAY and alen == 8:
+                        gw = struct.unpack_from(">I", data, a + 4)[0]
+                    a += (alen + 3) & ~3
+                if nh_id is not None and gw is not None:
+                    ids.append(nh_id)
+                    gws.append(gw)
+            pos += (length + 3) & ~3
+    order = np.argsort(np.array(ids, dtype=np.uint32), kind="stable")
+    return np.array(ids, dtype=np.uint32)[order], np.array(gws, dtype=np.uint32)[order]
 
 
 _SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
+_NLM_F_DUMP, _NLMSG_DONE = 0x300, 3
 
 
-def _parse_route_dump(data: bytes, dsts: List[np.ndarray], gws: List[np.ndarray]) -> bool:
+def _parse_route_dump(data: bytes, dsts: List[np.ndarray], gws: List[np.ndarray], nhs: List[np.ndarray]) -> bool:
     """Append the leonet routes of one datagram of a route dump; True at its end (NLMSG_DONE).
     Runs of equally long route messages (leonet's routes all have the same attributes) are
     parsed as one numpy array; anything else message by message."""
-    NLMSG_DONE = 3
     pos = 0
     while pos + 16 <= len(data):
         length, kind = struct.unpack_from("=IH", data, pos)
-        if kind == NLMSG_DONE:
+        if kind == _NLMSG_DONE:
             return True
         if length < 16:
             break
         run = _uniform_run(data, pos, length) if kind == RTM_NEWROUTE else 0
         if run:
             block = np.frombuffer(data, dtype=np.uint8, count=run * length, offset=pos).reshape(run, length)
-            _routes_of_block(block, dsts, gws)
+            _routes_of_block(block, dsts, gws, nhs)
             pos += run * length
         else:
             pos += (length + 3) & ~3
@@ -333,33 +441,41 @@ def _uniform_run(data: bytes, pos: int, length: int) -> int:
     return int(bad[0]) if len(bad) else count
 
 
-def _routes_of_block(block: np.ndarray, dsts: List[np.ndarray], gws: List[np.ndarray]) -> None:
-    """Destinations and gateways of the /32 main-table routes among equally long route messages (rows)."""
+def _routes_of_block(block: np.ndarray, dsts: List[np.ndarray], gws: List[np.ndarray],
+                     nhs: List[np.ndarray]) -> None:
+    """Destinations, gateways (0: none) and next-hop object ids (0: none) of the /32 main-table
+    routes with either among equally long route messages (rows)."""
     # nlmsghdr (16 bytes), then rtmsg: dst_len at 1, table at 4
     mine = block[(block[:, 17] == 32) & (block[:, 20] == RT_TABLE_MAIN)]
     if not len(mine):
         return
     first = mine[0].tobytes()
-    dst_at = gw_at = None
+    at = {}
     a = 28
     while a + 8 <= len(first):  # the attribute layout of the first row; every row is checked against it
         alen, atype = struct.unpack_from("=HH", first, a)
         if alen < 4:
             break
-        if atype == RTA_DST and alen == 8:
-            dst_at = a + 4
-        elif atype == RTA_GATEWAY and alen == 8:
-            gw_at = a + 4
+        if atype in (RTA_DST, RTA_GATEWAY, RTA_NH_ID) and alen == 8:
+            at[atype] = a + 4
         a += (alen + 3) & ~3
-    if dst_at is None or gw_at is None:
+    if RTA_DST not in at or (RTA_GATEWAY not in at and RTA_NH_ID not in at):
         return
     same = np.ones(len(mine), dtype=bool)
     if len(mine) > 1:  # rows of a uniform run: their length is a multiple of 4
         types = np.ascontiguousarray(mine).view("<u2")
-        same = (types[:, (dst_at - 2) // 2] == RTA_DST) & (types[:, (gw_at - 2) // 2] == RTA_GATEWAY)
+        for atype, offset in at.items():
+            same &= types[:, (offset - 2) // 2] == atype
     if not same.all():  # another layout among them: each of those on its own
         for row in mine[~same]:
-            _routes_of_block(row.reshape(1, -1), dsts, gws)
+            _routes_of_block(row.reshape(1, -1), dsts, gws, nhs)
         mine = mine[same]
-    dsts.append(np.ascontiguousarray(mine[:, dst_at:dst_at + 4]).view(">u4").ravel().astype(np.uint32))
-    gws.append(np.ascontiguousarray(mine[:, gw_at:gw_at + 4]).view(">u4").ravel().astype(np.uint32))
+
+    def column(atype: int, order: str) -> np.ndarray:
+        if atype not in at:
+            return np.zeros(len(mine), dtype=np.uint32)
+        return np.ascontiguousarray(mine[:, at[atype]:at[atype] + 4]).view(order).ravel().astype(np.uint32)
+
+    dsts.append(column(RTA_DST, ">u4"))
+    gws.append(column(RTA_GATEWAY, ">u4"))
+    nhs.append(column(RTA_NH_ID, "<u4"))

@@ -70,8 +70,9 @@ def _fill(engine: TopologyEngine, offsets: np.ndarray, stations: np.ndarray, del
     """Compute steps ``offsets`` into the given (T, ...) output arrays."""
     n = engine.nodes.num_satellites
     sources = n + stations
+    routes = None
     for i, snap in enumerate(_progress(engine.snapshots(offsets), len(offsets), desc or "paths", progress)):
-        routes = snap.routes(sources)
+        routes = snap.routes(sources, previous=routes)   # the last step's trees, repaired
         delay[i] = routes.delay_ms[:, :n]
         active[i] = snap.active
         if uplink is not None:

@@ -1,5 +1,6 @@
-"""Delay-weighted shortest paths with scipy's Dijkstra, and the routing tables
-derived from them.
+"""Delay-weighted shortest paths (a compiled multi-source Dijkstra on every core,
+``dijkstra.py``), and the routing tables derived from them. Given the tables of the
+previous tick, the trees are repaired instead of grown anew (same result, less work).
 
 Ground stations do not relay traffic unless ``ground_station_relay`` is set (as in
 Hypatia): then a path may only start or end at a ground station. This is done exactly
@@ -13,7 +14,6 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from .links import GSL, Links
 
@@ -30,17 +30,18 @@ def delay_graph(links: Links, num_nodes: int) -> csr_matrix:
 
 
 def _split_graph(links: Links, num_nodes: int, num_satellites: int) -> csr_matrix:
-    """Directed graph where ground stations cannot be transited: ground station g
-    (node ``num_satellites + g``) only has links out; its sink copy
-    (node ``num_nodes + g``) only has links in."""
+    """Directed graph where ground stations cannot be transited: ground station node
+    ``num_satellites + g`` keeps only the links in from its satellites (its *sink* half),
+    and its *source* half, node ``num_nodes + g``, only the links out. So the first
+    ``num_nodes`` columns of a result are the nodes themselves."""
     w = np.maximum(links.delay_ms, _MIN_WEIGHT_MS)
     isl = links.kind != GSL
     a, b, wi = links.a[isl], links.b[isl], w[isl]
     # For GSLs, a (the smaller index) is the satellite and b the ground station.
     sat, gs, wg = links.a[~isl], links.b[~isl], w[~isl]
-    sink = gs - num_satellites + num_nodes
-    rows = np.concatenate((a, b, gs, sat))
-    cols = np.concatenate((b, a, sat, sink))
+    source = gs - num_satellites + num_nodes
+    rows = np.concatenate((a, b, source, sat))
+    cols = np.concatenate((b, a, sat, gs))
     size = num_nodes + (num_nodes - num_satellites)
     return csr_matrix((np.concatenate((wi, wi, wg, wg)), (rows, cols)), shape=(size, size))
 
@@ -62,6 +63,9 @@ class RoutingTables:
     delay_ms: np.ndarray             #: (S, V) one-way path delay, ``inf`` if unreachable
     predecessor: np.ndarray          #: (S, V) int, -1 at the source and if unreachable
     _first_hop: Optional[np.ndarray] = field(default=None, repr=False)
+    #: the predecessors over the graph Dijkstra ran on (ground stations split in two), for
+    #: repairing these trees at the next tick (see :func:`shortest_paths`)
+    _graph_predecessor: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def next_hop_to_source(self) -> np.ndarray:
@@ -117,19 +121,28 @@ def first_hops(predecessor: np.ndarray, sources: np.ndarray) -> np.ndarray:
 
 
 def shortest_paths(links: Links, num_nodes: int, num_satellites: int, sources: Sequence[int],
-                   ground_station_relay: bool = False) -> RoutingTables:
-    """Delay-weighted shortest paths from ``sources`` (node indices) to all nodes."""
+                   ground_station_relay: bool = False, previous: Optional[RoutingTables] = None
+                   ) -> RoutingTables:
+    """Delay-weighted shortest paths from ``sources`` (node indices) to all nodes.
+    ``previous``: these sources' tables at another time (the last tick), whose trees are
+    then repaired rather than grown from scratch; the result is the same."""
+    from .dijkstra import dijkstra   # numba loads on first use, not with every leonet command
     src = np.asarray(sources, dtype=np.int64).reshape(-1)
-    if ground_station_relay or num_nodes == num_satellites:
-        dist, pred = dijkstra(delay_graph(links, num_nodes), directed=False, indices=src,
-                              return_predecessors=True)
+    split = not (ground_station_relay or num_nodes == num_satellites)
+    if split:   # a ground station's paths start at its source half
+        graph = _split_graph(links, num_nodes, num_satellites)
+        start = np.where(src >= num_satellites, src - num_satellites + num_nodes, src)
     else:
-        full_d, full_p = dijkstra(_split_graph(links, num_nodes, num_satellites), directed=True,
-                                  indices=src, return_predecessors=True)
-        dist = np.concatenate((full_d[:, :num_satellites], full_d[:, num_nodes:]), axis=1)
-        pred = np.concatenate((full_p[:, :num_satellites], full_p[:, num_nodes:]), axis=1)
+        graph, start = delay_graph(links, num_nodes), src
+    warm = None
+    if previous is not None and previous._graph_predecessor is not None and np.array_equal(previous.sources, src):
+        warm = previous._graph_predecessor
+    graph_dist, graph_pred, graph_first = dijkstra(graph, start, previous=warm, aliases=src)
+    # the nodes are the graph's first columns (views, no copies: all-pairs tables are large)
+    dist, pred, first = graph_dist[:, :num_nodes], graph_pred[:, :num_nodes], graph_first[:, :num_nodes]
+    if split:   # a ground station's own sink half is not itself (its delay would be a round trip)
         rows = np.arange(len(src))
-        dist[rows, src] = 0.0  # a ground station's own sink half is not itself
+        dist[rows, src] = 0.0
         pred[rows, src] = -1
-    pred = np.where(pred < 0, -1, pred).astype(np.int32)
-    return RoutingTables(src, dist, pred)
+        first[rows, src] = -1
+    return RoutingTables(src, dist, pred, first, graph_pred)

@@ -72,10 +72,12 @@ class Snapshot:
             return int(node)
         return self.nodes.index(node)
 
-    def routes(self, sources: Sequence[NodeRef]) -> RoutingTables:
-        """Shortest paths from each source (name or index) to every node."""
+    def routes(self, sources: Sequence[NodeRef], previous: Optional[RoutingTables] = None) -> RoutingTables:
+        """Shortest paths from each source (name or index) to every node. ``previous``: the
+        same sources' tables at another tick, repaired instead of computed anew (faster, same
+        result)."""
         return shortest_paths(self.links, self.num_nodes, self.nodes.num_satellites,
-                              [self.node_index(s) for s in sources], self.ground_station_relay)
+                              [self.node_index(s) for s in sources], self.ground_station_relay, previous)
 
     def routes_from_ground_stations(self) -> RoutingTables:
         """Routing tables rooted at every ground station: the routes of every node to

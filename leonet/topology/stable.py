@@ -16,13 +16,30 @@ it is more than ``epsilon_ms`` longer than the least-delay path:
 
 So every installed path is within ``epsilon_ms`` of the engine's least delay, and a
 route changes only when a path improves by more than that (or its link goes away).
+
+**Heirs.** When routes of node v must leave their next hop p (its GSL set, or the path
+through it is no longer within epsilon), they move together where they can: the *heir* of
+(v, p) is the least-delay next hop most of those routes would take, and each of them takes
+the heir if that passes the same two rules as a kept hop; the others take their
+least-delay hop.
+With routes through kernel next-hop objects (leonet.emulation.nexthops) a group that
+moves together is one re-pointed object instead of a route each.
 """
 from __future__ import annotations
+
+from typing import Tuple
 
 import numpy as np
 
 from .links import Links
 from .routing import RoutingTables
+
+
+def nonzero_pairs(mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D mask as int64 (row, column) arrays, ~10x faster for sparse masks
+    (2-D ``np.nonzero`` took 35 ms on a 1,700 x 1,700 table with 3,000 entries set)."""
+    flat = np.flatnonzero(mask)
+    return np.divmod(flat, np.int64(mask.shape[1]))
 
 
 def link_delays(links: Links, num_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -51,14 +68,16 @@ def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, 
         return best.copy()
     hops = best.astype(np.int32, copy=True)
     dist = routes.delay_ms
-    rows, cols = np.nonzero((previous >= 0) & (previous != best) & (best >= 0))
+    rows, cols = nonzero_pairs((previous >= 0) & (previous != best) & (best >= 0))
     if not len(rows):
         return hops
     kept = previous[rows, cols].astype(np.int64)
-    w = link_delays(links, num_nodes, cols, kept)
-    with np.errstate(invalid="ignore"):
-        slack = w + dist[rows, kept] - dist[rows, cols]
-        ok = np.isfinite(slack) & (w > epsilon_ms) & (slack <= epsilon_ms)
+    slack, ok = _candidates(links, num_nodes, dist, best, rows, cols, kept, epsilon_ms)
+    move = ~ok          # the previous hop went away or is no longer good: try its heir instead
+    if move.any():
+        heir = _heirs(cols[move], kept[move], best[rows[move], cols[move]], num_nodes)
+        heir_slack, heir_ok = _candidates(links, num_nodes, dist, best, rows[move], cols[move], heir, epsilon_ms)
+        kept[move], slack[move], ok[move] = heir, heir_slack, heir_ok
     rows, cols, kept, slack = rows[ok], cols[ok], kept[ok], slack[ok]
     while len(rows):
         hops[rows, cols] = kept
@@ -69,6 +88,31 @@ def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, 
         hops[rows[bad], cols[bad]] = best[rows[bad], cols[bad]]
         rows, cols, kept, slack = rows[~bad], cols[~bad], kept[~bad], slack[~bad]
     return hops
+
+
+def _candidates(links: Links, num_nodes: int, dist: np.ndarray, best: np.ndarray, rows: np.ndarray,
+                cols: np.ndarray, hop: np.ndarray, epsilon_ms: float) -> Tuple[np.ndarray, np.ndarray]:
+    """For node ``cols[i]`` forwarding to destination row ``rows[i]`` over neighbour ``hop[i]``
+    instead of its least-delay hop: the slack (how much longer) and whether the two rules allow it."""
+    w = link_delays(links, num_nodes, cols, hop)
+    with np.errstate(invalid="ignore"):
+        slack = w + dist[rows, hop] - dist[rows, cols]
+        ok = np.isfinite(slack) & (w > epsilon_ms) & (slack <= epsilon_ms) & (hop != best[rows, cols])
+    return slack, ok
+
+
+def _heirs(nodes: np.ndarray, lost: np.ndarray, best: np.ndarray, num_nodes: int) -> np.ndarray:
+    """For each route of node ``nodes[i]`` that must leave its next hop ``lost[i]``: the
+    least-delay next hop that most routes of that (node, hop) take (ties: the lowest index)."""
+    V = np.int64(num_nodes)
+    group = nodes.astype(np.int64) * V + lost
+    uniq, counts = np.unique(group * V + best, return_counts=True)
+    g, to = np.divmod(uniq, V)
+    order = np.lexsort((to, -counts, g))
+    g, to = g[order], to[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    g, to = g[first], to[first]
+    return to[np.searchsorted(g, group)]
 
 
 def _walk_excess(hops: np.ndarray, rows: np.ndarray, cols: np.ndarray, slack: np.ndarray,

@@ -79,6 +79,47 @@ def test_rewiring_follows_gsl_handovers(tmp_path, run):
     assert ifaces == sorted(i for i, _, _, _ in run.network.interfaces_of("Berlin"))
 
 
+def test_handovers_re_point_next_hop_objects_instead_of_routes(tmp_path, run):
+    """Routes name per-neighbour next-hop objects (the default): over handovers the kernel
+    takes fewer operations than there are changed routes, and forwards exactly as the table."""
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off)
+    run.start()
+    assert run.config.route_nexthops == "objects"
+    changed = operations = handovers = 0
+    first = run.network.snapshot.primary_satellite.copy()
+    for k in range(1, 61):
+        snap = run.engine.snapshot(off + 5.0 * k)
+        report = run.network.apply(snap)
+        assert report.errors == []
+        changed += report.routes_changed
+        operations += report.route_operations
+        handovers += int(report.links_removed > 0)
+    assert handovers and (run.network.snapshot.primary_satellite != first).any()
+    assert operations < changed, (operations, changed)
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    routes = _in(run, "Berlin", ["ip", "route", "show", run.node("Madrid").address]).stdout
+    assert "nhid" in routes, routes
+    nexthops = _in(run, "Berlin", ["ip", "nexthop", "show"]).stdout
+    assert re.search(r"id \d+ via 10\.64\.", nexthops), nexthops
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", run.node("Madrid").address])
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
+def test_inline_routes_name_their_gateway_and_follow_handovers(tmp_path, run):
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off, route_nexthops="inline")
+    run.start()
+    for k in range(1, 31):
+        report = run.network.apply(run.engine.snapshot(off + 5.0 * k))
+        assert report.errors == [] and report.route_operations == report.routes_changed
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    routes = _in(run, "Berlin", ["ip", "route", "show", run.node("Madrid").address]).stdout
+    assert "nhid" not in routes and " via 10.64." in routes, routes
+
+
 def test_cleanup_removes_a_killed_runs_leftovers(tmp_path):
     require_root()
     r = EmulationRun.from_scenario(scenarios.write(tmp_path), backend="none")

@@ -120,6 +120,7 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-forwarding-routes", "emulation", {"forwarding": "per-pair", "routes": "ground-stations"}),
     ("emu-threshold", "emulation", {"delay_update_threshold_ms": True}),
     ("emu-hysteresis", "emulation", {"route_hysteresis_ms": 20}),
+    ("emu-route-nexthops", "emulation", {"route_nexthops": "kernel"}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
     ("emu-abort-on-overload", "emulation", {"abort_on_overload": "sometimes"}),
     ("emu-nfqueue-daemon", "emulation", {"nfqueue_daemon": "rust"}),

@@ -1,0 +1,198 @@
+"""Routes through kernel next-hop objects: one re-pointed object instead of many routes.
+
+With inline next hops every route names its gateway, so when a ground station loses the
+satellite that carried ~1,700 of its routes (a GSL handover), ~1,700 routes are replaced
+in one tick. With next-hop objects (``ip nexthop``, Linux >= 5.3) a route names an object
+id, and one ``RTM_NEWNEXTHOP`` re-points every route that uses it.
+
+:class:`NexthopSlots` keeps, per node, a set of *slots* (object ids) and the node each
+one points at, and turns each tick's next-hop table into few kernel operations, greedily:
+
+1. a slot whose routes mostly move to one new next hop is re-pointed there (one
+   operation) when more of its routes move there than stay where it points;
+2. every route whose slot does not (now) point at its next hop moves to a slot that
+   does, taking a free slot where the node has none (one operation each);
+3. routes to destinations that became unreachable are deleted.
+
+The result is exact: every route's object points at the table's next hop, so the kernel
+forwards exactly as with inline gateways. A slot whose routes all left is free again, but
+only from the next tick on (within a tick, a route still on its way off a slot is never
+re-pointed elsewhere by that slot's reuse). A slot is written to the kernel whenever it
+is re-pointed or taken into use, so objects the kernel deleted with their link (it
+deletes a device's next-hop objects with the device) are simply created again.
+
+This module is bookkeeping only (numpy); :mod:`.network` sends the messages, in the order
+of :class:`SlotPlan`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..topology.stable import nonzero_pairs
+
+Pairs = Tuple[np.ndarray, np.ndarray]
+
+
+def _none() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class SlotPlan:
+    """One tick's kernel operations. Send, per node, in this order: ``fresh`` objects,
+    route ``puts``, ``repoints``, route ``deletes`` (routes that must leave a re-pointed
+    slot are moved before it is re-pointed)."""
+
+    #: objects taken into use now (create or replace): node, slot, target node
+    fresh: Tuple[np.ndarray, np.ndarray, np.ndarray] = field(default_factory=lambda: (_none(), _none(), _none()))
+    #: routes to add or replace: destination row, node, slot
+    puts: Tuple[np.ndarray, np.ndarray, np.ndarray] = field(default_factory=lambda: (_none(), _none(), _none()))
+    #: objects re-pointed: node, slot, target node
+    repoints: Tuple[np.ndarray, np.ndarray, np.ndarray] = field(default_factory=lambda: (_none(), _none(), _none()))
+    #: routes to delete: destination row, node
+    deletes: Pairs = field(default_factory=lambda: (_none(), _none()))
+
+    @property
+    def operations(self) -> int:
+        """Kernel operations (one message each)."""
+        return len(self.fresh[0]) + len(self.puts[0]) + len(self.repoints[0]) + len(self.deletes[0])
+
+    @property
+    def route_operations(self) -> int:
+        return len(self.puts[0]) + len(self.deletes[0])
+
+    @property
+    def object_operations(self) -> int:
+        return len(self.fresh[0]) + len(self.repoints[0])
+
+
+class NexthopSlots:
+    """Per-node next-hop objects and which one each route uses: ``rows`` destinations
+    (rows of the next-hop table) by ``nodes`` nodes (columns)."""
+
+    def __init__(self, rows: int, nodes: int, slots: int = 16):
+        self.rows, self.nodes = rows, nodes
+        #: slot of route (destination row, node); -1: no route
+        self.slot = np.full((rows, nodes), -1, dtype=np.int32)
+        #: the node each slot points at (-1: never used) and the routes using it
+        self.target = np.full((nodes, slots), -1, dtype=np.int32)
+        self.size = np.zeros((nodes, slots), dtype=np.int32)
+
+    @property
+    def capacity(self) -> int:
+        """Slots per node (grows when a node needs more)."""
+        return self.target.shape[1]
+
+    def effective(self) -> np.ndarray:
+        """The (rows x nodes) next hops the kernel forwards along: each route's slot's target."""
+        cols = np.broadcast_to(np.arange(self.nodes), self.slot.shape)
+        return np.where(self.slot >= 0, self.target[cols, np.maximum(self.slot, 0)], -1)
+
+    def plan(self, old_hop: np.ndarray, new_hop: np.ndarray, changed: Optional[np.ndarray] = None) -> SlotPlan:
+        """Move the slots from table ``old_hop`` (installed) to ``new_hop``, both
+        (rows x nodes) with -1 for no route, and return the kernel operations
+        (``changed``: ``new_hop != old_hop`` if the caller has it)."""
+        if changed is None:
+            changed = new_hop != old_hop
+        d, v = nonzero_pairs(changed)
+        if not len(d):
+            return SlotPlan()
+        nh = new_hop[d, v].astype(np.int64)
+        in_use = self.size > 0                  # slots busy when the tick began: not free now
+        rp_node, rp_slot, rp_to = self._repoints(d, v, nh)
+        # routes that did not change but sit on a slot re-pointed away: they move too
+        sd, sv = self._stayers(rp_node, rp_slot, changed)
+        if len(sd):
+            d, v = np.concatenate((d, sd)), np.concatenate((v, sv))
+            nh = np.concatenate((nh, new_hop[sd, sv].astype(np.int64)))
+        s = self.slot[d, v].astype(np.int64)
+        self.target[rp_node, rp_slot] = rp_to
+        on = np.where(s >= 0, self.target[v, np.maximum(s, 0)], -1)
+        gone = (nh < 0) & (s >= 0)
+        need = (nh >= 0) & (on != nh)
+        pd, pv, pnh, ps_old = d[need], v[need], nh[need], s[need]
+        ps = self._slots_for(pv, pnh, in_use)
+        leave = ps_old >= 0
+        np.subtract.at(self.size, (np.concatenate((pv[leave], v[gone])), np.concatenate((ps_old[leave], s[gone]))), 1)
+        was_empty = self.size == 0
+        np.add.at(self.size, (pv, ps), 1)
+        self.slot[pd, pv] = ps
+        self.slot[d[gone], v[gone]] = -1
+        # objects written: re-pointed ones, and those taken into use (empty before, used now)
+        taken = np.unique(pv * self.capacity + ps)
+        tn, ts = np.divmod(taken, self.capacity)
+        fresh = was_empty[tn, ts]
+        repointed = ~np.isin(rp_node * self.capacity + rp_slot, taken[fresh])   # (none is fresh)
+        tn, ts = tn[fresh], ts[fresh]
+        rn, rs = rp_node[repointed], rp_slot[repointed]
+        return SlotPlan(fresh=(tn, ts, self.target[tn, ts].astype(np.int64)), puts=(pd, pv, ps),
+                        repoints=(rn, rs, self.target[rn, rs].astype(np.int64)), deletes=(d[gone], v[gone]))
+
+    # -- steps ---------------------------------------------------------------------------
+    def _repoints(self, d: np.ndarray, v: np.ndarray, nh: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slots to re-point, and where: for each slot that routes leave, the next hop most of
+        them take, if more take it than stay (ties: the lowest node index)."""
+        s = self.slot[d, v].astype(np.int64)
+        K, V = self.capacity, self.nodes
+        leaving = s >= 0
+        moving = leaving & (nh >= 0)
+        if not moving.any():
+            return _none(), _none(), _none()
+        key = (v[moving] * K + s[moving]) * V + nh[moving]
+        uniq, counts = np.unique(key, return_counts=True)
+        slot_key, to = np.divmod(uniq, V)
+        order = np.lexsort((to, -counts, slot_key))
+        slot_key, to, counts = slot_key[order], to[order], counts[order]
+        first = np.r_[True, slot_key[1:] != slot_key[:-1]]
+        slot_key, to, counts = slot_key[first], to[first], counts[first]
+        left = np.bincount(v[leaving] * K + s[leaving], minlength=V * K)[slot_key]
+        stay = self.size.reshape(-1)[slot_key] - left
+        go = counts > stay
+        node, slot = np.divmod(slot_key[go], K)
+        return node, slot, to[go]
+
+    def _stayers(self, nodes: np.ndarray, slots: np.ndarray, changed: np.ndarray) -> Pairs:
+        """(row, node) of the unchanged routes on the given slots."""
+        rows, cols = [], []
+        for node, slot in zip(nodes.tolist(), slots.tolist()):
+            r = np.flatnonzero((self.slot[:, node] == slot) & ~changed[:, node])
+            rows.append(r)
+            cols.append(np.full(len(r), node))
+        if not rows:
+            return _none(), _none()
+        return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+
+    def _slots_for(self, nodes: np.ndarray, targets: np.ndarray, in_use: np.ndarray) -> np.ndarray:
+        """For each (node, target): a slot of the node pointing at the target, else one that
+        is free (empty and not in use when the tick began), now pointed at the target."""
+        if not len(nodes):
+            return _none()
+        pair = nodes * self.nodes + targets
+        uniq, inverse = np.unique(pair, return_inverse=True)
+        un, ut = np.divmod(uniq, self.nodes)
+        match = self.target[un] == ut[:, None]
+        chosen = np.where(match.any(axis=1), match.argmax(axis=1), -1)
+        found = chosen >= 0
+        in_use = in_use.copy()
+        in_use[un[found], chosen[found]] = True   # a free slot found by its target: not free for another
+        for i in np.flatnonzero(chosen < 0):   # a new neighbour of a node: a handful per tick
+            node = int(un[i])
+            free = np.flatnonzero((self.size[node] == 0) & ~in_use[node])
+            if not len(free):
+                K = self.capacity
+                self._grow()
+                in_use = np.pad(in_use, ((0, 0), (0, self.capacity - K)))
+                free = np.arange(K, self.capacity)
+            slot = int(free[0])
+            self.target[node, slot] = ut[i]
+            in_use[node, slot] = True           # taken: not free for another target this tick
+            chosen[i] = slot
+        return chosen[inverse].astype(np.int64)
+
+    def _grow(self) -> None:
+        K = self.capacity
+        self.target = np.pad(self.target, ((0, 0), (0, K)), constant_values=-1)
+        self.size = np.pad(self.size, ((0, 0), (0, K)))
