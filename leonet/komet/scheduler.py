@@ -143,6 +143,11 @@ class GroundScheduler:
     # ------------------------------------------------------------------ migration
     async def _deploy(self, tr: Transition) -> None:
         sats = sorted(set(tr.assignment.values()) - set(self.deployment.satellites) - self._inflight)
+        if sats and not self.deployment.satellites:     # the first deployment: one creates the state,
+            await self._add(sats[0], None)              # the others replicate it (many-to-many)
+            if not self.deployment.satellites:
+                return
+            sats = sats[1:]
         running = [self._index[s] for s in self.deployment.satellites]
         offset = self.now_s()
         sources = replication_sources(running, [self._index[s] for s in sats],
