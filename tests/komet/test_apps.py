@@ -109,3 +109,58 @@ def test_cdn_misses_go_to_the_origin_hits_come_from_any_replica_and_the_trimmer_
         for kg in CDN.keygroups:
             await s0.delete_keygroup(kg)
     bench.loop.run(run(), 120)
+
+
+def test_cdn_clients_follow_a_many_to_many_scheduler_without_a_failed_request(tmp_path, small_engine):
+    """The fleet of CDN clients (apps/komet/fleet.py) behind the ground scheduler running
+    many-to-many on the small scenario's predicted orbits: several replicas at once,
+    replicas added and removed while the clients request, none of them failing."""
+    require_root()
+    require_binary("redis-server")
+    from leonet.komet import make_strategy
+    from leonet.komet.scheduler import WS_PORT, GroundScheduler
+    clients = ["portland", "boise", "seattle"]
+    b = Bench(tmp_path, [s.name for s in small_engine.constellation.satellites])
+    origin = subprocess.Popen(["ip", "netns", "exec", b.netns, sys.executable, "-m", "apps.komet.origin",
+                               "--host", "127.0.2.1"], stdout=subprocess.PIPE, env=child_env())
+    clock = [100.0]
+    dep = Deployment(CDN.with_env(KOMET_ORIGIN="127.0.2.1:8000"), b.clients.__getitem__)
+    sched = GroundScheduler(small_engine, dep, make_strategy("many-to-many", 0.25), clients, lambda: clock[0],
+                            lead_s=5)
+    fleet = None
+    try:
+        assert wait_for_line(origin, b"ready", 30)
+        b.loop.run(sched.serve("127.0.0.1", WS_PORT))
+        b.loop.run(sched.start(), 60)
+        first = set(sched.assignment.values())
+        (tmp_path / "clients.json").write_text(json.dumps([{"name": c, "netns": ""} for c in clients]))
+        fleet = subprocess.Popen(["ip", "netns", "exec", b.netns, sys.executable, "-m", "apps.komet.fleet",
+                                  "--workload", "cdn", "--clients", str(tmp_path / "clients.json"), "--scheduler",
+                                  f"ws://127.0.0.1:{WS_PORT}/ws", "--duration", "60", "--interval", "0.2",
+                                  "--timeout", "2",                # correctness here, not latency
+                                  "--out", str(tmp_path / "requests.csv")], stdout=subprocess.PIPE,
+                                 env=child_env())
+        assert wait_for_line(fleet, b"ready", 30)
+        for _ in range(40):
+            clock[0] += 2
+            b.loop.run(sched.tick(), 60)
+            b.loop.run(sched.deployed(), 60)
+            b.loop.run(asyncio.sleep(0.2))
+        fleet.terminate()
+        assert fleet.wait(30) == 0
+    finally:
+        if fleet is not None and fleet.poll() is None:
+            fleet.kill()
+        b.loop.run(sched.close())
+        _terminate(origin)
+        b.close()
+    kinds = [e["event"] for e in sched.events]
+    assert kinds.count("switch") >= 2 and "undeploy_complete" in kinds, sched.events
+    assert len(first) >= 2 or max(len(e["nodes"]) for e in sched.events if e["event"] == "switch") >= 2
+    import csv
+    with open(tmp_path / "requests.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    bad = [r for r in rows if r["ok"] != "True"]
+    assert len(rows) > 50 and not bad, bad[:5]
+    assert len({r["node"] for r in rows}) >= 3                 # served by several satellites over time
+    assert {r["hit"] for r in rows} == {"0", "1"}
