@@ -125,7 +125,7 @@ def report(args, run: LiveRun) -> int:
          "paper": "-"},
         {"metric": "network RTT mean (ms)", "ours": f"{np.nanmean(dist):.2f}" if len(dist) else "-",
          "paper": PAPER["rtt_mean_ms"]},
-        {"metric": "replica changes / replicas deployed",
+        {"metric": "switches (client re-assignments) / replicas deployed",
          "ours": f"{max(0, len(switches) - 1)} / {len(deploys)}", "paper": "-"},
         {"metric": "deployment (s, wall) median / max",
          "ours": f"{np.median(dep_s):.2f} / {dep_s.max():.2f}" if len(dep_s) else "-",

@@ -17,7 +17,8 @@ CACHE = AppSpec("cache", {"simple": KeygroupSpec()},
 IOT = AppSpec("iot", {"sensors": KeygroupSpec()}, {"sensors": FunctionSpec("sensors", 8, ("sensors",))})
 #: the CDN: items cached for 60 s, an append-only request log kept for 10 s (the trimmer's input)
 CDN = AppSpec("cdn", {"cdn": KeygroupSpec(True, 60), "log": KeygroupSpec(False, 10)},
-              {"cdn": FunctionSpec("cdn", 8, ("cdn", "log")), "cdndelete": FunctionSpec("cdndelete", 1, ("cdn", "log"))})
+              {"cdn": FunctionSpec("cdn", 8, ("cdn", "log")),
+               "cdndelete": FunctionSpec("cdndelete", 1, ("cdn", "log"))})
 #: a function that fails on demand, beside the cache's keygroup (fault tests)
 CRASH = AppSpec("crash", {"simple": KeygroupSpec()}, {"crash": FunctionSpec("crash", 2, ("simple",))})
 

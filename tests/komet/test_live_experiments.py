@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import require_binary, require_root
 
 ROOT = Path(__file__).resolve().parents[2]
