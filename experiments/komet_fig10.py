@@ -20,18 +20,17 @@ deployments. Writes ``fig10_requests.csv`` (with each request's network RTT),
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, matplotlib_agg, print_table, save_figure, write_csv
+from common import matplotlib_agg, print_table, save_figure, write_csv
 from komet_fig7 import migrations
-from komet_live import LiveRun, LiveSetup, events_csv, run_live
+from komet_live import (LiveRun, LiveSetup, annotate, counted_from, decision_cell, events_csv, failures_by_kind,
+                        live_parser, run_live, window, window_label)
 from leonet.komet.apps import IOT
 
 START_S = 12200
-RAMP_UP_S = 120
 #: the artifact's run (2024-07-05): serving satellites (plane x 22 + slot) and request statistics
 PAPER_SEQUENCE = "p31n3 p32n2 p32n1 p32n0 p32n21 p26n0 p33n20 p26n21"
 PAPER = {"migrations": 7, "requests": 21208, "failed_percent": 36.1, "median_ms": 39.3, "mean_ms": 95.4,
@@ -39,36 +38,18 @@ PAPER = {"migrations": 7, "requests": 21208, "failed_percent": 36.1, "median_ms"
          "deploy_s": "18.0-49.8", "dual_s": 38.5}
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="40 s across the first migration (CI)")
-    p.add_argument("--start", type=float, default=None, help="s after +12,200 to start at (default 0; quick 185)")
-    p.add_argument("--duration", type=float, default=None,
-                   help="emulated s (default 1,320: 2 min ramp-up + 20 min; quick 40)")
-    p.add_argument("--interval", type=float, default=1.0, help="s between a buoy's requests (paper 1, artifact 2)")
-    p.add_argument("--timeout", type=float, default=1.0, help="request timeout in s (the artifact's 1)")
-    p.add_argument("--threshold", default="10%", help="many-to-one threshold (default 10%%)")
-    p.add_argument("--lead", type=float, default=20.0, help="migration lead time in s")
-    p.add_argument("--out", type=Path, default=ROOT / "results" / "komet", help="output folder")
-    return p
-
-
 def main() -> int:
-    args = parser().parse_args()
-    start = args.start if args.start is not None else (185.0 if args.quick else 0.0)
-    duration = args.duration or (40.0 if args.quick else 1320.0)
+    args = live_parser(__doc__, START_S, "across the first migration", 185.0, 40.0, 1.0, 1.0,
+                       "many-to-one").parse_args()
+    start, duration = window(args)
     setup = LiveSetup("komet-live-iot", IOT, "many-to-one", args.threshold, "scheduler", "iot", START_S + start,
                       duration, args.interval, args.timeout, args.lead, label="fig10")
-    run = run_live(setup, args.out)
-    return report(args, run)
+    return report(args, run_live(setup, args.out))
 
 
 def report(args, run: LiveRun) -> int:
     out = args.out
-    rtt = run.network_rtt_ms()
-    for r, x in zip(run.requests, rtt):
-        r["network_rtt_ms"] = "" if np.isnan(x) else round(float(x), 3)
-        r["offset_s"] = round(run.offset_of(float(r["wall"])) - START_S, 3)
+    rtt = annotate(run, START_S)
     write_csv(out / "fig10_requests.csv", run.requests,
               ["wall", "offset_s", "client", "node", "latency_ms", "ok", "error", "risk", "network_rtt_ms"])
     events_csv(out / "fig10_events.csv", run.events)
@@ -77,13 +58,12 @@ def report(args, run: LiveRun) -> int:
               ["node", "source", "deploy_start_s", "ready_s", "switch_s", "removed_s", "dual_replica_s",
                "since_last_handoff_s", "replication_s", "functions_s", "cold_start_s", "deploy_wall_s"])
 
-    # the paper's numbers are after the 2-minute ramp-up; a shorter run counts everything
-    skip = RAMP_UP_S if run.setup.start_s == START_S and run.setup.duration_s > RAMP_UP_S + 60 else -1e9
-    window = [i for i, r in enumerate(run.requests) if r["offset_s"] >= skip]
-    reqs = [run.requests[i] for i in window]
+    skip = counted_from(run, START_S)
+    counted = [i for i, r in enumerate(run.requests) if r["offset_s"] >= skip]
+    reqs = [run.requests[i] for i in counted]
     ok = np.array([r["ok"] == "True" for r in reqs])
     lat = np.array([float(r["latency_ms"]) for r in reqs])[ok]
-    net_rtt = rtt[window][ok]
+    net_rtt = rtt[counted][ok]
     good = ~np.isnan(net_rtt)
     corr = float(np.corrcoef(lat[good], net_rtt[good])[0, 1]) if good.sum() > 2 else float("nan")
     from scipy.stats import spearmanr
@@ -92,15 +72,10 @@ def report(args, run: LiveRun) -> int:
     sequence = [switches[0]["nodes"][0]] if switches else []
     sequence += [e["nodes"][0] for e in switches[1:]]
     failed = int((~ok).sum())
-    errors = {}
-    for r in reqs:
-        if r["ok"] != "True":
-            errors[r["error"].split(" ")[0] or "?"] = errors.get(r["error"].split(" ")[0] or "?", 0) + 1
     q = (lambda p: float(np.percentile(lat, p))) if len(lat) else (lambda p: float("nan"))
     minutes = run.setup.duration_s / 60
     rows = [
-        {"metric": "window", "ours": f"+{run.setup.start_s - START_S:.0f} s, {run.setup.duration_s:.0f} s"
-                                     + (", stats after the 2-min ramp-up" if skip > 0 else ""),
+        {"metric": "window", "ours": window_label(run, START_S, skip),
          "paper": "+12,200 s: 2 min ramp-up + 20 min"},
         {"metric": "migrations", "ours": f"{len(switches) - 1} in {minutes:.1f} min",
          "paper": f"{PAPER['migrations']} in 20 min"},
@@ -108,7 +83,7 @@ def report(args, run: LiveRun) -> int:
          "paper": PAPER_SEQUENCE},
         {"metric": "requests / failed", "ours": f"{len(reqs)} / {failed} ({100 * failed / max(1, len(reqs)):.1f} %)",
          "paper": f"{PAPER['requests']} / {PAPER['failed_percent']} %"},
-        {"metric": "failures by kind", "ours": ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "-",
+        {"metric": "failures by kind", "ours": failures_by_kind(reqs),
          "paper": "timeouts > 1 s, spread over time"},
         {"metric": "latency median / mean / p95 / p99 (ms)",
          "ours": f"{q(50):.1f} / {lat.mean() if len(lat) else float('nan'):.1f} / {q(95):.1f} / {q(99):.1f}",
@@ -124,8 +99,7 @@ def report(args, run: LiveRun) -> int:
         {"metric": "dual-replica period (s)", "ours": " ".join(f"{m['dual_replica_s']:.1f}" for m in migs) or "-",
          "paper": f"mean {PAPER['dual_s']}"},
         {"metric": "decision loop (ms, median / max)",
-         "ours": f"{1000 * np.median(run.decisions_s):.1f} / {1000 * max(run.decisions_s):.1f}"
-         if run.decisions_s else "-", "paper": "(lead time 20,000)"},
+         "ours": decision_cell(run), "paper": "(lead time 20,000)"},
     ]
     print(f"\nFig. 10: IoT, {len(run.clients)} buoys, many-to-one {args.threshold}, lead {args.lead:g} s, "
           f"request every {args.interval:g} s, timeout {args.timeout:g} s")

@@ -21,45 +21,28 @@ failed requests, deployments. Writes ``fig12_requests.csv``, ``fig12_events.csv`
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, matplotlib_agg, print_table, save_figure, write_csv
-from komet_live import LiveRun, LiveSetup, events_csv, run_live
+from common import matplotlib_agg, print_table, save_figure, write_csv
+from komet_live import (LiveRun, LiveSetup, annotate, counted_from, decision_cell, events_csv, failures_by_kind,
+                        live_parser, run_live, window, window_label)
 from leonet.komet.apps import CDN
 
 START_S = 45120
-RAMP_UP_S = 120
 #: the artifact's run (2024-07-09), window 120-1,320 s; filtered: top 1 % latencies and top 5 % distances out
 PAPER = {"hit_ms": 21.58, "miss_ms": 46.44, "hit_n": 3926, "miss_n": 7327, "hit_fraction": 0.3489,
          "hit_ms_unfiltered": 22.2, "miss_ms_unfiltered": 49.2, "replicas_mean": 5.27, "replicas_min": 2,
          "replicas_max": 8, "requests": 14280, "failed": 0, "rtt_mean_ms": 4.9}
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="35 s with replica changes (CI)")
-    p.add_argument("--start", type=float, default=None, help="s after +45,120 to start at (default 0; quick 40)")
-    p.add_argument("--duration", type=float, default=None,
-                   help="emulated s (default 1,320: 2 min ramp-up + 20 min; quick 35)")
-    p.add_argument("--interval", type=float, default=5.0, help="s between a client's requests (the paper's 5)")
-    p.add_argument("--timeout", type=float, default=0.5, help="request timeout in s (the paper's 0.5)")
-    p.add_argument("--threshold", default="10%", help="many-to-many threshold (default 10%%)")
-    p.add_argument("--lead", type=float, default=20.0, help="migration lead time in s")
-    p.add_argument("--out", type=Path, default=ROOT / "results" / "komet", help="output folder")
-    return p
-
-
 def main() -> int:
-    args = parser().parse_args()
-    start = args.start if args.start is not None else (40.0 if args.quick else 0.0)
-    duration = args.duration or (35.0 if args.quick else 1320.0)
+    args = live_parser(__doc__, START_S, "with replica changes", 40.0, 35.0, 5.0, 0.5, "many-to-many").parse_args()
+    start, duration = window(args)
     setup = LiveSetup("komet-live-cdn", CDN, "many-to-many", args.threshold, "origin", "cdn", START_S + start,
                       duration, args.interval, args.timeout, args.lead, origin_at="origin", label="fig12")
-    run = run_live(setup, args.out)
-    return report(args, run)
+    return report(args, run_live(setup, args.out))
 
 
 def _mean(a: np.ndarray) -> float:
@@ -68,10 +51,7 @@ def _mean(a: np.ndarray) -> float:
 
 def report(args, run: LiveRun) -> int:
     out = args.out
-    rtt = run.network_rtt_ms()
-    for r, x in zip(run.requests, rtt):
-        r["network_rtt_ms"] = "" if np.isnan(x) else round(float(x), 3)
-        r["offset_s"] = round(run.offset_of(float(r["wall"])) - START_S, 3)
+    annotate(run, START_S)
     write_csv(out / "fig12_requests.csv", run.requests,
               ["wall", "offset_s", "client", "node", "latency_ms", "ok", "error", "hit", "network_rtt_ms"])
     events_csv(out / "fig12_events.csv", run.events)
@@ -80,7 +60,7 @@ def report(args, run: LiveRun) -> int:
     write_csv(out / "fig12_replicas.csv", [{"offset_s": t_first + i, "replicas": n} for i, n in enumerate(replicas)],
               ["offset_s", "replicas"])
 
-    skip = RAMP_UP_S if run.setup.start_s == START_S and run.setup.duration_s > RAMP_UP_S + 60 else -1e9
+    skip = counted_from(run, START_S)
     reqs = [r for r in run.requests if r["offset_s"] >= skip]
     rep = np.array([n for i, n in enumerate(replicas) if t_first + i >= skip and n > 0])
     ok = [r for r in reqs if r["ok"] == "True"]
@@ -92,17 +72,11 @@ def report(args, run: LiveRun) -> int:
     if len(ok) > 20:
         keep = (lat <= np.percentile(lat, 99)) & ~(dist > np.nanpercentile(dist, 95))
     failed = len(reqs) - len(ok)
-    errors = {}
-    for r in reqs:
-        if r["ok"] != "True":
-            k = r["error"].split(" ")[0] or "?"
-            errors[k] = errors.get(k, 0) + 1
     deploys = [e for e in run.events if e["event"] == "deploy_complete"]
     dep_s = np.array([float(e["total_s"]) for e in deploys if e.get("total_s") is not None])
     switches = [e for e in run.events if e["event"] == "switch"]
     rows = [
-        {"metric": "window", "ours": f"+{run.setup.start_s - START_S:.0f} s, {run.setup.duration_s:.0f} s"
-                                     + (", stats after the 2-min ramp-up" if skip > 0 else ""),
+        {"metric": "window", "ours": window_label(run, START_S, skip),
          "paper": "+45,120 s: 2 min ramp-up + 20 min"},
         {"metric": "hit latency mean (ms), filtered / all",
          "ours": f"{_mean(lat[hit & keep]):.2f} / {_mean(lat[hit]):.2f}",
@@ -121,7 +95,7 @@ def report(args, run: LiveRun) -> int:
          "paper": f"{PAPER['replicas_min']} / {PAPER['replicas_mean']} / {PAPER['replicas_max']}"},
         {"metric": "requests / failed", "ours": f"{len(reqs)} / {failed}",
          "paper": f"{PAPER['requests']} / {PAPER['failed']}"},
-        {"metric": "failures by kind", "ours": ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "-",
+        {"metric": "failures by kind", "ours": failures_by_kind(reqs),
          "paper": "-"},
         {"metric": "network RTT mean (ms)", "ours": f"{np.nanmean(dist):.2f}" if len(dist) else "-",
          "paper": PAPER["rtt_mean_ms"]},
@@ -131,8 +105,7 @@ def report(args, run: LiveRun) -> int:
          "ours": f"{np.median(dep_s):.2f} / {dep_s.max():.2f}" if len(dep_s) else "-",
          "paper": "13-28 per batch"},
         {"metric": "decision loop (ms, median / max)",
-         "ours": f"{1000 * np.median(run.decisions_s):.1f} / {1000 * max(run.decisions_s):.1f}"
-         if run.decisions_s else "-", "paper": "(lead time 20,000)"},
+         "ours": decision_cell(run), "paper": "(lead time 20,000)"},
     ]
     print(f"\nFig. 12: CDN, {len(run.clients)} clients, many-to-many {args.threshold}, lead {args.lead:g} s, "
           f"request every {args.interval:g} s, timeout {args.timeout:g} s")

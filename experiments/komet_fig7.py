@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common import ROOT, matplotlib_agg, print_table, save_figure, write_csv
+from komet_live import events_csv
 from leonet import LeoNet
 from leonet.komet import make_strategy
 from leonet.komet.apps import CACHE
@@ -127,9 +128,7 @@ async def _session():
 
 
 def report(args, events, decisions, requests, t0: float, duration: float) -> int:
-    write_csv(args.out / "fig7_events.csv", [{**e, "nodes": " ".join(e.get("nodes", []))} for e in events],
-              ["event", "offset_s", "wall", "node", "source", "nodes", "due_s", "replication_s", "functions_s",
-               "cold_start_s", "total_s", "failover_s", "error"])
+    events_csv(args.out / "fig7_events.csv", events)
     migs = migrations(events)
     write_csv(args.out / "fig7_migrations.csv", migs,
               ["node", "source", "deploy_start_s", "ready_s", "switch_s", "removed_s", "dual_replica_s",

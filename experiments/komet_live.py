@@ -11,6 +11,7 @@ happened.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import time
@@ -29,6 +30,10 @@ from leonet.komet.nodeapi import NodeClient
 from leonet.komet.platform import KometPlatform, wait_for_line
 from leonet.komet.scheduler import WS_PORT, GroundScheduler
 from leonet.topology.delays import ground_satellite_delays
+
+#: the paper's live runs: 2 minutes of ramp-up, then 20 minutes that count
+RAMP_UP_S = 120
+FULL_S = 1320
 
 
 @dataclass
@@ -168,3 +173,65 @@ def events_csv(path: Path, events: Sequence[Dict[str, Any]]) -> None:
     write_csv(path, [{**e, "nodes": " ".join(e.get("nodes", []))} for e in events],
               ["event", "offset_s", "wall", "node", "source", "nodes", "clients", "due_s", "replication_s",
                "functions_s", "cold_start_s", "total_s", "failover_s", "step", "error"])
+
+
+def live_parser(doc: str, epoch_s: int, quick: str, quick_start_s: float, quick_s: float, interval_s: float,
+                timeout_s: float, strategy: str) -> argparse.ArgumentParser:
+    """The options every multi-client live experiment has."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=f"{quick_s:g} s {quick} (CI)")
+    p.add_argument("--start", type=float, default=None,
+                   help=f"s after +{epoch_s:,} to start at (default 0; quick {quick_start_s:g})")
+    p.add_argument("--duration", type=float, default=None,
+                   help=f"emulated s (default {FULL_S:,}: 2 min ramp-up + 20 min; quick {quick_s:g})")
+    p.add_argument("--interval", type=float, default=interval_s, help=f"s between a client's requests "
+                                                                     f"(default {interval_s:g})")
+    p.add_argument("--timeout", type=float, default=timeout_s, help=f"request timeout in s (default {timeout_s:g})")
+    p.add_argument("--threshold", default="10%", help=f"{strategy} threshold (default 10%%)")
+    p.add_argument("--lead", type=float, default=20.0, help="migration lead time in s")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "komet",
+                   help="output folder")
+    p.set_defaults(quick_start_s=quick_start_s, quick_s=quick_s)
+    return p
+
+
+def window(args: argparse.Namespace) -> "tuple[float, float]":
+    """(start after the epoch, duration) from the options."""
+    start = args.start if args.start is not None else (args.quick_start_s if args.quick else 0.0)
+    return start, args.duration or (args.quick_s if args.quick else float(FULL_S))
+
+
+def annotate(run: LiveRun, epoch_s: float) -> np.ndarray:
+    """Add ``offset_s`` (since the epoch) and ``network_rtt_ms`` to every request row;
+    returns the RTTs."""
+    rtt = run.network_rtt_ms()
+    for r, x in zip(run.requests, rtt):
+        r["network_rtt_ms"] = "" if np.isnan(x) else round(float(x), 3)
+        r["offset_s"] = round(run.offset_of(float(r["wall"])) - epoch_s, 3)
+    return rtt
+
+
+def counted_from(run: LiveRun, epoch_s: float) -> float:
+    """Where the statistics start: after the ramp-up for a run from the epoch that is
+    long enough to have one (as the paper's), else at once."""
+    full = run.setup.start_s == epoch_s and run.setup.duration_s > RAMP_UP_S + 60
+    return RAMP_UP_S if full else -1e9
+
+
+def window_label(run: LiveRun, epoch_s: float, skip: float) -> str:
+    return (f"+{run.setup.start_s - epoch_s:.0f} s, {run.setup.duration_s:.0f} s"
+            + (", stats after the 2-min ramp-up" if skip > 0 else ""))
+
+
+def failures_by_kind(requests: Sequence[Dict[str, Any]]) -> str:
+    kinds: Dict[str, int] = {}
+    for r in requests:
+        if r["ok"] != "True":
+            k = r["error"].split(" ")[0] or "?"
+            kinds[k] = kinds.get(k, 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "-"
+
+
+def decision_cell(run: LiveRun) -> str:
+    d = run.decisions_s
+    return f"{1000 * np.median(d):.1f} / {1000 * max(d):.1f}" if d else "-"
