@@ -7,7 +7,7 @@ happened.
     run = run_live(LiveSetup(...))
     run.requests        # one dict per request (apps.komet.fleet's CSV rows)
     run.events          # the scheduler's events (deploy_start, switch, ...)
-    run.rtt_ms(client, node, wall)   # the network RTT of a request, from the orbits
+    run.network_rtt_ms()  # each request's network RTT to its satellite, from the orbits
 """
 from __future__ import annotations
 
@@ -135,6 +135,7 @@ def run_live(setup: LiveSetup, out: Path) -> LiveRun:
                                 lambda: net.offset_s, lead_s=setup.lead_s)
         ground.run(sched.serve(komet.address(setup.scheduler_at)))
         ground.run(sched.start(), 300)
+        job = ground.submit(sched.run(float("inf")))   # plans on while the clients start
         (komet.workdir / "clients.json").write_text(json.dumps([{"name": c, "netns": komet.netns(c)}
                                                                 for c in clients]))
         fleet = komet.spawn(clients[0],                 # its threads enter each client's namespace
@@ -146,7 +147,7 @@ def run_live(setup: LiveSetup, out: Path) -> LiveRun:
         if not wait_for_line(fleet, b"ready", 120):
             raise SystemExit(f"the clients did not start; see {komet.workdir / 'fleet.log'}")
         t0_offset, t0_wall = net.offset_s, time.time()
-        job = ground.submit(sched.run(t0_offset + setup.duration_s))
+        sched.until_s = t0_offset + setup.duration_s
         with tqdm(total=int(setup.duration_s), unit="s", desc=f"{setup.label} (emulated s)") as bar:
             while not job.done():
                 bar.n = min(int(net.offset_s - t0_offset), int(setup.duration_s))

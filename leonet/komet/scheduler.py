@@ -68,6 +68,7 @@ class GroundScheduler:
     events: List[Dict[str, Any]] = field(default_factory=list)
     decision_s: List[float] = field(default_factory=list)
     assignment: Dict[str, str] = field(default_factory=dict)   #: what the clients use now
+    until_s: float = float("inf")                             #: where :meth:`run` stops
 
     def __post_init__(self) -> None:
         self._stations = client_indices(self.engine, self.clients)
@@ -241,9 +242,11 @@ class GroundScheduler:
             await asyncio.gather(*tasks)
 
     async def run(self, until_s: float, poll_s: float = 0.05) -> None:
-        """Decide once per emulated step until emulated ``until_s``."""
+        """Decide once per emulated step until emulated ``until_s`` (the attribute
+        :attr:`until_s` may be moved meanwhile, e.g. from ``inf`` once the clients run)."""
+        self.until_s = until_s
         next_step = self.now_s()
-        while self.now_s() < until_s:
+        while self.now_s() < self.until_s:
             if self.now_s() >= next_step:
                 await self.tick()
                 next_step += self.step_s
