@@ -21,6 +21,12 @@ the compiled daemon: UDP at offered loads from 10 Mbit/s to 2 Gbit/s and TCP wit
 bandwidth limit there is no queue, so any error is the backend's), and the health
 monitor's verdict shows where overload is reported. Capacity = the highest offered
 load carried without loss or an overload report.
+
+Part ``bulk`` (issue 15's slow replication): on Komet's live scenario (one plane of
+shell 1, links at 10 Gbit/s), a fixed-size TCP copy (iperf3 ``-n``) between direct
+neighbour satellites and across several hops, and Redis replication (Debian's
+redis-server, a replica of a primary holding ``--redis-mb`` of data, timed until the
+replica is in sync) between neighbours, as Komet's keygroups replicate.
 """
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ from machine import describe  # noqa: E402
 from leonet.emulation.run import EmulationRun  # noqa: E402
 from leonet.emulation.shaping.base import LinkParams  # noqa: E402
 from leonet.emulation.shaping.factory import resolve_backend  # noqa: E402
-from leonet.emulation.shaping.health import ShaperMonitor  # noqa: E402
+from leonet.emulation.shaping.health import ShaperMonitor, _diff, _quantile_ms  # noqa: E402
 from leonet.emulation.shaping.nfqueue import NfqueueShaper  # noqa: E402
 from leonet.emulation.shaping.probe import Prober  # noqa: E402
 from leonet.emulation.shaping.scratch import ScratchNet  # noqa: E402
@@ -98,9 +104,12 @@ def iperf3(client_ns: str, server_ns: str, address: str, seconds: float, flows: 
         return {"mbps": s["bits_per_second"] / 1e6 * (1 - s.get("lost_percent", 0) / 100.0),
                 "sent_mbps": s["bits_per_second"] / 1e6, "lost_percent": s.get("lost_percent", 0.0)}
     per_second = [round(i["sum"]["bits_per_second"] / 1e6) for i in data["intervals"]]
+    senders = [st["sender"] for st in end.get("streams", []) if "sender" in st]
     return {"mbps": end["sum_received"]["bits_per_second"] / 1e6,
             "steady_mbps": statistics.median(per_second[1:]) if len(per_second) > 2 else None,
-            "retransmits": end["sum_sent"].get("retransmits"), "per_second": per_second}
+            "retransmits": end["sum_sent"].get("retransmits"), "per_second": per_second,
+            "min_rtt_ms": min((x.get("min_rtt", 0) for x in senders), default=0) / 1000.0,
+            "mean_rtt_ms": statistics.mean(x.get("mean_rtt", 0) for x in senders) / 1000.0 if senders else None}
 
 
 # ---------------------------------------------------------------------- part 1: the issue's experiment
@@ -149,11 +158,36 @@ def daemon_cpu(shaper) -> float:
     return float(counters["cpu_s"]) if counters else 0.0
 
 
+def phase_counters(before: Optional[Dict], after: Optional[Dict]) -> Dict:
+    """What the daemon measured about itself between two ``stats()`` readings: quantiles
+    (ms) of hop-to-hop transit, of the waits it made up, and of release lateness."""
+    if not before or not after:
+        return {}
+    out: Dict = {}
+    for name, key in (("transit", "transit_hist"), ("made_up_wait", "wait_hist"), ("late", "late_hist")):
+        hist = _diff(after.get(key), before.get(key))
+        out[name] = {p: _quantile_ms(hist, x) for p, x in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
+    for key in ("packets", "anchored", "absorbed", "behind"):
+        out[key] = int(after.get(key, 0)) - int(before.get(key, 0))
+    return out
+
+
+def fmt_counters(c: Dict) -> str:
+    if not c:
+        return "-"
+    def f(d):
+        return "/".join("-" if d[p] is None else f"{d[p]:.2f}" for p in ("p50", "p90", "p99"))
+    return (f"transit p50/p90/p99 {f(c['transit'])} ms, made-up wait {f(c['made_up_wait'])} ms, "
+            f"lateness {f(c['late'])} ms; {c['packets']:,} packet-hops, {c['absorbed']:,} waits made up, "
+            f"{c['behind']:,} past due on arrival")
+
+
 def issue_experiment(implementation: str, seconds: float) -> Dict:
     if implementation == "netem":  # parity: the same flows on the kernel's qdisc
         run = EmulationRun.from_scenario("demo", backend="netem")
     else:
-        run = EmulationRun.from_scenario("demo", backend="nfqueue", nfqueue_daemon=implementation)
+        run = EmulationRun.from_scenario("demo", backend="nfqueue",
+                                         nfqueue_daemon=implementation.replace("-keep-waits", ""))
     window = 15 + 3 * (seconds + 5) + 10
     offset, hops_loaded, hops_probed = disjoint_window(run, window)
     run.config = run.config.with_overrides(offset_s=offset)
@@ -163,6 +197,8 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
         t0 = time.perf_counter()
         run.start()
         out["bring_up_s"] = time.perf_counter() - t0
+        if implementation == "c-keep-waits":  # the previous anchoring: every hop-to-hop wait is kept
+            run.shaper.set_absorb_waits(False)
         ticker = threading.Thread(target=run.controller.run, args=(window + 30,), daemon=True)
         ticker.start()
         a, b = (run.node(n) for n in LOADED_PAIR)
@@ -182,22 +218,29 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
               f"idle ping error: {fmt_err(out['idle'])}", flush=True)
         for flows in (1, 4):
             cpu0, w0 = daemon_cpu(run.shaper), time.monotonic()
+            st0 = run.shaper.health_counters()
+            m0 = machine_busy()
             episodes0 = len(run.shaper_health().episodes)
             p = probe(seconds + 1.0)
             tcp = iperf3(a.netns, b.netns, b.address, seconds, flows)
             samples = p.wait()
             cpu = (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0)
+            m1 = machine_busy()
             health = run.shaper_health()
             out[f"flows_{flows}"] = {"tcp": tcp, "ping": errors(samples), "daemon_cpu_cores": cpu,
+                                     "machine_busy": (m1[0] - m0[0]) / max(1.0, m1[1] - m0[1]),
+                                     "daemon": phase_counters(st0, run.shaper.health_counters()),
                                      "overload_episodes": [e.describe() for e in health.episodes[episodes0:]]}
             r = out[f"flows_{flows}"]
             print(f"[{implementation}] iperf3 {flows} flow(s): {tcp.get('mbps', 0):.0f} Mbit/s, "
                   f"after the first second (median) {tcp.get('steady_mbps') or 0:.0f} "
                   f"(per second {tcp.get('per_second')}), retransmits {tcp.get('retransmits')}; "
                   f"daemon CPU {cpu:.2f} cores; unrelated-path ping error {fmt_err(r['ping'])}; "
-                  f"overload reported: {r['overload_episodes'] or 'no'}", flush=True)
+                  f"overload reported: {r['overload_episodes'] or 'no'}; machine {100 * r['machine_busy']:.0f} % busy; "
+                  f"daemon saw: {fmt_counters(r['daemon'])}", flush=True)
         # several flows on disjoint paths at once: the two pairs, one flow each
         cpu0, w0 = daemon_cpu(run.shaper), time.monotonic()
+        st0, episodes0 = run.shaper.health_counters(), len(run.shaper_health().episodes)
         pairs = [LOADED_PAIR, PROBED_PAIR]
         results: Dict[str, Dict] = {}
 
@@ -212,11 +255,17 @@ def issue_experiment(implementation: str, seconds: float) -> Dict:
         rates = [r.get("mbps", 0.0) for r in results.values()]
         jain = sum(rates) ** 2 / (len(rates) * sum(r * r for r in rates)) if any(rates) else 0.0
         out["disjoint_pairs"] = {"tcp": results, "jain": jain,
-                                 "daemon_cpu_cores": (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0)}
+                                 "daemon_cpu_cores": (daemon_cpu(run.shaper) - cpu0) / (time.monotonic() - w0),
+                                 "daemon": phase_counters(st0, run.shaper.health_counters()),
+                                 "overload_episodes": [e.describe()
+                                                       for e in run.shaper_health().episodes[episodes0:]]}
         print(f"[{implementation}] two disjoint paths at once, 1 flow each: "
-              + ", ".join(f"{k} {v.get('mbps', 0):.0f} Mbit/s" for k, v in results.items())
-              + f"; Jain fairness {jain:.3f}; daemon CPU {out['disjoint_pairs']['daemon_cpu_cores']:.2f} cores",
-              flush=True)
+              + ", ".join(f"{k} {v.get('mbps', 0):.0f} Mbit/s (per second {v.get('per_second')}, retransmits "
+                          f"{v.get('retransmits')}, RTT min/mean {v.get('min_rtt_ms') or 0:.1f}/"
+                          f"{v.get('mean_rtt_ms') or 0:.1f} ms)" for k, v in results.items())
+              + f"; Jain fairness {jain:.3f}; daemon CPU {out['disjoint_pairs']['daemon_cpu_cores']:.2f} cores; "
+              f"overload reported: {out['disjoint_pairs']['overload_episodes'] or 'no'}; "
+              f"daemon saw: {fmt_counters(out['disjoint_pairs']['daemon'])}", flush=True)
         run.controller.stop()
         ticker.join()
         out["controller"] = run.controller.stats.summary()
@@ -324,17 +373,110 @@ def _row(r: Dict) -> str:
             f"overload: {', '.join(r['reasons']) if r['overload'] else 'no'}")
 
 
+# ---------------------------------------------------------------------- part 3: bulk copies (issue 15)
+def redis_replication(primary, replica, megabytes: int, timeout_s: float = 300.0) -> Dict:
+    """Time Redis's own replication of ``megabytes`` of data from ``primary`` to ``replica``
+    (nodes of a live run): a primary filled with DEBUG POPULATE, then REPLICAOF until the
+    replica reports the link up and no sync in progress."""
+    import redis
+    procs = []
+    port = 6390
+    try:
+        for node in (primary, replica):
+            procs.append(subprocess.Popen(
+                ["nsenter", f"--net=/run/netns/{node.netns}", "redis-server", "--port", str(port), "--bind",
+                 node.address, "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                 "--enable-debug-command", "yes", "--dir", "/tmp", "--dbfilename", f"bli-{node.name}.rdb"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        clients = []
+        for node in (primary, replica):
+            c = redis.Redis(host=node.address, port=port, socket_timeout=30)
+            for _ in range(100):
+                try:
+                    c.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.1)
+            clients.append(c)
+        p, r = clients
+        value = 10_000
+        p.execute_command("DEBUG", "POPULATE", megabytes * 100, "k", value)
+        t0 = time.monotonic()
+        r.execute_command("REPLICAOF", primary.address, port)
+        while time.monotonic() - t0 < timeout_s:
+            info = r.info("replication")
+            if info.get("master_link_status") == "up" and not info.get("master_sync_in_progress"):
+                break
+            time.sleep(0.05)
+        seconds = time.monotonic() - t0
+        keys = r.dbsize()
+        return {"megabytes": megabytes, "seconds": seconds, "keys": keys, "complete": keys == megabytes * 100,
+                "mbps": megabytes * 8 / seconds}
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def bulk_experiment(megabytes: int, redis_mb: int) -> List[Dict]:
+    run = EmulationRun.from_scenario(str(Path(__file__).resolve().parent.parent / "topologies" /
+                                         "komet-live-cache.yaml"), backend="nfqueue")
+    snap = run.engine.snapshot(run.config.offset_s)
+    sats = snap.nodes.names[:snap.nodes.num_satellites]
+    def at(src, hops):
+        return next((n for n in sats if n != src and snap.path(src, n).reachable
+                     and len(snap.path(src, n).hops) - 1 == hops), None)
+    src = next(s for s in sats if at(s, 1) and at(s, 3))  # inside the bounding box, with neighbours
+    pairs = [(hops, at(src, hops)) for hops in (1, 3)]
+    rows = []
+    with run:
+        run.start()
+        for hops, dst in pairs:
+            a, b = run.node(src), run.node(dst)
+            rtt = 2 * snap.path(src, dst).delay_ms
+            server = subprocess.Popen(["nsenter", f"--net=/run/netns/{b.netns}", "iperf3", "-s", "-1"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.3)
+                res = subprocess.run(["nsenter", f"--net=/run/netns/{a.netns}", "iperf3", "-c", b.address,
+                                      "-n", f"{megabytes}M", "-J"], capture_output=True, text=True, timeout=300)
+            finally:
+                server.kill()
+                server.wait()
+            end = json.loads(res.stdout)["end"]
+            row = {"what": "TCP copy", "hops": hops, "pair": f"{src}-{dst}", "rtt_ms": rtt, "megabytes": megabytes,
+                   "mbps": end["sum_received"]["bits_per_second"] / 1e6,
+                   "seconds": end["sum_received"]["seconds"],
+                   "min_rtt_ms": end["streams"][0]["sender"]["min_rtt"] / 1000.0,
+                   "retransmits": end["sum_sent"].get("retransmits")}
+            rows.append(row)
+            print(f"[bulk] TCP copy of {megabytes} MB over {hops} hop(s) ({src} -> {dst}, RTT {rtt:.1f} ms): "
+                  f"{row['mbps']:.0f} Mbit/s ({row['seconds']:.1f} s), TCP min RTT {row['min_rtt_ms']:.2f} ms, "
+                  f"retransmits {row['retransmits']}", flush=True)
+        if redis_mb:
+            hops, dst = pairs[0]
+            r = redis_replication(run.node(src), run.node(dst), redis_mb)
+            r.update({"what": "Redis replication", "hops": hops, "pair": f"{src}-{dst}"})
+            rows.append(r)
+            print(f"[bulk] Redis replication of {redis_mb} MB between neighbours ({src} -> {dst}): "
+                  f"{r['seconds']:.1f} s ({r['mbps']:.0f} Mbit/s), replica complete: {r['complete']}", flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("issue", "sweep", "all"), default="all")
+    ap.add_argument("--part", choices=("issue", "sweep", "bulk", "all"), default="all")
     ap.add_argument("--implementations", default="python,c",
-                    help="issue part: nfqueue daemons (python, c) to compare, in order; `netem` adds the same "
-                         "flows on the netem backend where the kernel has sch_netem (parity)")
+                    help="issue part: nfqueue daemons (python, c) to compare, in order; `c-keep-waits` is the "
+                         "compiled one adding every hop-to-hop wait to the path (the previous anchoring); `netem` "
+                         "adds the same flows on the netem backend where the kernel has sch_netem (parity)")
     ap.add_argument("--seconds", type=float, default=20.0, help="issue part: seconds per iperf3 run")
     ap.add_argument("--sweep-seconds", type=float, default=4.0)
     ap.add_argument("--sweep-implementations", default="c,python", help="sweep part: daemons, in order")
     ap.add_argument("--hops", default="1,4,10,16", help="sweep part: path lengths")
     ap.add_argument("--rates", default="10,50,100,200,500,1000,2000", help="sweep part: UDP offered loads, Mbit/s")
+    ap.add_argument("--bulk-mb", type=int, default=500, help="bulk part: MB per TCP copy")
+    ap.add_argument("--redis-mb", type=int, default=200, help="bulk part: MB of Redis data to replicate (0: skip)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -355,6 +497,8 @@ def main() -> int:
         report["sweep"] = [row for impl in args.sweep_implementations.split(",")
                            for row in sweep(args.sweep_seconds, [int(h) for h in args.hops.split(",")],
                                             [float(r) for r in args.rates.split(",")], impl)]
+    if args.part in ("bulk", "all"):
+        report["bulk"] = bulk_experiment(args.bulk_mb, args.redis_mb)
     report["load_end"] = os.getloadavg()
     print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:

@@ -66,6 +66,32 @@ def test_a_healthy_window_then_an_overload_episode_then_recovery():
     assert "overloaded earlier" in health.summary()
 
 
+def test_made_up_waits_are_judged_where_the_daemon_reports_them():
+    """The compiled daemon makes up hop-to-hop waits that no tbf queue explains and
+    reports them (``wait_hist``): those, not the transits (which hold legitimate tbf
+    queueing), decide ``hop_wait``; about two of them per round trip cannot be made up,
+    so the bound is half the accuracy."""
+    counters = _Counters()
+    counters.c["wait_hist"] = []
+    monitor = ShaperMonitor(counters, limits=HealthLimits(accuracy_ms=0.5))
+    monitor.sample()
+
+    def waits(packets, ns):
+        hist = dict(counters.c["wait_hist"])
+        hist[bin_of_ns(ns)] = hist.get(bin_of_ns(ns), 0) + packets
+        counters.c["wait_hist"] = sorted(hist.items())
+    counters.add(1000, late_ns=20_000, transit_ns=5_000_000)   # a congested tbf: transits long
+    waits(900, 50_000)                                          # but the waits made up are short
+    w = monitor.sample()
+    assert not w.overloaded and w.wait_p50_ms < 0.1, w
+    counters.add(1000, late_ns=20_000, transit_ns=60_000)
+    waits(900, 400_000)                                         # 0.4 ms per hop: a busy machine
+    w = monitor.sample()
+    assert w.reasons == ("hop_wait",), w
+    episode = monitor.health().episodes[0]
+    assert episode.worst_wait_p50_ms > 0.3 and "made-up wait" in episode.describe()
+
+
 def test_sparse_traffic_is_not_judged_on_a_few_samples():
     counters = _Counters()
     monitor = ShaperMonitor(counters, limits=HealthLimits(accuracy_ms=0.5))

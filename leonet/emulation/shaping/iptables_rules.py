@@ -37,24 +37,29 @@ def rule_spec(ifname: str, queue: int, chain: str = INGRESS) -> str:
 
 
 def split_rule_specs(ifname: str, queue: int) -> List[str]:
-    """The three rules of the ``split`` mode for the link end ``ifname`` (towards peer P):
+    """The four rules of the ``split`` mode for the link end ``ifname`` (towards peer P):
 
     1. forwarded packets leaving towards P wait here (egress);
-    2. this node's own packets *for P itself* wait here too (egress), so that P's
-       receive timestamps include the link's delay;
+    2. this node's own non-TCP packets *for P itself* wait here too (egress), so that
+       P's receive timestamps (ping, SO_TIMESTAMP probes) include the link's delay;
     3. P's own packets that only pass through this node wait here, on arrival
        (ingress): held after they left P's namespace, they no longer count against
-       the sending socket, so TCP small queues do not throttle P's TCP senders.
+       the sending socket, so TCP small queues do not throttle P's TCP senders;
+    4. P's own TCP packets *for this node* wait here on arrival too, for the same
+       reason: held at P's egress, a bulk TCP transfer to a direct neighbour was
+       throttled to a few Mbit/s by TCP small queues (about 1 ms of data may sit
+       below the socket). TCP takes its own timestamps above the hold, so its RTT
+       (and an application's) still includes the link's delay.
 
-    Every packet crosses a link's delay exactly once. Only a node's own TCP to a
-    direct neighbour is still held at egress (and throttled by TCP small queues).
+    Every packet crosses a link's delay exactly once.
     """
     from ..addressing import node_address, peer_of_interface
     peer = node_address(peer_of_interface(ifname))
     tail = f"-m comment --comment {COMMENT} -j NFQUEUE --queue-num {queue}"
     return [f"{EGRESS} -o {ifname} -m addrtype ! --src-type LOCAL {tail}",
-            f"{EGRESS} -o {ifname} -d {peer}/32 -m addrtype --src-type LOCAL {tail}",
-            f"{INGRESS} -i {ifname} -s {peer}/32 -m addrtype ! --dst-type LOCAL {tail}"]
+            f"{EGRESS} -o {ifname} -d {peer}/32 ! -p tcp -m addrtype --src-type LOCAL {tail}",
+            f"{INGRESS} -i {ifname} -s {peer}/32 -m addrtype ! --dst-type LOCAL {tail}",
+            f"{INGRESS} -i {ifname} -s {peer}/32 -p tcp -m addrtype --dst-type LOCAL {tail}"]
 
 
 def _specs(ifname: str, queue: int, chain: str) -> List[str]:

@@ -37,8 +37,9 @@ from .. import netns
 from . import nfqueue_control as ctl
 from .base import LinkEnd, LinkParams, LinkShaper
 from .iptables_rules import EGRESS, INGRESS, SPLIT, apply_rules, cleanup_namespace_rules  # noqa: F401 (re-exported for `leonet cleanup`)
+from .tc_netlink import tbf_burst_bytes
 from .tc_qdiscs import QdiscTable
-from .units import ms_to_ns, percent_to_u32
+from .units import mbps_to_bytes_per_s, ms_to_ns, percent_to_u32
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ class NfqueueShaper(LinkShaper):
             self._client.records(ctl.OP_SET, ready)
             self._client.records(ctl.OP_BIND, records)
             apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
-            self._qdiscs.apply([(end, p.bandwidth_mbps) for end, p in new])
+            self._set_rates([(end, p.bandwidth_mbps) for end, p in new])
 
     def prepare(self, ends: Iterable[LinkEnd]) -> None:
         """Bind queues and install rules for ends a later :meth:`attach` will bring
@@ -256,7 +257,7 @@ class NfqueueShaper(LinkShaper):
             if records:
                 self._client.records(ctl.OP_SET, records)
             if rates:
-                self._qdiscs.apply(rates)
+                self._set_rates(rates)
 
     def detach(self, ends: Iterable[LinkEnd]) -> None:
         with self._lock:
@@ -349,6 +350,23 @@ class NfqueueShaper(LinkShaper):
         q = self._next_queue.get(ns, 0)
         self._next_queue[ns] = q + 1
         return q
+
+    def _set_rates(self, items: List[Tuple[LinkEnd, float]]) -> None:
+        """Install the ends' tbf qdiscs and tell the daemon their rates: it models each
+        tbf to tell a wait in a bandwidth queue (emulated time, kept) from a wait for
+        the daemon or the kernel (not emulated, made up at the next hop)."""
+        self._qdiscs.apply(items)
+        records = []
+        for end, mbps in items:
+            rate = mbps_to_bytes_per_s(mbps) if mbps > 0 else 0
+            records.append(ctl.RATE.pack(self._ns_ids[end[0]], self._ends[end].queue, rate,
+                                         tbf_burst_bytes(rate) if rate else 0))
+        self._client.records(ctl.OP_RATE, records)
+
+    def set_absorb_waits(self, on: bool) -> None:
+        """Make up, at the next hop, hop-to-hop waits that no tbf queue explains (the
+        default; compiled daemon only), or add every wait to the path (as before)."""
+        self._config(absorb_waits=bool(on))
 
     def _record(self, ns: str, queue: int, params: LinkParams) -> bytes:
         return ctl.QUEUE.pack(self._ns_ids[ns], queue, ms_to_ns(params.delay_ms), percent_to_u32(params.loss_percent))

@@ -21,6 +21,7 @@ OP_UNBIND = 5            # payload: KEY records: release held packets, unbind
 OP_STATS = 6             # reply: JSON
 OP_CONFIG = 7            # payload: JSON {"overhead_ns": int, ...}
 OP_QUIT = 8
+OP_RATE = 9              # payload: RATE records: the tbf of each queue's link end (compiled daemon)
 
 HEADER = struct.Struct("<BI")
 REPLY = struct.Struct("<BIi")
@@ -28,6 +29,8 @@ REPLY = struct.Struct("<BIi")
 QUEUE = struct.Struct("<IIQI")
 #: ns_id, queue number
 KEY = struct.Struct("<II")
+#: ns_id, queue number, tbf rate in bytes/s (0: none), tbf bucket in bytes
+RATE = struct.Struct("<IIQQ")
 NS_ID = struct.Struct("<I")
 #: records per datagram (keeps datagrams well under the socket buffer size)
 MAX_RECORDS = 2048

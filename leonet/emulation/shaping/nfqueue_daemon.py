@@ -477,6 +477,8 @@ class Daemon:
                 self.anchors.clear()
             if "spin_budget" in cfg:
                 self.spin_budget = min(1.0, max(0.0, float(cfg["spin_budget"])))
+        elif op == ctl.OP_RATE:
+            pass  # the baseline keeps every hop-to-hop wait (no tbf model, no made-up waits)
         elif op == ctl.OP_STATS:
             return json.dumps(self.stats())
         elif op == ctl.OP_QUIT:

@@ -12,9 +12,14 @@
  *  - loss is a drop verdict at arrival;
  *  - path anchoring: a packet's nominal release at its previous hop is remembered
  *    (keyed by the IPv4 header fields forwarding does not change), and at the next
- *    hop it is due at nominal + (transit - typical transit) + delay, so the daemon's
- *    lateness and fixed overhead are not added up along a path, while real waiting in
- *    between (a tbf bandwidth queue) is kept;
+ *    hop it is due at nominal + delay, so the daemon's lateness and fixed overhead
+ *    are not added up along a path. Real waiting in between (a tbf bandwidth queue)
+ *    is emulated time and kept: the daemon models each link end's tbf from what it
+ *    releases there (OP_RATE gives rate and bucket), and where the model says the
+ *    packet met a queue, the next hop adds (transit - typical transit). Any other
+ *    wait (for the daemon, for the kernel's forwarding on a busy machine) is made up
+ *    at the next hop; those waits are counted (wait_hist) for the health monitor,
+ *    because the same waits in the end hosts' kernels cannot be made up;
  *  - the timer is armed `lead` early and the due time is then awaited by polling,
  *    within a CPU budget shared by all workers.
  *
@@ -34,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -76,6 +82,8 @@
 #define COPY_RANGE 64            /* the IPv4 header and the first 8 bytes after it: the anchor key */
 #define RECV_BATCH 32            /* messages per recvmmsg: one pass over a socket */
 #define MSG_BUF 512              /* one packet message (20 bytes of payload) fits */
+/* A kernel receive timestamp older than this is not trusted (a clock step) */
+#define MAX_STAMP_AGE_NS 200000000LL
 /* Receive buffer of a namespace's socket. It bounds the hidden wait of packets the
  * daemon has not read yet (about 2,500 messages here: tens of ms at the most); a
  * daemon that falls further behind loses packets, which the kernel counts and the
@@ -97,11 +105,13 @@
 #define SPIN_MAX_RATE 5000
 #define SPIN_CREDIT_MAX_NS 5000000LL
 /* control protocol (nfqueue_control.py) */
-enum { OP_NAMESPACE_ADD = 1, OP_NAMESPACE_REMOVE, OP_BIND, OP_SET, OP_UNBIND, OP_STATS, OP_CONFIG, OP_QUIT };
+enum { OP_NAMESPACE_ADD = 1, OP_NAMESPACE_REMOVE, OP_BIND, OP_SET, OP_UNBIND, OP_STATS, OP_CONFIG, OP_QUIT,
+       OP_RATE };
 #define HEADER_SIZE 5            /* <BI  op, seq */
 #define REPLY_SIZE 9             /* <BIi op, seq, status */
 #define QUEUE_REC 20             /* <IIQI ns_id, queue, delay_ns, loss (u32 fraction) */
 #define KEY_REC 8                /* <II  ns_id, queue */
+#define RATE_REC 24              /* <IIQQ ns_id, queue, tbf rate (bytes/s, 0: none), tbf bucket (bytes) */
 /* log-linear histograms of microseconds: 16 bins per power of two, ~6 % wide */
 #define HSUB 16
 #define HBINS (HSUB * 30)
@@ -138,8 +148,8 @@ struct key { uint64_t a, b, c; };
 struct pkt {
     int64_t due, nominal;
     struct key key;
-    uint32_t id;
-    bool keyed;
+    uint32_t id, len;
+    bool keyed, egress;            /* egress: held in POSTROUTING, so the link's tbf comes next */
 };
 
 struct worker;
@@ -156,6 +166,11 @@ struct queue {
     uint64_t packets, dropped;
     /* kernel counters last read from /proc, to accumulate drops across unbinds */
     uint64_t k_qdropped, k_udropped;
+    /* A model of the link end's tbf (fed with what this queue releases at egress): does
+     * a released packet meet a queue there? */
+    int64_t rate_Bps, burst;
+    double tokens;
+    int64_t tokens_at;
 };
 
 struct ns {
@@ -194,7 +209,11 @@ struct worker {
     int n_transits;
     int64_t floor_ns;
     uint64_t late_hist[HBINS], transit_hist[HBINS];
+    uint64_t wait_hist[HBINS];     /* hop-to-hop waits not explained by a tbf queue (made up) */
     uint64_t packets, released, batches, dropped_loss, enobufs, verdict_errors, unknown_queue, anchored;
+    uint64_t absorbed, behind;     /* anchored hops whose wait was made up; packets past due on arrival */
+    uint64_t stamped;              /* arrivals dated by the kernel's receive timestamp */
+    int64_t real_offset;           /* CLOCK_REALTIME - CLOCK_MONOTONIC at the last receive */
     uint64_t held;
     int64_t spin_ns, busy_ns;      /* in polling passes; handling packets and verdicts */
     int64_t credit_ns, credit_at;  /* polling credit (see spin_allowed) */
@@ -209,7 +228,8 @@ struct worker {
     char bufs[RECV_BATCH][MSG_BUF];
 };
 
-struct anchor { struct key key; int64_t nominal, released; };
+/* queued: the tbf model expected the packet to wait in its link's tbf after release */
+struct anchor { struct key key; int64_t nominal, released; bool queued; };
 
 static struct {
     int control;
@@ -231,6 +251,9 @@ static struct {
      * wait off the packets that did not wait, delivering them early. */
     atomic_int floor_quantile_pm;
     atomic_bool running;
+    /* Make up hop-to-hop waits that no tbf queue explains (the daemon's, the kernel's
+     * forwarding under load) at the next hop, instead of adding them to the path. */
+    atomic_bool absorb_waits;
     struct anchor *anchors;
     uint32_t anchor_mask;          /* buckets - 1 */
     pthread_spinlock_t stripes[ANCHOR_STRIPES];
@@ -266,7 +289,7 @@ static inline bool same_key(const struct key *x, const struct key *y) {
     return x->a == y->a && x->b == y->b && x->c == y->c;
 }
 
-static void anchor_put(const struct key *k, int64_t nominal, int64_t released) {
+static void anchor_put(const struct key *k, int64_t nominal, int64_t released, bool queued) {
     uint32_t b = anchor_hash(k) & D.anchor_mask;
     pthread_spinlock_t *lock = &D.stripes[b % ANCHOR_STRIPES];
     struct anchor *slot = &D.anchors[(size_t)b * ANCHOR_BUCKET], *victim = slot;
@@ -277,11 +300,11 @@ static void anchor_put(const struct key *k, int64_t nominal, int64_t released) {
         if (!a->released || released - a->released > ANCHOR_TTL_NS) { victim = a; break; }
         if (a->released < victim->released) victim = a;
     }
-    victim->key = *k; victim->nominal = nominal; victim->released = released;
+    victim->key = *k; victim->nominal = nominal; victim->released = released; victim->queued = queued;
     pthread_spin_unlock(lock);
 }
 
-static bool anchor_take(const struct key *k, int64_t now, int64_t *nominal, int64_t *released) {
+static bool anchor_take(const struct key *k, int64_t now, int64_t *nominal, int64_t *released, bool *queued) {
     uint32_t b = anchor_hash(k) & D.anchor_mask;
     pthread_spinlock_t *lock = &D.stripes[b % ANCHOR_STRIPES];
     struct anchor *slot = &D.anchors[(size_t)b * ANCHOR_BUCKET];
@@ -291,7 +314,7 @@ static bool anchor_take(const struct key *k, int64_t now, int64_t *nominal, int6
         struct anchor *a = &slot[i];
         if (a->released && same_key(&a->key, k)) {
             if (now - a->released <= ANCHOR_TTL_NS) {
-                *nominal = a->nominal; *released = a->released; found = true;
+                *nominal = a->nominal; *released = a->released; *queued = a->queued; found = true;
             }
             a->released = 0;
             break;
@@ -303,7 +326,8 @@ static bool anchor_take(const struct key *k, int64_t now, int64_t *nominal, int6
 
 static void anchor_forget(const struct key *k) {
     int64_t n, r;
-    anchor_take(k, 0, &n, &r);
+    bool qd;
+    anchor_take(k, 0, &n, &r, &qd);
 }
 
 static uint64_t anchors_pending(int64_t now) {
@@ -467,6 +491,27 @@ static void note_transit(struct worker *w, int64_t transit) {
     }
 }
 
+/* The bytes tbf will count for a packet of IP length `len`: the Ethernet header, and
+ * for a GSO packet the headers of every segment (qdisc_pkt_len_init), estimated
+ * generously: over-counting only makes the model see a queue a little earlier. */
+static int64_t tbf_bytes(uint32_t len) {
+    return (int64_t)len + 14 + (int64_t)(len / 1448) * 66;
+}
+
+/* Feed a released packet to its link end's tbf model: true when it may meet a queue
+ * there (the bucket had fewer tokens than the packet needs, with an eighth of the
+ * bucket to spare for the model's inexact byte count: a doubtful wait is kept rather
+ * than made up). The model's bucket runs into debt like tbf's backlog does, so the
+ * packets after a burst wait too. */
+static bool tbf_queues(struct queue *q, const struct pkt *p, int64_t now) {
+    if (!q->rate_Bps || !p->egress) return false;
+    double refill = (double)(now - q->tokens_at) * (double)q->rate_Bps / 1e9;
+    q->tokens_at = now;
+    q->tokens = q->tokens + refill > (double)q->burst ? (double)q->burst : q->tokens + refill;
+    q->tokens -= (double)tbf_bytes(p->len);
+    return q->tokens < (double)q->burst / 8.0;
+}
+
 static bool packet_key(const uint8_t *ip, uint16_t len, struct key *k) {
     if (len < 20 || (ip[0] >> 4) != 4) return false;
     unsigned ihl = (ip[0] & 15u) * 4u;
@@ -480,6 +525,23 @@ static bool packet_key(const uint8_t *ip, uint16_t len, struct key *k) {
     bool first_fragment = ((ip[6] & 0x1F) | ip[7]) == 0;
     if (first_fragment && ihl >= 20 && ihl + 8 <= len) memcpy(&k->c, ip + ihl, 8);
     return true;
+}
+
+/* When a packet held on arrival (PREROUTING) reached this node: the kernel stamps it
+ * as its veth hands it over (netdev_tstamp_prequeue, with timestamps switched on by
+ * the daemon's own SO_TIMESTAMPNS socket), before it waits for the kernel's receive
+ * processing and for the daemon. That wait is not emulated time; without the stamp
+ * it would be added to the first hop of every node's own packets, where no anchor can
+ * make it up. Forwarded packets lose the stamp (ip_forward clears it): `now`. */
+static int64_t arrival_time(struct worker *w, struct nlattr *stamp, bool egress, int64_t now) {
+    if (egress || !stamp || mnl_attr_get_payload_len(stamp) < sizeof(struct nfqnl_msg_packet_timestamp))
+        return now;
+    const struct nfqnl_msg_packet_timestamp *ts = mnl_attr_get_payload(stamp);
+    int64_t real = (int64_t)be64toh(ts->sec) * NS_PER_S + (int64_t)be64toh(ts->usec) * 1000;
+    int64_t at = real - w->real_offset;
+    if (at > now || now - at > MAX_STAMP_AGE_NS) return now;
+    w->stamped++;
+    return at;
 }
 
 static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, int64_t now) {
@@ -497,9 +559,13 @@ static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, 
         return;
     }
     q->packets++;
-    struct pkt p = {.id = id};
-    if (attr[NFQA_PAYLOAD]) p.keyed = packet_key(mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
-                                                 mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]), &p.key);
+    struct pkt p = {.id = id, .egress = ph->hook == NF_INET_POST_ROUTING};
+    if (attr[NFQA_PAYLOAD]) {
+        const uint8_t *ip = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+        uint16_t copied = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+        p.keyed = packet_key(ip, copied, &p.key);
+        p.len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : copied;
+    }
     if (q->loss && (uint32_t)rand_r(&w->rng) * 2u + (rand_r(&w->rng) & 1) < q->loss) {
         q->dropped++;
         w->dropped_loss++;
@@ -508,23 +574,38 @@ static void packet(struct worker *w, struct ns *ns, const struct nlmsghdr *nlh, 
         return;
     }
     int64_t prev_nominal, prev_released;
+    bool prev_queued;
+    int64_t arrived = arrival_time(w, attr[NFQA_TIMESTAMP], p.egress, now);
     bool anchoring = atomic_load_explicit(&D.anchoring, memory_order_relaxed);
-    if (p.keyed && anchoring && anchor_take(&p.key, now, &prev_nominal, &prev_released)) {
+    if (p.keyed && anchoring && anchor_take(&p.key, now, &prev_nominal, &prev_released, &prev_queued)) {
         /* due when the previous hop should have released it, plus this hop's delay,
-         * plus its real time in between beyond the daemon's own hand-on cost */
-        int64_t transit = now - prev_released;
-        p.nominal = prev_nominal + (transit - w->floor_ns) + q->delay_ns;
+         * plus its real time in between beyond the daemon's own hand-on cost: a wait
+         * in a tbf queue is emulated time and kept; any other wait (for the daemon,
+         * for the kernel's forwarding on a busy machine) is not, and is made up here */
+        int64_t transit = arrived - prev_released, wait = transit - w->floor_ns;
+        if (prev_queued || !atomic_load_explicit(&D.absorb_waits, memory_order_relaxed)) {
+            p.nominal = prev_nominal + wait + q->delay_ns;
+        } else {
+            p.nominal = prev_nominal + q->delay_ns;
+            w->wait_hist[hist_bin(wait)]++;
+            w->absorbed++;
+        }
         w->anchored++;
         note_transit(w, transit);
     } else {
-        p.nominal = now + q->hold_ns;
+        p.nominal = arrived + q->hold_ns;
     }
     p.due = p.nominal > q->last_due ? p.nominal : q->last_due;
     q->last_due = p.due;
     if (!q->len && p.due <= now) {
+        /* due already (no delay left, or it came too late to make up): its lateness
+         * counts like a late release's */
         verdict(ns, num, id, NF_ACCEPT, true);
         w->released++;
-        if (p.keyed && anchoring) anchor_put(&p.key, p.nominal, now);
+        w->late_hist[hist_bin(now - p.due)]++;
+        if (p.due < now) w->behind++;
+        bool queued = tbf_queues(q, &p, now);
+        if (p.keyed && anchoring) anchor_put(&p.key, p.nominal, now, queued);
         return;
     }
     ring_push(q, &p);
@@ -560,6 +641,9 @@ static bool receive(struct worker *w, struct ns *ns) {
         return false;
     }
     int64_t now = now_ns();
+    struct timespec real;
+    clock_gettime(CLOCK_REALTIME, &real);
+    w->real_offset = (int64_t)real.tv_sec * NS_PER_S + real.tv_nsec - now;
     for (int i = 0; i < n; i++) {
         int len = (int)w->msgs[i].msg_len;
         const struct nlmsghdr *nlh = (const struct nlmsghdr *)w->bufs[i];
@@ -586,7 +670,8 @@ static void release(struct worker *w) {
         while (q->len && q->ring[q->head].due <= now) {
             struct pkt *p = &q->ring[q->head];
             last = p->id;
-            if (anchoring && p->keyed) anchor_put(&p->key, p->nominal, now);
+            bool queued = tbf_queues(q, p, now);
+            if (anchoring && p->keyed) anchor_put(&p->key, p->nominal, now, queued);
             q->head = (q->head + 1) % q->cap;
             q->len--;
             n++;
@@ -1005,9 +1090,9 @@ static double thread_cpu_s(pthread_t t) {
 
 static char *stats_json(bool kernel) {
     if (kernel) read_kernel_counters();
-    uint64_t late[HBINS] = {0}, transit[HBINS] = {0};
+    uint64_t late[HBINS] = {0}, transit[HBINS] = {0}, waits[HBINS] = {0};
     uint64_t packets = 0, released = 0, batches = 0, dropped = 0, enobufs = 0, verr = 0, unknown = 0,
-             anchored = 0, held = 0;
+             anchored = 0, held = 0, absorbed = 0, behind = 0, stamped = 0;
     uint32_t queues = 0, namespaces = 0;
     int64_t lead = 0, floor_ns = 0, spin_ns = 0;
     struct sbuf b = {malloc(16384), 0, 16384};
@@ -1018,7 +1103,10 @@ static char *stats_json(bool kernel) {
     for (int i = 0; i < D.nworkers; i++) {
         struct worker *w = &D.workers[i];
         pthread_mutex_lock(&w->lock);
-        for (int k = 0; k < HBINS; k++) { late[k] += w->late_hist[k]; transit[k] += w->transit_hist[k]; }
+        for (int k = 0; k < HBINS; k++) {
+            late[k] += w->late_hist[k]; transit[k] += w->transit_hist[k]; waits[k] += w->wait_hist[k];
+        }
+        absorbed += w->absorbed; behind += w->behind; stamped += w->stamped;
         packets += w->packets; released += w->released; batches += w->batches; dropped += w->dropped_loss;
         enobufs += w->enobufs; verr += w->verdict_errors; unknown += w->unknown_queue;
         anchored += w->anchored; held += w->held;
@@ -1049,6 +1137,8 @@ static char *stats_json(bool kernel) {
     sb_quantiles(&b, "transit_ms", transit);
     sb_hist(&b, "late_hist", late);
     sb_hist(&b, "transit_hist", transit);
+    sb_quantiles(&b, "made_up_wait_ms", waits);
+    sb_hist(&b, "wait_hist", waits);
     sb_printf(&b, "\"hist_bins_per_octave\": %d, \"transit_floor_ms\": %.4f, \"anchoring\": %s, "
               "\"anchors_pending\": %" PRIu64 ", \"workers\": %s, ",
               HSUB, floor_ns / 1e6, atomic_load(&D.anchoring) ? "true" : "false",
@@ -1058,8 +1148,10 @@ static char *stats_json(bool kernel) {
                   ", \"user_dropped\": %" PRIu64 "}, ", D.k_pending, D.k_qdropped, D.k_udropped);
     sb_printf(&b, "\"packets\": %" PRIu64 ", \"released\": %" PRIu64 ", \"dropped_loss\": %" PRIu64
               ", \"batches\": %" PRIu64 ", \"enobufs\": %" PRIu64 ", \"verdict_errors\": %" PRIu64
-              ", \"unknown_queue\": %" PRIu64 ", \"anchored\": %" PRIu64 "}",
-              packets, released, dropped, batches, enobufs, verr, unknown, anchored);
+              ", \"unknown_queue\": %" PRIu64 ", \"anchored\": %" PRIu64 ", \"absorbed\": %" PRIu64
+              ", \"behind\": %" PRIu64 ", \"stamped\": %" PRIu64 ", \"absorb_waits\": %s}",
+              packets, released, dropped, batches, enobufs, verr, unknown, anchored, absorbed, behind, stamped,
+              atomic_load(&D.absorb_waits) ? "true" : "false");
     free(wk.p);
     return b.p;
 }
@@ -1109,6 +1201,7 @@ static void apply_config(const char *json) {
         atomic_store(&D.anchoring, v != 0);
         memset(D.anchors, 0, sizeof(struct anchor) * ((size_t)D.anchor_mask + 1) * ANCHOR_BUCKET);
     }
+    if (json_number(json, "absorb_waits", &v)) atomic_store(&D.absorb_waits, v != 0);
     if (json_number(json, "floor_quantile", &v))
         atomic_store(&D.floor_quantile_pm, (int)(999 * (v < 0 ? 0 : v > 1 ? 1 : v)));
     if (json_number(json, "spin_budget", &v))
@@ -1193,6 +1286,21 @@ static void control_message(const uint8_t *data, size_t len) {
             pthread_mutex_unlock(&ns->w->lock);
         }
         break;
+    case OP_RATE:
+        for (size_t i = 0; i + RATE_REC <= plen; i += RATE_REC) {
+            struct ns *ns = ns_get(rd32(p + i));
+            if (!ns) continue;
+            pthread_mutex_lock(&ns->w->lock);
+            struct queue *q = queue_get(ns, rd32(p + i + 4));
+            if (q) {
+                q->rate_Bps = (int64_t)rd64(p + i + 8);
+                q->burst = (int64_t)rd64(p + i + 16);
+                q->tokens = (double)q->burst;
+                q->tokens_at = now_ns();
+            }
+            pthread_mutex_unlock(&ns->w->lock);
+        }
+        break;
     case OP_STATS:
         text = stats_json(!(plen == 5 && !memcmp(p, "quick", 5)));
         break;
@@ -1250,6 +1358,10 @@ int main(int argc, char **argv) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Switch the kernel's receive timestamps on (a global switch: any socket asking
+     * for them does it), so that packets held on arrival carry theirs (arrival_time). */
+    int stamps = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
+    if (stamps >= 0) setsockopt(stamps, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     D.home_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (D.home_ns < 0) die("cannot open /proc/self/ns/net: %s", strerror(errno));
     atomic_store(&D.max_lead_ns, MAX_LEAD_NS);
@@ -1257,6 +1369,7 @@ int main(int argc, char **argv) {
     atomic_store(&D.spin_budget_pm, 500);
     atomic_store(&D.floor_quantile_pm, 250);
     atomic_store(&D.anchoring, true);
+    atomic_store(&D.absorb_waits, true);
     atomic_store(&D.running, true);
     D.anchor_mask = (1u << 16) - 1;   /* 65,536 buckets of 4: 256 Ki anchors, 10 MiB */
     D.anchors = xcalloc(((size_t)D.anchor_mask + 1) * ANCHOR_BUCKET, sizeof(struct anchor));
