@@ -120,9 +120,8 @@ def plot(out: Path, run: LiveRun, rtt: np.ndarray, migs) -> None:
         ax.scatter(t[~ok], np.full((~ok).sum(), lat[ok].max() if ok.any() else 1.0), marker="x", s=8,
                    color="red", label="failed")
         ax.legend(loc="upper right", fontsize=8)
-    for e in run.events:
-        if e["event"] == "switch":
-            ax.axvline(e["offset_s"] - START_S, color="black", lw=0.6)
+    for e in [e for e in run.events if e["event"] == "switch"][1:]:     # the first is the placement
+        ax.axvline(e["offset_s"] - START_S, color="black", lw=0.6)
     fig.colorbar(sc, ax=ax, label="network RTT to the serving satellite (ms)")
     ax.set_yscale("log")
     ax.set_xlabel("time since +12,200 s (s); lines: migrations")
