@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import yaml
@@ -108,11 +108,20 @@ class Admin:
         return asyncio.run_coroutine_threadsafe(getattr(self.conns[gs], method)(*a, **kw), self.loop).result(timeout)
 
     def pods(self) -> Dict[str, dict]:
-        """Every pod, from the plane whose node owns it (where it is bound)."""
-        out = {}
+        """Every pod, from the plane its node is Bound on (else from the first plane listing it); each
+        copy is annotated with ``_planes``, every plane that lists the pod."""
+        from leonet.controlplane.binding import BOUND, binding_state
+        out: Dict[str, dict] = {}
         for gs in self.cluster.planes:
+            bound = {n["metadata"]["name"] for n in self.call(gs, "list", "v1", "nodes")["items"]
+                     if binding_state(n) == BOUND}
             for p in self.call(gs, "list", "v1", "pods")["items"]:
-                out.setdefault(p["metadata"]["name"], p)
+                name = p["metadata"]["name"]
+                planes = out[name]["_planes"] if name in out else []
+                if name not in out or p.get("spec", {}).get("nodeName") in bound:
+                    out[name] = p
+                planes.append(gs)
+                out[name]["_planes"] = planes
         return out
 
     def close(self) -> None:
@@ -137,14 +146,19 @@ def create_pods(admin: Admin, cluster: ControlPlaneCluster, timeout: float) -> D
 
 
 def follow(controller: Any, ticker: threading.Thread, offset0: float, duration: float,
-           max_wall: Optional[float]) -> bool:
+           max_wall: Optional[float], sample: Optional[Callable[[], None]] = None,
+           sample_every_s: float = 10.0) -> bool:
     """Show the measured stretch's progress in emulated seconds until the ticker ends; stop it after
-    ``max_wall`` wall seconds. True when it ran the whole ``duration``."""
+    ``max_wall`` wall seconds; call ``sample`` every ``sample_every_s`` wall seconds. True when it ran
+    the whole ``duration``."""
     from tqdm import tqdm
-    t0 = time.monotonic()
+    t0 = next_sample = time.monotonic()
     with tqdm(total=int(duration), desc="emulated s", unit="s", file=sys.stderr) as bar:
         while ticker.is_alive():
             ticker.join(1.0)
+            if sample is not None and time.monotonic() >= next_sample:
+                next_sample += sample_every_s
+                sample()
             bar.n = int(controller.current_offset_s - offset0)
             bar.set_postfix(lag_s=f"{(controller.stats.lag_ms or [0.0])[-1] / 1e3:.1f}", refresh=False)
             bar.refresh()
@@ -224,7 +238,26 @@ def main() -> int:
         s0 = run.controller.stats.summary()["ticks"]
         offset0 = run.controller.current_offset_s
         ticker.start()
-        res["stopped_early"] = not follow(run.controller, ticker, offset0, duration, args.max_wall)
+        progress: List[dict] = []
+
+        def sample() -> None:
+            """Counters of the agents and daemons over time (a stall or an error burst shows when)."""
+            try:
+                a, d = cluster.stats(), ks.stats()
+            except Exception as e:   # a stalled agents process: that is what the row records
+                progress.append({"wall_s": round(watch(), 1), "error": repr(e)})
+                return
+            lag = run.controller.stats.lag_ms
+            progress.append({"wall_s": round(watch(), 1), "offset_s": run.controller.current_offset_s - offset0,
+                             "lag_ms": lag[-1] if lag else None, "agent_errors": a.get("errors"),
+                             "lease_renewals": a.get("lease_renewals"), "status_posts": a.get("status_posts"),
+                             "started": d.get("started"), "finished": d.get("finished"),
+                             "failed": d.get("failed"), "busy": d.get("busy"), "cpu_s": d.get("cpu_s")})
+
+        res["stopped_early"] = not follow(run.controller, ticker, offset0, duration, args.max_wall, sample)
+        write_csv(args.out / "handover_progress.csv", progress,
+                  ["wall_s", "offset_s", "lag_ms", "agent_errors", "lease_renewals", "status_posts", "started",
+                   "finished", "failed", "busy", "cpu_s", "error"])
         res["emulated_s"] = run.controller.current_offset_s - offset0
         time.sleep(3.0 / speed + 2.0)   # let handovers started at the end finish
         visibility = vis.stop()
@@ -242,14 +275,9 @@ def main() -> int:
         res["agents_stats"] = cluster.stats()
         res["daemons"] = ks.stats()
         admin.close()
-    restarts = 0
-    changed = []
-    for name, p in before.items():
-        q = after.get(name)
-        cs0, cs1 = p["status"]["containerStatuses"][0], (q or {}).get("status", {}).get("containerStatuses", [{}])[0]
-        if q is None or cs1.get("containerID") != cs0.get("containerID") or cs1.get("restartCount", 0) != 0:
-            restarts += 1
-            changed.append(name)
+        keep_logs(args.out / "logs", cluster.state_dir, ks.state_dir)
+    changed = changed_pods(before, after)
+    restarts = len(changed)
     finished = [r for r in records if r["outcome"] == "Finished"]
     failed = [r for r in records if r["outcome"] != "Finished"]
     durations = np.array([r["duration_s"] for r in finished if r["duration_s"] is not None]) * 1e3
@@ -260,15 +288,20 @@ def main() -> int:
                 "duration_ms_max": float(durations.max()) if len(durations) else None,
                 "invisibility_total_s": visibility["invisible_total_s"], "invisibility_samples": visibility["samples"],
                 "invisible_nodes": sorted(visibility["invisible_s"]), "pod_restarts": restarts,
-                "pods_changed": changed[:20], "http_sent": web["sent"], "http_failures": web["failures"],
+                "pods_changed": changed,
+                "pods_on_several_planes": sum(len(q.get("_planes", [])) > 1 for q in after.values()),
+                "invisibility_gaps": visibility["gaps"],
+                "plane_down_samples": visibility["plane_down_samples"], "http_sent": web["sent"], "http_failures": web["failures"],
                 "http_targets": len(targets), "probe_planes": visibility["planes"], "wall_s": round(watch(), 1)})
     (args.out / "handover_summary.json").write_text(json.dumps(res, indent=1, default=str))
     write_csv(args.out / "handover_runs.csv",
               [{"request": r["request"], "node": r["node"], "source": r["source"], "target": r["target"],
-                "outcome": r["outcome"], "failure_reason": r["failure_reason"], "duration_ms":
+                "outcome": r["outcome"], "failure_reason": r["failure_reason"], "message": r.get("message"),
+                "duration_ms":
                     None if r["duration_s"] is None else r["duration_s"] * 1e3,
                 "start_time": r["steps"][0]["time"] if r["steps"] else None} for r in records],
-              ["request", "node", "source", "target", "outcome", "failure_reason", "duration_ms", "start_time"])
+              ["request", "node", "source", "target", "outcome", "failure_reason", "message", "duration_ms",
+               "start_time"])
     rows = [{"quantity": "handovers finished / failed", "ours": f"{len(finished)} / {len(failed)}", "paper": ""},
             {"quantity": "duration p50 / p95 / p99 (ms)",
              "ours": " / ".join("-" if v is None else f"{v:.0f}" for v in (pct(50), pct(95), pct(99))),
@@ -285,6 +318,39 @@ def main() -> int:
     print_table(rows, ["quantity", "ours", "paper"])
     plot(args.out, finished, durations)
     return 0
+
+
+def keep_logs(dest: Path, *dirs: Path) -> None:
+    """Copy the run's logs (agents and daemons, each plane's, the handover log) before the run's state
+    directories are removed with it."""
+    import shutil
+    for d in dirs:
+        for f in Path(d).rglob("*"):
+            if f.is_file() and (f.suffix in (".log", ".jsonl") or f.name.endswith(".log.1")):
+                target = dest / Path(d).name / f.relative_to(d)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, target)
+
+
+def changed_pods(before: Dict[str, dict], after: Dict[str, dict]) -> Dict[str, str]:
+    """Pods that did not survive the run untouched, each with why: missing from every plane at the end,
+    another process (containerID) or a restart count above zero."""
+    changed: Dict[str, str] = {}
+    for name, p in before.items():
+        q = after.get(name)
+        if q is None:
+            changed[name] = "missing"
+            continue
+        cs0 = p["status"]["containerStatuses"][0]
+        cs1 = (q.get("status", {}).get("containerStatuses") or [{}])[0]
+        if cs1.get("containerID") != cs0.get("containerID"):
+            changed[name] = f"containerID {cs0.get('containerID')} -> {cs1.get('containerID')}"
+        elif cs1.get("restartCount", 0) != 0:
+            changed[name] = f"restartCount {cs1.get('restartCount')}"
+        else:
+            continue
+        changed[name] += f" (listed by {', '.join(q.get('_planes', []))})"
+    return changed
 
 
 def plot(out: Path, finished: List[dict], durations: np.ndarray) -> None:

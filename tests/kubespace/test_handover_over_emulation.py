@@ -84,8 +84,8 @@ class Env:
     def plane_of(self, sat: str) -> str:
         return self.cluster.current_assignment()[sat]
 
-    def probe(self, nodes: List[str]) -> InvisibilityProbe:
-        return InvisibilityProbe(plane_endpoints(self.cluster.planes), nodes=nodes, interval=0.1).start()
+    def probe(self, nodes: List[str], mode: str = "list") -> InvisibilityProbe:
+        return InvisibilityProbe(plane_endpoints(self.cluster.planes), nodes=nodes, interval=0.1, mode=mode).start()
 
     def reconnect(self, gs: str) -> None:
         self.loop.run(self.conns[gs].close())
@@ -206,6 +206,7 @@ def test_handover_is_seamless_over_the_emulated_network(env):
     url = f"http://{env.run.node(sat).address}:{HTTP_PORT}/os-release"
     http = HttpProbe(env.run.node("Rome").netns, {sat: url}, interval=0.1, timeout=2.0).start()
     probe = env.probe([node])
+    watching = env.probe([node], mode="watch")   # the experiments' mode at scale: it must agree
     records = []
     try:
         time.sleep(0.5)
@@ -216,11 +217,15 @@ def test_handover_is_seamless_over_the_emulated_network(env):
             time.sleep(0.5)
     finally:
         vis = probe.stop()
+        watched = watching.stop()
         web = http.stop()
     print(f"\n{len(records)} handovers of {sat}: durations "
           f"{[round(r['duration_s'] * 1e3) for r in records]} ms; probe {vis['samples']} samples, "
           f"invisible {vis['invisible_total_s']} s; HTTP {web['sent']} GETs, {web['failures']} failed")
     assert vis["samples"] > 10 * len(records) and vis["invisible_total_s"] == 0, vis
+    # a watch's first sample waits for every plane's first list: no plane counted as listing nothing
+    assert watched["samples"] > 10 * len(records) and watched["invisible_total_s"] == 0, watched
+    assert not any(watched["plane_down_samples"].values()), watched
     assert web["sent"] > 10 and web["failures"] == 0, web
     for rec in records:
         steps = {s["step"]: s for s in rec["steps"]}

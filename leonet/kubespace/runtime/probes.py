@@ -103,10 +103,14 @@ class PlaneEndpoint:
     netns: Optional[str]
 
 
+#: a view's time before its first answer
+NEVER = -1e18
+
+
 @dataclass
 class _View:
     states: Dict[str, str] = field(default_factory=dict)   #: node -> binding state
-    at: float = -1e18                                        #: monotonic time the view is from
+    at: float = NEVER                                        #: monotonic time the view is from
     latencies_ms: List[float] = field(default_factory=list)
     errors: int = 0
     in_flight: bool = False
@@ -143,7 +147,11 @@ class InvisibilityProbe(_Probe):
         try:
             if self.mode == "watch":
                 tasks = [asyncio.ensure_future(self._watch(name, c)) for name, c in conns.items()]
-                await asyncio.sleep(0)
+                # sample only once every plane has answered its first list (or could not within the
+                # request timeout): a view not loaded yet is not a plane listing nothing
+                deadline = time.monotonic() + self.request_timeout
+                while time.monotonic() < deadline and any(v.at == NEVER for v in self._views.values()):
+                    await asyncio.sleep(0.02)
             else:   # a first round of lists before sampling starts
                 await asyncio.gather(*(self._list(name, c) for name, c in conns.items()))
             self.started = time.monotonic()
