@@ -19,6 +19,10 @@ NODE_SYSCTLS: Dict[str, str] = {
     "net/ipv4/icmp_msgs_per_sec": "100000",
     "net/ipv6/conf/all/disable_ipv6": "1",    # no IPv6 chatter (RS/DAD) on thousands of links
     "net/ipv6/conf/default/disable_ipv6": "1",
+    # TCP's buffers must hold a bandwidth-delay product: 1 Gbit/s over a 220 ms path is
+    # 27 MB, and the default 16 MB capped such a flow at about 420 Mbit/s (issue 18)
+    "net/ipv4/tcp_rmem": "4096 131072 67108864",
+    "net/ipv4/tcp_wmem": "4096 16384 67108864",
 }
 
 #: Host-wide sysctls for large emulations (the neighbour table is shared by all
