@@ -48,9 +48,9 @@ PAPER_CONTAINER = {0: 3.740, 100: 7.047, 200: 10.348, 300: 13.180, 400: 16.334, 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="0, 50 and 100 MB, one repetition (CI)")
+    p.add_argument("--quick", action="store_true", help="0, 5 and 10 MB, one repetition (CI)")
     p.add_argument("--repetitions", type=int, default=None, help="per size (default 3, quick 1)")
-    p.add_argument("--sizes", default=None, help="MB, comma-separated (default 0,100,...,1000; quick 0,50,100)")
+    p.add_argument("--sizes", default=None, help="MB, comma-separated (default 0,100,...,1000; quick 0,5,10)")
     p.add_argument("--no-emulation", action="store_true",
                    help="the two satellites as Komet servers in one private namespace (loopback, no emulated "
                         "link): a lower bound, not the paper's setting")
@@ -119,7 +119,7 @@ async def _session():
 
 def main() -> int:
     args = parser().parse_args()
-    sizes = [0, 50, 100] if args.quick else list(range(0, 1001, 100))
+    sizes = [0, 5, 10] if args.quick else list(range(0, 1001, 100))
     if args.sizes:
         sizes = [int(x) for x in args.sizes.split(",")]
     reps = args.repetitions or (1 if args.quick else 3)

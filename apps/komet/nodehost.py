@@ -27,7 +27,9 @@ Management API (JSON):
 ``GET /keygroups/{kg}/snapshot``           that file; ``PUT /keygroups/{kg}`` with
                                            ``{"restore_from": URL}`` downloads it and starts from it
 ``PUT /functions/{name}``                  ``{"files": {"fn.py": source}, "threads": 8, "env": {},
-                                           "keygroups": [kg]}``: deploy, answers ``cold_start_s``
+                                           "keygroups": [kg]}``: deploy, answers ``cold_start_s``;
+                                           the function also sees ``KOMET_NODE`` and
+                                           ``KOMET_NODE_ADDRESS`` (its own satellite)
 ``DELETE /functions/{name}``               remove the function
 ``GET /events?since=N``                    crashes and restarts of function instances
 =========================================  ================================================
@@ -277,7 +279,8 @@ class NodeHost:
             if name in node.functions:
                 await node.functions.pop(name).stop()
             fn = FunctionInstance(name, node.netns, node.dir / "fn" / name, files, int(body.get("threads", 8)),
-                                  {str(k): str(v) for k, v in (body.get("env") or {}).items()},
+                                  {"KOMET_NODE": node.name, "KOMET_NODE_ADDRESS": node.address,
+                                   **{str(k): str(v) for k, v in (body.get("env") or {}).items()}},
                                   {k: node.keygroups[k].spec() for k in wanted},
                                   lambda kind, **f: node.event(kind, **f))
             try:

@@ -68,6 +68,7 @@ class GroundScheduler:
     events: List[Dict[str, Any]] = field(default_factory=list)
     decision_s: List[float] = field(default_factory=list)
     assignment: Dict[str, str] = field(default_factory=dict)   #: what the clients use now
+    until_s: float = float("inf")                             #: where :meth:`run` stops
 
     def __post_init__(self) -> None:
         self._stations = client_indices(self.engine, self.clients)
@@ -79,7 +80,7 @@ class GroundScheduler:
         self._planned: Dict[str, str] = {}
         self._sockets: Dict[str, Set[web.WebSocketResponse]] = {c: set() for c in self.clients}
         self._runner: Optional[web.AppRunner] = None
-        self._inflight: Set[str] = set()
+        self._inflight: Dict[str, Optional[str]] = {}     #: satellite being deployed -> its source
 
     # ------------------------------------------------------------------ events
     def event(self, kind: str, **fields: Any) -> None:
@@ -142,7 +143,12 @@ class GroundScheduler:
 
     # ------------------------------------------------------------------ migration
     async def _deploy(self, tr: Transition) -> None:
-        sats = sorted(set(tr.assignment.values()) - set(self.deployment.satellites) - self._inflight)
+        sats = sorted(set(tr.assignment.values()) - set(self.deployment.satellites) - set(self._inflight))
+        if sats and not self.deployment.satellites:     # the first deployment: one creates the state,
+            await self._add(sats[0], None)              # the others replicate it (many-to-many)
+            if not self.deployment.satellites:
+                return
+            sats = sats[1:]
         running = [self._index[s] for s in self.deployment.satellites]
         offset = self.now_s()
         sources = replication_sources(running, [self._index[s] for s in sats],
@@ -152,14 +158,14 @@ class GroundScheduler:
 
     async def _add(self, sat: str, source: Optional[str]) -> None:
         self.event("deploy_start", node=sat, source=source)
-        self._inflight.add(sat)
+        self._inflight[sat] = source
         try:
             t = await self.deployment.add(sat, source)
         except MigrationError as exc:
             self.event("deploy_failed", node=sat, step=exc.step, error=str(exc))
             return
         finally:
-            self._inflight.discard(sat)
+            self._inflight.pop(sat, None)
         self.event("deploy_complete", node=sat, **{k: round(v, 4) for k, v in t.items()})
 
     def _ready(self, tr: Transition) -> bool:
@@ -198,6 +204,7 @@ class GroundScheduler:
                 self.event("switch", clients=len(changed), nodes=sorted(set(tr.assignment.values())))
                 await self._push(changed)
             keep = set(self.assignment.values()) | {s for p in self._pending for s in p.assignment.values()}
+            keep |= {src for src in self._inflight.values() if src}   # a copy is being made from it
             for sat in [s for s in self.deployment.satellites if s not in keep]:
                 await self._remove(sat)
 
@@ -236,9 +243,11 @@ class GroundScheduler:
             await asyncio.gather(*tasks)
 
     async def run(self, until_s: float, poll_s: float = 0.05) -> None:
-        """Decide once per emulated step until emulated ``until_s``."""
+        """Decide once per emulated step until emulated ``until_s`` (the attribute
+        :attr:`until_s` may be moved meanwhile, e.g. from ``inf`` once the clients run)."""
+        self.until_s = until_s
         next_step = self.now_s()
-        while self.now_s() < until_s:
+        while self.now_s() < self.until_s:
             if self.now_s() >= next_step:
                 await self.tick()
                 next_step += self.step_s
