@@ -326,4 +326,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common import run_main
+    run_main(main)

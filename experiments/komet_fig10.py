@@ -131,4 +131,5 @@ def plot(out: Path, run: LiveRun, rtt: np.ndarray, migs) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common import run_main
+    run_main(main)

@@ -133,4 +133,5 @@ def plot(out: Path, run: LiveRun, replicas, t_first: int) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common import run_main
+    run_main(main)

@@ -199,4 +199,5 @@ def plot(out: Path, requests, events, migs) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common import run_main
+    run_main(main)

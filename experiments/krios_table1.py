@@ -95,4 +95,5 @@ def longest_stay(manager, zone, offsets, member) -> float:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common import run_main
+    run_main(main)

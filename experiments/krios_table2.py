@@ -227,4 +227,5 @@ def _held(live, ip: str, port: int, sensor: str):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common import run_main
+    run_main(main)

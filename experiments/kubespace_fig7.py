@@ -243,4 +243,5 @@ def plot(out: Path, sat_rows: List[dict], summary: Dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common import run_main
+    run_main(main)

@@ -294,4 +294,5 @@ def plot(out: Path, runs: Dict[str, Dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common import run_main
+    run_main(main)

@@ -237,4 +237,5 @@ def plot(out: Path, runs: Dict[str, Dict[str, Any]], sat_rows: List[dict]) -> No
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common import run_main
+    run_main(main)
