@@ -165,4 +165,5 @@ def plot(out, costs: List[HandoverCost], records: List[Dict[str, Any]], med: Dic
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common import run_main
+    run_main(main)
