@@ -87,7 +87,9 @@ def main() -> int:
         print(f"up in {watch():.1f} s: {sat} ({node}) with a web pod ({args.runtime} runtime) on "
               f"{cluster.current_assignment()[sat]}; RTT station-satellite {rtt_ms:.3f} ms (ping median)",
               flush=True)
-        probes = Probes(cluster, run, [sat], http_from=PLANES[0])
+        # 20 ms samples: on a sub-millisecond path the baseline's invisibility lasts about 0.1 s, which a
+        # 100 ms sample can miss entirely
+        probes = Probes(cluster, run, [sat], http_from=PLANES[0], interval=0.02)
         time.sleep(1.0)
         try:
             for _ in tqdm(range(repeats), desc="leave/rejoin handovers", file=sys.stderr):
