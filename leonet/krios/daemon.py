@@ -9,7 +9,8 @@ a clock, so it runs against leonet's embedded control plane or any Kubernetes AP
 
 Inside an emulation it is started in the control ground station's namespace (see
 :mod:`.service`), reads the emulated time from the info API and publishes endpoints
-there. It prints ``READY`` once both caches are in sync; SIGTERM stops it cleanly.
+there. It prints ``READY`` once its caches are in sync and the scheduler has warmed up;
+SIGTERM stops it cleanly.
 """
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         caches = [getattr(p, name) for p in parts for name in ("nodes", "pods")]
-        await asyncio.wait_for(asyncio.gather(*(cache.synced.wait() for cache in caches)), 60)
+        ready = [cache.synced.wait() for cache in caches] + ([scheduler.ready.wait()] if scheduler else [])
+        await asyncio.wait_for(asyncio.gather(*ready), 60)
         print("READY", flush=True)
         done, _ = await asyncio.wait([asyncio.ensure_future(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)
         for t in done:

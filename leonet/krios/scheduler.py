@@ -9,8 +9,10 @@ For each pending pod it:
    ``krios.leonet.io/exclude-node`` annotation (a handover's old host), and on a
    satellite in the zone's projected region *now* (``get_zone_nodes``);
 3. **scores** them by the policy (``get_best_node``; default ``v . (c - p)``);
-4. **binds** the pod with a ``pods/binding`` POST, and annotates it with the host's
-   predicted exit from the region.
+4. **binds** the pod with a ``pods/binding`` POST whose ``metadata.annotations`` carry
+   the host's predicted exit from the region (the API server sets a Binding's
+   annotations on the pod in the same write, as kube-apiserver does), so placing a pod
+   costs Krios the same one request as the no-op.
 
 A pod no node fits stays pending; it gets a ``FailedScheduling`` event and is retried
 every ``retry_s`` seconds (satellites enter the region all the time). With
@@ -21,13 +23,16 @@ A decision costs little beyond the no-op one (Fig. 13): what a node object says
 (its satellite, readiness, taints, allocatable) is parsed once per version of the
 object, not once per pod; the zones manager propagates the cluster's satellites once
 per emulated second (:data:`POSITION_KNOT_S`) and every pod decided within that second
-reuses the state; the host's exit time, needed only for the annotation, is computed
-after the binding, once no pod waits for a decision.
+reuses the state. Before it reports ready (:attr:`KriosScheduler.ready`) the scheduler
+warms up (:meth:`KriosScheduler.warm_up`): node facts parsed, and for Krios the zones
+manager built and every configured zone's region evaluated once, so the first pods
+after start-up do not pay for it.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +86,7 @@ class Decision:
     feasible: int
     decide_s: float          #: filter + score time
     bind_s: float            #: the binding request's round trip
+    exit_s: float = 0.0      #: predicting the host's exit for the binding's annotation (Krios only)
     created_to_bound_s: Optional[float] = None
     exit_offset_s: Optional[float] = None
     reason: str = ""
@@ -110,6 +116,8 @@ class KriosScheduler:
         self._warned: Set[Tuple[str, str]] = set()
         self._background: Set[asyncio.Task] = set()
         self._idle = asyncio.Event()     # set while no pod waits for a decision
+        #: set once the caches are in sync and the scheduler has warmed up (:meth:`warm_up`)
+        self.ready = asyncio.Event()
         self.nodes = Cache(conn, "v1", "nodes", on_change=self._node_event)
         self.pods = Cache(conn, "v1", "pods", namespace, on_change=self._pod_event)
 
@@ -141,6 +149,8 @@ class KriosScheduler:
         try:
             await self.nodes.synced.wait()
             await self.pods.synced.wait()
+            self.warm_up()
+            self.ready.set()
             for pod in list(self.pods.objects.values()):
                 if self._responsible(pod):
                     self._enqueue(pod_key(pod))
@@ -163,6 +173,19 @@ class KriosScheduler:
         pod = self.pods.objects.get(key)
         if pod is not None and self._responsible(pod):
             self._enqueue(key)
+
+    def warm_up(self) -> None:
+        """Do once, before the first pod, what the first decisions would otherwise pay
+        for: parse every node's facts and, for Krios, build the zones manager, propagate
+        the satellites at now and evaluate each configured zone's region."""
+        t0 = time.perf_counter()
+        for node in list(self.nodes.objects.values()):
+            self.facts(node)
+        if not self.noop:
+            manager, now = self.manager(), self.clock.offset_s()
+            for zone in self.cfg.zones.values():
+                manager.members(zone, now)
+        log.info("warmed up in %.1f ms (%d nodes)", 1000 * (time.perf_counter() - t0), len(self.nodes.objects))
 
     # ------------------------------------------------------------------ decide
     def facts(self, node: dict) -> NodeFacts:
@@ -268,9 +291,17 @@ class KriosScheduler:
                 self._warned.add(key)
                 self._spawn(self._event(pod, "FailedScheduling", d.reason, "Warning"))
             return False
-        t0 = time.perf_counter()
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": key[1], "namespace": key[0]},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": d.node}}
+        if d.satellite_index is not None:
+            t0 = time.perf_counter()
+            d.exit_offset_s = self.manager().exit_time(pod_zone(pod, self.cfg), d.satellite_index,
+                                                       self.clock.offset_s())
+            if math.isfinite(d.exit_offset_s):
+                binding["metadata"]["annotations"] = {
+                    ANN_EXIT: format_utc(add_seconds(self.constellation.start, round(d.exit_offset_s, 3)))}
+            d.exit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         try:
             await self.conn.create("v1", "pods", binding, namespace=key[0], name=key[1], subresource="binding")
         except ApiError as exc:
@@ -281,7 +312,7 @@ class KriosScheduler:
         self._warned.discard(key)
         log.info("bound %s/%s to %s (%s; %d in zone of %d feasible; decided in %.1f ms)", key[0], key[1], d.node,
                  d.satellite or "noop", d.candidates, d.feasible, d.decide_s * 1000)
-        # after the binding, off the scheduling path (as kube-scheduler's binding cycle)
+        # the event after the binding, off the scheduling path (as kube-scheduler's binding cycle)
         self._spawn(self._after_bind(pod, d))
         return True
 
@@ -293,15 +324,6 @@ class KriosScheduler:
     async def _after_bind(self, pod: dict, d: Decision) -> None:
         key = pod_key(pod)
         await self._idle.wait()      # a burst of pods is decided first
-        if d.satellite_index is not None:
-            d.exit_offset_s = self.manager().exit_time(pod_zone(pod, self.cfg), d.satellite_index,
-                                                       self.clock.offset_s())
-            exit_iso = format_utc(add_seconds(self.constellation.start, round(d.exit_offset_s, 3)))
-            try:
-                await self.conn.patch("v1", "pods", key[1], {"metadata": {"annotations": {ANN_EXIT: exit_iso}}},
-                                      namespace=key[0])
-            except ApiError as exc:
-                log.debug("annotating %s: %s", key, exc)
         await self._event(pod, "Scheduled", f"Successfully assigned {key[0]}/{key[1]} to {d.node}")
 
     async def _event(self, pod: dict, reason: str, message: str, type_: str = "Normal") -> None:

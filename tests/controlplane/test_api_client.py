@@ -68,8 +68,10 @@ def test_binding_status_and_field_selector_spec_node_name(tcp, core):
     core.create_node({"metadata": {"name": "sat-1"}})
     core.create_namespaced_pod("default", pod_manifest("a", ["true"], schedulerName="krios"))
     core.create_namespaced_pod_binding("a", "default", client.V1Binding(
-        metadata=client.V1ObjectMeta(name="a"), target=client.V1ObjectReference(kind="Node", name="sat-1")),
-        _preload_content=False)
+        metadata=client.V1ObjectMeta(name="a", annotations={"example.org/placed-by": "test"}),
+        target=client.V1ObjectReference(kind="Node", name="sat-1")), _preload_content=False)
+    # the binding's annotations land on the pod with its node (kube-apiserver's setPodHostAndAnnotations)
+    assert core.read_namespaced_pod("a", "default").metadata.annotations == {"example.org/placed-by": "test"}
     on_node = core.list_pod_for_all_namespaces(field_selector="spec.nodeName=sat-1").items
     assert [p.metadata.name for p in on_node] == ["a"]
     pod = on_node[0]

@@ -415,7 +415,8 @@ class Api:
 
     # --- pod subresources -----------------------------------------------------------------
     def bind(self, namespace: str, name: str, binding: Dict[str, Any]) -> dict:
-        """``pods/binding``: assign a pod to a node (409 when it already has one)."""
+        """``pods/binding``: assign a pod to a node (409 when it already has one); the Binding's
+        ``metadata.annotations`` are set on the pod in the same write, as kube-apiserver does."""
         errors = type_errors(binding, "V1Binding")
         if errors:
             raise undecodable("Binding", "v1", errors)
@@ -431,6 +432,9 @@ class Api:
             raise ApiError(409, f'pod {name} is being deleted, cannot be assigned to a host', "Conflict")
         new = copy.deepcopy(old)
         new["spec"]["nodeName"] = node
+        annotations = (binding.get("metadata") or {}).get("annotations")
+        if annotations:
+            new["metadata"]["annotations"] = {**(new["metadata"].get("annotations") or {}), **annotations}
         self._set_condition(new, "PodScheduled", "True")
         return self.store.put("pods", new)
 
