@@ -12,7 +12,10 @@ For each pending pod it:
 4. **binds** the pod with a ``pods/binding`` POST whose ``metadata.annotations`` carry
    the host's predicted exit from the region (the API server sets a Binding's
    annotations on the pod in the same write, as kube-apiserver does), so placing a pod
-   costs Krios the same one request as the no-op.
+   costs Krios the same one request as the no-op. As in kube-scheduler, the binding
+   runs beside the next decisions (at most ``max_binds_in_flight`` at a time): the pod
+   is *assumed* on its node, counted in that node's resources, until the watch shows
+   it bound, or the binding fails and the pod goes back to the queue.
 
 A pod no node fits stays pending; it gets a ``FailedScheduling`` event and is retried
 every ``retry_s`` seconds (satellites enter the region all the time). With
@@ -100,7 +103,8 @@ class SchedulerStats:
 
 class KriosScheduler:
     def __init__(self, conn, constellation: Constellation, cfg: KriosConfig, clock: Clock,
-                 namespace: Optional[str] = None, noop: bool = False, retry_s: float = 1.0, seed: int = 0):
+                 namespace: Optional[str] = None, noop: bool = False, retry_s: float = 1.0, seed: int = 0,
+                 max_binds_in_flight: int = 16):
         self.conn, self.constellation, self.cfg, self.clock = conn, constellation, cfg, clock
         self.namespace, self.noop, self.retry_s = namespace, noop, retry_s
         self.name = cfg.scheduler_name
@@ -114,6 +118,9 @@ class KriosScheduler:
         self._node_set_version = 0      # bumped when a node comes, goes or names another satellite
         self._facts: Dict[str, Tuple[dict, NodeFacts]] = {}     # node name -> (the object parsed, its facts)
         self._warned: Set[Tuple[str, str]] = set()
+        #: pods whose binding is in flight or not yet seen in the watch -> their node
+        self._assumed: Dict[Tuple[str, str], str] = {}
+        self._binds = asyncio.Semaphore(max_binds_in_flight)
         self._background: Set[asyncio.Task] = set()
         self._idle = asyncio.Event()     # set while no pod waits for a decision
         #: set once the caches are in sync and the scheduler has warmed up (:meth:`warm_up`)
@@ -125,7 +132,7 @@ class KriosScheduler:
     def _responsible(self, pod: dict) -> bool:
         spec = pod.get("spec") or {}
         return spec.get("schedulerName") == self.name and not spec.get("nodeName") \
-            and not pod["metadata"].get("deletionTimestamp") \
+            and not pod["metadata"].get("deletionTimestamp") and pod_key(pod) not in self._assumed \
             and (pod.get("status") or {}).get("phase", "Pending") == "Pending"
 
     def _enqueue(self, key: Tuple[str, str]) -> None:
@@ -134,6 +141,8 @@ class KriosScheduler:
             self._queue.put_nowait(key)
 
     def _pod_event(self, typ: str, pod: dict) -> None:
+        if typ == "DELETED" or (pod.get("spec") or {}).get("nodeName"):
+            self._assumed.pop(pod_key(pod), None)      # the watch shows it bound (or gone) now
         if typ != "DELETED" and self._responsible(pod):
             self._enqueue(pod_key(pod))
 
@@ -227,6 +236,14 @@ class KriosScheduler:
                 u[0] += r["cpu"]
                 u[1] += r["memory"]
                 u[2] += 1
+        for key, n in self._assumed.items():         # bound by us, not yet in the cache as bound
+            p = self.pods.objects.get(key)
+            if p is not None and not (p.get("spec") or {}).get("nodeName"):
+                u = used.setdefault(n, [0.0, 0.0, 0.0])
+                r = pod_requests(p)
+                u[0] += r["cpu"]
+                u[1] += r["memory"]
+                u[2] += 1
         spec = pod.get("spec") or {}
         want = pod_requests(pod)
         exclude = set(((pod["metadata"].get("annotations") or {}).get(ANN_EXCLUDE) or "").split(","))
@@ -301,20 +318,34 @@ class KriosScheduler:
                 binding["metadata"]["annotations"] = {
                     ANN_EXIT: format_utc(add_seconds(self.constellation.start, round(d.exit_offset_s, 3)))}
             d.exit_s = time.perf_counter() - t0
+        await self._binds.acquire()
+        self._assumed[key] = d.node
+        self._spawn(self._bind(pod, d, binding))
+        return True
+
+    async def _bind(self, pod: dict, d: Decision, binding: dict) -> None:
+        """The binding cycle, beside the next decisions; a failure puts the pod back."""
+        key = pod_key(pod)
         t0 = time.perf_counter()
         try:
             await self.conn.create("v1", "pods", binding, namespace=key[0], name=key[1], subresource="binding")
-        except ApiError as exc:
+        except asyncio.CancelledError:
+            self._assumed.pop(key, None)
+            raise
+        except Exception as exc:      # an API error or a broken connection: forget the assumption
             log.warning("binding %s/%s to %s: %s", key[0], key[1], d.node, exc)
-            return exc.code in (404, 409)     # gone, or bound by someone else: nothing left to do
+            self._assumed.pop(key, None)
+            if not (isinstance(exc, ApiError) and exc.code in (404, 409)):   # gone, or bound by someone else
+                asyncio.get_running_loop().call_later(self.retry_s, self._retry, key)
+            return
+        finally:
+            self._binds.release()
         d.bind_s = time.perf_counter() - t0
         self.stats.decisions.append(d)
         self._warned.discard(key)
         log.info("bound %s/%s to %s (%s; %d in zone of %d feasible; decided in %.1f ms)", key[0], key[1], d.node,
                  d.satellite or "noop", d.candidates, d.feasible, d.decide_s * 1000)
-        # the event after the binding, off the scheduling path (as kube-scheduler's binding cycle)
         self._spawn(self._after_bind(pod, d))
-        return True
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
