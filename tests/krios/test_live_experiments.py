@@ -30,6 +30,9 @@ def test_live_experiment_quick_run(tmp_path, script, files):
     with open(tmp_path / files[0], newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows
+    if script == "krios_fig13.py":  # every pod bound by both schedulers (one repeat each)
+        assert all(int(r["krios_bound"]) == int(r["noop_bound"]) == int(r["apps"]) for r in rows)
+        assert all(float(r["krios_decide_ms"]) > 0 and float(r["krios_exit_ms"]) > 0 for r in rows)
     if script == "krios_fig9.py":   # across a handover Krios keeps the zone directly reachable; nothing fails
         krios = next(r for r in rows if r["app"] == "krios")
         assert int(krios["handovers"]) >= 1
