@@ -53,6 +53,7 @@ from leonet.orbits import build_constellation, load_scenario
 COUNTS = (10, 50, 100)
 #: pods of the unmeasured batch each scheduler gets first
 WARM_UP_PODS = 5
+BATCH_COLUMNS = ["scheduler", "apps", "repeat", "bound", "mean_ms", "median_ms", "p95_ms"]
 PAPER_OVERHEAD = (0.03, 0.05)
 
 
@@ -217,6 +218,7 @@ def main() -> int:
     zones = city_zones(max(counts), lambda z: all(len(hosts.members(z, args.start + dt)) for dt in (0.0, 300.0)))
     scenario = write_scenario(folder, "krios-fig13", shell, [], zones, agents, {"handover": "none"})
     rows, decisions = [], {}
+    args.out.mkdir(parents=True, exist_ok=True)
     load = {"before": load_average()}
     with Live(scenario, args.start, folder) as live:
         n_nodes = len(live.cluster.assignment)
@@ -251,6 +253,9 @@ def main() -> int:
                          "median_ms": 1000 * np.median(times) if len(times) else None,
                          "p95_ms": 1000 * np.percentile(times, 95) if len(times) else None,
                          "names": [x for x, _ in names]})
+            tqdm.write(f"  {sched:5s} {n:3d} apps, repeat {rep}: {len(bound)} bound, mean "
+                       f"{rows[-1]['mean_ms'] or float('nan'):.0f} ms")
+            write_csv(args.out / "fig13.csv", rows, BATCH_COLUMNS)     # so far: a run cut short keeps its batches
         for proc in daemons.values():      # SIGTERM: each writes its decisions
             proc.terminate()
             proc.wait(15)
@@ -266,9 +271,7 @@ def main() -> int:
             r[field.replace("_s", "_ms")] = 1000 * float(np.mean([d.get(field, 0.0) for d in ds])) if ds else None
     summary = summarise(rows, counts)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out / "fig13.csv", [{k: v for k, v in r.items() if k != "names"} for r in rows],
-              ["scheduler", "apps", "repeat", "bound", "mean_ms", "median_ms", "p95_ms", "decide_ms", "exit_ms",
-               "bind_ms"])
+    write_csv(args.out / "fig13.csv", rows, [*BATCH_COLUMNS, "decide_ms", "exit_ms", "bind_ms"])
     write_csv(args.out / "fig13_summary.csv", summary, list(summary[0]))
     print(f"\nFig. 13: time from creation to bound per pod, {n_nodes} nodes, {args.repeats} repeats (median "
           f"[min, max] over repeats of the batch mean; overhead: Krios/no-op - 1 per repeat); load average "
