@@ -18,7 +18,7 @@ and its range, Krios's overhead per repeat (median and range), and from the daem
 own records the decision (filter + score), Krios's exit prediction (the binding's
 annotation) and the binding's round trip.
 
-    sudo flock /tmp/leonet-live.lock python experiments/krios_fig13.py [--quick] [--repeats 5]
+    sudo flock /tmp/leonet-live.lock python experiments/krios_fig13.py [--quick] [--repeats N (3)] [--settle S (1)]
     python experiments/krios_fig13.py --decisions-only     # no root: the decisions alone
 
 ``--decisions-only`` times the two schedulers' decisions (filter + score) alone, in
