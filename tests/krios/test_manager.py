@@ -149,3 +149,23 @@ def test_per_second_knots_stay_within_metres_and_choose_as_exact_propagation(she
             assert knotted.best(zone, t, members) == exact.best(zone, t, members)
     with pytest.raises(ValueError, match="knot_s"):
         ZoneManager(shell1, knot_s=0.0)
+
+
+@pytest.mark.parametrize("fine_steps", [100, 1])     # 1: interpolation over 10 s misses, Brent's method decides
+def test_crossings_agree_with_brents_method_to_the_tolerance(shell1, monkeypatch, fine_steps):
+    from scipy.optimize import brentq
+
+    import leonet.krios.manager as manager_module
+    monkeypatch.setattr(manager_module, "ROOT_GRID_STEPS", fine_steps)
+    manager = ZoneManager(shell1)
+    checked = 0
+    for zone in (Zone("sf", *SF, 100.0, 25.0), Zone("rig", 28.17, -89.22, 5.0, 25.0)):
+        for t in (0.0, 400.0):
+            for s in manager.members(zone, t):
+                exit_s = manager.exit_time(zone, int(s), t)
+                lo = t + manager_module.BRACKET_STEP_S * np.floor((exit_s - t) / manager_module.BRACKET_STEP_S)
+                exact = brentq(lambda x: float(np.nan_to_num(manager.margin(zone, int(s), x)[0], nan=-90.0)),
+                               lo, lo + manager_module.BRACKET_STEP_S, xtol=1e-7)
+                assert exit_s == pytest.approx(exact, abs=manager_module.EXIT_TOLERANCE_S)
+                checked += 1
+    assert checked >= 6
