@@ -403,16 +403,19 @@ def redis_replication(primary, replica, megabytes: int, timeout_s: float = 300.0
             procs.append(subprocess.Popen(
                 ["nsenter", f"--net=/run/netns/{node.netns}", "redis-server", "--port", str(port), "--bind",
                  node.address, "--save", "", "--appendonly", "no", "--protected-mode", "no",
-                 "--enable-debug-command", "yes", "--dir", "/tmp", "--dbfilename", f"bli-{node.name}.rdb"],
+                 "--enable-debug-command", "yes", "--dir", "/tmp", "--dbfilename", f"bli-{node.name}.rdb",
+                 "--unixsocket", f"/tmp/bli-{node.name}.sock"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         clients = []
         for node in (primary, replica):
-            c = redis.Redis(host=node.address, port=port, socket_timeout=30)
+            # the benchmark talks to each server over its unix socket, as Komet's functions do (the host
+            # is not on the emulated network); only the replication crosses the emulated links
+            c = redis.Redis(unix_socket_path=f"/tmp/bli-{node.name}.sock", socket_timeout=30)
             for _ in range(100):
                 try:
                     c.ping()
                     break
-                except redis.ConnectionError:
+                except (redis.ConnectionError, FileNotFoundError):
                     time.sleep(0.1)
             clients.append(c)
         p, r = clients
@@ -433,6 +436,8 @@ def redis_replication(primary, replica, megabytes: int, timeout_s: float = 300.0
         for proc in procs:
             proc.kill()
             proc.wait()
+        for node in (primary, replica):
+            Path(f"/tmp/bli-{node.name}.sock").unlink(missing_ok=True)
 
 
 def bulk_experiment(megabytes: int, redis_mb: int) -> List[Dict]:
