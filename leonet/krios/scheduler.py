@@ -321,6 +321,9 @@ class KriosScheduler:
         await self._binds.acquire()
         self._assumed[key] = d.node
         self._spawn(self._bind(pod, d, binding))
+        # let the binding go out now, while the next pod is decided (a queue with pods in
+        # it hands them over without ever yielding to the binding tasks)
+        await asyncio.sleep(0)
         return True
 
     async def _bind(self, pod: dict, d: Decision, binding: dict) -> None:
