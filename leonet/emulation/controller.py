@@ -176,12 +176,14 @@ class Controller:
         started = time.monotonic()
         lag_ms = max(0.0, (started - deadline) * 1000.0)
         t0 = time.perf_counter()
+        changes = None
         if self._lookahead is not None:
-            snap, next_hop, plane = self._lookahead.get(offset_s)
+            computed = self._lookahead.get(offset_s)
+            snap, next_hop, plane, changes = computed.snapshot, computed.next_hop, computed.plane, computed.changes
         else:
             snap, next_hop, plane = self.engine.snapshot(offset_s), None, None
         t1 = time.perf_counter()
-        report = self.network.apply(snap, next_hop=next_hop, plane=plane)
+        report = self.network.apply(snap, next_hop=next_hop, plane=plane, changes=changes)
         t2 = time.perf_counter()
         self.current_offset_s = offset_s
         self.tick_index = index

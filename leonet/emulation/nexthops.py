@@ -91,20 +91,24 @@ class NexthopSlots:
         cols = np.broadcast_to(np.arange(self.nodes), self.slot.shape)
         return np.where(self.slot >= 0, self.target[cols, np.maximum(self.slot, 0)], -1)
 
-    def plan(self, old_hop: np.ndarray, new_hop: np.ndarray, changed: Optional[np.ndarray] = None) -> SlotPlan:
+    def plan(self, old_hop: np.ndarray, new_hop: np.ndarray, changed: Optional[np.ndarray] = None,
+             pairs: Optional[Pairs] = None) -> SlotPlan:
         """Move the slots from table ``old_hop`` (installed) to ``new_hop``, both
         (rows x nodes) with -1 for no route, and return the kernel operations
-        (``changed``: ``new_hop != old_hop`` if the caller has it)."""
-        if changed is None:
-            changed = new_hop != old_hop
-        d, v = nonzero_pairs(changed)
+        (``changed``: ``new_hop != old_hop`` if the caller has it; or ``pairs``: the rows and
+        columns where they differ, each once, which spares comparing whole tables)."""
+        if pairs is None:
+            if changed is None:
+                changed = new_hop != old_hop
+            pairs = nonzero_pairs(changed)
+        d, v = (np.asarray(p, dtype=np.int64) for p in pairs)
         if not len(d):
             return SlotPlan()
         nh = new_hop[d, v].astype(np.int64)
         in_use = self.size > 0                  # slots busy when the tick began: not free now
         rp_node, rp_slot, rp_to = self._repoints(d, v, nh)
         # routes that did not change but sit on a slot re-pointed away: they move too
-        sd, sv = self._stayers(rp_node, rp_slot, changed)
+        sd, sv = self._stayers(rp_node, rp_slot, d, v)
         if len(sd):
             d, v = np.concatenate((d, sd)), np.concatenate((v, sv))
             nh = np.concatenate((nh, new_hop[sd, sv].astype(np.int64)))
@@ -154,11 +158,20 @@ class NexthopSlots:
         node, slot = np.divmod(slot_key[go], K)
         return node, slot, to[go]
 
-    def _stayers(self, nodes: np.ndarray, slots: np.ndarray, changed: np.ndarray) -> Pairs:
-        """(row, node) of the unchanged routes on the given slots."""
+    def _stayers(self, nodes: np.ndarray, slots: np.ndarray, changed_rows: np.ndarray,
+                 changed_nodes: np.ndarray) -> Pairs:
+        """(row, node) of the unchanged routes on the given slots (the changed ones: the
+        pairs ``changed_rows``, ``changed_nodes``)."""
+        if not len(nodes):
+            return _none(), _none()
+        order = np.argsort(changed_nodes, kind="stable")
+        by_node, rows_by_node = changed_nodes[order], changed_rows[order]
         rows, cols = [], []
         for node, slot in zip(nodes.tolist(), slots.tolist()):
-            r = np.flatnonzero((self.slot[:, node] == slot) & ~changed[:, node])
+            mine = (self.slot[:, node] == slot)
+            lo, hi = np.searchsorted(by_node, [node, node + 1])
+            mine[rows_by_node[lo:hi]] = False
+            r = np.flatnonzero(mine)
             rows.append(r)
             cols.append(np.full(len(r), node))
         if not rows:
