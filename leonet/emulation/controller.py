@@ -18,7 +18,7 @@ import numpy as np
 
 from ..orbits.timeutil import format_utc
 from ..topology import Snapshot, TopologyEngine
-from .lookahead import Lookahead
+from .lookahead import Computed, Lookahead
 from .network import ApplyReport, LeoNetwork
 
 log = logging.getLogger("leonet.emulation")
@@ -135,9 +135,18 @@ class Controller:
 
     # ------------------------------------------------------------------ ticks
     def first_snapshot(self) -> Snapshot:
+        """The snapshot to bring the network up with; the lookahead starts computing its
+        routes and the first ticks' now, while the nodes are made (see :meth:`first_computed`)."""
         snap = self.engine.snapshot(self.offset0)
         self._primary = snap.primary_satellite.copy()
+        if self._lookahead is not None:
+            self._lookahead.prefetch(self.offset0 + i * self.step_s for i in range(self._lookahead.depth + 1))
         return snap
+
+    def first_computed(self) -> Optional[Computed]:
+        """The lookahead's computation of the first snapshot (its all-pairs routes from
+        scratch: seconds at phase I, done while the nodes were being made), None without one."""
+        return self._lookahead.get(self.offset0) if self._lookahead is not None else None
 
     def run(self, duration_s: Optional[float] = None) -> None:
         """Tick in real time (at ``speed``) until ``duration_s`` more emulated seconds

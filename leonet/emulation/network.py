@@ -29,7 +29,7 @@ from .config import EmulationConfig
 from .node_setup import configure_node, tune_host
 from .nodes import EmulatedNode, NodeFactory
 from .overrides import LinkOverride, LinkOverrides
-from .lookahead import TableChanges
+from .lookahead import Computed, TableChanges
 from .nexthops import NexthopSlots, SlotPlan
 from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
                    link_up_message, neighbour_message, nexthop_messages, nexthop_route_messages, route_messages,
@@ -193,8 +193,11 @@ class LeoNetwork:
         self.engine_snapshot: Optional[Snapshot] = None   #: the last snapshot before overrides
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, snapshot: Snapshot, progress: Progress = _no_progress) -> ApplyReport:
-        """Create every node, then install ``snapshot``'s links, shaping and routes."""
+    def start(self, snapshot: Snapshot, progress: Progress = _no_progress,
+              computed: Optional[Callable[[], Optional[Computed]]] = None) -> ApplyReport:
+        """Create every node, then install ``snapshot``'s links, shaping and routes.
+        ``computed``: called once the nodes are made, the lookahead's computation of
+        ``snapshot`` (its routes, computed meanwhile in the worker), or None to route here."""
         tune_host()
         V = len(self.nodes)
         progress("namespaces", 0, V)
@@ -209,7 +212,10 @@ class LeoNetwork:
                 [(n.netns, (lambda a=node_address_int(n.index): configure_node(a))) for n in chunk]))
             progress("node setup", min(V, start + step), V)
         self._root = RtnlSocket()
-        return self.apply(snapshot, progress)
+        ahead = computed() if computed is not None else None
+        if ahead is None:
+            return self.apply(snapshot, progress)
+        return self.apply(ahead.snapshot, progress, next_hop=ahead.next_hop, plane=ahead.plane, changes=ahead.changes)
 
     def stop(self) -> None:
         """Remove everything this run created. Safe to call twice or after a failed start."""
