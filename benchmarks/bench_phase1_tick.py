@@ -104,7 +104,10 @@ class Now:
         while self.lookahead.peek(offset_s) is None:   # done in the worker: what follows is the transfer
             time.sleep(0.002)
         c = self.lookahead.get(offset_s)
-        return c.snapshot, c.next_hop, c.changes, c.worker_ms, (c.snapshot, c.changes, c.plane, c.worker_ms)
+        # what crossed the pipe: a whole int16 table when the changes apply to none (the first tick)
+        sent = (c.snapshot, c.changes, c.plane, c.worker_ms,
+                c.next_hop.astype(np.int16) if c.changes is not None and c.changes.base < 0 else None)
+        return c.snapshot, c.next_hop, c.changes, c.worker_ms, sent
 
     def close(self):
         self.lookahead.close()
@@ -163,6 +166,8 @@ def main() -> int:
     ap.add_argument("--offset", type=float, default=0.0, help="first tick's offset (s)")
     ap.add_argument("--threads", type=int, default=1, help="threads of the workers' Dijkstra (0: one per core)")
     ap.add_argument("--verify", action="store_true", help="compare the two tables each tick, walk the last")
+    ap.add_argument("--planner-baseline", default="", metavar="REV",
+                    help="also time bring-up's route planning by leonet/emulation/nexthops.py as of git REV")
     args = ap.parse_args()
     run = EmulationRun.from_scenario(args.scenario)
     V = len(run.engine.nodes)
@@ -216,7 +221,41 @@ def main() -> int:
     print("|---|" + "---|" * len(names))
     for key, label in STAGES + COUNTS:
         print(f"| {label} | " + " | ".join(f"{first[n][key]:,.1f}" for n in names) + " |")
+    if args.planner_baseline:
+        bringup_planning(run, dest, args.offset, args.planner_baseline)
     return 0
+
+
+def bringup_planning(run: EmulationRun, dest: np.ndarray, offset: float, rev: str) -> None:
+    """Bring-up's route planning (every route of the first tick) by the planner of git ``rev``
+    and by the current one, one after the other on the same table; the plans must agree."""
+    import importlib.util
+    import subprocess
+    import tempfile
+    from leonet.emulation.nexthops import NexthopSlots
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "-C", str(root), "show", f"{rev}:leonet/emulation/nexthops.py"],
+                            capture_output=True, text=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(source.replace("from ..topology", "from leonet.topology"))
+    spec = importlib.util.spec_from_file_location("nexthops_baseline", fh.name)
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old          # (its dataclasses look their module up)
+    spec.loader.exec_module(old)
+    os.unlink(fh.name)
+    table = run.engine.snapshot(offset).routes(dest).next_hop_to_source.astype(np.int32)
+    empty = np.full(table.shape, -1, dtype=np.int32)
+    print(f"\nbring-up route planning ({int((table >= 0).sum()):,} routes), load "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    plans = {}
+    for name, cls in ((f"planner of {rev} (baseline)", old.NexthopSlots), ("planner now", NexthopSlots)):
+        slots = cls(table.shape[0], table.shape[1])
+        t0 = time.perf_counter()
+        plan = slots.plan(empty, table)
+        plans[name] = (plan, slots)
+        print(f"| {name} | {time.perf_counter() - t0:.2f} s | {plan.operations:,} operations |", flush=True)
+    (a, sa), (b, sb) = plans.values()
+    assert np.array_equal(sa.slot, sb.slot) and np.array_equal(sa.target, sb.target), "the plans differ"
 
 
 if __name__ == "__main__":

@@ -142,12 +142,10 @@ def _changes(hops: np.ndarray, whole: bool) -> TableChanges:
         none = np.zeros(0, np.int32)
         out = TableChanges(_seq + 1, -1, none, none, none, whole=table)
     else:
-        flat = np.flatnonzero(hops != _table)
-        rows, cols = np.divmod(flat, hops.shape[1])
-        values = hops.reshape(-1)[flat]
+        from .tablediff import update_table   # numba loads in the worker only
         table = _table
-        table[rows, cols] = values
-        out = TableChanges(_seq + 1, _seq, rows.astype(np.int32), cols.astype(np.int32), values.astype(np.int32))
+        rows, cols, values = update_table(table, hops)
+        out = TableChanges(_seq + 1, _seq, rows, cols, values)
     _table, _seq = table, out.seq     # only now: a job that failed leaves the chain as it was
     return out
 
