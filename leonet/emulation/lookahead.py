@@ -185,8 +185,9 @@ class Lookahead:
                 self._futures[key] = self._submit(float(off))
 
     def get(self, offset_s: float) -> "Computed":
-        """The snapshot, next hops and (per-pair forwarding) per-pair links at ``offset_s``
-        (computed now if not prefetched)."""
+        """The snapshot, next hops (with their changes) and (per-pair forwarding) per-pair
+        links at ``offset_s`` (computed now if not prefetched). The jobs submitted before it
+        are absorbed first (waited for unless they could still be cancelled)."""
         key = round(float(offset_s), 6)
         future = self._futures.pop(key, None)
         if future is None:

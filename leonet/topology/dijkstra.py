@@ -10,7 +10,8 @@ the per-source tables the routes need cost nothing extra.
 
 **Repair.** Given the predecessors of the same sources a moment ago, each tree is
 repaired instead of grown anew: every node's delay along its old tree path under the new
-weights is a valid upper bound (infinite where a link of the path went away), every link
+weights is a valid upper bound (infinite where a link of the path went away; found by
+walking each node's predecessor chain once), every link
 that now offers a shorter way is relaxed, and a label-correcting search from those nodes
 runs until no link shortens any path. The result is exact (every label is a real path's
 delay and no link can shorten one) and costs a pass over the nodes and links plus the
@@ -149,29 +150,45 @@ def _grow(indptr, indices, weights, sources, aliases, dist, pred, first, with_fi
 
 
 @njit(cache=True, nogil=True)
-def _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, queue):  # pragma: no cover - compiled
+def _along_tree(indptr, indices, weights, source, alias, pred_r, dist_r, stack):  # pragma: no cover - compiled
     """``dist_r`` (preset to inf): each node's delay along its old predecessor chain under
-    the current weights, by a breadth-first walk down the old tree from the source (a child
-    is a neighbour whose predecessor is this node). Nodes the walk does not reach (a link
-    of their chain went away) lose their predecessor."""
+    the current weights. Each node's chain is walked up to a node whose delay is known, and
+    the delays are filled in on the way back, a link's weight looked up among its tail's
+    links (each node is walked once, and only its own link is read, where a walk down the
+    tree would read every link of every node). Nodes whose chain lost a link, or had none,
+    lose their predecessor."""
     dist_r[source] = 0.0
     pred_r[source] = -1
-    head, tail = 0, 1
-    queue[0] = source
-    while head < tail:
-        u = queue[head]
-        head += 1
-        named = alias if u == source else u
-        du = dist_r[u]
-        for k in range(indptr[u], indptr[u + 1]):
-            v = indices[k]
-            if pred_r[v] == named and dist_r[v] == np.inf:
-                dist_r[v] = du + weights[k]
-                queue[tail] = v
-                tail += 1
-    for v in range(len(pred_r)):
-        if dist_r[v] == np.inf:
-            pred_r[v] = -1
+    for start in range(len(pred_r)):
+        if dist_r[start] < np.inf or pred_r[start] < 0:
+            continue
+        top = 0
+        x = start
+        while True:                  # up the chain to a known delay, or to its broken end
+            stack[top] = x
+            top += 1
+            p = pred_r[x]
+            if p == alias:
+                p = source
+            if p < 0 or dist_r[p] < np.inf or top == len(stack):   # (longer than the nodes: a cycle)
+                break
+            x = p
+        broken = p < 0 or dist_r[p] == np.inf
+        while top > 0:               # back down: delay = the tail's + the link's
+            top -= 1
+            y = stack[top]
+            if not broken:
+                tail = pred_r[y]
+                if tail == alias:
+                    tail = source
+                broken = True
+                for k in range(indptr[tail], indptr[tail + 1]):
+                    if indices[k] == y:
+                        dist_r[y] = dist_r[tail] + weights[k]
+                        broken = False
+                        break
+            if broken:               # this link went away: the rest of the chain has no path yet
+                pred_r[y] = -1
 
 
 @njit(cache=True, nogil=True)
