@@ -52,9 +52,15 @@ _threads = 0
 _last = None
 
 
-def _former_init(engine, dest, threads):
+def _former_init(engine, dest, threads, dijkstra_module):
     global _engine, _dest, _threads
     _engine, _dest, _threads = engine, dest, threads
+    if dijkstra_module is not None:   # this worker only: the trees as the baseline revision grew them
+        import leonet.topology.dijkstra as current
+
+        def former(graph, sources, threads=0, previous=None, aliases=None, with_first_hops=True):
+            return dijkstra_module.dijkstra(graph, sources, threads, previous, aliases)
+        current.dijkstra = former
 
 
 def _former_compute(offset_s: float):
@@ -74,12 +80,18 @@ def _former_compute(offset_s: float):
 
 # ----------------------------------------------------------------------------- the pipelines
 class Former:
-    name = "before (baseline): whole tables"
 
-    def __init__(self, run: EmulationRun, dest: np.ndarray, threads: int):
+    def __init__(self, run: EmulationRun, dest: np.ndarray, threads: int, rev: str):
         ctx = multiprocessing.get_context("fork")
+        old = module_at(rev, "leonet/topology/dijkstra.py") if rev else None
+        if old is not None:     # compiled here, before the fork, not in a timed tick
+            from scipy.sparse import csr_matrix
+            tiny = csr_matrix((np.ones(4), ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(3, 3))
+            _, pred, _ = old.dijkstra(tiny, np.arange(3), threads=1)
+            old.dijkstra(tiny, np.arange(3), threads=1, previous=pred)
+        self.name = f"before ({rev or 'this code'}, baseline): whole tables"
         self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, initializer=_former_init,
-                                                           initargs=(run.engine, dest, threads))
+                                                           initargs=(run.engine, dest, threads, old))
         self.net = LeoNetwork(run.engine, run.config, None, None)
 
     def receive(self, offset_s: float):
@@ -166,8 +178,9 @@ def main() -> int:
     ap.add_argument("--offset", type=float, default=0.0, help="first tick's offset (s)")
     ap.add_argument("--threads", type=int, default=1, help="threads of the workers' Dijkstra (0: one per core)")
     ap.add_argument("--verify", action="store_true", help="compare the two tables each tick, walk the last")
-    ap.add_argument("--planner-baseline", default="", metavar="REV",
-                    help="also time bring-up's route planning by leonet/emulation/nexthops.py as of git REV")
+    ap.add_argument("--baseline", default="", metavar="REV",
+                    help="the baseline worker grows its trees with leonet/topology/dijkstra.py as of git REV, "
+                         "and bring-up's route planning is also timed with leonet/emulation/nexthops.py of REV")
     args = ap.parse_args()
     run = EmulationRun.from_scenario(args.scenario)
     V = len(run.engine.nodes)
@@ -177,7 +190,7 @@ def main() -> int:
     print(f"{args.scenario}: {V} nodes, {len(dest)} destinations (routes: {run.config.routes}), "
           f"route_nexthops {run.config.route_nexthops}, hysteresis {run.config.route_hysteresis_ms} ms, "
           f"{args.ticks} ticks of 1 s, Dijkstra threads {args.threads or 'one per core'}")
-    pipes = [Former(run, dest, args.threads), Now(run, dest, args.threads)]
+    pipes = [Former(run, dest, args.threads, args.baseline), Now(run, dest, args.threads)]
     rows: Dict[str, List[Dict[str, float]]] = {pp.name: [] for pp in pipes}
     first: Dict[str, Dict[str, float]] = {}
     try:
@@ -221,28 +234,39 @@ def main() -> int:
     print("|---|" + "---|" * len(names))
     for key, label in STAGES + COUNTS:
         print(f"| {label} | " + " | ".join(f"{first[n][key]:,.1f}" for n in names) + " |")
-    if args.planner_baseline:
-        bringup_planning(run, dest, args.offset, args.planner_baseline)
+    if args.baseline:
+        bringup_planning(run, dest, args.offset, args.baseline)
     return 0
+
+
+def module_at(rev: str, path: str):
+    """The module at ``path`` as of git revision ``rev`` (its package's relative imports
+    resolved against the current leonet)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, text=True,
+                            check=True).stdout
+    package = ".".join(Path(path).with_suffix("").parts[:-1])
+    parent = package.rsplit(".", 1)[0]
+    source = source.replace("from ..", f"from {parent}.").replace("from .", f"from {package}.")
+    folder = tempfile.mkdtemp(prefix="leonet-baseline-")
+    file = os.path.join(folder, f"baseline_{Path(path).stem}.py")
+    with open(file, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(f"baseline_{Path(path).stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # (its dataclasses look their module up)
+    spec.loader.exec_module(module)
+    return module
 
 
 def bringup_planning(run: EmulationRun, dest: np.ndarray, offset: float, rev: str) -> None:
     """Bring-up's route planning (every route of the first tick) by the planner of git ``rev``
     and by the current one, one after the other on the same table; the plans must agree."""
-    import importlib.util
-    import subprocess
-    import tempfile
     from leonet.emulation.nexthops import NexthopSlots
-    root = Path(__file__).resolve().parent.parent
-    source = subprocess.run(["git", "-C", str(root), "show", f"{rev}:leonet/emulation/nexthops.py"],
-                            capture_output=True, text=True, check=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write(source.replace("from ..topology", "from leonet.topology"))
-    spec = importlib.util.spec_from_file_location("nexthops_baseline", fh.name)
-    old = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = old          # (its dataclasses look their module up)
-    spec.loader.exec_module(old)
-    os.unlink(fh.name)
+    old = module_at(rev, "leonet/emulation/nexthops.py")
     table = run.engine.snapshot(offset).routes(dest).next_hop_to_source.astype(np.int32)
     empty = np.full(table.shape, -1, dtype=np.int32)
     print(f"\nbring-up route planning ({int((table >= 0).sum()):,} routes), load "
