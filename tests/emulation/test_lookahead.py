@@ -80,3 +80,27 @@ def test_the_apply_plans_the_same_routes_from_changes_as_from_whole_tables(engin
         assert used_changes == 9      # all but the first (a whole table)
     finally:
         lookahead.close()
+
+
+def test_a_lookahead_that_lost_track_of_the_table_recovers_with_a_whole_one(engine, caplog):
+    """Not expected (every job is absorbed in order), but if the table here and the worker's
+    ever disagreed, the tick must route itself rather than install a wrong table, and the
+    next job must send a whole table."""
+    from leonet.emulation.lookahead import TableChanges
+    dest = np.arange(len(engine.nodes))
+    lookahead = Lookahead(engine, dest)
+    try:
+        lookahead.get(0.0)
+        lookahead.prefetch([20.0])                       # submitted while the tables agree
+        none = np.zeros(0, np.int32)
+        lookahead._absorb(TableChanges(99, 42, none, none, none))   # changes that apply to no table here
+        assert lookahead.get(20.0).next_hop is None      # routes itself
+        assert "lost track" in caplog.text
+        got = lookahead.get(40.0)                        # submitted after: a whole table
+        assert got.changes.base == -1 and got.next_hop is not None
+        assert_least_delay(got.next_hop, dest, got.snapshot)
+        got = lookahead.get(60.0)                        # and changes again after it
+        assert got.changes.base == got.changes.seq - 1
+        assert_least_delay(got.next_hop, dest, got.snapshot)
+    finally:
+        lookahead.close()
