@@ -38,6 +38,8 @@ class TickInfo:
     apply_ms: float
     lag_ms: float
     report: ApplyReport
+    #: the lookahead worker's time (ms) per stage computing this tick (empty without one)
+    worker_ms: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,10 +187,11 @@ class Controller:
         started = time.monotonic()
         lag_ms = max(0.0, (started - deadline) * 1000.0)
         t0 = time.perf_counter()
-        changes = None
+        changes, worker_ms = None, {}
         if self._lookahead is not None:
             computed = self._lookahead.get(offset_s)
             snap, next_hop, plane, changes = computed.snapshot, computed.next_hop, computed.plane, computed.changes
+            worker_ms = computed.worker_ms
         else:
             snap, next_hop, plane = self.engine.snapshot(offset_s), None, None
         t1 = time.perf_counter()
@@ -196,7 +199,8 @@ class Controller:
         t2 = time.perf_counter()
         self.current_offset_s = offset_s
         self.tick_index = index
-        info = TickInfo(index, offset_s, format_utc(snap.time), (t1 - t0) * 1000, (t2 - t1) * 1000, lag_ms, report)
+        info = TickInfo(index, offset_s, format_utc(snap.time), (t1 - t0) * 1000, (t2 - t1) * 1000, lag_ms, report,
+                        worker_ms)
         self.stats.compute_ms.append(info.compute_ms)
         self.stats.apply_ms.append(info.apply_ms)
         self.stats.lag_ms.append(lag_ms)
