@@ -11,11 +11,11 @@ the per-source tables the routes need cost nothing extra.
 **Repair.** Given the predecessors of the same sources a moment ago, each tree is
 repaired instead of grown anew: every node's delay along its old tree path under the new
 weights is a valid upper bound (infinite where a link of the path went away; found by
-walking each node's predecessor chain once), every link
-that now offers a shorter way is relaxed, and a label-correcting search from those nodes
-runs until no link shortens any path. The result is exact (every label is a real path's
-delay and no link can shorten one) and costs a pass over the nodes and links plus the
-part that changed, instead of a whole Dijkstra with a heap operation per node.
+walking each node's predecessor chain once), every link that now offers a shorter way is
+relaxed, and a label-correcting search from those nodes runs until no link shortens any
+path. The result is exact (every label is a real path's delay and no link can shorten
+one) and costs a pass over the nodes and links plus the part that changed, instead of a
+whole Dijkstra with a heap operation per node.
 
 **Aliases.** A source may be known outside the graph by another index (a ground station
 is split into a source half and a sink half, see ``routing.py``): predecessors naming
@@ -236,8 +236,8 @@ def dijkstra(graph: csr_matrix, sources: np.ndarray, threads: int = 0, previous:
     tick): the trees are repaired instead of grown (same result, much less work).
     ``aliases``: the index to write where a predecessor is the source (default: itself).
     ``with_first_hops=False`` skips the first hops (None is returned in their place): the
-    routes *to* every source need only the predecessors, and the first hops cost ~10 % of
-    a repair at phase I."""
+    routes *to* every source need only the predecessors, and the first hops cost another
+    pass over every node per source."""
     g = graph.tocsr()
     src = np.asarray(sources, dtype=np.int64).reshape(-1)
     alias = src if aliases is None else np.asarray(aliases, dtype=np.int64).reshape(-1)
