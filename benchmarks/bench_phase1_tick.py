@@ -2,15 +2,17 @@
 everything a tick costs except sending its messages.
 
     python benchmarks/bench_phase1_tick.py [--scenario starlink-phase1] [--ticks 30]
-        [--threads 1] [--verify]
+        [--threads 1] [--verify] [--baseline REV]
 
 For consecutive 1 s ticks, two pipelines one after the other in the same process, each with
 its own forked worker (as a run's lookahead) and its own :class:`LeoNetwork` that never
 starts (the route planning and link diffs of its apply, without the kernel):
 
-* **before** (the named baseline, the code as it was): the worker computes the snapshot
-  and the all-pairs trees with first hops, and sends the whole next-hop table (int16); this
-  process copies it to int32 and compares it with the installed table to find the changes;
+* **before** (the named baseline, the pipeline as it was): the worker computes the snapshot
+  and the all-pairs trees with first hops (with ``--baseline REV``, by that git revision's
+  Dijkstra, e.g. c1eb648, the code before issue 16's fourth session), and sends the whole
+  next-hop table (int16); this process copies it to int32 and compares it with the
+  installed table to find the changes;
 * **now**: ``leonet.emulation.lookahead.Lookahead`` as a run uses it: trees without first
   hops, only the changed entries cross the pipe, the apply plans from them.
 
@@ -22,6 +24,7 @@ link diff, shaping changes (the per-link list the backend is handed), route plan
 removed, delays re-applied per tick. The first tick (the trees from scratch and every route
 planned: bring-up) is reported apart. ``--verify`` checks that both pipelines install the
 same table every tick, and walks the last one (loop-free, every path the least delay).
+``--baseline REV`` also times bring-up's route planning by REV's planner against today's.
 """
 from __future__ import annotations
 
