@@ -40,6 +40,7 @@ START_S = 40500
 #: the paper's Fig. 7 run [A, 2024-07-04]: hand-offs (s after the start), dual-replica periods (s)
 PAPER_HANDOFFS_S = (190, 461, 725)
 PAPER_DUAL_S = (22.0, 22.8, 17.7)
+PAPER_SPAN_S = 870.6   #: the paper's request span (first to last request), s
 PAPER = {"requests": 1744, "failed": 0, "get_mean_ms": 26.2, "get_p99_ms": 47.3, "put_mean_ms": 26.4,
          "put_p99_ms": 67.5, "dual_share_percent": 2.39}
 
@@ -148,8 +149,12 @@ def report(args, events, decisions, requests, t0: float, duration: float) -> int
          "paper": "271 264"},
         {"metric": "dual-replica period (s)", "ours": " ".join(f"{d:.1f}" for d in dual),
          "paper": " ".join(map(str, PAPER_DUAL_S))},
-        {"metric": "dual-replica share (%)", "ours": f"{100 * sum(dual) / span:.2f}",
-         "paper": PAPER["dual_share_percent"]},
+        # the paper's share is one mean period over the request span (20.8 s of 870.6 s); the sum of its
+        # three periods is 62.5 s, 7.2 % of that span
+        {"metric": "mean dual-replica period / run (%)",
+         "ours": f"{100 * sum(dual) / len(dual) / span:.2f}" if dual else "", "paper": PAPER["dual_share_percent"]},
+        {"metric": "all dual-replica time / run (%)", "ours": f"{100 * sum(dual) / span:.2f}",
+         "paper": f"{100 * sum(PAPER_DUAL_S) / PAPER_SPAN_S:.2f}"},
         {"metric": "deployment (s, wall)", "ours": " ".join(f"{m['deploy_wall_s']:.2f}" for m in migs),
          "paper": "18.4-21.4 (tinyFaaS image build)"},
         {"metric": "decision loop (ms, max)", "ours": f"{1000 * max(decisions):.1f}" if decisions else "",
