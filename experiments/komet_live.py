@@ -27,7 +27,8 @@ from leonet.komet import make_strategy
 from leonet.komet.config import komet_config, resolve_clients
 from leonet.komet.migration import AppSpec, Deployment
 from leonet.komet.nodeapi import NodeClient
-from leonet.komet.platform import KometPlatform, wait_for_line
+from leonet.komet.platform import KometPlatform
+from leonet.waiting import wait_for_line
 from leonet.komet.scheduler import WS_PORT, GroundScheduler
 from leonet.topology.delays import ground_satellite_delays
 

@@ -42,6 +42,7 @@ from kubespace_handover_cost import RUNTIMES, WEB_IMAGE, WEB_PORT, WWW
 from kubespace_handover_timeline import Admin
 from leonet.controlplane.binding import managed_here
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
+from leonet.waiting import poll
 
 PAPER_REDUCTION_VS_SINGLE = 0.12   # KubeSpace's mean recovery time, -12 % vs Krios (no absolute values)
 NEIGHBOURS = 3
@@ -118,16 +119,6 @@ def nearest_bound(admin: Admin, run: Any, victim_sat: str, by_node: Dict[str, st
     return out
 
 
-def wait_for(pred, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return None
-
-
 def delete_pods(admin: Admin, names: List[str]) -> None:
     for gs in admin.conns:
         for name in names:
@@ -165,7 +156,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
                 row["error"] = f"create: {e}"
                 trials.append(row)
                 continue
-            if not wait_for(lambda: name in owner.ready_at, TRIAL_TIMEOUT_S):
+            if not poll(lambda: name in owner.ready_at, TRIAL_TIMEOUT_S):
                 row["error"] = "the workload did not start"
                 trials.append(row)
                 delete_pods(admin, [name])
@@ -177,7 +168,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
             r = cluster.set_pressure(victim, {"MemoryPressure": True})
             row.update(plane=r["plane"], offset_s=round(run.controller.current_offset_s - offset0, 1),
                        evicted_by_agent=r["evicted"])
-            got = wait_for(lambda: owner.ready_at.get(repl), TRIAL_TIMEOUT_S)
+            got = poll(lambda: owner.ready_at.get(repl), TRIAL_TIMEOUT_S)
             if got:
                 gs, new_node, t = got
                 ev = owner.evicted_at.get(name)
