@@ -339,7 +339,7 @@ def test_node_goes_not_ready_when_its_links_are_cut_and_back_when_restored(env):
             run.network.set_link_override(sat, peer, LinkOverride(failed=True))
         assert run.network.interfaces_of(sat) == []
         n = wait_for(lambda: (lambda x: x if ready_status(x) == "Unknown" else None)(env.nodes(gs)[node]),
-                       15, "the node NotReady (Ready=Unknown)")
+                     15, "the node NotReady (Ready=Unknown)")
         went = time.monotonic() - t0
         taints = {t["key"] for t in n["spec"].get("taints", [])}
         assert "node.kubernetes.io/unreachable" in taints

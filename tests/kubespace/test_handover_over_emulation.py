@@ -310,7 +310,7 @@ def test_target_plane_down_fails_then_cnaa_retries_at_the_next_decision(env):
     try:
         env.ks.set_auto(True)
         failed = wait_for(lambda: [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Failed"],
-                            30, "a failed handover")
+                          30, "a failed handover")
         assert failed[0]["failure_reason"] == R.TARGET_UNREACHABLE, failed[0]
         assert env.plane_of(sat) == src and env.state(src, node) == BOUND
         hr = env.api(src, "get", R.API_VERSION, R.PLURAL, failed[0]["request"])
@@ -320,7 +320,7 @@ def test_target_plane_down_fails_then_cnaa_retries_at_the_next_decision(env):
         env.cluster.start_plane(target)
         env.reconnect(target)
     done = wait_for(lambda: [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Finished"],
-                      60, "the retried handover")
+                    60, "the retried handover")
     env.ks.set_auto(False)
     assert done[0]["target"] == target
     retries = [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Failed"]
