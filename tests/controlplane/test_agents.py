@@ -1,6 +1,7 @@
 """Node agents against live control planes over loopback: registration, leases, process pods with
 probes, NotReady and eviction, scheduler names, hot swap and the TLS-bootstrap path."""
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -51,43 +52,34 @@ def run(coro):
 class TwoPlanes:
     """Control planes gs1 and gs2 on loopback, an admin connection to each (``a1``, ``a2``) and a node
     agent ``sat-1`` registered on gs1: a satellite about to move between ground stations."""
-    runner: asyncio.Runner
     cp1: ControlPlane
     cp2: ControlPlane
     a1: ApiConnection
     a2: ApiConnection
     agent: NodeAgent
 
-    def run(self, coro):
-        """Run a test's coroutine on the event loop these objects live on (as :func:`run` does)."""
-        return self.runner.run(asyncio.wait_for(coro, 90))
-
 
 @pytest.fixture
 def two_planes(tmp_path):
-    """:class:`TwoPlanes`, stopped after the test (agent, connections, planes)."""
-    with asyncio.Runner() as runner:
-        async def up() -> TwoPlanes:
-            cp1 = await start_cp(tmp_path, "gs1")
-            cp2 = await start_cp(tmp_path, "gs2")
-            a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
-            a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
-            agent = await agent_for(cp1, "sat-1").start()
-            await agent.wait_registered()
-            return TwoPlanes(runner, cp1, cp2, a1, a2, agent)
-
-        async def down() -> None:
-            await env.agent.stop()
-            for c in (env.a1, env.a2):
-                await c.close()
-            await env.cp1.stop()
-            await env.cp2.stop()
-
-        env = runner.run(asyncio.wait_for(up(), 90))
+    """``async with two_planes() as p:`` in a test's coroutine: :class:`TwoPlanes` on the test's event
+    loop, stopped when the block ends (agent, connections, planes)."""
+    @contextlib.asynccontextmanager
+    async def planes():
+        cp1 = await start_cp(tmp_path, "gs1")
+        cp2 = await start_cp(tmp_path, "gs2")
+        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
+        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
+        agent = await agent_for(cp1, "sat-1").start()
         try:
-            yield env
+            await agent.wait_registered()
+            yield TwoPlanes(cp1, cp2, a1, a2, agent)
         finally:
-            runner.run(asyncio.wait_for(down(), 90))
+            await agent.stop()
+            for c in (a1, a2):
+                await c.close()
+            await cp1.stop()
+            await cp2.stop()
+    return planes
 
 
 def test_register_lease_and_http_pod_ready_by_probe(tmp_path):
@@ -279,8 +271,6 @@ def _alive(pid: int) -> bool:
 
 
 def test_hot_swap_keeps_pod_process_and_node_visible(two_planes):
-    cp2, a1, a2, agent = two_planes.cp2, two_planes.a1, two_planes.a2, two_planes.agent
-
     async def main():
         visible = []
         stop = asyncio.Event()
@@ -295,7 +285,8 @@ def test_hot_swap_keeps_pod_process_and_node_visible(two_planes):
                         seen.append(False)
                 visible.append(any(seen))
                 await asyncio.sleep(0.05)
-        try:
+        async with two_planes() as p:
+            cp2, a1, a2, agent = p.cp2, p.a1, p.a2, p.agent
             port = free_port()
             await a1.create("v1", "pods", http_pod("app", port), "default")
 
@@ -325,42 +316,40 @@ def test_hot_swap_keeps_pod_process_and_node_visible(two_planes):
                 return conds(await a1.get("v1", "nodes", "sat-1"))["Ready"] == "Unknown"
             await wait_for_async(stale, 10, what="node Unknown on gs1")
             assert agent.pod_pid("default", "app") == pid
-        finally:
-            stop.set()
-    two_planes.run(main())
+    run(main())   # a failure leaves the watcher to asyncio.run, which cancels it
 
 
 def test_traditional_path_drain_delete_bootstrap_token_csr(two_planes):
-    cp2, a1, a2, agent = two_planes.cp2, two_planes.a1, two_planes.a2, two_planes.agent
-
     async def main():
-        await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"]), "default")
+        async with two_planes() as p:
+            cp2, a1, a2, agent = p.cp2, p.a1, p.a2, p.agent
+            await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"]), "default")
 
-        async def running():
-            return (await a1.get("v1", "pods", "p", "default"))["status"].get("phase") == "Running"
-        await wait_for_async(running, 10, what="pod running")
-        old_pid = agent.pod_pid("default", "p")
-        token = cp2.create_bootstrap_token()
-        await agent.rejoin_with_bootstrap_token(cp2.url, cp2.ca_pem, token)
-        # drained and deleted on gs1
-        assert (await a1.list("v1", "pods", "default"))["items"] == []
-        with pytest.raises(Exception):
-            await a1.get("v1", "nodes", "sat-1")
-        assert await _dead(old_pid)
-        # registered on gs2 with a certificate that gs2 signed through an approved CSR
-        csrs = (await a2.list("certificates.k8s.io/v1", "certificatesigningrequests"))["items"]
-        assert len(csrs) == 1 and csrs[0]["spec"]["username"].startswith("system:bootstrap:")
-        assert any(c["type"] == "Approved" for c in csrs[0]["status"]["conditions"])
-        assert csrs[0]["status"]["certificate"]
-        assert agent.conn.cert_pem and not agent.conn.token
-        node = await a2.get("v1", "nodes", "sat-1")
-        assert conds(node)["Ready"] == "True" and not node["spec"].get("unschedulable")
-        await a2.create("v1", "pods", pod_manifest("q", ["sleep", "60"]), "default")
+            async def running():
+                return (await a1.get("v1", "pods", "p", "default"))["status"].get("phase") == "Running"
+            await wait_for_async(running, 10, what="pod running")
+            old_pid = agent.pod_pid("default", "p")
+            token = cp2.create_bootstrap_token()
+            await agent.rejoin_with_bootstrap_token(cp2.url, cp2.ca_pem, token)
+            # drained and deleted on gs1
+            assert (await a1.list("v1", "pods", "default"))["items"] == []
+            with pytest.raises(Exception):
+                await a1.get("v1", "nodes", "sat-1")
+            assert await _dead(old_pid)
+            # registered on gs2 with a certificate that gs2 signed through an approved CSR
+            csrs = (await a2.list("certificates.k8s.io/v1", "certificatesigningrequests"))["items"]
+            assert len(csrs) == 1 and csrs[0]["spec"]["username"].startswith("system:bootstrap:")
+            assert any(c["type"] == "Approved" for c in csrs[0]["status"]["conditions"])
+            assert csrs[0]["status"]["certificate"]
+            assert agent.conn.cert_pem and not agent.conn.token
+            node = await a2.get("v1", "nodes", "sat-1")
+            assert conds(node)["Ready"] == "True" and not node["spec"].get("unschedulable")
+            await a2.create("v1", "pods", pod_manifest("q", ["sleep", "60"]), "default")
 
-        async def running2():
-            return (await a2.get("v1", "pods", "q", "default"))["status"].get("phase") == "Running"
-        await wait_for_async(running2, 10, what="pod running on gs2")
-    two_planes.run(main())
+            async def running2():
+                return (await a2.get("v1", "pods", "q", "default"))["status"].get("phase") == "Running"
+            await wait_for_async(running2, 10, what="pod running on gs2")
+    run(main())
 
 
 def test_bootstrap_token_cannot_do_more_than_request_certificates(tmp_path):
@@ -380,46 +369,46 @@ def test_bootstrap_token_cannot_do_more_than_request_certificates(tmp_path):
 def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(two_planes):
     """``disconnect`` stops every loop but the pods; ``join`` registers as a new node on another plane
     (Node and Lease created there) and adopts a pod of the same name created there, running."""
-    cp2, a1, a2, agent = two_planes.cp2, two_planes.a1, two_planes.a2, two_planes.agent
-
     async def main():
-        await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
-        async def pid_of():
-            return agent.pod_pid("default", "p")
-        pid = await wait_for_async(pid_of, 10, what="pod running")
-        cached = agent.cached_pods()
-        assert [p["metadata"]["name"] for p in cached] == ["p"]
-        old = await agent.disconnect()
-        assert not agent.registered.is_set()
-        lease = await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
-        await asyncio.sleep(1.5)   # three renew intervals: nothing renews any more
-        assert (await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease"))["spec"][
-            "renewTime"] == lease["spec"]["renewTime"]
-        await a1.delete("v1", "pods", "p", "default", {"gracePeriodSeconds": 0})
-        await a1.delete("v1", "nodes", "sat-1")
-        await asyncio.sleep(0.5)
-        assert agent.pod_pid("default", "p") == pid            # nobody told the agent to stop it
-        await old.close()
-        report = asyncio.ensure_future(agent.post_status(force=True))   # made between the planes
-        await asyncio.sleep(0.3)
-        assert not report.done()                                          # it waits for the join
-        cert, key = cp2.node_credentials("sat-1")
-        await agent.join(ApiConnection(cp2.url, cp2.ca_pem, cert_pem=cert, key_pem=key), adopt_grace=30)
-        assert (await asyncio.wait_for(report, 10))["metadata"]["name"] == "sat-1"   # posted to gs2
-        node = await a2.get("v1", "nodes", "sat-1")
-        assert conds(node)["Ready"] == "True"
-        await a2.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
-        await a2.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
+        async with two_planes() as p:
+            cp2, a1, a2, agent = p.cp2, p.a1, p.a2, p.agent
+            await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
+            async def pid_of():
+                return agent.pod_pid("default", "p")
+            pid = await wait_for_async(pid_of, 10, what="pod running")
+            cached = agent.cached_pods()
+            assert [p["metadata"]["name"] for p in cached] == ["p"]
+            old = await agent.disconnect()
+            assert not agent.registered.is_set()
+            lease = await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
+            await asyncio.sleep(1.5)   # three renew intervals: nothing renews any more
+            assert (await a1.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease"))["spec"][
+                "renewTime"] == lease["spec"]["renewTime"]
+            await a1.delete("v1", "pods", "p", "default", {"gracePeriodSeconds": 0})
+            await a1.delete("v1", "nodes", "sat-1")
+            await asyncio.sleep(0.5)
+            assert agent.pod_pid("default", "p") == pid            # nobody told the agent to stop it
+            await old.close()
+            report = asyncio.ensure_future(agent.post_status(force=True))   # made between the planes
+            await asyncio.sleep(0.3)
+            assert not report.done()                                          # it waits for the join
+            cert, key = cp2.node_credentials("sat-1")
+            await agent.join(ApiConnection(cp2.url, cp2.ca_pem, cert_pem=cert, key_pem=key), adopt_grace=30)
+            assert (await asyncio.wait_for(report, 10))["metadata"]["name"] == "sat-1"   # posted to gs2
+            node = await a2.get("v1", "nodes", "sat-1")
+            assert conds(node)["Ready"] == "True"
+            await a2.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
+            await a2.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
 
-        async def adopted():
-            st = (await a2.get("v1", "pods", "p", "default")).get("status", {})
-            return st.get("phase") == "Running" and \
-                st["containerStatuses"][0]["containerID"] == f"process://{pid}"
-        await wait_for_async(adopted, 10, what="the pod adopted on gs2")
-        assert agent.pod_pid("default", "p") == pid
-        with pytest.raises(Exception):
-            await a1.get("v1", "nodes", "sat-1")            # never re-registered on gs1
-    two_planes.run(main())
+            async def adopted():
+                st = (await a2.get("v1", "pods", "p", "default")).get("status", {})
+                return st.get("phase") == "Running" and \
+                    st["containerStatuses"][0]["containerID"] == f"process://{pid}"
+            await wait_for_async(adopted, 10, what="the pod adopted on gs2")
+            assert agent.pod_pid("default", "p") == pid
+            with pytest.raises(Exception):
+                await a1.get("v1", "nodes", "sat-1")            # never re-registered on gs1
+    run(main())
 
 
 def test_join_an_unreachable_plane_times_out_and_stays_disconnected(tmp_path):
