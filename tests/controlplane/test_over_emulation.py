@@ -27,7 +27,7 @@ from leonet.controlplane.cluster import ControlPlaneCluster, active_planes
 from leonet.controlplane.netns import netns as get_netns
 from leonet.emulation import runstate
 from leonet.emulation.overrides import LinkOverride
-from leonet.waiting import wait_for
+from leonet.waiting import poll, wait_for
 
 from .helpers import kube_client, kubectl_binaries, pod_manifest
 
@@ -81,9 +81,7 @@ def connected_offset(engine, a: str = "Berlin", b: str = "Madrid", step: float =
 
 def wait_for_no_active_run(timeout: float = 300.0) -> None:
     """Other suites on a shared machine may hold the run lock: wait for it (CI runs alone)."""
-    deadline = time.monotonic() + timeout
-    while runstate.active_run() is not None and time.monotonic() < deadline:
-        time.sleep(1.0)
+    poll(lambda: runstate.active_run() is None, timeout, interval=1.0)
 
 
 def ready_status(node: dict) -> Optional[str]:
