@@ -217,12 +217,9 @@ class PlaneWatches:
                 await asyncio.sleep(0.5)
 
     def wait_started(self, timeout: float = 60.0) -> None:
-        import time as _time
-        deadline = _time.monotonic() + timeout
-        while len(self.started) < len(self._tasks):
-            if _time.monotonic() > deadline:
-                raise SystemExit(f"watches did not start on {set(self.admin.conns) - set(self.started)}")
-            _time.sleep(0.1)
+        from leonet.waiting import poll
+        if not poll(lambda: len(self.started) >= len(self._tasks), timeout, interval=0.1):
+            raise SystemExit(f"watches did not start on {set(self.admin.conns) - set(self.started)}")
 
     def stop(self) -> None:
         for t in self._tasks:
