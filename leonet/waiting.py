@@ -2,9 +2,9 @@
 
 Shared by every layer (it imports nothing of leonet), by experiments and by tests:
 
-    pod = wait_for(lambda: ready_pod(name), 30, "the pod Ready")   # raises TimeoutError
-    got = poll(lambda: owner.ready_at.get(name), 15)                # None after 15 s
-    url, kubeconfig = wait_for_line(proc, "READY", 30)[1:]          # None if it died first
+    pod = wait_for(lambda: ready_pod(name), 30, "the pod Ready")  # raises TimeoutError
+    got = poll(lambda: owner.ready_at.get(name), 15)              # None after 15 s
+    words = wait_for_line(proc, "READY", 30)      # ["READY", url, kubeconfig]; None if it died first
 """
 from __future__ import annotations
 
