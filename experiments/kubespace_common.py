@@ -1,6 +1,6 @@
 """Shared pieces of the KubeSpace experiments: the three constellations and cached path-delay tensors
-(Table I, Figs. 10, 11), and the live platforms of Figs. 7-9 (scenarios, bring-up, plane watches);
-CSV/table/figure output comes from ``common``."""
+(Table I, Figs. 10, 11), and the live platforms of Figs. 7-9 (options, scenarios, bring-up, plane watches,
+the summary and the results table); CSV/table/figure output comes from ``common``."""
 from __future__ import annotations
 
 import argparse
