@@ -21,7 +21,6 @@ from leonet.krios.endpoints import RecordTableEndpoints
 from leonet.krios.kube import ANN_EXIT, ANN_ZONE, LABEL_APP, LABEL_HANDOVER
 from leonet.krios.manager import ZoneManager
 from leonet.krios.scheduler import KriosScheduler
-from leonet.waiting import wait_for_async
 
 FAST = dict(node_monitor_period=0.5, node_monitor_grace_period=5.0, orphan_pod_grace=1.0)
 FAST_AGENT = AgentConfig(renew_interval=0.5, status_update_frequency=0.5, jitter=False, sync_period=1.0)
@@ -52,6 +51,17 @@ def pick_moment(c, zone):
     pytest.skip("no suitable moment in the first hour")
 
 
+async def wait_for(pred, timeout=30.0, what="condition"):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        v = await pred()
+        if v:
+            return v
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_path, shell1):
     cfg = krios_config(shell1.scenario)
     cfg = dataclasses.replace(cfg, dns_ttl_s=1.0, drain_s=0.5)
@@ -76,7 +86,7 @@ def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_p
             for a in agents:
                 await a.wait_registered()
             await admin.create("v1", "pods", pod("web"), namespace="default")
-            bound = await wait_for_async(lambda: _node_of(admin, "web"), 30, what="web bound")
+            bound = await wait_for(lambda: _node_of(admin, "web"), what="web bound")
             assert bound == names[leaving]          # the only node in the region now
             web = await admin.get("v1", "pods", "web", "default")
             assert web["metadata"]["annotations"][ANN_EXIT].endswith("Z")
@@ -90,18 +100,18 @@ def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_p
                        for e in events["items"])
 
             # the endpoint is published once web is Ready
-            await wait_for_async(lambda: _coro(table.get("web.default.krios.leonet")), 30, what="endpoint")
+            await wait_for(lambda: _coro(table.get("web.default.krios.leonet")), what="endpoint")
             first = table.get("web.default.krios.leonet").addresses
 
             # the proactive handover: a successor on another in-zone satellite, then the old one goes
-            rec = await wait_for_async(lambda: _coro(ctrl.records[0] if ctrl.records else None), timeout=60,
-                                       what="handover")
+            rec = await wait_for(lambda: _coro(ctrl.records[0] if ctrl.records else None), timeout=60,
+                                 what="handover")
             assert rec.outcome == "done", rec
             assert rec.new_node in {names[s] for s in successors}
             assert rec.switched_s < rec.exit_s              # switched before the host left the region
             assert rec.created_s >= rec.exit_s - rec.lead_s - 1.0
             assert table.get("web.default.krios.leonet").addresses != first
-            await wait_for_async(lambda: _gone(admin, "web"), 30, what="old pod deleted")
+            await wait_for(lambda: _gone(admin, "web"), what="old pod deleted")
             new = await admin.get("v1", "pods", rec.new_pod, "default")
             assert new["metadata"]["labels"][LABEL_APP] == "web" and new["spec"]["nodeName"] == rec.new_node
             # make before break: the two instances overlapped for about t_i + TTL + drain
