@@ -87,14 +87,14 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     requests_csv = args.out / "fig7_requests.csv"
     with LeoNet("komet-live-cache", offset_s=start) as net, KometPlatform(net) as komet:
-        with ground_scheduler(net, komet, "redmond", CACHE, "one-to-one", args.threshold, ["redmond"], args.lead,
-                              120) as (ground, sched):
+        with ground_scheduler(net, komet, "redmond", CACHE, "one-to-one", args.threshold, ["redmond"],
+                              lead_s=args.lead, start_timeout_s=120) as (ground, sched):
             t0 = net.offset_s
             client = spawn_ready(komet, "redmond", ["-m", "apps.komet.client", "--scheduler",
                                                     f"ws://{komet.address('redmond')}:{WS_PORT}/ws", "--client",
                                                     "redmond", "--duration", str(duration + 60), "--interval", "1.0",
                                                     "--timeout", "0.5", "--out", str(requests_csv)], "client.log",
-                                 "the client", 60)
+                                 what="the client", timeout_s=60)
             job = ground.submit(sched.run(t0 + duration))
             follow(job, net, t0, duration, "fig7 (emulated s)")
             client.terminate()

@@ -127,10 +127,10 @@ def run_live(setup: LiveSetup, out: Path) -> LiveRun:
         app = setup.app
         if setup.origin_at:
             spawn_ready(komet, setup.origin_at, ["-m", "apps.komet.origin", "--host", komet.address(setup.origin_at)],
-                        "origin.log", "the origin", 60)
+                        "origin.log", what="the origin", timeout_s=60)
             app = app.with_env(KOMET_ORIGIN=f"{komet.address(setup.origin_at)}:8000")
         with ground_scheduler(net, komet, setup.scheduler_at, app, setup.strategy, setup.threshold, clients,
-                              setup.lead_s, 300) as (ground, sched):
+                              lead_s=setup.lead_s, start_timeout_s=300) as (ground, sched):
             job = ground.submit(sched.run(float("inf")))   # plans on while the clients start
             (komet.workdir / "clients.json").write_text(json.dumps([{"name": c, "netns": komet.netns(c)}
                                                                     for c in clients]))
@@ -140,7 +140,7 @@ def run_live(setup: LiveSetup, out: Path) -> LiveRun:
                                  "--scheduler", f"ws://{komet.address(setup.scheduler_at)}:{WS_PORT}/ws",
                                  "--duration", str(setup.duration_s), "--interval", str(setup.interval_s),
                                  "--timeout", str(setup.timeout_s), "--out", str(requests_csv)], "fleet.log",
-                                "the clients", 120)
+                                what="the clients", timeout_s=120)
             t0_offset, t0_wall = net.offset_s, time.time()
             sched.until_s = t0_offset + setup.duration_s
             follow(job, net, t0_offset, setup.duration_s, f"{setup.label} (emulated s)")
