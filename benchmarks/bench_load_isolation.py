@@ -74,15 +74,27 @@ def fmt_err(e: Dict) -> str:
             f"(n={e['n']}, lost {e['lost']})")
 
 
+def udp_counters(ns: str) -> Dict[str, int]:
+    """A namespace's UDP counters (``/proc/net/snmp``, e.g. RcvbufErrors: datagrams its
+    sockets dropped because the receiver did not read them in time)."""
+    text = subprocess.run(["nsenter", f"--net=/run/netns/{ns}", "cat", "/proc/net/snmp"],
+                          capture_output=True, text=True, check=True).stdout
+    rows = [line.split()[1:] for line in text.splitlines() if line.startswith("Udp:")]
+    return dict(zip(rows[0], map(int, rows[1]))) if len(rows) == 2 else {}
+
+
 def iperf3(client_ns: str, server_ns: str, address: str, seconds: float, flows: int = 1,
            udp_mbps: Optional[float] = None, length: int = 1400) -> Dict:
-    """One iperf3 measurement between two namespaces (server started and ended here)."""
+    """One iperf3 measurement between two namespaces (server started and ended here).
+    For UDP, the loss is split into what the receiving socket dropped (the iperf3
+    server did not read in time: the end host, not the emulated path) and the rest."""
     server = subprocess.Popen(["nsenter", f"--net=/run/netns/{server_ns}", "iperf3", "-s", "-1", "-B", address],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cmd = ["nsenter", f"--net=/run/netns/{client_ns}", "iperf3", "-c", address, "-t", str(int(seconds)),
            "-P", str(flows), "-J"]
     if udp_mbps is not None:
         cmd += ["-u", "-b", f"{udp_mbps}M", "-l", str(length)]
+        received0 = udp_counters(server_ns)
     try:
         for _ in range(20):  # until the server listens
             time.sleep(0.25)
@@ -101,8 +113,12 @@ def iperf3(client_ns: str, server_ns: str, address: str, seconds: float, flows: 
     end = data["end"]
     if udp_mbps is not None:
         s = end["sum"]
+        received1 = udp_counters(server_ns)
+        socket_drops = received1.get("RcvbufErrors", 0) - received0.get("RcvbufErrors", 0)
+        packets = max(1, int(s.get("packets", 0)))
         return {"mbps": s["bits_per_second"] / 1e6 * (1 - s.get("lost_percent", 0) / 100.0),
-                "sent_mbps": s["bits_per_second"] / 1e6, "lost_percent": s.get("lost_percent", 0.0)}
+                "sent_mbps": s["bits_per_second"] / 1e6, "lost_percent": s.get("lost_percent", 0.0),
+                "lost_at_receiver_percent": 100.0 * socket_drops / packets}
     per_second = [round(i["sum"]["bits_per_second"] / 1e6) for i in data["intervals"]]
     senders = [st["sender"] for st in end.get("streams", []) if "sender" in st]
     return {"mbps": end["sum_received"]["bits_per_second"] / 1e6,
@@ -362,7 +378,8 @@ def sweep(seconds: float, hop_counts: Sequence[int], rates: Sequence[float], imp
 def _row(r: Dict) -> str:
     if "error" in r:
         return f"[{r['implementation']}] {r['hops']:>3} hops  {r['traffic']:<20} iperf3 failed: {r['error']}"
-    loss = f" of {r['sent_mbps']:.0f} sent, loss {r['lost_percent']:.1f} %" if "lost_percent" in r else ""
+    loss = (f" of {r['sent_mbps']:.0f} sent, loss {r['lost_percent']:.1f} % "
+            f"({r['lost_at_receiver_percent']:.1f} at the receiving socket)") if "lost_percent" in r else ""
     return (f"[{r['implementation']}] {r['hops']:>3} hops  {r['traffic']:<20} carried {r['mbps']:7.0f} Mbit/s{loss}; "
             f"{r['packet_hops_per_s']:9,.0f} packet-hops/s, daemon {r['daemon_cpu_cores']:.2f} cores "
             f"({r['daemon_user_us_per_packet_hop']:.1f} + {r['daemon_kernel_us_per_packet_hop']:.1f} us user + kernel "
@@ -386,16 +403,19 @@ def redis_replication(primary, replica, megabytes: int, timeout_s: float = 300.0
             procs.append(subprocess.Popen(
                 ["nsenter", f"--net=/run/netns/{node.netns}", "redis-server", "--port", str(port), "--bind",
                  node.address, "--save", "", "--appendonly", "no", "--protected-mode", "no",
-                 "--enable-debug-command", "yes", "--dir", "/tmp", "--dbfilename", f"bli-{node.name}.rdb"],
+                 "--enable-debug-command", "yes", "--dir", "/tmp", "--dbfilename", f"bli-{node.name}.rdb",
+                 "--unixsocket", f"/tmp/bli-{node.name}.sock"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         clients = []
         for node in (primary, replica):
-            c = redis.Redis(host=node.address, port=port, socket_timeout=30)
+            # the benchmark talks to each server over its unix socket, as Komet's functions do (the host
+            # is not on the emulated network); only the replication crosses the emulated links
+            c = redis.Redis(unix_socket_path=f"/tmp/bli-{node.name}.sock", socket_timeout=30)
             for _ in range(100):
                 try:
                     c.ping()
                     break
-                except redis.ConnectionError:
+                except (redis.ConnectionError, FileNotFoundError):
                     time.sleep(0.1)
             clients.append(c)
         p, r = clients
@@ -416,6 +436,8 @@ def redis_replication(primary, replica, megabytes: int, timeout_s: float = 300.0
         for proc in procs:
             proc.kill()
             proc.wait()
+        for node in (primary, replica):
+            Path(f"/tmp/bli-{node.name}.sock").unlink(missing_ok=True)
 
 
 def bulk_experiment(megabytes: int, redis_mb: int) -> List[Dict]:

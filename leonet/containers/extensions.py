@@ -115,7 +115,7 @@ class RunExtensions:
         assert c is not None
         offset = c.offset_now()
         return {"time": format_utc(self.run.engine.time_of(offset)), "offset_s": offset, "speed": c.speed,
-                "ticking": c.ticking, "step_s": c.step_s}
+                "ticking": c.ticking, "step_s": c.step_s, "lag_s": round(c.lag_s(), 3)}
 
     def _on_tick(self, info: Any) -> None:
         snap = self.run.network.engine_snapshot if self.run.network is not None else None

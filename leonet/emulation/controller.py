@@ -78,6 +78,13 @@ class TickStats:
         return out
 
 
+def paced_offset(offset0_s: float, wall0_s: float, now_s: float, speed: float, applied_offset_s: float,
+                 step_s: float) -> float:
+    """The emulated offset a clock shows at monotonic time ``now_s``: real-time pacing from
+    ``offset0_s`` at ``wall0_s``, capped at one step past the last applied tick."""
+    return min(offset0_s + (now_s - wall0_s) * speed, applied_offset_s + step_s)
+
+
 class Controller:
     """Drives a :class:`LeoNetwork` through time."""
 
@@ -108,11 +115,21 @@ class Controller:
         return format_utc(self.engine.time_of(self.current_offset_s))
 
     def offset_now(self) -> float:
-        """The emulated offset (s) the real-time pacing stands at now, between ticks too;
+        """The emulated offset (s) now, between ticks too: the real-time pacing's, but never
+        more than one step ahead of the last applied tick (while the emulation lags, the
+        network reflects that tick, and apps reading the clock must not run ahead of it);
         a controller that is not ticking (or has stopped) stays at its current offset."""
         if self._wall0 is None or self._stop.is_set():
             return self.current_offset_s
-        return self.offset0 + (time.monotonic() - self._wall0) * self.speed
+        return paced_offset(self.offset0, self._wall0, time.monotonic(), self.speed,
+                            self.current_offset_s, self.step_s)
+
+    def lag_s(self) -> float:
+        """Emulated seconds the applied network is behind the real-time pacing (0 when on time)."""
+        if self._wall0 is None or self._stop.is_set():
+            return 0.0
+        paced = self.offset0 + (time.monotonic() - self._wall0) * self.speed
+        return max(0.0, paced - (self.current_offset_s + self.step_s))
 
     @property
     def ticking(self) -> bool:

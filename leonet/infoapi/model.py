@@ -45,7 +45,7 @@ class InfoModel:
     suspended: Callable[[int], bool] = lambda index: False
     bounding_box: Optional[Any] = None
     scenario_name: str = ""
-    #: the emulation's clock now: {"time", "offset_s", "speed", "ticking"} (``/clock``)
+    #: the emulation's clock now: {"time", "offset_s", "speed", "ticking", "step_s", "lag_s"} (``/clock``)
     clock: Optional[Callable[[], Dict[str, Any]]] = None
     #: published A records (``/records``, and the DNS)
     records: RecordTable = field(default_factory=RecordTable)
