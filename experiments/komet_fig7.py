@@ -19,22 +19,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import time
 from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
-from tqdm import tqdm
 
 from common import ROOT, matplotlib_agg, print_table, save_figure, write_csv
-from komet_live import events_csv
+from komet_live import events_csv, follow, ground_scheduler, spawn_ready
 from leonet import LeoNet
-from leonet.komet import make_strategy
 from leonet.komet.apps import CACHE
-from leonet.komet.migration import Deployment
-from leonet.komet.nodeapi import NodeClient
-from leonet.komet.platform import KometPlatform, wait_for_line
-from leonet.komet.scheduler import WS_PORT, GroundScheduler
+from leonet.komet.platform import KometPlatform
+from leonet.komet.scheduler import WS_PORT
 
 START_S = 40500
 #: the paper's Fig. 7 run [A, 2024-07-04]: hand-offs (s after the start), dual-replica periods (s)
@@ -93,39 +88,20 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     requests_csv = args.out / "fig7_requests.csv"
     with LeoNet("komet-live-cache", offset_s=start) as net, KometPlatform(net) as komet:
-        ground = komet.loop("redmond")
-        session = ground.run(_session())
-        nodes = {s: NodeClient(session, s, komet.address(s)) for s in net.satellites}
-        dep = Deployment(CACHE, nodes.get)
-        sched = GroundScheduler(net.run.engine, dep, make_strategy("one-to-one", args.threshold), ["redmond"],
-                                lambda: net.offset_s, lead_s=args.lead)
-        ground.run(sched.serve(komet.address("redmond")))
-        ground.run(sched.start(), 120)
-        t0 = net.offset_s
-        client = komet.spawn("redmond", ["-m", "apps.komet.client", "--scheduler",
-                                         f"ws://{komet.address('redmond')}:{WS_PORT}/ws", "--client", "redmond",
-                                         "--duration", str(duration + 60), "--interval", "1.0", "--timeout", "0.5",
-                                         "--out", str(requests_csv)], "client.log")
-        if not wait_for_line(client, b"ready", 60):
-            raise SystemExit(f"the client did not start; see {komet.workdir / 'client.log'}")
-        job = ground.submit(sched.run(t0 + duration))
-        with tqdm(total=int(duration), unit="s", desc="fig7 (emulated s)") as bar:
-            while not job.done():
-                bar.n = min(int(net.offset_s - t0), int(duration))
-                bar.refresh()
-                time.sleep(0.5)
-        job.result()
-        client.terminate()
-        client.wait(20)
-        ground.run(sched.close())
-        ground.run(session.close())
+        with ground_scheduler(net, komet, "redmond", CACHE, "one-to-one", args.threshold, ["redmond"],
+                              lead_s=args.lead, start_timeout_s=120) as (ground, sched):
+            t0 = net.offset_s
+            client = spawn_ready(komet, "redmond", ["-m", "apps.komet.client", "--scheduler",
+                                                    f"ws://{komet.address('redmond')}:{WS_PORT}/ws", "--client",
+                                                    "redmond", "--duration", str(duration + 60), "--interval", "1.0",
+                                                    "--timeout", "0.5", "--out", str(requests_csv)], "client.log",
+                                 what="the client", timeout_s=60)
+            job = ground.submit(sched.run(t0 + duration))
+            follow(job, net, t0, duration, "fig7 (emulated s)")
+            client.terminate()
+            client.wait(20)
         events, decisions = list(sched.events), list(sched.decision_s)
     return report(args, events, decisions, read_rows(requests_csv), t0, duration)
-
-
-async def _session():
-    import aiohttp
-    return aiohttp.ClientSession()
 
 
 def report(args, events, decisions, requests, t0: float, duration: float) -> int:
