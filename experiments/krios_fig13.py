@@ -49,6 +49,7 @@ from leonet.krios.manager import ZoneManager
 from leonet.krios.replication import uniform_selection
 from leonet.krios.zones import Zone
 from leonet.orbits import build_constellation, load_scenario
+from leonet.waiting import wait_for_line
 
 COUNTS = (10, 50, 100)
 #: pods of the unmeasured batch each scheduler gets first
@@ -233,7 +234,7 @@ def main() -> int:
                  "--stats", str(folder / f"{name}-stats.json"), *extra],
                 stdout=subprocess.PIPE, stderr=open(folder / f"{name}.log", "wb"), text=True)
         for name, proc in daemons.items():
-            if proc.stdout.readline().strip() != "READY":
+            if not wait_for_line(proc, "READY", 120):
                 raise SystemExit(f"the {name} scheduler did not start; see {folder / (name + '.log')}")
         for sched in ("krios", "noop"):      # unmeasured: the control plane's first pods, the watch, the path
             live.call(batch(live.conn, [(f"{sched}-warm-{k}", f"city-{k}") for k in range(WARM_UP_PODS)],
