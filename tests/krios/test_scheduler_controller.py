@@ -21,6 +21,7 @@ from leonet.krios.endpoints import RecordTableEndpoints
 from leonet.krios.kube import ANN_EXIT, ANN_ZONE, LABEL_APP, LABEL_HANDOVER
 from leonet.krios.manager import ZoneManager
 from leonet.krios.scheduler import KriosScheduler
+from leonet.waiting import wait_for_async
 
 FAST = dict(node_monitor_period=0.5, node_monitor_grace_period=5.0, orphan_pod_grace=1.0)
 FAST_AGENT = AgentConfig(renew_interval=0.5, status_update_frequency=0.5, jitter=False, sync_period=1.0)
@@ -51,15 +52,8 @@ def pick_moment(c, zone):
     pytest.skip("no suitable moment in the first hour")
 
 
-async def wait_for(pred, timeout=30.0, what="condition"):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        v = await pred()
-        if v:
-            return v
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_for(pred, timeout=30.0, what="condition"):
+    return wait_for_async(pred, timeout, what, interval=0.1)
 
 
 def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_path, shell1):
