@@ -162,7 +162,7 @@ class _CoverSearch:
         return None
 
 
-def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search: _CoverSearch,
+def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search,
                       tolerance: float) -> Tuple[List[int], float, float]:
     """Min over k-subsets of max over rows of min over the subset, for A (m, M).
 
@@ -203,9 +203,13 @@ class ExactResult:
     seconds: float
 
 
+#: the set-cover decision procedures :func:`optimal_placement` can use
+SOLVERS = ("dfs", "milp", "hybrid")
+
+
 def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
                       batch: int = 1000, tolerance: float = 0.0, node_limit: int = 20_000_000,
-                      time_limit_s: Optional[float] = None) -> ExactResult:
+                      time_limit_s: Optional[float] = None, solver: str = "dfs") -> ExactResult:
     """The optimal k stations for ``Evaluate`` over all snapshots.
 
     ``initial`` is any k-selection (e.g. the CNPA result); it seeds the elements
@@ -213,7 +217,13 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
     optimum is bracketed that tightly (``lower_bound <= optimum <= score``).
     Raises :class:`SearchLimit` past ``node_limit`` search nodes or
     ``time_limit_s`` seconds.
+
+    ``solver`` decides each set cover: ``"dfs"``, the bitset depth-first search
+    above, or ``"milp"``, an integer program solved by HiGHS
+    (:mod:`.cover_milp`; its nodes are branch-and-bound nodes). Both are exact.
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     metric = check_metric(metric)
     start = time.monotonic()
     deadline = start + time_limit_s if time_limit_s is not None else math.inf
@@ -227,7 +237,11 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
         return ExactResult([g], float(worst[g]), float(worst[g]), 0, T * N, 0, time.monotonic() - start)
     near = nearest(metric, current)
     elements = _worst_elements(near, -np.inf, batch)
-    search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
+    if solver in ("milp", "hybrid"):
+        from .cover_milp import CoverMILP, DfsThenMILP   # imports this module's helpers
+        search = (CoverMILP if solver == "milp" else DfsThenMILP)(np.empty((0, M)), node_limit, deadline)
+    else:
+        search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
     rounds = 0
     while True:
         rounds += 1
