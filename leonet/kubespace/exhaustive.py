@@ -163,15 +163,17 @@ class _CoverSearch:
 
 
 def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search,
-                      tolerance: float) -> Tuple[List[int], float, float]:
+                      tolerance: float, floor: float = -math.inf) -> Tuple[List[int], float, float]:
     """Min over k-subsets of max over rows of min over the subset, for A (m, M).
 
     Returns (selection, its score, lower bound); score - lower bound <= tolerance,
-    and the lower bound equals the score when the search is exact.
+    and the lower bound equals the score when the search is exact. ``floor`` is a
+    known lower bound (a previous round's, on a subset of these rows).
     """
     best = list(upper)
     best_score = float(A[:, best].min(axis=1).max())
-    lower = float(A.min(axis=1).max())   # no placement beats the best station for each element
+    # no placement beats the best station for each element, nor the optimum on fewer rows
+    lower = max(float(A.min(axis=1).max()), floor)
     values = np.unique(A[(A >= lower) & (A < best_score)])
     lo, hi = 0, len(values)              # the optimum is values[i] for some i in [lo, hi], hi = best
     lower_bound = lower
@@ -243,11 +245,13 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
     else:
         search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
     rounds = 0
+    proven = -math.inf    # each round's rows contain the last round's, so its bound carries over
     while True:
         rounds += 1
         t_idx, s_idx = np.divmod(elements, N)
         search.A = metric[t_idx, :, s_idx]                              # (m, M)
-        sub_best, sub_score, sub_lower = _solve_subproblem(search.A, k, current, search, tolerance)
+        sub_best, sub_score, sub_lower = _solve_subproblem(search.A, k, current, search, tolerance, proven)
+        proven = sub_lower
         near = nearest(metric, sub_best)
         full_score = float(near.max())
         if full_score <= sub_score:
