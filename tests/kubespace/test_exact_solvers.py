@@ -77,3 +77,23 @@ def test_milp_respects_the_time_limit():
         optimal_placement(m, 6, greedy_k_center(m, 6), time_limit_s=1e-9, solver="hybrid")
     with pytest.raises(ValueError, match="solver"):
         optimal_placement(m, 2, [0, 1], solver="simplex")
+
+
+@pytest.fixture(scope="module")
+def oneweb_hour():
+    """OneWeb's real path delays (316 candidate stations x 636 satellites), every
+    5 minutes for an hour: a real instance both solvers finish."""
+    from leonet.kubespace import path_delay
+    from leonet.orbits import load_constellation
+    return path_delay(load_constellation("kubespace-oneweb"), np.arange(0.0, 3600.0 + 1, 300.0))
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_all_solvers_prove_the_same_optimum_on_a_real_constellation(oneweb_hour, k):
+    start = greedy_k_center(oneweb_hour, k)
+    results = {s: optimal_placement(oneweb_hour, k, start, solver=s) for s in ("dfs", "milp", "hybrid")}
+    scores = {s: r.score for s, r in results.items()}
+    assert len(set(scores.values())) == 1, scores
+    for r in results.values():
+        assert r.lower_bound == r.score == evaluate(oneweb_hour, r.selection)
+    assert scores["dfs"] <= evaluate(oneweb_hour, start)
