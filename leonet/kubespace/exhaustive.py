@@ -23,6 +23,12 @@ search is pruned without giving up optimality:
   optimum holds for the whole period. A subproblem's optimum is a lower bound of
   the full one, so the final answer is optimal.
 
+* **Solvers.** ``solver="dfs"`` decides each set cover by the search above;
+  ``"milp"`` by an integer program (HiGHS, :mod:`.cover_milp`), whose LP bound
+  proves the hard infeasible thresholds near the optimum of large instances;
+  ``"hybrid"`` tries the search with a small node budget first. All are exact.
+  Each round's bisection starts at the previous round's proven bound.
+
 ``brute_force`` enumerates every subset and is kept for tests on tiny instances.
 """
 from __future__ import annotations
@@ -31,7 +37,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -162,7 +168,16 @@ class _CoverSearch:
         return None
 
 
-def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search,
+class CoverDecider(Protocol):
+    """A set-cover decision procedure on the element x station matrix ``A``."""
+
+    A: np.ndarray
+    nodes: int
+
+    def feasible(self, D: float, k: int) -> Optional[List[int]]: ...
+
+
+def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search: CoverDecider,
                       tolerance: float, floor: float = -math.inf) -> Tuple[List[int], float, float]:
     """Min over k-subsets of max over rows of min over the subset, for A (m, M).
 
@@ -221,8 +236,10 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
     ``time_limit_s`` seconds.
 
     ``solver`` decides each set cover: ``"dfs"``, the bitset depth-first search
-    above, or ``"milp"``, an integer program solved by HiGHS
-    (:mod:`.cover_milp`; its nodes are branch-and-bound nodes). Both are exact.
+    above; ``"milp"``, an integer program solved by HiGHS (:mod:`.cover_milp`;
+    ``nodes`` then counts branch-and-bound nodes); ``"hybrid"``, the search with
+    200,000 nodes per decision, then the integer program (``nodes`` counts both).
+    All are exact. OneWeb K = 6 needs ``"milp"`` or ``"hybrid"``.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -241,7 +258,8 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
     elements = _worst_elements(near, -np.inf, batch)
     if solver in ("milp", "hybrid"):
         from .cover_milp import CoverMILP, DfsThenMILP   # imports this module's helpers
-        search = (CoverMILP if solver == "milp" else DfsThenMILP)(np.empty((0, M)), node_limit, deadline)
+        search: CoverDecider = (CoverMILP if solver == "milp" else DfsThenMILP)(
+            np.empty((0, M)), node_limit, deadline)
     else:
         search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
     rounds = 0
