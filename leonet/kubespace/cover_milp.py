@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array, vstack
 
-from .exhaustive import SearchLimit, _minimal_rows, _undominated_columns
+from .exhaustive import SearchLimit, reduced_cover
 
 
 class CoverMILP:
@@ -44,12 +44,10 @@ class CoverMILP:
 
     def feasible(self, D: float, k: int) -> Optional[List[int]]:
         """k stations covering every row of A within D, or None (proven)."""
-        cover = self.A <= D
-        if not cover.any(axis=1).all():
+        reduced = reduced_cover(self.A, D)
+        if reduced is None:
             return None
-        stations = _undominated_columns(cover)
-        cover = cover[:, stations]
-        cover = cover[_minimal_rows(cover)]
+        stations, cover = reduced
         if len(stations) <= k:
             return [int(g) for g in stations]
         chosen = self._solve(cover, k)

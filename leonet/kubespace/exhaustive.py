@@ -97,6 +97,18 @@ def _minimal_rows(cover: np.ndarray) -> np.ndarray:
     return np.array(kept_rows, dtype=np.intp)
 
 
+def reduced_cover(A: np.ndarray, D: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The cover matrix of threshold D without dominated stations and rows:
+    (kept station indices, boolean rows x kept stations), or None if a row has no
+    station within D."""
+    cover = A <= D
+    if not cover.any(axis=1).all():
+        return None
+    stations = _undominated_columns(cover)
+    cover = cover[:, stations]
+    return stations, cover[_minimal_rows(cover)]
+
+
 class _CoverSearch:
     """Depth-first set-cover decision on an element x station matrix ``A``."""
 
@@ -113,13 +125,10 @@ class _CoverSearch:
 
     def feasible(self, D: float, k: int) -> Optional[List[int]]:
         """k stations covering every row of A within D, or None."""
-        cover = self.A <= D
-        if not cover.any(axis=1).all():
+        reduced = reduced_cover(self.A, D)
+        if reduced is None:
             return None
-        stations = _undominated_columns(cover)
-        cover = cover[:, stations]
-        rows = _minimal_rows(cover)
-        cover = cover[rows]
+        stations, cover = reduced
         order = np.argsort(cover.sum(axis=1), kind="stable")        # bit i = i-th hardest row
         cover = cover[order]
         self.station_bits = [_bits(cover[:, g]) for g in range(cover.shape[1])]

@@ -1,7 +1,6 @@
 """The exact search's set-cover decisions: the depth-first search, the integer
 program (HiGHS) and the hybrid give the same answers and the same optimum."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -9,16 +8,7 @@ import pytest
 from leonet.kubespace import brute_force, evaluate, greedy_k_center, optimal_placement
 from leonet.kubespace.cover_milp import CoverMILP, DfsThenMILP
 from leonet.kubespace.exhaustive import SearchLimit, _CoverSearch
-
-
-def tiny(seed, T=4, M=7, N=9, integer=False, inf_rate=0.0):
-    rng = np.random.default_rng(seed)
-    m = rng.random((T, M, N)) * 100
-    if integer:                     # many ties, as in real max-of-min objectives
-        m = np.round(m / 10)
-    if inf_rate:
-        m[rng.random(m.shape) < inf_rate] = np.inf
-    return m
+from test_placement import tiny   # the same random instances
 
 
 def rows(metric):
