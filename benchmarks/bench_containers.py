@@ -108,8 +108,8 @@ def info_latency_ms(run: EmulationRun, requests: int = 200) -> List[float]:
 def wait_for_idle_machine() -> None:
     """One run per machine: wait while another process's run is active (shared machines)."""
     from leonet.emulation import runstate
-    while runstate.active_run() is not None:
-        time.sleep(2)
+    from leonet.waiting import poll
+    poll(lambda: runstate.active_run() is None, float("inf"), interval=2)
 
 
 def one_run(path: str, pauses: int) -> Dict[str, float]:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,8 +166,3 @@ def finish_figure(plt, fig, png: Path, dpi: int = 120, tight: bool = True) -> No
         fig.tight_layout()
     fig.savefig(png, dpi=dpi)
     plt.close(fig)
-
-
-def cdf(values: Sequence[float]):
-    x = np.sort(np.asarray(values, dtype=float))
-    return x, np.arange(1, len(x) + 1) / max(1, len(x))

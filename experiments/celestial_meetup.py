@@ -22,10 +22,11 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments.celestial_common import (ResourceSampler, app, cdf, find_pids, finish_figure,  # noqa: E402
+from experiments.celestial_common import (ResourceSampler, app, find_pids, finish_figure,  # noqa: E402
                                           matplotlib_agg, parser,
                                           preset_raw, print_table, start_host, start_in_node, stop_all,
                                           with_children, write_csv)
+from experiments.common import cdf  # noqa: E402
 
 CLIENTS = ("Accra", "Abuja", "Yaounde")
 CLOUD = "Johannesburg"

@@ -1,12 +1,14 @@
 """Output helpers shared by every experiment script: CSV files, aligned tables on
-stdout, the matplotlib figure ending, a stopwatch."""
+stdout, empirical CDFs, the matplotlib figure ending, a stopwatch."""
 from __future__ import annotations
 
 import csv
 import sys
 import time
 from pathlib import Path
-from typing import Callable, List, NoReturn, Optional, Sequence
+from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a fresh clone without installing
@@ -39,6 +41,12 @@ def matplotlib_agg():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def cdf(values: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    """The empirical CDF of ``values`` to plot: the sorted values and the fraction at or below each."""
+    x = np.sort(np.asarray(values, dtype=float))
+    return x, np.arange(1, len(x) + 1) / max(1, len(x))
 
 
 def save_figure(fig, png: Path, *also_written: Path, dpi: int = 120) -> None:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import matplotlib_agg, print_table, save_figure, write_csv
+from common import matplotlib_agg, save_figure, write_csv
 from komet_fig7 import migrations
-from komet_live import (LiveRun, LiveSetup, annotate, counted_from, decision_cell, events_csv, failures_by_kind,
-                        live_parser, run_live, window, window_label)
+from komet_live import (LiveRun, LiveSetup, annotate, counted_from, decision_cell, failures_by_kind, live_parser,
+                        mark_failed, print_report, requests_and_events_csv, run_live, window, window_label)
 from leonet.komet.apps import IOT
 
 START_S = 12200
@@ -51,9 +51,7 @@ def main() -> int:
 def report(args, run: LiveRun) -> int:
     out = args.out
     rtt = annotate(run, START_S)
-    write_csv(out / "fig10_requests.csv", run.requests,
-              ["wall", "offset_s", "client", "node", "latency_ms", "ok", "error", "risk", "network_rtt_ms"])
-    events_csv(out / "fig10_events.csv", run.events)
+    requests_and_events_csv(out, run, ["risk"])
     migs = migrations(run.events)
     write_csv(out / "fig10_migrations.csv", migs,
               ["node", "source", "deploy_start_s", "ready_s", "switch_s", "removed_s", "dual_replica_s",
@@ -102,9 +100,7 @@ def report(args, run: LiveRun) -> int:
         {"metric": "decision loop (ms, median / max)",
          "ours": decision_cell(run), "paper": "(lead time 20,000)"},
     ]
-    print(f"\nFig. 10: IoT, {len(run.clients)} buoys, many-to-one {args.threshold}, lead {args.lead:g} s, "
-          f"request every {args.interval:g} s, timeout {args.timeout:g} s")
-    print_table(rows, ["metric", "ours", "paper"])
+    print_report(f"Fig. 10: IoT, {len(run.clients)} buoys, many-to-one {args.threshold}", args, rows)
     plot(out, run, rtt, migs)
     return 0
 
@@ -116,16 +112,12 @@ def plot(out: Path, run: LiveRun, rtt: np.ndarray, migs) -> None:
     lat = np.array([float(r["latency_ms"]) for r in run.requests])
     fig, ax = plt.subplots(figsize=(9, 3.8))
     sc = ax.scatter(t[ok], lat[ok], c=rtt[ok], s=3, cmap="viridis")
-    if (~ok).any():
-        ax.scatter(t[~ok], np.full((~ok).sum(), lat[ok].max() if ok.any() else 1.0), marker="x", s=8,
-                   color="red", label="failed")
-        ax.legend(loc="upper right", fontsize=8)
+    mark_failed(ax, t[~ok], np.full((~ok).sum(), lat[ok].max() if ok.any() else 1.0))
     for e in [e for e in run.events if e["event"] == "switch"][1:]:     # the first is the placement
         ax.axvline(e["offset_s"] - START_S, color="black", lw=0.6)
     fig.colorbar(sc, ax=ax, label="network RTT to the serving satellite (ms)")
     ax.set_yscale("log")
     ax.set_xlabel("time since +12,200 s (s); lines: migrations")
-    ax.set_ylabel("response latency (ms)")
     save_figure(fig, out / "fig10.png", out / "fig10_requests.csv", out / "fig10_events.csv",
                 out / "fig10_migrations.csv")
 

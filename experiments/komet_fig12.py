@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common import matplotlib_agg, print_table, save_figure, write_csv
-from komet_live import (LiveRun, LiveSetup, annotate, counted_from, decision_cell, events_csv, failures_by_kind,
-                        live_parser, run_live, window, window_label)
+from common import matplotlib_agg, save_figure, write_csv
+from komet_live import (LiveRun, LiveSetup, annotate, counted_from, decision_cell, failures_by_kind, live_parser,
+                        mark_failed, print_report, requests_and_events_csv, run_live, window, window_label)
 from leonet.komet.apps import CDN
 
 START_S = 45120
@@ -52,9 +52,7 @@ def _mean(a: np.ndarray) -> float:
 def report(args, run: LiveRun) -> int:
     out = args.out
     annotate(run, START_S)
-    write_csv(out / "fig12_requests.csv", run.requests,
-              ["wall", "offset_s", "client", "node", "latency_ms", "ok", "error", "hit", "network_rtt_ms"])
-    events_csv(out / "fig12_events.csv", run.events)
+    requests_and_events_csv(out, run, ["hit"])
     replicas = run.replicas_per_second()
     t_first = int(run.t0_offset_s) - START_S
     write_csv(out / "fig12_replicas.csv", [{"offset_s": t_first + i, "replicas": n} for i, n in enumerate(replicas)],
@@ -107,9 +105,7 @@ def report(args, run: LiveRun) -> int:
         {"metric": "decision loop (ms, median / max)",
          "ours": decision_cell(run), "paper": "(lead time 20,000)"},
     ]
-    print(f"\nFig. 12: CDN, {len(run.clients)} clients, many-to-many {args.threshold}, lead {args.lead:g} s, "
-          f"request every {args.interval:g} s, timeout {args.timeout:g} s")
-    print_table(rows, ["metric", "ours", "paper"])
+    print_report(f"Fig. 12: CDN, {len(run.clients)} clients, many-to-many {args.threshold}", args, rows)
     plot(out, run, replicas, t_first)
     return 0
 
@@ -121,10 +117,7 @@ def plot(out: Path, run: LiveRun, replicas, t_first: int) -> None:
         rs = [r for r in run.requests if r["ok"] == "True" and r["hit"] == want]
         ax.scatter([r["offset_s"] for r in rs], [float(r["latency_ms"]) for r in rs], s=3, color=color, label=label)
     bad = [r for r in run.requests if r["ok"] != "True"]
-    if bad:
-        ax.scatter([r["offset_s"] for r in bad], [500] * len(bad), marker="x", s=8, color="red", label="failed")
-    ax.set_ylabel("response latency (ms)")
-    ax.legend(loc="upper right", fontsize=8)
+    mark_failed(ax, [r["offset_s"] for r in bad], [500] * len(bad))
     ax2.step(np.arange(len(replicas)) + t_first, replicas, where="post")
     ax2.set_ylabel("replicas")
     ax2.set_xlabel("time since +45,120 s (s)")

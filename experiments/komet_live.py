@@ -1,8 +1,8 @@
 """What Komet's live multi-client experiments share (Figs. 10 and 12; Fig. 7 has one
-client and its own driver): bring the scenario up, start a Komet server on every
-satellite that enters the bounding box during the run, run the ground scheduler in its
-ground station and the clients (:mod:`apps.komet.fleet`) in theirs, and collect what
-happened.
+client and its own driver, on the same ground scheduler and process helpers): bring the
+scenario up, start a Komet server on every satellite that enters the bounding box during
+the run, run the ground scheduler in its ground station and the clients
+(:mod:`apps.komet.fleet`) in theirs, collect what happened, and report it.
 
     run = run_live(LiveSetup(...))
     run.requests        # one dict per request (apps.komet.fleet's CSV rows)
@@ -12,24 +12,28 @@ happened.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
+from common import print_table, write_csv
 from leonet import LeoNet
 from leonet.komet import make_strategy
 from leonet.komet.config import komet_config, resolve_clients
 from leonet.komet.migration import AppSpec, Deployment
 from leonet.komet.nodeapi import NodeClient
-from leonet.komet.platform import KometPlatform, wait_for_line
+from leonet.komet.platform import KometPlatform, NamespaceLoop
 from leonet.komet.scheduler import WS_PORT, GroundScheduler
 from leonet.topology.delays import ground_satellite_delays
+from leonet.waiting import wait_for_line
 
 #: the paper's live runs: 2 minutes of ramp-up, then 20 minutes that count
 RAMP_UP_S = 120
@@ -122,46 +126,69 @@ def run_live(setup: LiveSetup, out: Path) -> LiveRun:
     with net, KometPlatform(net, satellites=servers) as komet:
         app = setup.app
         if setup.origin_at:
-            origin = komet.spawn(setup.origin_at, ["-m", "apps.komet.origin", "--host",
-                                                   komet.address(setup.origin_at)], "origin.log")
-            if not wait_for_line(origin, b"ready", 60):
-                raise SystemExit(f"the origin did not start; see {komet.workdir / 'origin.log'}")
+            spawn_ready(komet, setup.origin_at, ["-m", "apps.komet.origin", "--host", komet.address(setup.origin_at)],
+                        "origin.log", what="the origin", timeout_s=60)
             app = app.with_env(KOMET_ORIGIN=f"{komet.address(setup.origin_at)}:8000")
-        ground = komet.loop(setup.scheduler_at)
-        session = ground.run(_session())
-        nodes = {s: NodeClient(session, s, komet.address(s)) for s in servers}
-        dep = Deployment(app, nodes.__getitem__)
-        sched = GroundScheduler(engine, dep, make_strategy(setup.strategy, setup.threshold), clients,
-                                lambda: net.offset_s, lead_s=setup.lead_s)
-        ground.run(sched.serve(komet.address(setup.scheduler_at)))
-        ground.run(sched.start(), 300)
-        job = ground.submit(sched.run(float("inf")))   # plans on while the clients start
-        (komet.workdir / "clients.json").write_text(json.dumps([{"name": c, "netns": komet.netns(c)}
-                                                                for c in clients]))
-        fleet = komet.spawn(clients[0],                 # its threads enter each client's namespace
-                            ["-m", "apps.komet.fleet", "--workload", setup.workload,
-                             "--clients", str(komet.workdir / "clients.json"),
-                             "--scheduler", f"ws://{komet.address(setup.scheduler_at)}:{WS_PORT}/ws",
-                             "--duration", str(setup.duration_s), "--interval", str(setup.interval_s),
-                             "--timeout", str(setup.timeout_s), "--out", str(requests_csv)], "fleet.log")
-        if not wait_for_line(fleet, b"ready", 120):
-            raise SystemExit(f"the clients did not start; see {komet.workdir / 'fleet.log'}")
-        t0_offset, t0_wall = net.offset_s, time.time()
-        sched.until_s = t0_offset + setup.duration_s
-        with tqdm(total=int(setup.duration_s), unit="s", desc=f"{setup.label} (emulated s)") as bar:
-            while not job.done():
-                bar.n = min(int(net.offset_s - t0_offset), int(setup.duration_s))
-                bar.refresh()
-                time.sleep(0.5)
-        job.result()
-        fleet.terminate()
-        fleet.wait(30)
-        ground.run(sched.close())
-        ground.run(session.close())
+        with ground_scheduler(net, komet, setup.scheduler_at, app, setup.strategy, setup.threshold, clients,
+                              lead_s=setup.lead_s, start_timeout_s=300) as (ground, sched):
+            job = ground.submit(sched.run(float("inf")))   # plans on while the clients start
+            (komet.workdir / "clients.json").write_text(json.dumps([{"name": c, "netns": komet.netns(c)}
+                                                                    for c in clients]))
+            fleet = spawn_ready(komet, clients[0],        # its threads enter each client's namespace
+                                ["-m", "apps.komet.fleet", "--workload", setup.workload,
+                                 "--clients", str(komet.workdir / "clients.json"),
+                                 "--scheduler", f"ws://{komet.address(setup.scheduler_at)}:{WS_PORT}/ws",
+                                 "--duration", str(setup.duration_s), "--interval", str(setup.interval_s),
+                                 "--timeout", str(setup.timeout_s), "--out", str(requests_csv)], "fleet.log",
+                                what="the clients", timeout_s=120)
+            t0_offset, t0_wall = net.offset_s, time.time()
+            sched.until_s = t0_offset + setup.duration_s
+            follow(job, net, t0_offset, setup.duration_s, f"{setup.label} (emulated s)")
+            fleet.terminate()
+            fleet.wait(30)
         events, decisions = list(sched.events), list(sched.decision_s)
     with open(requests_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     return LiveRun(setup, clients, servers, events, decisions, rows, t0_offset, t0_wall, engine)
+
+
+@contextlib.contextmanager
+def ground_scheduler(net: LeoNet, komet: KometPlatform, station: str, app: AppSpec, strategy: str, threshold: str,
+                     clients: List[str], lead_s: float,
+                     start_timeout_s: float) -> Iterator[Tuple[NamespaceLoop, GroundScheduler]]:
+    """Komet's ground scheduler for ``app`` on a loop in ``station``'s namespace, serving its clients'
+    WebSocket there, deploying to the platform's satellites; started (the first placement made) on entry,
+    closed with its HTTP session when the block ends normally."""
+    ground = komet.loop(station)
+    session = ground.run(_session())
+    nodes = {s: NodeClient(session, s, komet.address(s)) for s in komet.satellites}
+    sched = GroundScheduler(net.run.engine, Deployment(app, nodes.__getitem__), make_strategy(strategy, threshold),
+                            clients, lambda: net.offset_s, lead_s=lead_s)
+    ground.run(sched.serve(komet.address(station)))
+    ground.run(sched.start(), start_timeout_s)
+    yield ground, sched
+    ground.run(sched.close())
+    ground.run(session.close())
+
+
+def spawn_ready(komet: KometPlatform, node: str, argv: List[str], log_name: str, what: str,
+                timeout_s: float) -> subprocess.Popen:
+    """A ground process started in ``node``'s namespace (:meth:`KometPlatform.spawn`) once it printed
+    ``ready``; if it does not, exits naming ``what`` and its log."""
+    proc = komet.spawn(node, argv, log_name)
+    if not wait_for_line(proc, b"ready", timeout_s):
+        raise SystemExit(f"{what} did not start; see {komet.workdir / log_name}")
+    return proc
+
+
+def follow(job: Any, net: LeoNet, t0_offset_s: float, duration_s: float, desc: str) -> None:
+    """A progress bar of emulated seconds while the scheduler's ``job`` runs; then its result (or error)."""
+    with tqdm(total=int(duration_s), unit="s", desc=desc) as bar:
+        while not job.done():
+            bar.n = min(int(net.offset_s - t0_offset_s), int(duration_s))
+            bar.refresh()
+            time.sleep(0.5)
+    job.result()
 
 
 async def _session():
@@ -170,10 +197,33 @@ async def _session():
 
 
 def events_csv(path: Path, events: Sequence[Dict[str, Any]]) -> None:
-    from common import write_csv
     write_csv(path, [{**e, "nodes": " ".join(e.get("nodes", []))} for e in events],
               ["event", "offset_s", "wall", "node", "source", "nodes", "clients", "due_s", "replication_s",
                "functions_s", "cold_start_s", "total_s", "failover_s", "step", "error"])
+
+
+def requests_and_events_csv(out: Path, run: LiveRun, app_columns: Sequence[str]) -> None:
+    """``<label>_requests.csv`` (every request with the app's own columns and its network RTT, after
+    :func:`annotate`) and ``<label>_events.csv`` (the scheduler's events)."""
+    write_csv(out / f"{run.setup.label}_requests.csv", run.requests,
+              ["wall", "offset_s", "client", "node", "latency_ms", "ok", "error", *app_columns, "network_rtt_ms"])
+    events_csv(out / f"{run.setup.label}_events.csv", run.events)
+
+
+def print_report(title: str, args: argparse.Namespace, rows: List[Dict[str, Any]]) -> None:
+    """The table of ours beside the paper's, under ``title`` and the clients' settings."""
+    print(f"\n{title}, lead {args.lead:g} s, request every {args.interval:g} s, timeout {args.timeout:g} s")
+    print_table(rows, ["metric", "ours", "paper"])
+
+
+def mark_failed(ax: Any, t: Sequence[float], y: Sequence[float]) -> None:
+    """Finish a response-latency axis: failed requests as red crosses at (``t``, ``y``), the label, and
+    a legend where anything is labelled."""
+    if len(t):
+        ax.scatter(t, y, marker="x", s=8, color="red", label="failed")
+    ax.set_ylabel("response latency (ms)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)
 
 
 def live_parser(doc: str, epoch_s: int, quick: str, quick_start_s: float, quick_s: float, interval_s: float,

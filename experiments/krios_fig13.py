@@ -42,6 +42,7 @@ from leonet.krios.manager import ZoneManager
 from leonet.krios.replication import uniform_selection
 from leonet.krios.zones import Zone
 from leonet.orbits import build_constellation, load_scenario
+from leonet.waiting import wait_for_line
 
 COUNTS = (10, 50, 100)
 PAPER_OVERHEAD = (0.03, 0.05)
@@ -208,7 +209,7 @@ def main() -> int:
                  "--stats", str(folder / f"{name}-stats.json"), *extra],
                 stdout=subprocess.PIPE, stderr=open(folder / f"{name}.log", "wb"), text=True)
         for name, proc in daemons.items():
-            if proc.stdout.readline().strip() != "READY":
+            if not wait_for_line(proc, "READY", 120):
                 raise SystemExit(f"the {name} scheduler did not start; see {folder / (name + '.log')}")
         jobs = [(n, s, r) for r in range(args.repeats) for n in counts for s in ("krios", "noop")]
         for n, sched, rep in tqdm(jobs, desc="batches", unit="batch"):

@@ -1,10 +1,11 @@
 """Shared pieces of the KubeSpace experiments: the three constellations and cached path-delay tensors
-(Table I, Figs. 10, 11), and the live platforms of Figs. 7-9 (scenarios, bring-up, plane watches);
-CSV/table/figure output comes from ``common``."""
+(Table I, Figs. 10, 11), and the live platforms of Figs. 7-9 (options, scenarios, bring-up, plane watches,
+the summary and the results table); CSV/table/figure output comes from ``common``."""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -94,6 +95,50 @@ def platform_names(text: str, allowed: Sequence[str] = tuple(PLATFORMS)) -> List
     return names
 
 
+def live_parser(description: str, full: str, quick: str, allowed: Sequence[str] = tuple(PLATFORMS),
+                agents: str = "satellites with an agent, spread evenly") -> argparse.ArgumentParser:
+    """:func:`parser` with the options every live figure (7-9) has: the platforms (``full`` by default,
+    ``quick`` with --quick, among ``allowed``), the satellites with an agent, the speed and the planes.
+    :func:`live_options` resolves them after parsing."""
+    p = parser(description)
+    p.add_argument("--platforms", help=f"comma-separated (default {full}; quick {quick})")
+    p.add_argument("--agents", help=f"{agents} (default 100; quick all 80)")
+    p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
+    p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
+    p.set_defaults(full_platforms=full, quick_platforms=quick, allowed_platforms=tuple(allowed))
+    return p
+
+
+def live_options(args: argparse.Namespace) -> List[str]:
+    """Resolve :func:`live_parser`'s options in ``args`` (quick or full defaults), make the output folder
+    and return the platforms to measure."""
+    q = args.quick
+    platforms = platform_names(args.platforms or (args.quick_platforms if q else args.full_platforms),
+                               args.allowed_platforms)
+    args.agents = args.agents or ("all" if q else "100")
+    args.agents = args.agents if args.agents == "all" else int(args.agents)
+    args.speed = args.speed or (4.0 if q else 1.0)
+    args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
+    args.out.mkdir(parents=True, exist_ok=True)
+    return platforms
+
+
+def write_summary(path: Path, args: argparse.Namespace, settings: Dict[str, Any], platforms: Dict[str, Any],
+                  failed: Dict[str, str], watch: Stopwatch) -> None:
+    """A live figure's ``*_summary.json``: the run's settings, each platform's summary, the platforms whose
+    run failed, and the wall time."""
+    path.write_text(json.dumps({"quick": args.quick, "agents": args.agents, **settings, "platforms": platforms,
+                                "failed": failed, "wall_s": round(watch(), 1)}, indent=1, default=str))
+
+
+def print_results(title: str, rows: List[dict], columns: Sequence[str], failed: Dict[str, str]) -> None:
+    """A live figure's table, ours beside the paper's, then the platforms whose run failed."""
+    print(f"\n{title}")
+    print_table(rows, columns)
+    for platform, why in failed.items():
+        print(f"{platform}: FAILED ({why})")
+
+
 def live_scenario(platform: str, quick: bool, agents: Any = "all", planes: Optional[Sequence[str]] = None,
                   single: Optional[str] = None, pod_runtime: str = "process") -> Dict[str, Any]:
     """The live scenario of one platform: the runtime's ``kubespace.runtime.platform`` mode. Every platform
@@ -172,12 +217,9 @@ class PlaneWatches:
                 await asyncio.sleep(0.5)
 
     def wait_started(self, timeout: float = 60.0) -> None:
-        import time as _time
-        deadline = _time.monotonic() + timeout
-        while len(self.started) < len(self._tasks):
-            if _time.monotonic() > deadline:
-                raise SystemExit(f"watches did not start on {set(self.admin.conns) - set(self.started)}")
-            _time.sleep(0.1)
+        from leonet.waiting import poll
+        if not poll(lambda: len(self.started) >= len(self._tasks), timeout, interval=0.1):
+            raise SystemExit(f"watches did not start on {set(self.admin.conns) - set(self.started)}")
 
     def stop(self) -> None:
         for t in self._tasks:

@@ -23,10 +23,8 @@ fig7_summary.json and fig7.png (CDF over satellites of the per-satellite mean, a
 """
 from __future__ import annotations
 
-import json
 import os
 import random
-import sys
 import threading
 import time
 from pathlib import Path
@@ -34,9 +32,10 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, measure_all, parser,
-                              platform_run,
-                              platform_names, print_table, save_figure, write_csv)
+from common import cdf
+from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_options, live_parser, live_scenario,
+                              matplotlib_agg, measure_all, platform_run, print_results, save_figure, write_csv,
+                              write_summary)
 from kubespace_handover_timeline import Admin, follow
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
 
@@ -153,27 +152,18 @@ def per_satellite(posts: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
 
 
 def main() -> int:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
-    p.add_argument("--agents", help="satellites with an agent, spread evenly (default 100; quick all 80)")
+    p = live_parser(__doc__.splitlines()[0], FULL, QUICK)
     p.add_argument("--duration", type=float, help="emulated seconds of reports per platform (default 90; quick 40)")
-    p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--reporters", type=int, default=2, help="threads triggering posts (default 2)")
     p.add_argument("--max-wall", type=float, help="stop a platform's stretch after this many wall seconds "
                                                   "(default 120; quick 30)")
-    p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig7.py")
     q = args.quick
-    platforms = platform_names(args.platforms or (QUICK if q else FULL))
-    args.agents = args.agents or ("all" if q else "100")
-    args.agents = args.agents if args.agents == "all" else int(args.agents)
+    platforms = live_options(args)
     args.duration = args.duration or (40.0 if q else 90.0)
-    args.speed = args.speed or (4.0 if q else 1.0)
     args.max_wall = args.max_wall or (30.0 if q else 120.0)
-    args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
-    args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
     runs, failed = measure_all(platforms, args)
     rows, sat_rows, summary = [], [], {}
@@ -212,16 +202,12 @@ def main() -> int:
     write_csv(args.out / "fig7_posts.csv", [p_ for info in runs.values() for p_ in info["posts"]],
               ["platform", "satellite", "node", "plane", "offset_s", "tries", "latency_ms", "patch_rtt_ms",
                "expected_ms", "rv"])
-    (args.out / "fig7_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents,
-                                                            "duration_s": args.duration, "speed": args.speed,
-                                                            "platforms": summary, "failed": failed,
-                                                            "wall_s": round(watch(), 1)}, indent=1, default=str))
-    print("\nFig. 7: node status-report latency (agent's post -> the owning plane's watch event), "
-          "per-satellite means")
-    print_table(rows, ["platform", "paper's", "sats", "posts", "mean ms", "p50", "p95", "worst sat", "one-way path",
-                       "paper mean", "ours vs", "paper vs"])
-    for platform, why in failed.items():
-        print(f"{platform}: FAILED ({why})")
+    write_summary(args.out / "fig7_summary.json", args, {"duration_s": args.duration, "speed": args.speed},
+                  summary, failed, watch)
+    print_results("Fig. 7: node status-report latency (agent's post -> the owning plane's watch event), "
+                  "per-satellite means", rows,
+                  ["platform", "paper's", "sats", "posts", "mean ms", "p50", "p95", "worst sat", "one-way path",
+                   "paper mean", "ours vs", "paper vs"], failed)
     plot(args.out, sat_rows, summary)
     return 1 if failed else 0
 
@@ -230,10 +216,9 @@ def plot(out: Path, sat_rows: List[dict], summary: Dict[str, Any]) -> None:
     plt = matplotlib_agg()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for platform in summary:
-        xs = np.sort([r["mean_ms"] for r in sat_rows if r["platform"] == platform])
+        xs, ys = cdf([r["mean_ms"] for r in sat_rows if r["platform"] == platform])
         if len(xs):
-            ax.plot(xs, np.arange(1, len(xs) + 1) / len(xs),
-                    label=f"{PLATFORMS[platform][0]} (mean {np.mean(xs):.0f} ms)")
+            ax.plot(xs, ys, label=f"{PLATFORMS[platform][0]} (mean {np.mean(xs):.0f} ms)")
     ax.set_xlabel("per-satellite mean status-report latency (ms)")
     ax.set_ylabel("CDF over satellites")
     ax.set_title("Fig. 7: node status report, post to the owning plane's watch event", fontsize=9)

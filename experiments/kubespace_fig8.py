@@ -24,7 +24,6 @@ deviation per platform, as the paper's Fig. 8). ``--quick``: the small Walker sh
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import sys
@@ -35,13 +34,14 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_scenario, matplotlib_agg, measure_all, parser,
-                              platform_run,
-                              platform_names, print_table, save_figure, write_csv)
+from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_options, live_parser, live_scenario,
+                              matplotlib_agg, measure_all, platform_run, print_results, save_figure, write_csv,
+                              write_summary)
 from kubespace_handover_cost import RUNTIMES, WEB_IMAGE, WEB_PORT, WWW
 from kubespace_handover_timeline import Admin
 from leonet.controlplane.binding import managed_here
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
+from leonet.waiting import poll
 
 PAPER_REDUCTION_VS_SINGLE = 0.12   # KubeSpace's mean recovery time, -12 % vs Krios (no absolute values)
 NEIGHBOURS = 3
@@ -118,16 +118,6 @@ def nearest_bound(admin: Admin, run: Any, victim_sat: str, by_node: Dict[str, st
     return out
 
 
-def wait_for(pred, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return None
-
-
 def delete_pods(admin: Admin, names: List[str]) -> None:
     for gs in admin.conns:
         for name in names:
@@ -165,7 +155,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
                 row["error"] = f"create: {e}"
                 trials.append(row)
                 continue
-            if not wait_for(lambda: name in owner.ready_at, TRIAL_TIMEOUT_S):
+            if not poll(lambda: name in owner.ready_at, TRIAL_TIMEOUT_S):
                 row["error"] = "the workload did not start"
                 trials.append(row)
                 delete_pods(admin, [name])
@@ -177,7 +167,7 @@ def measure(platform: str, args) -> Dict[str, Any]:
             r = cluster.set_pressure(victim, {"MemoryPressure": True})
             row.update(plane=r["plane"], offset_s=round(run.controller.current_offset_s - offset0, 1),
                        evicted_by_agent=r["evicted"])
-            got = wait_for(lambda: owner.ready_at.get(repl), TRIAL_TIMEOUT_S)
+            got = poll(lambda: owner.ready_at.get(repl), TRIAL_TIMEOUT_S)
             if got:
                 gs, new_node, t = got
                 ev = owner.evicted_at.get(name)
@@ -211,14 +201,10 @@ def _delay(run: Any, a: Optional[str], b: Optional[str]) -> Optional[float]:
 
 
 def main() -> int:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
-    p.add_argument("--agents", help="satellites with an agent, spread evenly (default 100; quick all 80)")
+    p = live_parser(__doc__.splitlines()[0], FULL, QUICK)
     p.add_argument("--trials", type=int, help="pressure events per platform (default 10; quick 3)")
     p.add_argument("--jitter", type=float, default=3.0, help="random wait before each trigger, s (default 3)")
-    p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--seed", type=int, default=0, help="victims and trigger moments (default 0)")
-    p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     p.add_argument("--runtime", choices=RUNTIMES, help="pod runtime: docker (the web server as a container, the "
                                                        "paper's setting; default) or process (quick's default)")
     args = p.parse_args()
@@ -229,15 +215,10 @@ def main() -> int:
         from leonet.containers.images import ensure_images
         ensure_images([WEB_IMAGE])
     q = args.quick
-    platforms = platform_names(args.platforms or (QUICK if q else FULL))
-    args.agents = args.agents or ("all" if q else "100")
-    args.agents = args.agents if args.agents == "all" else int(args.agents)
+    platforms = live_options(args)
     args.trials = args.trials or (3 if q else 10)
-    args.speed = args.speed or (4.0 if q else 1.0)
     if q:
         args.jitter = min(args.jitter, 1.0)
-    args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
-    args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
     runs, failed = measure_all(platforms, args)
     summary, rows = {}, []
@@ -262,16 +243,11 @@ def main() -> int:
             "replacement_plane", "replacement_node", "victim_to_plane_ms", "replacement_to_plane_ms", "neighbour_ms",
             "error"]
     write_csv(args.out / "fig8.csv", [t for info in runs.values() for t in info["trials"]], cols)
-    (args.out / "fig8_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents, "speed": args.speed,
-                                                            "runtime": args.runtime,
-                                                            "platforms": summary, "failed": failed,
-                                                            "wall_s": round(watch(), 1)},
-                                                           indent=1, default=str))
-    print("\nFig. 8: pod recovery time after node pressure (trigger -> replacement Running and Ready on the plane)")
-    print_table(rows, ["platform", "paper's", "recovered", "mean ms", "std", "p50", "max", "KubeSpace vs it",
-                       "paper"])
-    for platform, why in failed.items():
-        print(f"{platform}: FAILED ({why})")
+    write_summary(args.out / "fig8_summary.json", args, {"speed": args.speed, "runtime": args.runtime}, summary,
+                  failed, watch)
+    print_results("Fig. 8: pod recovery time after node pressure (trigger -> replacement Running and Ready on the "
+                  "plane)", rows, ["platform", "paper's", "recovered", "mean ms", "std", "p50", "max",
+                                   "KubeSpace vs it", "paper"], failed)
     plot(args.out, runs)
     return 1 if failed else 0
 

@@ -28,9 +28,7 @@ shell, 120 emulated s at 4x.
 """
 from __future__ import annotations
 
-import json
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -38,9 +36,9 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import (DAY_S, PLATFORMS, Stopwatch, live_scenario, matplotlib_agg, measure_all, parser,
-                              platform_names, platform_run,
-                              print_table, save_figure, write_csv)
+from common import cdf
+from kubespace_common import (DAY_S, PLATFORMS, Stopwatch, live_options, live_parser, live_scenario, matplotlib_agg,
+                              measure_all, platform_run, print_results, save_figure, write_csv, write_summary)
 from kubespace_handover_timeline import HTTP_PORT, Admin, create_pods, follow
 from leonet.kubespace import ControlNode, cnaa
 from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, ProbeProcess, plane_endpoints
@@ -132,29 +130,20 @@ def costs(info: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def main() -> int:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--platforms", help=f"comma-separated (default {FULL}; quick {QUICK})")
-    p.add_argument("--agents", help="satellites with an agent, a daemon and a pod, spread evenly (default 100; "
-                                    "quick all 80)")
+    p = live_parser(__doc__.splitlines()[0], FULL, QUICK, MULTI_PLANE,
+                    agents="satellites with an agent, a daemon and a pod, spread evenly")
     p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 90; quick 120)")
-    p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--http", type=int, help="satellites whose pod the HTTP probe GETs (default 20; quick 5)")
     p.add_argument("--max-wall", type=float, help="stop a platform's window after this many wall seconds "
                                                   "(default 150; quick 60)")
-    p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig9.py")
     q = args.quick
-    platforms = platform_names(args.platforms or (QUICK if q else FULL), MULTI_PLANE)
-    args.agents = args.agents or ("all" if q else "100")
-    args.agents = args.agents if args.agents == "all" else int(args.agents)
+    platforms = live_options(args)
     args.duration = args.duration or (120.0 if q else 90.0)
-    args.speed = args.speed or (4.0 if q else 1.0)
     args.http = args.http or (5 if q else 20)
     args.max_wall = args.max_wall or (60.0 if q else 150.0)
-    args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
-    args.out.mkdir(parents=True, exist_ok=True)
     watch = Stopwatch()
     runs, failed = measure_all(platforms, args)
     summary, sat_rows, ho_rows = {}, [], []
@@ -199,15 +188,10 @@ def main() -> int:
                                                "invisible_s_per_day", "downtime_s_per_day"])
     write_csv(args.out / "fig9_handovers.csv", ho_rows, ["platform", "node", "source", "target", "outcome",
                                                           "duration_s", "failure_reason"])
-    (args.out / "fig9_summary.json").write_text(json.dumps({"quick": q, "agents": args.agents,
-                                                            "duration_s": args.duration, "speed": args.speed,
-                                                            "platforms": summary, "failed": failed,
-                                                            "wall_s": round(watch(), 1)},
-                                                           indent=1, default=str))
-    print("\nFig. 9: handover costs, measured per handover in the window, scaled to a day by CNAA's counts")
-    print_table(rows, list(rows[0]) if rows else [])
-    for platform, why in failed.items():
-        print(f"{platform}: FAILED ({why})")
+    write_summary(args.out / "fig9_summary.json", args, {"duration_s": args.duration, "speed": args.speed},
+                  summary, failed, watch)
+    print_results("Fig. 9: handover costs, measured per handover in the window, scaled to a day by CNAA's counts",
+                  rows, list(rows[0]) if rows else [], failed)
     plot(args.out, runs, sat_rows)
     return 1 if failed else 0
 
@@ -217,14 +201,14 @@ def plot(out: Path, runs: Dict[str, Dict[str, Any]], sat_rows: List[dict]) -> No
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     for platform, info in runs.items():
         label = PLATFORMS[platform][0]
-        d = np.sort([r["duration_s"] for r in info["records"] if r["outcome"] == "Finished"
+        d, ys = cdf([r["duration_s"] for r in info["records"] if r["outcome"] == "Finished"
                      and r.get("duration_s") is not None])
         if len(d):
-            axes[0].plot(d, np.arange(1, len(d) + 1) / len(d), label=label)
+            axes[0].plot(d, ys, label=label)
         for ax, key in zip(axes[1:], ("latency_s_per_day", "invisible_s_per_day", "downtime_s_per_day")):
-            xs = np.sort([r[key] for r in sat_rows if r["platform"] == platform])
+            xs, ys = cdf([r[key] for r in sat_rows if r["platform"] == platform])
             if len(xs):
-                ax.plot(xs, np.arange(1, len(xs) + 1) / len(xs), label=label)
+                ax.plot(xs, ys, label=label)
     for ax, title in zip(axes, ("(a) single handover latency (s)", "(b) cumulative handover latency (s/day)",
                                 "(c) node invisibility (s/day)", "(d) pod downtime (s/day)")):
         ax.set_xlabel(title, fontsize=8)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from ..waiting import wait_for_line
 from .controlplane import ControlPlane, ControlPlaneOptions, load_plugin
 
 
@@ -108,26 +109,17 @@ class ControlPlaneProcess:
 
     def wait_ready(self, timeout: float = 30.0) -> "ControlPlaneProcess":
         """Block until the child prints READY (raises RuntimeError if it dies or times out first)."""
-        import selectors
-        import time
-        assert self.proc is not None and self.proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(0.2):
-                line = self.proc.stdout.readline()
-                if line.startswith("READY "):
-                    _, self.url, kc = line.split()
-                    self.kubeconfig = Path(kc)
-                    return self
-                if not line and self.proc.poll() is not None:
-                    break
+        assert self.proc is not None
+        ready = wait_for_line(self.proc, "READY", timeout)
+        if ready is not None:
+            self.url, kc = ready[1:3]
+            self.kubeconfig = Path(kc)
+            return self
+        self.stop()   # first: its output may end a moment before it exits
         if self.log_path:
             err = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         else:
-            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
-        self.stop()
+            err = self.proc.stderr.read()
         raise RuntimeError(f"control plane did not start: {err.strip()[-2000:]}")
 
     def start(self, timeout: float = 30.0) -> "ControlPlaneProcess":

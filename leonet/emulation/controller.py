@@ -18,7 +18,7 @@ import numpy as np
 
 from ..orbits.timeutil import format_utc
 from ..topology import Snapshot, TopologyEngine
-from .lookahead import Lookahead
+from .lookahead import Computed, Lookahead
 from .network import ApplyReport, LeoNetwork
 
 log = logging.getLogger("leonet.emulation")
@@ -38,6 +38,8 @@ class TickInfo:
     apply_ms: float
     lag_ms: float
     report: ApplyReport
+    #: the lookahead worker's time (ms) per stage computing this tick (empty without one)
+    worker_ms: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,18 @@ class Controller:
 
     # ------------------------------------------------------------------ ticks
     def first_snapshot(self) -> Snapshot:
+        """The snapshot to bring the network up with; the lookahead starts computing its
+        routes and the first ticks' now, while the nodes are made (see :meth:`first_computed`)."""
         snap = self.engine.snapshot(self.offset0)
         self._primary = snap.primary_satellite.copy()
+        if self._lookahead is not None:
+            self._lookahead.prefetch(self.offset0 + i * self.step_s for i in range(self._lookahead.depth + 1))
         return snap
+
+    def first_computed(self) -> Optional[Computed]:
+        """The lookahead's computation of the first snapshot (its all-pairs routes from
+        scratch: seconds at phase I, done while the nodes were being made), None without one."""
+        return self._lookahead.get(self.offset0) if self._lookahead is not None else None
 
     def run(self, duration_s: Optional[float] = None) -> None:
         """Tick in real time (at ``speed``) until ``duration_s`` more emulated seconds
@@ -193,16 +204,20 @@ class Controller:
         started = time.monotonic()
         lag_ms = max(0.0, (started - deadline) * 1000.0)
         t0 = time.perf_counter()
+        changes, worker_ms = None, {}
         if self._lookahead is not None:
-            snap, next_hop, plane = self._lookahead.get(offset_s)
+            computed = self._lookahead.get(offset_s)
+            snap, next_hop, plane, changes = computed.snapshot, computed.next_hop, computed.plane, computed.changes
+            worker_ms = computed.worker_ms
         else:
             snap, next_hop, plane = self.engine.snapshot(offset_s), None, None
         t1 = time.perf_counter()
-        report = self.network.apply(snap, next_hop=next_hop, plane=plane)
+        report = self.network.apply(snap, next_hop=next_hop, plane=plane, changes=changes)
         t2 = time.perf_counter()
         self.current_offset_s = offset_s
         self.tick_index = index
-        info = TickInfo(index, offset_s, format_utc(snap.time), (t1 - t0) * 1000, (t2 - t1) * 1000, lag_ms, report)
+        info = TickInfo(index, offset_s, format_utc(snap.time), (t1 - t0) * 1000, (t2 - t1) * 1000, lag_ms, report,
+                        worker_ms)
         self.stats.compute_ms.append(info.compute_ms)
         self.stats.apply_ms.append(info.apply_ms)
         self.stats.lag_ms.append(lag_ms)

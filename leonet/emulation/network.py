@@ -29,6 +29,7 @@ from .config import EmulationConfig
 from .node_setup import configure_node, tune_host
 from .nodes import EmulatedNode, NodeFactory
 from .overrides import LinkOverride, LinkOverrides
+from .lookahead import Computed, TableChanges
 from .nexthops import NexthopSlots, SlotPlan
 from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
                    link_up_message, neighbour_message, nexthop_messages, nexthop_route_messages, route_messages,
@@ -116,6 +117,28 @@ class ApplyReport:
     phase_ms: Dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RoutePlan:
+    """One tick's route changes as kernel messages (see :meth:`LeoNetwork.plan_routes`)."""
+
+    new_hop: np.ndarray                     #: the table to install
+    pairs: Tuple[np.ndarray, np.ndarray]    #: (destination row, node) of the entries that change
+    whole: bool                             #: found by comparing whole tables
+    seq: Optional[int]                      #: the lookahead's number of the table (None: routed here)
+    batches: List["_NodeBatch"]
+    operations: int                         #: kernel messages
+
+
+@dataclass(frozen=True)
+class LinkDiff:
+    """The installed links against a new set (see :meth:`LeoNetwork.diff_links`)."""
+
+    added: np.ndarray               #: (new) mask: links to add
+    removed: np.ndarray             #: (installed) mask: links to remove
+    changed: np.ndarray             #: rows of new whose delay, bandwidth or loss is re-applied
+    installed_delay: np.ndarray     #: (new) the delay each link has once applied
+
+
 class LeoNetwork:
     """Nodes, links, shaping and routes of one emulation run."""
 
@@ -154,6 +177,8 @@ class LeoNetwork:
         self.links = None                                   # topology Links as installed
         self._installed_delay = np.zeros(0)
         self.next_hop = np.full((len(self.destinations), V), -1, dtype=np.int32)
+        #: which of the lookahead's tables ``next_hop`` is (None: one routed here)
+        self._installed_seq: Optional[int] = None
         #: routes through next-hop objects (emulation.route_nexthops: objects, see nexthops.py)
         self._slots = NexthopSlots(len(self.destinations), V) if config.route_nexthops == "objects" else None
         self.snapshot: Optional[Snapshot] = None
@@ -168,8 +193,11 @@ class LeoNetwork:
         self.engine_snapshot: Optional[Snapshot] = None   #: the last snapshot before overrides
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, snapshot: Snapshot, progress: Progress = _no_progress) -> ApplyReport:
-        """Create every node, then install ``snapshot``'s links, shaping and routes."""
+    def start(self, snapshot: Snapshot, progress: Progress = _no_progress,
+              computed: Optional[Callable[[], Optional[Computed]]] = None) -> ApplyReport:
+        """Create every node, then install ``snapshot``'s links, shaping and routes.
+        ``computed``: called once the nodes are made, the lookahead's computation of
+        ``snapshot`` (its routes, computed meanwhile in the worker), or None to route here."""
         tune_host()
         V = len(self.nodes)
         progress("namespaces", 0, V)
@@ -184,7 +212,10 @@ class LeoNetwork:
                 [(n.netns, (lambda a=node_address_int(n.index): configure_node(a))) for n in chunk]))
             progress("node setup", min(V, start + step), V)
         self._root = RtnlSocket()
-        return self.apply(snapshot, progress)
+        ahead = computed() if computed is not None else None
+        if ahead is None:
+            return self.apply(snapshot, progress)
+        return self.apply(ahead.snapshot, progress, next_hop=ahead.next_hop, plane=ahead.plane, changes=ahead.changes)
 
     def stop(self) -> None:
         """Remove everything this run created. Safe to call twice or after a failed start."""
@@ -241,12 +272,15 @@ class LeoNetwork:
 
     # ------------------------------------------------------------------ apply
     def apply(self, snap: Snapshot, progress: Progress = _no_progress,
-              next_hop: Optional[np.ndarray] = None, plane: Optional[Links] = None) -> ApplyReport:
+              next_hop: Optional[np.ndarray] = None, plane: Optional[Links] = None,
+              changes: Optional[TableChanges] = None) -> ApplyReport:
         """Make the kernel match ``snap`` (make-before-break). ``next_hop`` is the
         snapshot's (destinations x nodes) next-hop table if already computed; with
-        per-pair forwarding, ``plane`` its per-pair links (both computed here otherwise)."""
+        per-pair forwarding, ``plane`` its per-pair links (both computed here otherwise).
+        ``changes``: ``next_hop`` as the lookahead's changes to its table number
+        ``changes.base``; when that is the table installed, only they are looked at."""
         with self._apply_lock:
-            return self._apply(snap, progress, next_hop, plane)
+            return self._apply(snap, progress, next_hop, plane, changes)
 
     def plane_of(self, snap: Snapshot) -> Tuple[Links, Optional[np.ndarray]]:
         """The links the kernel should hold for ``snap`` and their next hops (None:
@@ -256,17 +290,49 @@ class LeoNetwork:
         return pairwise_plane(snap, self.destinations, self.engine.config.speed_of_light_factor)
 
     def _apply(self, snap: Snapshot, progress: Progress, next_hop: Optional[np.ndarray],
-               plane: Optional[Links]) -> ApplyReport:
+               plane: Optional[Links], changes: Optional[TableChanges] = None) -> ApplyReport:
         t0 = time.perf_counter()
         self.engine_snapshot = snap
         if self.overrides:
             snap = self.overrides.apply(snap)
-            next_hop, plane = None, None  # computed without the faults: route again
+            next_hop, plane, changes = None, None, None  # computed without the faults: route again
+        if next_hop is None:
+            changes = None
         if self.per_pair and (plane is None or next_hop is None):
             plane, next_hop = self.plane_of(snap)
         report = ApplyReport()
-        V = len(self.nodes)
         new = plane if self.per_pair else snap.links
+        diff = self.diff_links(new)
+        added, removed, changed = diff.added, diff.removed, diff.changed
+
+        if self._deleting and added.any():
+            # a link re-added before its old veth is gone (a GSL flapping at the horizon)
+            readded = {(int(x), int(y)) for x, y in zip(new.a[added], new.b[added])} & self._deleting
+            if readded:
+                self._wait_for_deletions()
+        t1 = time.perf_counter()
+        self._add_links(new, np.flatnonzero(added), report, progress)
+        t2 = time.perf_counter()
+        if len(changed):
+            self.shaper.update(self._ends(new, changed))
+            report.delays_updated = int(len(changed))
+        t3 = time.perf_counter()
+        self._update_routes(snap, report, progress, next_hop, changes)
+        t4 = time.perf_counter()
+        if self.links is not None and removed.any():
+            self._remove_links(self.links, np.flatnonzero(removed), report)
+        t5 = time.perf_counter()
+        report.phase_ms = {"diff": (t1 - t0) * 1e3, "links_added": (t2 - t1) * 1e3, "delays": (t3 - t2) * 1e3,
+                           "routes": (t4 - t3) * 1e3, "links_removed": (t5 - t4) * 1e3}
+        self.links = new
+        self._installed_delay = diff.installed_delay
+        self.snapshot = snap
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def diff_links(self, new: Links) -> "LinkDiff":
+        """How the installed links differ from ``new`` (no kernel call)."""
+        V = len(self.nodes)
         new_keys = new.keys(V)
         if self.links is None:
             old_keys = np.zeros(0, dtype=new_keys.dtype)
@@ -289,31 +355,7 @@ class LeoNetwork:
             changed = common_new[moved]
         else:
             changed = np.zeros(0, dtype=int)
-
-        if self._deleting and added.any():
-            # a link re-added before its old veth is gone (a GSL flapping at the horizon)
-            readded = {(int(x), int(y)) for x, y in zip(new.a[added], new.b[added])} & self._deleting
-            if readded:
-                self._wait_for_deletions()
-        t1 = time.perf_counter()
-        self._add_links(new, np.flatnonzero(added), report, progress)
-        t2 = time.perf_counter()
-        if len(changed):
-            self.shaper.update(self._ends(new, changed))
-            report.delays_updated = int(len(changed))
-        t3 = time.perf_counter()
-        self._update_routes(snap, report, progress, next_hop)
-        t4 = time.perf_counter()
-        if self.links is not None and removed.any():
-            self._remove_links(self.links, np.flatnonzero(removed), report)
-        t5 = time.perf_counter()
-        report.phase_ms = {"diff": (t1 - t0) * 1e3, "links_added": (t2 - t1) * 1e3, "delays": (t3 - t2) * 1e3,
-                           "routes": (t4 - t3) * 1e3, "links_removed": (t5 - t4) * 1e3}
-        self.links = new
-        self._installed_delay = installed
-        self.snapshot = snap
-        report.seconds = time.perf_counter() - t0
-        return report
+        return LinkDiff(added, removed, changed, installed)
 
     def prepare(self, upcoming: Snapshot, plane: Optional[Links] = None) -> None:
         """Let the shaper get ready, between ticks, for the links ``upcoming`` will add
@@ -411,18 +453,47 @@ class LeoNetwork:
         return [(self.nodes[int(links.a[k])].name, self.nodes[int(links.b[k])].name,
                  KIND_NAMES[int(links.kind[k])]) for k in rows]
 
-    def _update_routes(self, snap: Snapshot, report: ApplyReport, progress: Progress,
-                       new_hop: Optional[np.ndarray]) -> None:
+    def plan_routes(self, snap: Snapshot, new_hop: Optional[np.ndarray],
+                    changes: Optional[TableChanges] = None) -> "RoutePlan":
+        """The kernel messages that take the installed routes to ``new_hop`` (computed from
+        ``snap`` if None), without sending them; :meth:`commit_routes` records them as installed.
+        ``changes``: see :meth:`apply`."""
+        seq = changes.seq if changes is not None else None
         if new_hop is None:                          # (D, V): where v forwards for destination d
             new_hop = stable_next_hops(self.next_hop, snap.routes(self.destinations), snap.links,
                                        len(self.nodes), self.config.route_hysteresis_ms)
-        changed = new_hop != self.next_hop
-        if not changed.any():
-            return
-        if self._slots is not None:
-            batches, report.route_operations = self._object_batches(self._slots.plan(self.next_hop, new_hop, changed))
+            seq = None
+        if changes is not None and changes.base == self._installed_seq:
+            # the lookahead's changes to the very table installed: no 20-million-entry comparison
+            pairs: Tuple[np.ndarray, np.ndarray] = (changes.rows.astype(np.int64), changes.cols.astype(np.int64))
+            whole = False
         else:
-            batches, report.route_operations = self._inline_batches(new_hop, changed)
+            pairs, whole = nonzero_pairs(new_hop != self.next_hop), True
+        if not len(pairs[0]):
+            return RoutePlan(new_hop, pairs, whole, seq, [], 0)
+        if self._slots is not None:
+            batches, operations = self._object_batches(self._slots.plan(self.next_hop, new_hop, pairs=pairs))
+        else:
+            batches, operations = self._inline_batches(new_hop, pairs)
+        return RoutePlan(new_hop, pairs, whole, seq, batches, operations)
+
+    def commit_routes(self, plan: "RoutePlan") -> None:
+        """Record ``plan``'s table as the one installed."""
+        if plan.whole:
+            if len(plan.pairs[0]):
+                self.next_hop = plan.new_hop.astype(np.int32, copy=True)
+        else:
+            self.next_hop[plan.pairs] = plan.new_hop[plan.pairs]
+        self._installed_seq = plan.seq
+
+    def _update_routes(self, snap: Snapshot, report: ApplyReport, progress: Progress,
+                       new_hop: Optional[np.ndarray], changes: Optional[TableChanges] = None) -> None:
+        plan = self.plan_routes(snap, new_hop, changes)
+        batches = plan.batches
+        report.route_operations = plan.operations
+        if not batches:
+            self.commit_routes(plan)
+            return
         nodes = np.unique(np.concatenate([b.nodes for b in batches]))
         for b in batches:
             b.index(nodes)
@@ -448,12 +519,14 @@ class LeoNetwork:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for done, (v, errors) in enumerate(pool.map(program, range(total)), 1):
                     note(v, errors, done)
-        self.next_hop = new_hop.astype(np.int32, copy=True)
-        report.routes_changed = int(changed.sum())
+        self.commit_routes(plan)
+        report.routes_changed = int(len(plan.pairs[0]))
 
-    def _inline_batches(self, new_hop: np.ndarray, changed: np.ndarray) -> Tuple[List["_NodeBatch"], int]:
-        """Messages for routes that name their gateway: one per changed entry."""
-        d_rows, v_cols = nonzero_pairs(changed)
+    def _inline_batches(self, new_hop: np.ndarray, pairs: Tuple[np.ndarray, np.ndarray]
+                        ) -> Tuple[List["_NodeBatch"], int]:
+        """Messages for routes that name their gateway: one per changed entry (``pairs``:
+        their rows and columns)."""
+        d_rows, v_cols = pairs
         via = new_hop[d_rows, v_cols]
         put = via >= 0
         gone = (~put) & (self.next_hop[d_rows, v_cols] >= 0)

@@ -91,20 +91,24 @@ class NexthopSlots:
         cols = np.broadcast_to(np.arange(self.nodes), self.slot.shape)
         return np.where(self.slot >= 0, self.target[cols, np.maximum(self.slot, 0)], -1)
 
-    def plan(self, old_hop: np.ndarray, new_hop: np.ndarray, changed: Optional[np.ndarray] = None) -> SlotPlan:
+    def plan(self, old_hop: np.ndarray, new_hop: np.ndarray, changed: Optional[np.ndarray] = None,
+             pairs: Optional[Pairs] = None) -> SlotPlan:
         """Move the slots from table ``old_hop`` (installed) to ``new_hop``, both
         (rows x nodes) with -1 for no route, and return the kernel operations
-        (``changed``: ``new_hop != old_hop`` if the caller has it)."""
-        if changed is None:
-            changed = new_hop != old_hop
-        d, v = nonzero_pairs(changed)
+        (``changed``: ``new_hop != old_hop`` if the caller has it; or ``pairs``: the rows and
+        columns where they differ, each once, which spares comparing whole tables)."""
+        if pairs is None:
+            if changed is None:
+                changed = new_hop != old_hop
+            pairs = nonzero_pairs(changed)
+        d, v = (np.asarray(p, dtype=np.int64) for p in pairs)
         if not len(d):
             return SlotPlan()
         nh = new_hop[d, v].astype(np.int64)
         in_use = self.size > 0                  # slots busy when the tick began: not free now
         rp_node, rp_slot, rp_to = self._repoints(d, v, nh)
         # routes that did not change but sit on a slot re-pointed away: they move too
-        sd, sv = self._stayers(rp_node, rp_slot, changed)
+        sd, sv = self._stayers(rp_node, rp_slot, d, v)
         if len(sd):
             d, v = np.concatenate((d, sd)), np.concatenate((v, sv))
             nh = np.concatenate((nh, new_hop[sd, sv].astype(np.int64)))
@@ -116,13 +120,14 @@ class NexthopSlots:
         pd, pv, pnh, ps_old = d[need], v[need], nh[need], s[need]
         ps = self._slots_for(pv, pnh, in_use)
         leave = ps_old >= 0
-        np.subtract.at(self.size, (np.concatenate((pv[leave], v[gone])), np.concatenate((ps_old[leave], s[gone]))), 1)
+        self.size -= self._count(np.concatenate((pv[leave], v[gone])), np.concatenate((ps_old[leave], s[gone])))
         was_empty = self.size == 0
-        np.add.at(self.size, (pv, ps), 1)
+        arriving = self._count(pv, ps)
+        self.size += arriving
         self.slot[pd, pv] = ps
         self.slot[d[gone], v[gone]] = -1
         # objects written: re-pointed ones, and those taken into use (empty before, used now)
-        taken = np.unique(pv * self.capacity + ps)
+        taken = np.flatnonzero(arriving.reshape(-1))
         tn, ts = np.divmod(taken, self.capacity)
         fresh = was_empty[tn, ts]
         repointed = ~np.isin(rp_node * self.capacity + rp_slot, taken[fresh])   # (none is fresh)
@@ -154,45 +159,72 @@ class NexthopSlots:
         node, slot = np.divmod(slot_key[go], K)
         return node, slot, to[go]
 
-    def _stayers(self, nodes: np.ndarray, slots: np.ndarray, changed: np.ndarray) -> Pairs:
-        """(row, node) of the unchanged routes on the given slots."""
+    def _stayers(self, nodes: np.ndarray, slots: np.ndarray, changed_rows: np.ndarray,
+                 changed_nodes: np.ndarray) -> Pairs:
+        """(row, node) of the unchanged routes on the given slots (the changed ones: the
+        pairs ``changed_rows``, ``changed_nodes``)."""
+        if not len(nodes):
+            return _none(), _none()
+        order = np.argsort(changed_nodes, kind="stable")
+        by_node, rows_by_node = changed_nodes[order], changed_rows[order]
         rows, cols = [], []
         for node, slot in zip(nodes.tolist(), slots.tolist()):
-            r = np.flatnonzero((self.slot[:, node] == slot) & ~changed[:, node])
+            mine = (self.slot[:, node] == slot)
+            lo, hi = np.searchsorted(by_node, [node, node + 1])
+            mine[rows_by_node[lo:hi]] = False
+            r = np.flatnonzero(mine)
             rows.append(r)
             cols.append(np.full(len(r), node))
         if not rows:
             return _none(), _none()
         return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
 
+    def _count(self, nodes: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """How many of the routes (``nodes[i]``, ``slots[i]``) are on each slot (nodes x capacity)."""
+        K = self.capacity
+        return np.bincount(nodes * K + slots, minlength=self.nodes * K).reshape(self.nodes, K).astype(np.int32)
+
     def _slots_for(self, nodes: np.ndarray, targets: np.ndarray, in_use: np.ndarray) -> np.ndarray:
         """For each (node, target): a slot of the node pointing at the target, else one that
-        is free (empty and not in use when the tick began), now pointed at the target."""
+        is free (empty and not in use when the tick began), now pointed at the target; a
+        node's new targets take its free slots in order (growing the capacity if need be)."""
         if not len(nodes):
             return _none()
-        pair = nodes * self.nodes + targets
-        uniq, inverse = np.unique(pair, return_inverse=True)
+        uniq, inverse = _unique_inverse(nodes * self.nodes + targets, self.nodes * self.nodes)
         un, ut = np.divmod(uniq, self.nodes)
         match = self.target[un] == ut[:, None]
         chosen = np.where(match.any(axis=1), match.argmax(axis=1), -1)
         found = chosen >= 0
         in_use = in_use.copy()
         in_use[un[found], chosen[found]] = True   # a free slot found by its target: not free for another
-        for i in np.flatnonzero(chosen < 0):   # a new neighbour of a node: a handful per tick
-            node = int(un[i])
-            free = np.flatnonzero((self.size[node] == 0) & ~in_use[node])
-            if not len(free):
+        new = np.flatnonzero(~found)              # a new neighbour of a node: a handful per tick
+        if len(new):
+            nn = un[new]                              # sorted by node, as ``uniq`` is
+            starts = np.flatnonzero(np.r_[True, nn[1:] != nn[:-1]])
+            rank = np.arange(len(nn)) - np.repeat(starts, np.diff(np.r_[starts, len(nn)]))
+            free = (self.size == 0) & ~in_use
+            while (rank >= free[nn].sum(axis=1)).any():
                 K = self.capacity
                 self._grow()
-                in_use = np.pad(in_use, ((0, 0), (0, self.capacity - K)))
-                free = np.arange(K, self.capacity)
-            slot = int(free[0])
-            self.target[node, slot] = ut[i]
-            in_use[node, slot] = True           # taken: not free for another target this tick
-            chosen[i] = slot
+                free = np.pad(free, ((0, 0), (0, self.capacity - K)), constant_values=True)
+            first_free = np.argsort(~free[nn], axis=1, kind="stable")   # free slots first, by index
+            slot = first_free[np.arange(len(nn)), rank]
+            self.target[nn, slot] = ut[new]
+            chosen[new] = slot
         return chosen[inverse].astype(np.int64)
 
     def _grow(self) -> None:
         K = self.capacity
         self.target = np.pad(self.target, ((0, 0), (0, K)), constant_values=-1)
         self.size = np.pad(self.size, ((0, 0), (0, K)))
+
+
+def _unique_inverse(keys: np.ndarray, space: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for keys in ``[0, space)``; many keys (a
+    bring-up's millions of routes) are ranked through a table of the space instead of sorted."""
+    if len(keys) * 8 < space:
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    rank = np.cumsum(present, dtype=np.int32) - 1
+    return np.flatnonzero(present), rank[keys].astype(np.int64)

@@ -123,7 +123,8 @@ class EmulationRun:
                         "nodes": [n.to_dict() for n in self.network.nodes],
                         **({"destinations": self.network.destinations.tolist()}
                            if self.config.routes == "bounding-box" else {})})
-        report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None))
+        report = self.network.start(self.controller.first_snapshot(), progress or (lambda *a: None),
+                                    computed=self.controller.first_computed)
         for line in report.errors:
             log.warning("bring-up: %s", line)
         self._health = ShaperMonitor(self.shaper, emulated_time=lambda: self.controller.current_time_iso,

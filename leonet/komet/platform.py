@@ -26,12 +26,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Awaitable, Dict, Iterable, List, Optional, TypeVar
 
 from ..errors import LeonetError
+from ..waiting import wait_for_line
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -144,8 +144,7 @@ class KometPlatform:
              str(self.workdir / "nodes"), "--log-level", "INFO"],
             stdout=subprocess.PIPE, stderr=log, env=child_env(), cwd=str(REPO), preexec_fn=_die_with_parent)
         log.close()
-        line = _readline(self.nodehost.stdout, timeout_s)
-        if line.strip() != b"ready":
+        if not wait_for_line(self.nodehost, b"ready", timeout_s):
             self.stop()
             raise LeonetError(f"the Komet servers did not start; see {self.workdir / 'nodehost.log'}")
         return self
@@ -233,14 +232,6 @@ async def _new_session():
     return aiohttp.ClientSession()
 
 
-def _readline(stream, timeout_s: float) -> bytes:
-    out: List[bytes] = []
-    t = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
-    t.start()
-    t.join(timeout_s)
-    return out[0] if out else b""
-
-
 def _terminate(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
     if proc.poll() is not None:
         return
@@ -250,15 +241,3 @@ def _terminate(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
-
-
-def wait_for_line(proc: subprocess.Popen, expected: bytes, timeout_s: float) -> bool:
-    """Wait until ``proc`` prints ``expected`` on a line of stdout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = _readline(proc.stdout, max(0.1, deadline - time.monotonic()))
-        if not line and proc.poll() is not None:
-            return False
-        if line.strip() == expected:
-            return True
-    return False

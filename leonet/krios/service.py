@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
-import selectors
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
 from ..errors import ConfigError, LeonetError
 from ..orbits.timeutil import format_utc
+from ..waiting import wait_for_line
 from .config import KriosConfig, krios_config
 
 if TYPE_CHECKING:
@@ -93,17 +92,9 @@ class KriosService:
         log.info("krios: scheduler and LEO controller running in %s (pid %d)", station, self.proc.pid)
 
     def _wait_ready(self, timeout: float) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(0.2):
-                line = self.proc.stdout.readline()
-                if line.strip() == "READY":
-                    return
-                if not line and self.proc.poll() is not None:
-                    break
+        assert self.proc is not None
+        if wait_for_line(self.proc, "READY", timeout) is not None:
+            return
         self.stop()
         tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
         raise LeonetError(f"the Krios daemon did not start: {tail.strip()}")

@@ -121,11 +121,13 @@ def first_hops(predecessor: np.ndarray, sources: np.ndarray) -> np.ndarray:
 
 
 def shortest_paths(links: Links, num_nodes: int, num_satellites: int, sources: Sequence[int],
-                   ground_station_relay: bool = False, previous: Optional[RoutingTables] = None
-                   ) -> RoutingTables:
+                   ground_station_relay: bool = False, previous: Optional[RoutingTables] = None,
+                   with_first_hops: bool = True, threads: int = 0) -> RoutingTables:
     """Delay-weighted shortest paths from ``sources`` (node indices) to all nodes.
     ``previous``: these sources' tables at another time (the last tick), whose trees are
-    then repaired rather than grown from scratch; the result is the same."""
+    then repaired rather than grown from scratch; the result is the same.
+    ``with_first_hops=False``: the first hops are derived only if asked for (the routes
+    towards the sources need only the predecessors). ``threads``: 0 for one per core."""
     from .dijkstra import dijkstra   # numba loads on first use, not with every leonet command
     src = np.asarray(sources, dtype=np.int64).reshape(-1)
     split = not (ground_station_relay or num_nodes == num_satellites)
@@ -137,12 +139,15 @@ def shortest_paths(links: Links, num_nodes: int, num_satellites: int, sources: S
     warm = None
     if previous is not None and previous._graph_predecessor is not None and np.array_equal(previous.sources, src):
         warm = previous._graph_predecessor
-    graph_dist, graph_pred, graph_first = dijkstra(graph, start, previous=warm, aliases=src)
+    graph_dist, graph_pred, graph_first = dijkstra(graph, start, threads=threads, previous=warm, aliases=src,
+                                                   with_first_hops=with_first_hops)
     # the nodes are the graph's first columns (views, no copies: all-pairs tables are large)
-    dist, pred, first = graph_dist[:, :num_nodes], graph_pred[:, :num_nodes], graph_first[:, :num_nodes]
+    dist, pred = graph_dist[:, :num_nodes], graph_pred[:, :num_nodes]
+    first = None if graph_first is None else graph_first[:, :num_nodes]
     if split:   # a ground station's own sink half is not itself (its delay would be a round trip)
         rows = np.arange(len(src))
         dist[rows, src] = 0.0
         pred[rows, src] = -1
-        first[rows, src] = -1
+        if first is not None:
+            first[rows, src] = -1
     return RoutingTables(src, dist, pred, first, graph_pred)

@@ -72,12 +72,15 @@ class Snapshot:
             return int(node)
         return self.nodes.index(node)
 
-    def routes(self, sources: Sequence[NodeRef], previous: Optional[RoutingTables] = None) -> RoutingTables:
+    def routes(self, sources: Sequence[NodeRef], previous: Optional[RoutingTables] = None,
+               with_first_hops: bool = True, threads: int = 0) -> RoutingTables:
         """Shortest paths from each source (name or index) to every node. ``previous``: the
         same sources' tables at another tick, repaired instead of computed anew (faster, same
-        result)."""
+        result). ``with_first_hops=False`` derives the first hops only when asked for;
+        ``threads``: 0 for one per core."""
         return shortest_paths(self.links, self.num_nodes, self.nodes.num_satellites,
-                              [self.node_index(s) for s in sources], self.ground_station_relay, previous)
+                              [self.node_index(s) for s in sources], self.ground_station_relay, previous,
+                              with_first_hops, threads)
 
     def routes_from_ground_stations(self) -> RoutingTables:
         """Routing tables rooted at every ground station: the routes of every node to

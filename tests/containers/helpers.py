@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from leonet.emulation import runstate
+from leonet.waiting import poll
 from tests.conftest import require_root
 
 #: 20 satellites (Docker) over Europe, two nearby ground stations (Docker), a box
@@ -40,11 +41,8 @@ def require_docker() -> None:
 
 def wait_for_idle_machine(timeout_s: float = 900.0) -> None:
     """One run per machine: wait while another process's run is active (shared dev machines)."""
-    deadline = time.monotonic() + timeout_s
-    while runstate.active_run() is not None:
-        if time.monotonic() > deadline:
-            pytest.skip("another leonet run stayed active on this machine")
-        time.sleep(2)
+    if not poll(lambda: runstate.active_run() is None, timeout_s, interval=2):
+        pytest.skip("another leonet run stayed active on this machine")
 
 
 def write(tmp: Path, raw: Dict, name: str = "scenario.yaml") -> str:

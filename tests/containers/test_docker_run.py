@@ -13,6 +13,7 @@ import pytest
 from leonet.containers.docker_nodes import container_name
 from leonet.emulation import netns
 from leonet.launch import prepare_run
+from leonet.waiting import wait_for
 
 from .helpers import (DOCKER_SCENARIO, container_status, docker_exec, leonet_containers, ping_ok,
                       reachable_offset, require_docker, start_when_idle, write)
@@ -42,15 +43,6 @@ def running_satellite_on_path(run, a, b):
         if container_status(main(run, hop)) == "running":
             return hop
     pytest.skip("every satellite on the path is paused (outside the box)")
-
-
-def wait_until(predicate, timeout_s=15.0, step_s=0.3):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()
 
 
 def test_docker_nodes_are_containers_with_the_nodes_namespaces(run):
@@ -148,7 +140,7 @@ def test_kill_and_restart_are_observable_by_ping(run):
     assert not ping_ok(berlin, prague, count=2)
     run.extensions.faults.restart("Prague")
     assert container_status(main(run, "Prague")) == "running"
-    assert wait_until(lambda: ping_ok(berlin, prague, count=1))
+    wait_for(lambda: ping_ok(berlin, prague, count=1), 15, "a ping from Berlin to Prague", interval=0.3)
 
 
 def test_link_failure_and_restore_via_the_cli_are_observable_by_ping(run):
@@ -162,7 +154,7 @@ def test_link_failure_and_restore_via_the_cli_are_observable_by_ping(run):
     assert not ping_ok(berlin, prague)          # Berlin's only GSL is down (nearest policy)
     out = subprocess.run(cli + ["restore-link", "Berlin", serving], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert wait_until(lambda: ping_ok(berlin, prague, count=1))
+    wait_for(lambda: ping_ok(berlin, prague, count=1), 15, "a ping from Berlin to Prague", interval=0.3)
     log = subprocess.run(cli + ["log", "--format", "json"], capture_output=True, text=True)
     events = json.loads(log.stdout)
     assert [e["action"] for e in events][-2:] == ["fail-link", "restore-link"]
@@ -179,14 +171,14 @@ def test_pause_and_resume_are_observable_by_ping(run):
         logs = subprocess.run(["docker", "logs", pinger], capture_output=True, text=True).stdout
         return logs.count("bytes from")
     try:
-        assert wait_until(lambda: replies() >= 3)
+        wait_for(lambda: replies() >= 3, 15, "3 replies", interval=0.3)
         ext.faults.pause("Berlin")
         assert container_status(pinger) == "paused"
         before = replies()
         time.sleep(1.5)
         assert replies() == before
         ext.faults.resume("Berlin")
-        assert wait_until(lambda: replies() >= before + 3)
+        wait_for(lambda: replies() >= before + 3, 15, "3 more replies", interval=0.3)
     finally:
         ext.remove_workload("Berlin", "pinger")
 

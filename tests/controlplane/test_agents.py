@@ -1,16 +1,19 @@
 """Node agents against live control planes over loopback: registration, leases, process pods with
 probes, NotReady and eviction, scheduler names, hot swap and the TLS-bootstrap path."""
 import asyncio
+import contextlib
 import os
 import socket
 import sys
+from dataclasses import dataclass
 
 import pytest
 
 from leonet.controlplane import ControlPlane, ControlPlaneOptions
 from leonet.controlplane.agent import AgentConfig, ApiConnection, NodeAgent
+from leonet.waiting import wait_for_async
 
-from .helpers import FAST, async_wait_for, pod_manifest
+from .helpers import FAST, pod_manifest
 
 FAST_AGENT = AgentConfig(renew_interval=0.5, status_update_frequency=0.5, jitter=False, sync_period=1.0,
                          orphan_grace=5.0)
@@ -45,6 +48,40 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 90))
 
 
+@dataclass
+class TwoPlanes:
+    """Control planes gs1 and gs2 on loopback, an admin connection to each (``a1``, ``a2``) and a node
+    agent ``sat-1`` registered on gs1: a satellite about to move between ground stations."""
+    cp1: ControlPlane
+    cp2: ControlPlane
+    a1: ApiConnection
+    a2: ApiConnection
+    agent: NodeAgent
+
+
+@pytest.fixture
+def two_planes(tmp_path):
+    """``async with two_planes() as p:`` in a test's coroutine: :class:`TwoPlanes` on the test's event
+    loop, stopped when the block ends (agent, connections, planes)."""
+    @contextlib.asynccontextmanager
+    async def planes():
+        cp1 = await start_cp(tmp_path, "gs1")
+        cp2 = await start_cp(tmp_path, "gs2")
+        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
+        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
+        agent = await agent_for(cp1, "sat-1").start()
+        try:
+            await agent.wait_registered()
+            yield TwoPlanes(cp1, cp2, a1, a2, agent)
+        finally:
+            await agent.stop()
+            for c in (a1, a2):
+                await c.close()
+            await cp1.stop()
+            await cp2.stop()
+    return planes
+
+
 def test_register_lease_and_http_pod_ready_by_probe(tmp_path):
     async def main():
         cp = await start_cp(tmp_path)
@@ -57,14 +94,14 @@ def test_register_lease_and_http_pod_ready_by_probe(tmp_path):
             assert node["metadata"]["labels"]["leonet.io/shell"] == "1"
             lease = await admin.get("coordination.k8s.io/v1", "leases", "sat-1", "kube-node-lease")
             first = lease["spec"]["renewTime"]
-            await async_wait_for(lambda: _renewed(admin, first), what="lease renewal")
+            await wait_for_async(lambda: _renewed(admin, first), what="lease renewal")
             port = free_port()
             await admin.create("v1", "pods", http_pod("web", port), "default")   # default scheduler binds it
 
             async def ready():
                 p = await admin.get("v1", "pods", "web", "default")
                 return p if conds(p).get("Ready") == "True" else None
-            pod = await async_wait_for(ready, 20, what="pod Ready")
+            pod = await wait_for_async(ready, 20, what="pod Ready")
             assert pod["spec"]["nodeName"] == "sat-1" and pod["status"]["phase"] == "Running"
             assert pod["status"]["containerStatuses"][0]["containerID"].startswith("process://")
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -82,8 +119,8 @@ def test_register_lease_and_http_pod_ready_by_probe(tmp_path):
                     await admin.get("v1", "pods", "web", "default")
                 except Exception:
                     return True
-            await async_wait_for(gone, 15, what="pod deletion")
-            await async_wait_for(lambda: _dead(pid), 5, what="process exit")
+            await wait_for_async(gone, 15, what="pod deletion")
+            await wait_for_async(lambda: _dead(pid), 5, what="process exit")
         finally:
             await agent.stop()
             await admin.close()
@@ -127,8 +164,8 @@ def test_exec_probe_custom_scheduler_and_restart_policy(tmp_path):
                 p = await admin.get("v1", "pods", name, "default")
                 return conds(p).get("Ready") == "True"
             await admin.create("v1", "pods", body, "default")
-            await async_wait_for(lambda: ready("e"), 10, what="exec-probed pod Ready")
-            await async_wait_for(lambda: ready("k"), 10, what="custom-scheduled pod running")
+            await wait_for_async(lambda: ready("e"), 10, what="exec-probed pod Ready")
+            await wait_for_async(lambda: ready("k"), 10, what="custom-scheduled pod running")
             # restartPolicy Never: a failing container makes the pod Failed
             await admin.create("v1", "pods", pod_manifest("f", ["sh", "-c", "exit 3"], restartPolicy="Never"),
                                "default")
@@ -136,7 +173,7 @@ def test_exec_probe_custom_scheduler_and_restart_policy(tmp_path):
             async def failed():
                 p = await admin.get("v1", "pods", "f", "default")
                 return p["status"].get("phase") == "Failed" and p
-            p = await async_wait_for(failed, 10, what="pod Failed")
+            p = await wait_for_async(failed, 10, what="pod Failed")
             assert p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
         finally:
             await agent.stop()
@@ -156,18 +193,18 @@ def test_node_not_ready_when_agent_stops_then_pods_evicted(tmp_path):
 
             async def running():
                 return (await admin.get("v1", "pods", "p", "default"))["status"].get("phase") == "Running"
-            await async_wait_for(running, 10, what="pod running")
+            await wait_for_async(running, 10, what="pod running")
             await agent.stop(stop_pods=True)    # the agent disappears (as if its links were cut)
 
             async def unknown():
                 n = await admin.get("v1", "nodes", "sat-1")
                 return conds(n)["Ready"] == "Unknown" and n
-            node = await async_wait_for(unknown, 10, what="node NotReady")
+            node = await wait_for_async(unknown, 10, what="node NotReady")
             assert {t["key"] for t in node["spec"]["taints"]} == {"node.kubernetes.io/unreachable"}
 
             async def terminating():
                 return (await admin.get("v1", "pods", "p", "default"))["metadata"].get("deletionTimestamp")
-            await async_wait_for(terminating, 10, what="taint-based eviction")
+            await wait_for_async(terminating, 10, what="taint-based eviction")
         finally:
             await admin.close()
             await cp.stop()
@@ -192,7 +229,7 @@ def test_node_pressure_taints_the_node_evicts_its_pod_and_the_replacement_runs_e
             async def running(name):
                 p = await admin.get("v1", "pods", name, "default")
                 return p["status"].get("phase") == "Running" and p
-            await async_wait_for(lambda: running("work"), 10, what="pod running on sat-1")
+            await wait_for_async(lambda: running("work"), 10, what="pod running on sat-1")
             pid = a1.pod_pid("default", "work")
             assert pid and os.path.exists(f"/proc/{pid}")
             await a1.set_pressure({"MemoryPressure": True})
@@ -200,7 +237,7 @@ def test_node_pressure_taints_the_node_evicts_its_pod_and_the_replacement_runs_e
             async def evicted():
                 p = await admin.get("v1", "pods", "work", "default")
                 return p["status"].get("phase") == "Failed" and p
-            pod = await async_wait_for(evicted, 10, what="the pod evicted")
+            pod = await wait_for_async(evicted, 10, what="the pod evicted")
             assert pod["status"]["reason"] == "Evicted" and "memory" in pod["status"]["message"]
             assert a1.pod_pid("default", "work") is None and not _alive(pid)
 
@@ -208,15 +245,15 @@ def test_node_pressure_taints_the_node_evicts_its_pod_and_the_replacement_runs_e
                 n = await admin.get("v1", "nodes", "sat-1")
                 keys = {(t["key"], t["effect"]) for t in n["spec"].get("taints") or []}
                 return (("node.kubernetes.io/memory-pressure", "NoSchedule") in keys) == want and n
-            node = await async_wait_for(lambda: tainted(True), 5, what="the pressure taint")
+            node = await wait_for_async(lambda: tainted(True), 5, what="the pressure taint")
             assert conds(node)["MemoryPressure"] == "True"
             for i in range(3):   # the scheduler avoids the tainted node every time
                 await admin.create("v1", "pods", pod_manifest(f"repl-{i}", ["sleep", "60"]), "default")
-                p = await async_wait_for(lambda i=i: running(f"repl-{i}"), 10, what="the replacement running")
+                p = await wait_for_async(lambda i=i: running(f"repl-{i}"), 10, what="the replacement running")
                 assert p["spec"]["nodeName"] == "sat-2"
             assert (await admin.get("v1", "pods", "work", "default"))["status"]["phase"] == "Failed"  # not restarted
             await a1.set_pressure({"MemoryPressure": False})
-            await async_wait_for(lambda: tainted(False), 5, what="the taint removed")
+            await wait_for_async(lambda: tainted(False), 5, what="the taint removed")
         finally:
             await admin.close()
             await a1.stop()
@@ -233,13 +270,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
+def test_hot_swap_keeps_pod_process_and_node_visible(two_planes):
     async def main():
-        cp1 = await start_cp(tmp_path, "gs1")
-        cp2 = await start_cp(tmp_path, "gs2")
-        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
-        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
-        agent = await agent_for(cp1, "sat-1").start()
         visible = []
         stop = asyncio.Event()
 
@@ -253,8 +285,8 @@ def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
                         seen.append(False)
                 visible.append(any(seen))
                 await asyncio.sleep(0.05)
-        try:
-            await agent.wait_registered()
+        async with two_planes() as p:
+            cp2, a1, a2, agent = p.cp2, p.a1, p.a2, p.agent
             port = free_port()
             await a1.create("v1", "pods", http_pod("app", port), "default")
 
@@ -264,7 +296,7 @@ def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
                 except Exception:
                     return False
                 return conds(p).get("Ready") == "True" and p
-            await async_wait_for(lambda: ready(a1), 20, what="pod Ready on gs1")
+            await wait_for_async(lambda: ready(a1), 20, what="pod Ready on gs1")
             pid = agent.pod_pid("default", "app")
             watcher = asyncio.get_running_loop().create_task(observe())
             await asyncio.sleep(0.3)
@@ -272,7 +304,7 @@ def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
             cert, key = cp2.node_credentials("sat-1")
             await a2.create("v1", "pods", http_pod("app", port, nodeName="sat-1"), "default")
             await agent.swap_connection(ApiConnection(cp2.url, cp2.ca_pem, cert_pem=cert, key_pem=key))
-            p2 = await async_wait_for(lambda: ready(a2), 20, what="pod Ready on gs2")
+            p2 = await wait_for_async(lambda: ready(a2), 20, what="pod Ready on gs2")
             assert agent.pod_pid("default", "app") == pid
             assert p2["status"]["containerStatuses"][0]["containerID"] == f"process://{pid}"
             await asyncio.sleep(0.5)
@@ -282,32 +314,20 @@ def test_hot_swap_keeps_pod_process_and_node_visible(tmp_path):
             # the old plane no longer hears from the agent
             async def stale():
                 return conds(await a1.get("v1", "nodes", "sat-1"))["Ready"] == "Unknown"
-            await async_wait_for(stale, 10, what="node Unknown on gs1")
+            await wait_for_async(stale, 10, what="node Unknown on gs1")
             assert agent.pod_pid("default", "app") == pid
-        finally:
-            stop.set()
-            await agent.stop()
-            for c in (a1, a2):
-                await c.close()
-            await cp1.stop()
-            await cp2.stop()
-    run(main())
+    run(main())   # a failure leaves the watcher to asyncio.run, which cancels it
 
 
-def test_traditional_path_drain_delete_bootstrap_token_csr(tmp_path):
+def test_traditional_path_drain_delete_bootstrap_token_csr(two_planes):
     async def main():
-        cp1 = await start_cp(tmp_path, "gs1")
-        cp2 = await start_cp(tmp_path, "gs2")
-        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
-        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
-        agent = await agent_for(cp1, "sat-1").start()
-        try:
-            await agent.wait_registered()
+        async with two_planes() as p:
+            cp2, a1, a2, agent = p.cp2, p.a1, p.a2, p.agent
             await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"]), "default")
 
             async def running():
                 return (await a1.get("v1", "pods", "p", "default"))["status"].get("phase") == "Running"
-            await async_wait_for(running, 10, what="pod running")
+            await wait_for_async(running, 10, what="pod running")
             old_pid = agent.pod_pid("default", "p")
             token = cp2.create_bootstrap_token()
             await agent.rejoin_with_bootstrap_token(cp2.url, cp2.ca_pem, token)
@@ -328,13 +348,7 @@ def test_traditional_path_drain_delete_bootstrap_token_csr(tmp_path):
 
             async def running2():
                 return (await a2.get("v1", "pods", "q", "default"))["status"].get("phase") == "Running"
-            await async_wait_for(running2, 10, what="pod running on gs2")
-        finally:
-            await agent.stop()
-            for c in (a1, a2):
-                await c.close()
-            await cp1.stop()
-            await cp2.stop()
+            await wait_for_async(running2, 10, what="pod running on gs2")
     run(main())
 
 
@@ -352,21 +366,16 @@ def test_bootstrap_token_cannot_do_more_than_request_certificates(tmp_path):
     run(main())
 
 
-def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(tmp_path):
+def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(two_planes):
     """``disconnect`` stops every loop but the pods; ``join`` registers as a new node on another plane
     (Node and Lease created there) and adopts a pod of the same name created there, running."""
     async def main():
-        cp1 = await start_cp(tmp_path, "gs1")
-        cp2 = await start_cp(tmp_path, "gs2")
-        a1 = ApiConnection.from_kubeconfig(cp1.kubeconfig_path)
-        a2 = ApiConnection.from_kubeconfig(cp2.kubeconfig_path)
-        agent = await agent_for(cp1, "sat-1").start()
-        try:
-            await agent.wait_registered()
+        async with two_planes() as p:
+            cp2, a1, a2, agent = p.cp2, p.a1, p.a2, p.agent
             await a1.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
             async def pid_of():
                 return agent.pod_pid("default", "p")
-            pid = await async_wait_for(pid_of, 10, what="pod running")
+            pid = await wait_for_async(pid_of, 10, what="pod running")
             cached = agent.cached_pods()
             assert [p["metadata"]["name"] for p in cached] == ["p"]
             old = await agent.disconnect()
@@ -395,16 +404,10 @@ def test_disconnect_and_join_another_plane_keep_pods_running_and_adopt_them(tmp_
                 st = (await a2.get("v1", "pods", "p", "default")).get("status", {})
                 return st.get("phase") == "Running" and \
                     st["containerStatuses"][0]["containerID"] == f"process://{pid}"
-            await async_wait_for(adopted, 10, what="the pod adopted on gs2")
+            await wait_for_async(adopted, 10, what="the pod adopted on gs2")
             assert agent.pod_pid("default", "p") == pid
             with pytest.raises(Exception):
                 await a1.get("v1", "nodes", "sat-1")            # never re-registered on gs1
-        finally:
-            await agent.stop()
-            for c in (a1, a2):
-                await c.close()
-            await cp1.stop()
-            await cp2.stop()
     run(main())
 
 

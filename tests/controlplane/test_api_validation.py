@@ -197,5 +197,5 @@ def test_typed_fields_of_built_in_kinds(core, raw):
                                                            "status": {"allocatable": {"cpu": "1n", "memory": 2e9}}})
     assert status == 201, out  # quantities: numbers or strings of the quantity grammar
     core.create_namespaced_pod("default", pod_manifest("ok", ["true"]))  # scheduled by the default scheduler
-    from .helpers import wait_for
+    from leonet.waiting import wait_for
     wait_for(lambda: core.read_namespaced_pod("ok", "default").spec.node_name == "n", what="the pod scheduled")

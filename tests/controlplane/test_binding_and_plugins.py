@@ -11,8 +11,9 @@ from leonet.controlplane.agent_host import AgentHost
 from leonet.controlplane.binding import RELEASING, binding_patch, binding_state
 from leonet.controlplane.controlplane import load_plugin
 from leonet.controlplane.timefmt import now_micro
+from leonet.waiting import wait_for_async
 
-from .helpers import FAST, async_wait_for, pod_manifest
+from .helpers import FAST, pod_manifest
 from .test_agents import FAST_AGENT, agent_for, conds, run, start_cp
 
 
@@ -31,14 +32,14 @@ def test_plane_schedules_onto_and_monitors_only_nodes_bound_to_it(tmp_path):
             await admin.create("v1", "pods", pod_manifest("anywhere", ["sleep", "60"]), "default")
             await admin.create("v1", "pods", pod_manifest("there", ["sleep", "60"],
                                                           nodeSelector={"kubernetes.io/hostname": "other"}), "default")
-            p = await async_wait_for(lambda: _scheduled(admin, "anywhere"), what="scheduling")
+            p = await wait_for_async(lambda: _scheduled(admin, "anywhere"), what="scheduling")
             assert p["spec"]["nodeName"] == "bound"
-            there = await async_wait_for(lambda: _unschedulable(admin, "there"), what="FailedScheduling")
+            there = await wait_for_async(lambda: _unschedulable(admin, "there"), what="FailedScheduling")
             assert "nodeName" not in there["spec"]
             # both agents stop heartbeating: only the Bound node goes Unknown and gets tainted
             while running:
                 await running.pop().stop()
-            await async_wait_for(lambda: _ready_is(admin, "bound", "Unknown"), timeout=15, what="bound NotReady")
+            await wait_for_async(lambda: _ready_is(admin, "bound", "Unknown"), timeout=15, what="bound NotReady")
             await asyncio.sleep(2 * FAST["node_monitor_grace_period"])
             n = await admin.get("v1", "nodes", "other")
             assert conds(n)["Ready"] == "True" and not n["spec"].get("taints")
@@ -133,7 +134,7 @@ def test_report_to_a_second_plane_then_switch_keeps_pods_and_pod_cidr(tmp_path):
             node = await admin_a.get("v1", "nodes", "sat-1")
             assert node["spec"]["podCIDR"] == "10.128.3.0/24" and node["spec"]["podCIDRs"] == ["10.128.3.0/24"]
             await admin_a.create("v1", "pods", pod_manifest("p", ["sleep", "60"], nodeName="sat-1"), "default")
-            await async_wait_for(lambda: _pid(agent), what="the pod running")
+            await wait_for_async(lambda: _pid(agent), what="the pod running")
             pid = agent.pod_pid("default", "p")
             new = ApiConnection(b.url, b.ca_pem, cert_pem=cert, key_pem=key)
             reported = await agent.report_to(new)
@@ -145,7 +146,7 @@ def test_report_to_a_second_plane_then_switch_keeps_pods_and_pod_cidr(tmp_path):
             await admin_b.create("v1", "pods", moved, "default")
             await agent.switch_to(new)
             assert agent.conn is new
-            await async_wait_for(lambda: _pod_running_on(admin_b), what="the pod's status on b")
+            await wait_for_async(lambda: _pod_running_on(admin_b), what="the pod's status on b")
             assert agent.pod_pid("default", "p") == pid
             assert agent.stats["errors"] == 0
             await admin_b.close()

@@ -10,8 +10,9 @@ import pytest
 from leonet.controlplane import ControlPlane, ControlPlaneOptions
 from leonet.controlplane.agent import ApiConnection, NodeAgent
 from leonet.controlplane.server import ControlPlaneProcess
+from leonet.waiting import wait_for_async
 
-from .helpers import FAST, async_wait_for
+from .helpers import FAST
 from .test_agents import FAST_AGENT, conds, http_pod
 
 pytestmark = [
@@ -69,7 +70,7 @@ def test_control_plane_and_agent_in_their_own_namespaces(two_namespaces, tmp_pat
             async def ready():
                 p = await admin.get("v1", "pods", "web", "default")
                 return conds(p).get("Ready") == "True" and p
-            pod = await async_wait_for(ready, 20, what="pod Ready inside the satellite namespace")
+            pod = await wait_for_async(ready, 20, what="pod Ready inside the satellite namespace")
             assert pod["status"]["podIP"] == "10.231.0.2"
             # the pod process runs in the satellite's namespace: it is there, not here
             pid = agent.pod_pid("default", "web")

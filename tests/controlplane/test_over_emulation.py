@@ -27,6 +27,7 @@ from leonet.controlplane.cluster import ControlPlaneCluster, active_planes
 from leonet.controlplane.netns import netns as get_netns
 from leonet.emulation import runstate
 from leonet.emulation.overrides import LinkOverride
+from leonet.waiting import poll, wait_for
 
 from .helpers import kube_client, kubectl_binaries, pod_manifest
 
@@ -80,19 +81,7 @@ def connected_offset(engine, a: str = "Berlin", b: str = "Madrid", step: float =
 
 def wait_for_no_active_run(timeout: float = 300.0) -> None:
     """Other suites on a shared machine may hold the run lock: wait for it (CI runs alone)."""
-    deadline = time.monotonic() + timeout
-    while runstate.active_run() is not None and time.monotonic() < deadline:
-        time.sleep(1.0)
-
-
-def wait_until(pred, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    poll(lambda: runstate.active_run() is None, timeout, interval=1.0)
 
 
 def ready_status(node: dict) -> Optional[str]:
@@ -223,13 +212,13 @@ def test_status_post_to_watch_event_takes_the_path_rtt(env):
 
     tasks = [env.loop.spawn(watch("station", at_station)), env.loop.spawn(watch("satellite", at_satellite))]
     try:
-        wait_until(lambda: len(started) == 2, 20, "both watches")
+        wait_for(lambda: len(started) == 2, 20, "both watches")
         time.sleep(0.5)
         samples = []
         for _ in range(15):
             r = cluster.post_status(sat)
             rv = r["resourceVersion"]
-            wait_until(lambda: rv in seen["station"] and rv in seen["satellite"], 10, "the watch events")
+            wait_for(lambda: rv in seen["station"] and rv in seen["satellite"], 10, "the watch events")
             samples.append(((seen["station"][rv] - r["sent"]) * 1e3, (seen["satellite"][rv] - r["sent"]) * 1e3,
                             (r["done"] - r["sent"]) * 1e3))
             time.sleep(0.15)
@@ -275,7 +264,7 @@ def test_pod_runs_on_its_satellite_and_serves_http_to_the_ground_station(env):
     sat = env.far_satellite("Berlin")
     node = cluster.node_names[sat]
     env.api("Berlin", "create", "v1", "pods", _http_pod("web", node), "default")
-    pod = wait_until(lambda: _pod_ready(env, "Berlin", "web"), 30, "the pod Ready (scheduled, started, probed)")
+    pod = wait_for(lambda: _pod_ready(env, "Berlin", "web"), 30, "the pod Ready (scheduled, started, probed)")
     assert pod["spec"]["nodeName"] == node and pod["status"]["podIP"] == run.node(sat).address
     pid = cluster.pod_pid(sat, "default", "web")
     assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{run.node(sat).netns}").st_ino
@@ -294,7 +283,7 @@ def test_hot_swap_keeps_the_pod_and_the_node_visible(env):
     node = cluster.node_names[sat]
     if _pod_ready(env, "Berlin", "web") is None:
         env.api("Berlin", "create", "v1", "pods", _http_pod("web", node), "default")
-        wait_until(lambda: _pod_ready(env, "Berlin", "web"), 30, "the pod Ready on Berlin")
+        wait_for(lambda: _pod_ready(env, "Berlin", "web"), 30, "the pod Ready on Berlin")
     pid = cluster.pod_pid(sat, "default", "web")
     events: List[tuple] = []
     started: Dict[str, bool] = {}
@@ -309,14 +298,14 @@ def test_hot_swap_keeps_the_pod_and_the_node_visible(env):
 
     tasks = [env.loop.spawn(watch(gs)) for gs in ("Berlin", "Madrid")]
     try:
-        wait_until(lambda: len(started) == 2, 20, "both watches")
+        wait_for(lambda: len(started) == 2, 20, "both watches")
         assert node in env.nodes("Berlin") and node not in env.nodes("Madrid")
         took = cluster.swap(sat, "Madrid", deregister_old=True)
         # KubeSpace's handover daemon re-creates the pod on the new plane; the agent adopts it
         moved = _http_pod("web", node)
         moved["spec"]["nodeName"] = node
         env.api("Madrid", "create", "v1", "pods", moved, "default")
-        pod = wait_until(lambda: _pod_ready(env, "Madrid", "web"), 30, "the adopted pod Ready on Madrid")
+        pod = wait_for(lambda: _pod_ready(env, "Madrid", "web"), 30, "the adopted pod Ready on Madrid")
         time.sleep(0.5)
     finally:
         for t in tasks:
@@ -347,8 +336,8 @@ def test_node_goes_not_ready_when_its_links_are_cut_and_back_when_restored(env):
         for peer in peers:
             run.network.set_link_override(sat, peer, LinkOverride(failed=True))
         assert run.network.interfaces_of(sat) == []
-        n = wait_until(lambda: (lambda x: x if ready_status(x) == "Unknown" else None)(env.nodes(gs)[node]),
-                       15, "the node NotReady (Ready=Unknown)")
+        n = wait_for(lambda: (lambda x: x if ready_status(x) == "Unknown" else None)(env.nodes(gs)[node]),
+                     15, "the node NotReady (Ready=Unknown)")
         went = time.monotonic() - t0
         taints = {t["key"] for t in n["spec"].get("taints", [])}
         assert "node.kubernetes.io/unreachable" in taints
@@ -360,7 +349,7 @@ def test_node_goes_not_ready_when_its_links_are_cut_and_back_when_restored(env):
     finally:
         for peer in peers:
             run.network.set_link_override(sat, peer, None)
-    wait_until(lambda: ready_status(env.nodes(gs)[node]) == "True", 30, "the node Ready again")
+    wait_for(lambda: ready_status(env.nodes(gs)[node]) == "True", 30, "the node Ready again")
     print(f"\n{sat}: NotReady {went:.1f} s after its {len(peers)} links were cut (grace 4 s)")
 
 

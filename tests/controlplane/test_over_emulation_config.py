@@ -15,9 +15,10 @@ import yaml
 from leonet.controlplane.k3s import k3s_available
 from leonet.controlplane.launch_config import parse_controlplane_section
 from leonet.errors import ConfigError
+from leonet.waiting import wait_for
 
 from .helpers import kubectl_binaries
-from .test_over_emulation import LEONET, TINY, wait_for_no_active_run, wait_until
+from .test_over_emulation import LEONET, TINY, wait_for_no_active_run
 
 SATS = [f"s0p{p}n{n}" for p in range(8) for n in range(10)]
 STATIONS = ["Berlin", "Madrid"]
@@ -117,7 +118,7 @@ def test_leonet_run_starts_and_stops_the_control_planes(tmp_path):
             out = subprocess.run(LEONET + ["controlplane", "list", "--format", "json"], capture_output=True,
                                  text=True, timeout=30)
             return json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
-        listed = wait_until(planes, 90, "the control planes of `leonet run`", interval=0.5)
+        listed = wait_for(planes, 90, "the control planes of `leonet run`", interval=0.5)
         assert {p["ground_station"] for p in listed} == {"Berlin", "Madrid"}
 
         last = {}
@@ -129,8 +130,8 @@ def test_leonet_run_starts_and_stops_the_control_planes(tmp_path):
             lines = out.stdout.splitlines()
             return len(lines) == 5 and all(" Ready " in line for line in lines)
         try:
-            wait_until(ready_nodes, 60, "5 Ready nodes on Berlin (round-robin of 10)", interval=0.5)
-        except AssertionError:
+            wait_for(ready_nodes, 60, "5 Ready nodes on Berlin (round-robin of 10)", interval=0.5)
+        except TimeoutError:
             raise AssertionError(f"kubectl said: {last.get('out')}") from None
         pids = [int(p) for p in subprocess.run(["pgrep", "-f", "data-dir /run/leonet/controlplanes/"],
                                                capture_output=True, text=True).stdout.split()]

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import require_root
 from leonet.emulation import netns, runstate
+from leonet.waiting import wait_for
 
 from . import scenarios
 
@@ -22,14 +23,11 @@ def leonet(*args, timeout=60):
 
 
 def wait_for_run(proc, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def up():
         if proc.poll() is not None:
             raise AssertionError("leonet run exited: " + proc.stderr.read())
-        if runstate.active_run() is not None and runstate.STATUS_FILE.exists():
-            return
-        time.sleep(0.2)
-    raise AssertionError("leonet run did not come up")
+        return runstate.active_run() is not None and runstate.STATUS_FILE.exists()
+    wait_for(up, timeout, "leonet run to come up", interval=0.2)
 
 
 def left_over(namespaces):

@@ -132,3 +132,19 @@ def test_a_constellations_ticks_take_fewer_operations_than_changed_routes(ticks)
         old = new
     assert inline > 0
     assert objects < inline, f"{objects} operations with objects, {inline} route changes inline"
+
+
+def test_planning_from_the_changed_pairs_equals_planning_from_whole_tables(ticks):
+    """The apply plans from the lookahead's changed entries when it has them: the same plan
+    as from comparing the whole tables."""
+    from leonet.topology.stable import nonzero_pairs
+    V, tables = ticks
+    dense, sparse = NexthopSlots(V, V, slots=2), NexthopSlots(V, V, slots=2)
+    old = np.full((V, V), -1, dtype=np.int32)
+    for new in tables[:20]:
+        a = dense.plan(old, new)
+        b = sparse.plan(old, new, pairs=nonzero_pairs(new != old))
+        for x, y in zip((a.fresh, a.puts, a.repoints, a.deletes), (b.fresh, b.puts, b.repoints, b.deletes)):
+            assert all(np.array_equal(p, q) for p, q in zip(x, y))
+        assert np.array_equal(sparse.effective(), new)
+        old = new

@@ -13,7 +13,8 @@ from apps.komet.catalog import path_of, size_of
 from leonet.komet.apps import CDN, IOT
 from leonet.komet.migration import Deployment
 from leonet.komet.nodeapi import NodeError
-from leonet.komet.platform import _terminate, child_env, wait_for_line
+from leonet.komet.platform import _terminate, child_env
+from leonet.waiting import wait_for_line
 from tests.conftest import require_binary, require_root
 
 from .bench import Bench

@@ -14,7 +14,8 @@ from leonet.komet import make_strategy
 from leonet.komet.apps import CACHE
 from leonet.komet.migration import Deployment, MigrationError
 from leonet.komet.nodeapi import NodeClient
-from leonet.komet.platform import KometPlatform, wait_for_line
+from leonet.komet.platform import KometPlatform
+from leonet.waiting import wait_for_line
 from leonet.komet.scheduler import WS_PORT, GroundScheduler
 
 from tests.conftest import require_binary, require_root

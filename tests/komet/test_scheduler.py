@@ -12,7 +12,8 @@ import pytest
 from leonet.komet import make_strategy
 from leonet.komet.apps import CACHE
 from leonet.komet.migration import Deployment
-from leonet.komet.platform import REPO, child_env, wait_for_line
+from leonet.komet.platform import REPO, child_env
+from leonet.waiting import wait_for_line
 from leonet.komet.scheduler import WS_PORT, GroundScheduler
 from leonet.orbits import load_constellation
 from leonet.topology import TopologyEngine

@@ -31,8 +31,9 @@ from leonet.emulation.overrides import LinkOverride
 from leonet.kubespace.runtime import resources as R
 from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, plane_endpoints
 from leonet.kubespace.runtime.service import KubeSpaceRuntime
+from leonet.waiting import wait_for
 
-from tests.controlplane.test_over_emulation import Loop, wait_for_no_active_run, wait_until
+from tests.controlplane.test_over_emulation import Loop, wait_for_no_active_run
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")]
 
@@ -168,14 +169,14 @@ def _start_web(env: Env, sat: str) -> int:
     gs = env.plane_of(sat)
     if _ready_pod(env, gs, f"web-{node}") is None:
         env.api(gs, "create", "v1", "pods", _web_pod(node), "default")
-        wait_until(lambda: _ready_pod(env, gs, f"web-{node}"), 30, "the web pod Ready")
+        wait_for(lambda: _ready_pod(env, gs, f"web-{node}"), 30, "the web pod Ready")
     return env.cluster.pod_pid(sat, "default", f"web-{node}")
 
 
 def _check_pod_untouched(env: Env, sat: str, pid: int) -> dict:
     node = env.cluster.node_names[sat]
     gs = env.plane_of(sat)
-    pod = wait_until(lambda: _ready_pod(env, gs, f"web-{node}"), 15, f"the web pod Ready on {gs}")
+    pod = wait_for(lambda: _ready_pod(env, gs, f"web-{node}"), 15, f"the web pod Ready on {gs}")
     assert env.cluster.pod_pid(sat, "default", f"web-{node}") == pid and os.path.exists(f"/proc/{pid}")
     assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
     assert pod["status"]["containerStatuses"][0]["containerID"] == f"process://{pid}"
@@ -266,7 +267,7 @@ def test_requests_naming_an_unknown_plane_or_node_fail_with_a_reason(env):
     for name, (n, target, _) in cases.items():
         env.api(gs, "create", R.API_VERSION, R.PLURAL, R.handover_request(name, n, gs, target, "test", None, None))
     for name, (_, _, reason) in cases.items():
-        hr = wait_until(lambda: (lambda h: h if R.phase(h) == R.FAILED else None)(
+        hr = wait_for(lambda: (lambda h: h if R.phase(h) == R.FAILED else None)(
             env.api(gs, "get", R.API_VERSION, R.PLURAL, name)), 10, f"request {name} Failed")
         assert hr["status"]["reason"] == reason, hr
     assert _bound_once(env, sat) == gs
@@ -282,10 +283,10 @@ def test_a_second_request_for_a_node_in_handover_fails(env):
     t = threading.Thread(target=lambda: result.update(env.ks.handover(sat, target)))
     t.start()
     try:
-        wait_until(lambda: env.state(src, node) == RELEASING, 10, "the node Releasing on the source")
+        wait_for(lambda: env.state(src, node) == RELEASING, 10, "the node Releasing on the source")
         env.api(src, "create", R.API_VERSION, R.PLURAL,
                 R.handover_request("second", node, src, target, "test", None, None))
-        hr = wait_until(lambda: (lambda h: h if R.phase(h) == R.FAILED else None)(
+        hr = wait_for(lambda: (lambda h: h if R.phase(h) == R.FAILED else None)(
             env.api(src, "get", R.API_VERSION, R.PLURAL, "second")), 10, "the second request Failed")
         assert hr["status"]["reason"] == R.ALREADY_IN_HANDOVER
     finally:
@@ -308,8 +309,8 @@ def test_target_plane_down_fails_then_cnaa_retries_at_the_next_decision(env):
     env.cluster.stop_plane(target)
     try:
         env.ks.set_auto(True)
-        failed = wait_until(lambda: [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Failed"],
-                            30, "a failed handover")
+        failed = wait_for(lambda: [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Failed"],
+                          30, "a failed handover")
         assert failed[0]["failure_reason"] == R.TARGET_UNREACHABLE, failed[0]
         assert env.plane_of(sat) == src and env.state(src, node) == BOUND
         hr = env.api(src, "get", R.API_VERSION, R.PLURAL, failed[0]["request"])
@@ -318,13 +319,13 @@ def test_target_plane_down_fails_then_cnaa_retries_at_the_next_decision(env):
     finally:
         env.cluster.start_plane(target)
         env.reconnect(target)
-    done = wait_until(lambda: [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Finished"],
-                      60, "the retried handover")
+    done = wait_for(lambda: [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Finished"],
+                    60, "the retried handover")
     env.ks.set_auto(False)
     assert done[0]["target"] == target
     retries = [r for r in env.ks.handover_log(satellite=sat) if r["outcome"] == "Failed"]
     print(f"\n{sat}: {len(retries)} failed attempt(s) while {target} was down, then Finished")
-    wait_until(lambda: env.plane_of(sat) == target, 10, "the agent on the target")
+    wait_for(lambda: env.plane_of(sat) == target, 10, "the agent on the target")
     assert _bound_once(env, sat) == target
     _check_pod_untouched(env, sat, pid)
 
@@ -342,7 +343,7 @@ def test_source_plane_lost_mid_handover(env):
     t = threading.Thread(target=lambda: result.update(env.ks.handover(sat, target)))
     t.start()
     try:
-        wait_until(lambda: env.state(src, node) == RELEASING, 10, "the node Releasing on the source")
+        wait_for(lambda: env.state(src, node) == RELEASING, 10, "the node Releasing on the source")
         env.cluster.stop_plane(src)
         time.sleep(1.0)
     finally:
@@ -350,10 +351,10 @@ def test_source_plane_lost_mid_handover(env):
         env.reconnect(src)
         t.join(60)
     assert result["outcome"] == "Failed" and result["failure_reason"] in (R.INTERRUPTED, R.SOURCE_LOST), result
-    hr = wait_until(lambda: (lambda h: h if h and R.phase(h) == R.FAILED else None)(
+    hr = wait_for(lambda: (lambda h: h if h and R.phase(h) == R.FAILED else None)(
         env.try_api(src, "get", R.API_VERSION, R.PLURAL, result["request"])), 20, "the request Failed")
     assert hr["status"]["reason"] == R.INTERRUPTED
-    wait_until(lambda: env.state(src, node) == BOUND, 10, "the node Bound on the restarted source")
+    wait_for(lambda: env.state(src, node) == BOUND, 10, "the node Bound on the restarted source")
     assert env.state(target, node) != BOUND
     assert _bound_once(env, sat) == src
     _check_pod_untouched(env, sat, pid)
@@ -379,7 +380,7 @@ def test_link_cut_during_the_sync(env):
     t = threading.Thread(target=lambda: result.update(env.ks.handover(sat, target)))
     t.start()
     try:
-        wait_until(lambda: env.state(src, node) == RELEASING, 10, "the node Releasing on the source")
+        wait_for(lambda: env.state(src, node) == RELEASING, 10, "the node Releasing on the source")
         for s in sats:   # every link the target station has or could get, at once
             env.run.network.overrides.set(min(s, t_idx), max(s, t_idx), LinkOverride(failed=True))
         env.run.network.apply(env.run.network.engine_snapshot)
@@ -432,7 +433,7 @@ def _baseline_handover(env: Env, sat: str, platform: str):
         env.ks.set_platform(platform)
         rec = env.ks.handover(sat, target)
         # until the service answers again (the pod's readiness probe runs every 0.5 s)
-        wait_until(lambda: _ready_pod(env, target, f"web-{node}"), 30, f"the web pod Ready on {target}")
+        wait_for(lambda: _ready_pod(env, target, f"web-{node}"), 30, f"the web pod Ready on {target}")
         time.sleep(1.0)
     finally:
         env.ks.set_platform("kubespace")

@@ -79,3 +79,14 @@ def test_a_constellations_next_tick_from_the_last_equals_a_fresh_one():
         assert np.allclose(warm.delay_ms[fin], fresh.delay_ms[fin], rtol=0, atol=1e-9)
         assert np.array_equal(warm.first_hop_from_source, first_hops(warm.predecessor, sources))
         last = warm
+
+
+def test_repair_from_nonsense_predecessors_still_gives_least_delay_trees():
+    """``previous`` with cycles and links that do not exist (not trees at all): the repair
+    must neither loop nor keep them."""
+    rng = np.random.default_rng(11)
+    g = random_graph(rng, 200, 1000)
+    sources = rng.choice(197, 20, replace=False)
+    previous = rng.integers(-1, 200, size=(len(sources), 200)).astype(np.int32)
+    dist, pred, first = dijkstra(g, sources, previous=previous)
+    assert_least_delay_trees(g, sources, dist, pred, first)
