@@ -85,7 +85,8 @@ class CoverMILP:
 class DfsThenMILP:
     """Each decision first by the depth-first search with a small node budget (it
     settles most thresholds in milliseconds), then, if that budget runs out, by
-    :class:`CoverMILP` (its LP bound proves the hard ones). Exact either way."""
+    :class:`CoverMILP` (its LP bound proves the hard ones). Exact either way.
+    ``node_limit`` applies to each of the two separately."""
 
     def __init__(self, A: np.ndarray, node_limit: int, deadline: float, dfs_nodes: int = 200_000):
         from .exhaustive import _CoverSearch
@@ -109,6 +110,7 @@ class DfsThenMILP:
         return self.dfs.nodes + self.milp.nodes
 
     def feasible(self, D: float, k: int) -> Optional[List[int]]:
+        """k stations covering every row of A within D, or None (proven by either)."""
         start = time.monotonic()
         self.dfs.node_limit = min(self.node_limit, self.dfs.nodes + self.dfs_nodes)
         try:

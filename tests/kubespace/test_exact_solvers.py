@@ -28,7 +28,7 @@ def test_optimum_matches_brute_force(seed, solver):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_milp_and_dfs_decide_every_threshold_alike(seed):
+def test_milp_and_dfs_decide_the_thresholds_near_the_optimum_alike(seed):
     m = tiny(seed, T=5, M=12, N=15, integer=seed % 2 == 1)
     A = rows(m)
     values = np.unique(A[np.isfinite(A)])
