@@ -6,6 +6,7 @@ Orchestration" (arXiv 2601.21383), §IV-B and §IV-C.
 * :mod:`.clustering`    ``SelectRepresentatives``: standardised features, k-means
 * :mod:`.placement`     CNPA: greedy k-center + local search (Algorithm 1)
 * :mod:`.exhaustive`    the exact optimum (pruned search) and brute force
+* :mod:`.cover_milp`    the exact search's set-cover decisions as integer programs (HiGHS)
 * :mod:`.baselines`     random and single-node-near-the-equator placements
 * :mod:`.interpolation` cubic / linear interpolants on a uniform grid, with bounds
 * :mod:`.assignment`    CNAA (Algorithm 2): handover events from TLEs or any metric

@@ -23,6 +23,12 @@ search is pruned without giving up optimality:
   optimum holds for the whole period. A subproblem's optimum is a lower bound of
   the full one, so the final answer is optimal.
 
+* **Solvers.** ``solver="dfs"`` decides each set cover by the search above;
+  ``"milp"`` by an integer program (HiGHS, :mod:`.cover_milp`), whose LP bound
+  proves the hard infeasible thresholds near the optimum of large instances;
+  ``"hybrid"`` tries the search with a small node budget first. All are exact.
+  Each round's bisection starts at the previous round's proven bound.
+
 ``brute_force`` enumerates every subset and is kept for tests on tiny instances.
 """
 from __future__ import annotations
@@ -31,7 +37,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -91,6 +97,18 @@ def _minimal_rows(cover: np.ndarray) -> np.ndarray:
     return np.array(kept_rows, dtype=np.intp)
 
 
+def reduced_cover(A: np.ndarray, D: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The cover matrix of threshold D without dominated stations and rows:
+    (kept station indices, boolean rows x kept stations), or None if a row has no
+    station within D."""
+    cover = A <= D
+    if not cover.any(axis=1).all():
+        return None
+    stations = _undominated_columns(cover)
+    cover = cover[:, stations]
+    return stations, cover[_minimal_rows(cover)]
+
+
 class _CoverSearch:
     """Depth-first set-cover decision on an element x station matrix ``A``."""
 
@@ -107,13 +125,10 @@ class _CoverSearch:
 
     def feasible(self, D: float, k: int) -> Optional[List[int]]:
         """k stations covering every row of A within D, or None."""
-        cover = self.A <= D
-        if not cover.any(axis=1).all():
+        reduced = reduced_cover(self.A, D)
+        if reduced is None:
             return None
-        stations = _undominated_columns(cover)
-        cover = cover[:, stations]
-        rows = _minimal_rows(cover)
-        cover = cover[rows]
+        stations, cover = reduced
         order = np.argsort(cover.sum(axis=1), kind="stable")        # bit i = i-th hardest row
         cover = cover[order]
         self.station_bits = [_bits(cover[:, g]) for g in range(cover.shape[1])]
@@ -162,16 +177,27 @@ class _CoverSearch:
         return None
 
 
-def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search: _CoverSearch,
-                      tolerance: float) -> Tuple[List[int], float, float]:
+class CoverDecider(Protocol):
+    """A set-cover decision procedure on the element x station matrix ``A``."""
+
+    A: np.ndarray
+    nodes: int
+
+    def feasible(self, D: float, k: int) -> Optional[List[int]]: ...
+
+
+def _solve_subproblem(A: np.ndarray, k: int, upper: Sequence[int], search: CoverDecider,
+                      tolerance: float, floor: float = -math.inf) -> Tuple[List[int], float, float]:
     """Min over k-subsets of max over rows of min over the subset, for A (m, M).
 
     Returns (selection, its score, lower bound); score - lower bound <= tolerance,
-    and the lower bound equals the score when the search is exact.
+    and the lower bound equals the score when the search is exact. ``floor`` is a
+    known lower bound (a previous round's, on a subset of these rows).
     """
     best = list(upper)
     best_score = float(A[:, best].min(axis=1).max())
-    lower = float(A.min(axis=1).max())   # no placement beats the best station for each element
+    # no placement beats the best station for each element, nor the optimum on fewer rows
+    lower = max(float(A.min(axis=1).max()), floor)
     values = np.unique(A[(A >= lower) & (A < best_score)])
     lo, hi = 0, len(values)              # the optimum is values[i] for some i in [lo, hi], hi = best
     lower_bound = lower
@@ -203,9 +229,13 @@ class ExactResult:
     seconds: float
 
 
+#: the set-cover decision procedures :func:`optimal_placement` can use
+SOLVERS = ("dfs", "milp", "hybrid")
+
+
 def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
                       batch: int = 1000, tolerance: float = 0.0, node_limit: int = 20_000_000,
-                      time_limit_s: Optional[float] = None) -> ExactResult:
+                      time_limit_s: Optional[float] = None, solver: str = "dfs") -> ExactResult:
     """The optimal k stations for ``Evaluate`` over all snapshots.
 
     ``initial`` is any k-selection (e.g. the CNPA result); it seeds the elements
@@ -213,7 +243,15 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
     optimum is bracketed that tightly (``lower_bound <= optimum <= score``).
     Raises :class:`SearchLimit` past ``node_limit`` search nodes or
     ``time_limit_s`` seconds.
+
+    ``solver`` decides each set cover: ``"dfs"``, the bitset depth-first search
+    above; ``"milp"``, an integer program solved by HiGHS (:mod:`.cover_milp`;
+    ``nodes`` then counts branch-and-bound nodes); ``"hybrid"``, the search with
+    200,000 nodes per decision, then the integer program (``nodes`` counts both).
+    All are exact. OneWeb K = 6 needs ``"milp"`` or ``"hybrid"``.
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     metric = check_metric(metric)
     start = time.monotonic()
     deadline = start + time_limit_s if time_limit_s is not None else math.inf
@@ -227,13 +265,20 @@ def optimal_placement(metric: np.ndarray, k: int, initial: Sequence[int],
         return ExactResult([g], float(worst[g]), float(worst[g]), 0, T * N, 0, time.monotonic() - start)
     near = nearest(metric, current)
     elements = _worst_elements(near, -np.inf, batch)
-    search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
+    if solver in ("milp", "hybrid"):
+        from .cover_milp import CoverMILP, DfsThenMILP   # imports this module's helpers
+        search: CoverDecider = (CoverMILP if solver == "milp" else DfsThenMILP)(
+            np.empty((0, M)), node_limit, deadline)
+    else:
+        search = _CoverSearch(np.empty((0, M)), node_limit, deadline)
     rounds = 0
+    proven = -math.inf    # each round's rows contain the last round's, so its bound carries over
     while True:
         rounds += 1
         t_idx, s_idx = np.divmod(elements, N)
         search.A = metric[t_idx, :, s_idx]                              # (m, M)
-        sub_best, sub_score, sub_lower = _solve_subproblem(search.A, k, current, search, tolerance)
+        sub_best, sub_score, sub_lower = _solve_subproblem(search.A, k, current, search, tolerance, proven)
+        proven = sub_lower
         near = nearest(metric, sub_best)
         full_score = float(near.max())
         if full_score <= sub_score:
