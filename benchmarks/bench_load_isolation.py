@@ -436,8 +436,9 @@ def redis_replication(primary, replica, megabytes: int, timeout_s: float = 300.0
         for proc in procs:
             proc.kill()
             proc.wait()
-        for node in (primary, replica):
+        for node in (primary, replica):   # the socket, and the RDB a full resync writes (--dir /tmp)
             Path(f"/tmp/bli-{node.name}.sock").unlink(missing_ok=True)
+            Path(f"/tmp/bli-{node.name}.rdb").unlink(missing_ok=True)
 
 
 def bulk_experiment(megabytes: int, redis_mb: int) -> List[Dict]:
