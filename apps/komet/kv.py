@@ -8,7 +8,10 @@ replication, asynchronous, over the emulated links). Functions only see this cla
 * reads go to the local replica; an item that is missing locally while the local
   replica is not the primary is read from the primary (an item written just before a
   switch and not replicated yet: the paper's "served transparently from the old
-  replica", Sec. 9);
+  replica", Sec. 9). The primary is looked up again whenever the local replica follows
+  another one (a hand-over re-points it) and after a failed remote read; a primary
+  that cannot be reached even then leaves the local replica's answer (a miss): the
+  satellite keeps serving what it holds instead of failing every miss;
 * writes go to the local replica when it is the primary, otherwise to the primary
   (found from the local replica's replication link, followed along a chain). A write
   is acknowledged only once the primary accepted it, so a failover
@@ -27,9 +30,13 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 #: how often a write follows a changing primary before it gives up
 _WRITE_ATTEMPTS = 6
+#: how long a read does not ask a primary that did not answer again
+_UNREACHABLE_BACKOFF_S = 5.0
 
 
 class KeyExists(Exception):
@@ -45,9 +52,13 @@ class Keygroup:
         self.expiry_s = int(expiry_s)
         self.mutable = mutable
         self.timeout_s = timeout_s
-        self.local = redis.Redis(unix_socket_path=unix_socket, decode_responses=True,
-                                 socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        # redis-py's own retries (3, backing off up to seconds) would hide a gone primary
+        # behind a wait longer than a client's timeout: this class retries where it helps
+        self.local = redis.Redis(unix_socket_path=unix_socket, decode_responses=True, socket_timeout=timeout_s,
+                                 socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1))
         self._primary: Optional[Tuple[str, int]] = None
+        self._primary_via: Optional[Tuple[str, int]] = None   # the local replica's upstream it was found through
+        self._unreachable_until: Dict[Tuple[str, int], float] = {}   # monotonic time
         self._remote: Dict[Tuple[str, int], redis.Redis] = {}
         self._lock = threading.Lock()
 
@@ -65,23 +76,31 @@ class Keygroup:
             conn = self._remote.get(addr)
             if conn is None:
                 conn = redis.Redis(host=addr[0], port=addr[1], decode_responses=True, socket_timeout=self.timeout_s,
-                                   socket_connect_timeout=self.timeout_s)
+                                   socket_connect_timeout=self.timeout_s, retry=Retry(NoBackoff(), 0))
                 self._remote[addr] = conn
             return conn
 
     def primary(self, refresh: bool = False) -> Optional[Tuple[str, int]]:
-        """The primary's address, None when the local replica is the primary."""
-        if self._primary is not None and not refresh:
+        """The primary's address, None when the local replica is the primary.
+
+        Asks the local replica (a Unix-socket call) every time, so a hand-over that
+        re-pointed it is seen at once; the rest of a chain of replicas is followed
+        only when the local upstream changed or ``refresh``."""
+        role, upstream = self._role(self.local)
+        if upstream is None:
+            self._primary = self._primary_via = None
+            return None
+        if not refresh and self._primary is not None and self._primary_via == upstream:
             return self._primary
-        addr: Optional[Tuple[str, int]] = None
-        conn = self.local
-        for _ in range(4):                     # follow a chain of replicas
-            role, master = self._role(conn)
-            if role == "master":
+        addr = upstream
+        for _ in range(3):                     # follow a chain of replicas
+            if self._unreachable_until.get(addr, 0.0) > time.monotonic():
+                break                          # did not answer a moment ago: do not wait for it again
+            role, master = self._role(self._conn(addr))
+            if role == "master" or master is None:
                 break
             addr = master
-            conn = self._conn(addr)
-        self._primary = addr
+        self._primary, self._primary_via = addr, upstream
         return addr
 
     def is_primary(self) -> bool:
@@ -118,12 +137,26 @@ class Keygroup:
 
     # ------------------------------------------------------------------ reads
     def read(self, key: str) -> Optional[str]:
+        """The item's value, None when absent (locally and, if not the primary, at the primary)."""
         value = self.local.get(key)
-        if value is None:
-            primary = self.primary()
-            if primary is not None:             # not replicated here yet: ask the primary
-                value = self._conn(primary).get(key)
-        return value
+        if value is not None:
+            return value
+        tried: Optional[Tuple[str, int]] = None
+        for refresh in (False, True):
+            try:
+                primary = self.primary(refresh=refresh)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                return None                     # the chain to the primary is broken: the local answer stands
+            if primary is None or primary == tried or self._unreachable_until.get(primary, 0.0) > time.monotonic():
+                return None
+            try:                                # not replicated here yet: ask the primary
+                return self._conn(primary).get(key)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                # gone or moved: look it up again, once; a primary that did not answer is
+                # not asked again for a while (each try may cost the whole socket timeout)
+                self._unreachable_until[primary] = time.monotonic() + _UNREACHABLE_BACKOFF_S
+                tried = primary
+        return None
 
     def scan(self, count: int = 1000) -> Dict[str, str]:
         """Up to ``count`` items of the local replica."""

@@ -120,6 +120,50 @@ def test_migration_under_load_loses_nothing(bench):
     bench.loop.run(run(), 180)
 
 
+def test_reads_follow_the_primary_after_it_was_removed(bench):
+    """Komet Fig. 12's failure: a function reads an item its replica does not hold, so
+    it asks the primary (and remembers where that is); the primary's satellite is then
+    removed (the role moves to s1). Misses must keep answering at once (before, every
+    one asked the removed primary and failed), writes must reach the new primary, and
+    a primary that does not answer at all costs one socket timeout, not one per miss."""
+    import time
+
+    async def run():
+        d = Deployment(CACHE, bench.clients.get)
+        await d.add("s0")
+        await d.add("s1", source="s0")
+        await d.add("s2", source="s1")                # a chain: s2 follows s1 follows s0
+        s0, s2 = bench.clients["s0"], bench.clients["s2"]
+        await s0.invoke("put", json.dumps({"key": "old", "value": "v0"}))
+        assert await s2.invoke("get", "missing-1") == ""   # asks s0, the primary, and caches it
+        await d.remove("s0")                              # s1 takes the primary role
+        assert (await bench.clients["s1"].keygroup("simple"))["role"] == "master"
+        for i in range(5):
+            t0 = time.perf_counter()
+            assert await s2.invoke("get", f"missing-after-{i}", timeout_s=5) == ""
+            assert time.perf_counter() - t0 < 1.0
+        await s2.invoke("put", json.dumps({"key": "new", "value": "v1"}), timeout_s=5)
+        assert await s2.invoke("get", "new", timeout_s=5) == "v1"
+        assert await s2.invoke("get", "old", timeout_s=5) == "v0"
+
+        # the primary stops answering (its packets dropped, no re-point): one miss waits
+        # for the socket timeout and answers the local miss, the next ones do not wait
+        s1_port = d.ports[("s1", "simple")].rpartition(":")[2]
+        rule = ["OUTPUT", "-d", bench.clients["s1"].address, "-p", "tcp", "--dport", s1_port, "-j", "DROP"]
+        bench.iptables("-A", *rule)
+        try:
+            t0 = time.perf_counter()
+            assert await s2.invoke("get", "missing-dropped-0", timeout_s=10) == ""
+            first = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for i in range(1, 4):
+                assert await s2.invoke("get", f"missing-dropped-{i}", timeout_s=10) == ""
+            assert (time.perf_counter() - t0) / 3 < 0.5, first
+        finally:
+            bench.iptables("-D", *rule)
+    bench.loop.run(run(), 120)
+
+
 def test_replication_cut_by_a_link_fault_falls_back_to_the_old_replica(bench):
     """The link between the two satellites fails while the keygroup is being copied:
     the migration reports it, undoes itself on the new satellite, the old one keeps
