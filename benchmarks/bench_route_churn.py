@@ -3,6 +3,7 @@ computation, no root).
 
     python benchmarks/bench_route_churn.py [--scenario starlink-shell1] [--ticks 120]
         [--epsilons 0,0.01,0.05,0.1,0.5] [--routes all|ground-stations] [--groups none,slot:3]
+        [--start-s 0]
 
 For consecutive 1 s ticks, the next-hop table a run would install (every node towards
 every destination) is computed fresh (epsilon 0: the baseline, what a run installed
@@ -41,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default="starlink-shell1")
     ap.add_argument("--ticks", type=int, default=120)
+    ap.add_argument("--start-s", type=float, default=0.0, help="first tick, seconds after the scenario's start")
     ap.add_argument("--epsilons", default="0,0.01,0.05,0.1,0.5")
     ap.add_argument("--routes", choices=("all", "ground-stations"), default="all")
     ap.add_argument("--verify-every", type=int, default=20, help="walk every table each N ticks")
@@ -52,7 +54,7 @@ def main() -> None:
     V = engine.nodes.num_nodes if hasattr(engine.nodes, "num_nodes") else len(engine.nodes.names)
     dest = np.arange(V) if args.routes == "all" else np.arange(engine.nodes.num_satellites, V)
     print(f"machine: {describe()}")
-    print(f"{args.scenario}: {V} nodes, {len(dest)} destinations, {args.ticks} ticks of 1 s")
+    print(f"{args.scenario}: {V} nodes, {len(dest)} destinations, {args.ticks} ticks of 1 s from +{args.start_s:g} s")
     groups = {g: _groups(engine, dest, g) for g in groupings}
     configs = [(e, g) for g in groupings for e in epsilons if e > 0 or g == groupings[0]]
     previous = {c: None for c in configs}
@@ -65,7 +67,7 @@ def main() -> None:
     plan_s = {c: [] for c in configs}
     t_routes = []
     for t in range(args.ticks + 1):
-        snap = engine.snapshot(float(t))
+        snap = engine.snapshot(args.start_s + t)
         t0 = time.perf_counter()
         routes = snap.routes(dest)
         t_routes.append(time.perf_counter() - t0)

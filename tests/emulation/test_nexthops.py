@@ -132,15 +132,20 @@ def test_a_group_that_moves_alone_re_points_its_own_object():
     assert operations == {"per-node": 5, "groups": 1}
 
 
-@pytest.fixture(scope="module")
-def ticks():
+def grid_engine(planes: int, sats_per_plane: int) -> TopologyEngine:
+    """A Walker-delta shell at 550 km, 53 deg, and six ground stations (minimum elevation 25 deg)."""
     stations = [("Berlin", 52.5, 13.4), ("Madrid", 40.4, -3.7), ("Lagos", 6.5, 3.4),
                 ("Nairobi", -1.3, 36.8), ("Cairo", 30.0, 31.2), ("Oslo", 59.9, 10.7)]
     raw = dict(name="nh", start="2026-01-31T12:00:00Z", defaults=dict(min_elevation_deg=25),
-               shells=[dict(name="s", walker="delta", planes=18, sats_per_plane=18, altitude_km=550.0,
-                            inclination_deg=53.0)],
+               shells=[dict(name="s", walker="delta", planes=planes, sats_per_plane=sats_per_plane,
+                            altitude_km=550.0, inclination_deg=53.0)],
                ground_stations=[dict(name=n, lat_deg=lat, lon_deg=lon) for n, lat, lon in stations])
-    eng = TopologyEngine(build_constellation(parse_scenario(raw)))
+    return TopologyEngine(build_constellation(parse_scenario(raw)))
+
+
+@pytest.fixture(scope="module")
+def ticks():
+    eng = grid_engine(18, 18)
     V = len(eng.nodes)
     tables = [eng.snapshot(float(t)).routes(np.arange(V)).next_hop_to_source.astype(np.int32)
               for t in range(0, 240, 4)]
@@ -187,13 +192,7 @@ def test_route_groups_with_hysteresis_take_fewer_operations():
     groups (objects per group, heirs per group, followers) the kernel gets fewer operations
     than with objects per node, and forwards exactly along the table (measured at shell 1:
     628 -> 482 operations per tick, benchmarks/bench_route_churn.py)."""
-    stations = [("Berlin", 52.5, 13.4), ("Madrid", 40.4, -3.7), ("Lagos", 6.5, 3.4),
-                ("Nairobi", -1.3, 36.8), ("Cairo", 30.0, 31.2), ("Oslo", 59.9, 10.7)]
-    raw = dict(name="g", start="2026-01-31T12:00:00Z", defaults=dict(min_elevation_deg=25),
-               shells=[dict(name="s", walker="delta", planes=24, sats_per_plane=22, altitude_km=550.0,
-                            inclination_deg=53.0)],
-               ground_stations=[dict(name=n, lat_deg=lat, lon_deg=lon) for n, lat, lon in stations])
-    eng = TopologyEngine(build_constellation(parse_scenario(raw)))
+    eng = grid_engine(24, 22)
     V = len(eng.nodes)
     dests = np.arange(V)
     groups = route_groups(eng.constellation, dests, "slot", span=3)
