@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--epsilons", default="0,0.01,0.05,0.1,0.5")
     ap.add_argument("--routes", choices=("all", "ground-stations"), default="all")
     ap.add_argument("--verify-every", type=int, default=20, help="walk every table each N ticks")
+    ap.add_argument("--window", type=int, default=0, help="also print the means per window of this many ticks")
     ap.add_argument("--groups", default="none", help="route groupings to compare: none, slot:N (comma-separated)")
     args = ap.parse_args()
     epsilons = [float(e) for e in args.epsilons.split(",")]
@@ -119,6 +120,16 @@ def main() -> None:
         cut = f"{base / max(o.mean(), 1e-9):.1f}x" if base is not None else "-"
         print(f"{g:>8} {e:>10g} {o.mean():>14.0f} {np.percentile(o, 99):>7.0f} {r.mean():>16.0f} {cut:>16} "
               f"{np.percentile(p, 50):>7.1f} / {np.percentile(p, 99):>6.1f} {int((slots[c].size > 0).sum()):>8}")
+
+    if args.window > 0:
+        print(f"kernel operations per tick (changes per tick inline), mean per window of {args.window} ticks")
+        starts = range(0, args.ticks, args.window)
+        print(f"{'groups':>8} {'epsilon ms':>10} " + " ".join(f"{f'{a + 1}-{min(a + args.window, args.ticks)}':>13}"
+                                                          for a in starts))
+        for c in configs:
+            cells = [f"{np.mean(ops[c][a:a + args.window]):>5.0f} ({np.mean(changes[c][a:a + args.window]):>5.0f})"
+                     for a in starts]
+            print(f"{c[1]:>8} {c[0]:>10g} " + " ".join(f"{x:>13}" for x in cells))
 
 
 def _groups(engine: TopologyEngine, dest: np.ndarray, spec: str):
