@@ -262,4 +262,3 @@ def _unique_inverse(keys: np.ndarray, space: int) -> Tuple[np.ndarray, np.ndarra
     present[keys] = True
     rank = np.cumsum(present, dtype=np.int32) - 1
     return np.flatnonzero(present), rank[keys].astype(np.int64)
-

@@ -26,8 +26,9 @@ With routes through kernel next-hop objects (leonet.emulation.nexthops) a group 
 moves together is one re-pointed object instead of a route each.
 
 **Groups** (optional, :mod:`.groups`): routes are grouped per node and destination group
-rather than per node, heirs are chosen per (node, group, hop), and the routes of such a
-group that could stay on the hop it leaves *follow* the others to the heir when the heir
+rather than per node, heirs are chosen per (node, group, hop), and (at the nodes whose
+routes are grouped: ground stations) the routes of such a group that could stay on the hop
+it leaves *follow* the others to the heir when the heir
 passes the same rules for them and that leaves fewer routes behind than would move
 otherwise (so the group's object is re-pointed instead of routes moved one by one).
 Followers are kept hops like any other: the end-to-end bound above holds for them too.
@@ -118,15 +119,15 @@ def _with_followers(previous: np.ndarray, best: np.ndarray, dist: np.ndarray, li
     movers = np.bincount(inverse, weights=to_heir, minlength=len(gkey)).astype(np.int64)
     group_heir = np.full(len(gkey), -1, dtype=np.int64)
     group_heir[inverse[to_heir]] = heir[to_heir]
-    live = movers > 0
+    live = (movers > 0) & groups.nodes[gkey // V // groups.count]    # only where routes are grouped
     gkey, movers, group_heir = gkey[live], movers[live], group_heir[live]
     if not len(gkey):
         return rows, cols, kept, slack, ok
     owner, hop = np.divmod(gkey, V)
-    node = owner // groups.count
+    node, group = np.divmod(owner, groups.count)
     # the routes of each such (node, group) on the hop left that do not leave it: the stayers
     on = previous[:, node] == hop[None, :]
-    on &= groups.key(np.arange(len(previous))[:, None], node[None, :]) == owner[None, :]
+    on &= groups.of_row[:, None] == group[None, :]
     mover_key = groups.key(d, v) * V + old
     listed = np.isin(mover_key, gkey)
     on[d[listed], np.searchsorted(gkey, mover_key[listed])] = False
