@@ -123,3 +123,25 @@ def test_a_node_that_comes_to_name_a_satellite_in_the_region_becomes_a_candidate
     replace_node(sched, outside, lambda n: n["metadata"]["labels"].update({"leonet.io/satellite": members[0]}))
     d = sched.decide(pod("c"))
     assert d.node == outside and d.satellite == members[0]
+
+
+def test_an_idle_scheduler_has_the_next_seconds_positions_ready(shell1):
+    """Between pods the scheduler propagates the next emulated second's knot, so the
+    first decision in that second does not pay for an SGP4 run of the cluster; while
+    pods wait for decisions it does not."""
+    async def run() -> tuple:
+        s = KriosScheduler(None, shell1, krios_config(shell1.scenario), FixedRateClock(1000.0, 1.0))
+        for sat in shell1.satellites:
+            s.nodes.objects[("", sat.name)] = node(sat.name)
+        s.warm_up()
+        busy = asyncio.ensure_future(s._keep_positions_ready())
+        await asyncio.sleep(0.6)                  # _idle not set: pods would be waiting
+        before = set(s.manager()._knots)
+        s._idle.set()
+        await asyncio.sleep(0.6)
+        busy.cancel()
+        return before, set(s.manager()._knots), s.clock.offset_s()
+    before, after, now = asyncio.run(run())
+    assert before == {1000.0}
+    new = after - before
+    assert new and all(1000.0 < k <= float(int(now)) + 1 for k in new)     # ahead, but only the next second
