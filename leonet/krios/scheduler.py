@@ -197,7 +197,10 @@ class KriosScheduler:
         while True:
             await asyncio.sleep(PREPARE_EVERY_S)
             if self._idle.is_set():
-                self.manager().prepare(self.clock.offset_s())
+                try:
+                    self.manager().prepare(self.clock.offset_s())
+                except Exception as exc:      # only an optimisation: decisions propagate on demand
+                    log.warning("preparing the next positions: %s", exc)
 
     def _retry(self, key: Tuple[str, str]) -> None:
         pod = self.pods.objects.get(key)
