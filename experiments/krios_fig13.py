@@ -303,7 +303,8 @@ def load_average() -> str:
 
 def summarise(rows: list, counts) -> list:
     """Per N: each scheduler's median [min, max] over repeats of the batch mean, Krios's
-    overhead per repeat (median [min, max]), and the daemons' per-pod records."""
+    overhead per repeat (median [min, max]), and the daemons' per-pod records (with
+    ``path_diff_ms``: Krios's decision + exit prediction minus the no-op's decision)."""
     summary = []
     for n in counts:
         line = {"apps": n}
@@ -319,6 +320,9 @@ def summarise(rows: list, counts) -> list:
                 vals = [r[field] for r in mine.values() if r.get(field) is not None]
                 line[f"{sched}_{field}"] = float(np.median(vals)) if vals else None
             line[f"{sched}_bound"] = sum(r["bound"] for r in mine.values())
+        parts = (line["krios_decide_ms"], line["krios_exit_ms"], line["noop_decide_ms"])
+        # the schedulers' own per-pod work on the decision path, Krios minus no-op
+        line["path_diff_ms"] = None if None in parts else parts[0] + parts[1] - parts[2]
         ratios = [per["krios"][k]["mean_ms"] / per["noop"][k]["mean_ms"] - 1 for k in per["krios"] if k in per["noop"]]
         line["overhead"] = float(np.median(ratios)) if ratios else None
         line["overhead_min"] = float(np.min(ratios)) if ratios else None

@@ -165,6 +165,8 @@ def main() -> int:
                     sec = int(np.floor(r["t_offset"]))
                     net_per[sec] = max(net_per.get(sec, 0.0), r["net_ms"])
             net = np.array(list(net_per.values()))
+            timing = _split_timings([r for r in mine if r["ok"] and r.get("t_offset") is not None
+                                     and t0 <= r["t_offset"] < t0 + duration])
             hs = [h for h in handovers if h["app"] == f"{k}-{d}" and h["outcome"] == "done"]
             overlap = sum(h["wall"]["deleted"] - h["wall"]["created"] for h in hs)
             instances = {"gs": 0, "k8s": 1, "naive": 475,
@@ -177,7 +179,7 @@ def main() -> int:
                              "paper_p95_ms": paper[0],
                              "paper_p99_ms": paper[1], "failed": int(sum(per[s]["failed"] for s in secs)),
                              "seconds": len(secs), "instances": instances, "paper_instances": PAPER_INSTANCES[d],
-                             "handovers": len(hs)})
+                             "handovers": len(hs), **timing})
         krios = next(r for r in out_rows if r["zone"] == k and r["deployment"] == "krios")
         for r in out_rows:
             if r["zone"] == k and r["p99_ms"] and krios["p99_ms"]:
@@ -199,6 +201,10 @@ def main() -> int:
     print("\nthe network's share (two round trips of each request's path, no processing):")
     print_table(out_rows, ["zone", "deployment", "net_p95_ms", "net_p99_ms", "net_p99_vs_krios", "paper_p99_vs_krios"],
                 "{:.2f}")
+    print("\nwhere a request's time goes (all successful requests): until the response's headers (connect + "
+          "request + the server's turn) and reading the body (the document's transfer):")
+    print_table(out_rows, ["zone", "deployment", "ttfb_p50_ms", "ttfb_p99_ms", "body_p50_ms", "body_p99_ms",
+                           "body_mbit_s_p50"], "{:.2f}")
     print(f"heartbeats acknowledged by Krios instances but missing from the final instance's volume: {lost}")
 
     plt = matplotlib_agg()
@@ -216,6 +222,20 @@ def main() -> int:
     fig.suptitle("Krios Table 2 on the live emulation")
     save_figure(fig, args.out / "table2.png", args.out / "table2.csv")
     return 0
+
+
+def _split_timings(rows) -> dict:
+    """Median and p99 of the time to the response's headers and of the body's read,
+    and the body's median rate (Mbit/s), over successful requests."""
+    ttfb = np.array([r["ttfb_ms"] for r in rows if r.get("ttfb_ms") is not None])
+    body = np.array([r["total_ms"] - r["ttfb_ms"] for r in rows if r.get("ttfb_ms") is not None])
+    nbytes = np.array([r["bytes"] for r in rows if r.get("ttfb_ms") is not None])
+    if not len(ttfb):
+        return {k: None for k in ("ttfb_p50_ms", "ttfb_p99_ms", "body_p50_ms", "body_p99_ms", "body_mbit_s_p50")}
+    rate = nbytes * 8 / np.maximum(body, 1e-3) / 1000.0      # bits per ms / 1000 = Mbit/s
+    return {"ttfb_p50_ms": float(np.median(ttfb)), "ttfb_p99_ms": float(np.percentile(ttfb, 99)),
+            "body_p50_ms": float(np.median(body)), "body_p99_ms": float(np.percentile(body, 99)),
+            "body_mbit_s_p50": float(np.median(rate))}
 
 
 def _held(live, ip: str, port: int, sensor: str):

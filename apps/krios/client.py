@@ -6,7 +6,9 @@ Each request re-resolves the app's name (the zone's service record in the info A
 DNS, so the client follows handovers), opens a fresh TCP connection (connect timeout
 ``--timeout``, 1 s as the paper's client) and sends a GET (or a 4-byte heartbeat
 POST with ``--heartbeat``). ``total_ms`` is connect + request + response (two round
-trips), without the DNS lookup, which is logged as ``dns_ms``. Every line carries the
+trips), without the DNS lookup, which is logged as ``dns_ms``; ``ttfb_ms`` is the part
+until the response's headers arrived (the rest, ``total_ms - ttfb_ms``, is reading the
+body: for a large document, its transfer). Every line carries the
 emulation's offset (from the info API's ``/clock``) beside the wall time.
 
     python apps/krios/client.py --target web=http://web.default.krios.leonet:8080/ \\
@@ -58,8 +60,8 @@ class EmulationClock:
 def one_request(url: str, timeout: float, read_timeout: float, heartbeat=None, seq=0) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or 80
-    out = {"ok": False, "status": None, "ip": None, "dns_ms": None, "connect_ms": None, "total_ms": None,
-           "error": None, "instance": None, "bytes": 0}
+    out = {"ok": False, "status": None, "ip": None, "dns_ms": None, "connect_ms": None, "ttfb_ms": None,
+           "total_ms": None, "error": None, "instance": None, "bytes": 0}
     t0 = time.perf_counter()
     try:
         ip = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
@@ -81,6 +83,7 @@ def one_request(url: str, timeout: float, read_timeout: float, heartbeat=None, s
         else:
             conn.request("GET", path, headers={"Host": host, "User-Agent": "krios-client"})
         resp = conn.getresponse()
+        out["ttfb_ms"] = (time.perf_counter() - t1) * 1000
         data = resp.read()
         out["total_ms"] = (time.perf_counter() - t1) * 1000
         out.update(status=resp.status, ok=200 <= resp.status < 300, bytes=len(data),

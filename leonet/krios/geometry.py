@@ -103,6 +103,34 @@ def sin_elevation(ground_km: np.ndarray, up: np.ndarray, sat_km: np.ndarray) -> 
     return np.einsum("...i,...i->...", diff, up) / np.maximum(rng, 1e-12)
 
 
+class CircleEdge:
+    """The farthest-edge-point construction of a circular zone, its constants (the
+    centre on the ellipsoid, its unit vector, the step's angle) computed once, so that
+    repeated evaluations (a membership test, an exit search) cost only the per-satellite
+    arithmetic."""
+
+    def __init__(self, center_lat_deg: float, center_lon_deg: float, radius_km: float):
+        self.center = geodetic_to_ecef(center_lat_deg, center_lon_deg, 0.0)
+        self.radius_km = float(radius_km)
+        self.c_hat = self.center / np.linalg.norm(self.center)
+        c_hat = self.c_hat
+        fallback = np.cross(c_hat, [0.0, 0.0, 1.0]) if abs(c_hat[2]) < 0.99 else np.cross(c_hat, [1.0, 0.0, 0.0])
+        self.fallback = fallback / np.linalg.norm(fallback)
+        alpha = self.radius_km / float(np.linalg.norm(self.center))
+        self.cos_alpha, self.sin_alpha = math.cos(alpha), math.sin(alpha)
+
+    def points(self, sat_km: np.ndarray) -> np.ndarray:
+        """Per satellite (..., 3), the zone's edge point farthest from its sub-point."""
+        if self.radius_km <= 0:
+            return np.broadcast_to(self.center, np.shape(sat_km)).copy()
+        s = np.asarray(sat_km, dtype=float)
+        s_hat = s / np.linalg.norm(s, axis=-1, keepdims=True)
+        toward = s_hat - (s_hat @ self.c_hat)[..., None] * self.c_hat
+        norm = np.linalg.norm(toward, axis=-1, keepdims=True)
+        toward = np.where(norm > 1e-12, toward / np.maximum(norm, 1e-12), self.fallback)
+        return surface_point(self.cos_alpha * self.c_hat - self.sin_alpha * toward)
+
+
 def farthest_edge_points(center_lat_deg: float, center_lon_deg: float, radius_km: float,
                          sat_km: np.ndarray) -> np.ndarray:
     """Per satellite (..., 3), the point of a circular zone farthest from its sub-point:
@@ -111,22 +139,10 @@ def farthest_edge_points(center_lat_deg: float, center_lon_deg: float, radius_km
     The step is taken on the sphere through the centre (the ellipsoid's local radius),
     then put back on the ellipsoid; for zones up to a few hundred km that is metres
     from the geodesic answer. A satellite straight above the centre sees every edge
-    point alike; any is returned.
+    point alike; any is returned. (:class:`CircleEdge` keeps the zone's constants for
+    repeated use.)
     """
-    center = geodetic_to_ecef(center_lat_deg, center_lon_deg, 0.0)
-    if radius_km <= 0:
-        return np.broadcast_to(center, np.shape(sat_km)).copy()
-    c_hat = center / np.linalg.norm(center)
-    s = np.asarray(sat_km, dtype=float)
-    s_hat = s / np.linalg.norm(s, axis=-1, keepdims=True)
-    toward = s_hat - np.einsum("...i,i->...", s_hat, c_hat)[..., None] * c_hat
-    norm = np.linalg.norm(toward, axis=-1, keepdims=True)
-    fallback = np.cross(c_hat, [0.0, 0.0, 1.0]) if abs(c_hat[2]) < 0.99 else np.cross(c_hat, [1.0, 0.0, 0.0])
-    fallback = fallback / np.linalg.norm(fallback)
-    toward = np.where(norm > 1e-12, toward / np.maximum(norm, 1e-12), fallback)
-    alpha = radius_km / float(np.linalg.norm(center))
-    away = math.cos(alpha) * c_hat - math.sin(alpha) * toward
-    return surface_point(away)
+    return CircleEdge(center_lat_deg, center_lon_deg, radius_km).points(sat_km)
 
 
 def destination(lat_deg: float, lon_deg: float, bearing_deg: float, distance_km: float,

@@ -9,6 +9,7 @@ positions seen from every point of the zone at or above ``min_elevation_deg``
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Tuple
@@ -19,7 +20,7 @@ from ..errors import ConfigError
 from ..orbits.frames import geodetic_to_ecef
 from ..schema import check_keys, check_number
 from .geometry import (DEFAULT_MIN_ELEVATION_DEG, MAX_ZONE_RADIUS_KM, PAPER_ALTITUDE_KM,
-                       PAPER_EARTH_RADIUS_KM, coverage_half_angle_rad, farthest_edge_points,
+                       PAPER_EARTH_RADIUS_KM, CircleEdge, coverage_half_angle_rad,
                        great_circle_km, sin_elevation, surface_up)
 
 #: the paper's pod labels (§5, Fig. 5)
@@ -48,9 +49,21 @@ class Zone:
     def kind(self) -> str:
         return "circle" if self.polygon is None else "polygon"
 
-    @property
+    @functools.cached_property
     def center_ecef_km(self) -> np.ndarray:
-        return geodetic_to_ecef(self.lat_deg, self.lon_deg, 0.0)
+        """The centre on the WGS84 ellipsoid (ECEF km; computed once, read-only)."""
+        center = geodetic_to_ecef(self.lat_deg, self.lon_deg, 0.0)
+        center.setflags(write=False)
+        return center
+
+    @functools.cached_property
+    def _edge(self) -> CircleEdge:
+        return CircleEdge(self.lat_deg, self.lon_deg, self.radius_km)
+
+    @functools.cached_property
+    def _vertices(self) -> Tuple[np.ndarray, np.ndarray]:
+        verts = _vertex_ecef(self.polygon)                          # (K, 3)
+        return verts, surface_up(verts)
 
     @property
     def extent_km(self) -> float:
@@ -75,11 +88,10 @@ class Zone:
         from any point of the zone. NaN positions give NaN."""
         sat = np.asarray(sat_km, dtype=float)
         if self.polygon is None:
-            ground = farthest_edge_points(self.lat_deg, self.lon_deg, self.radius_km, sat)
+            ground = self._edge.points(sat)
             s = sin_elevation(ground, surface_up(ground), sat)
         else:
-            verts = _vertex_ecef(self.polygon)                      # (K, 3)
-            ups = surface_up(verts)
+            verts, ups = self._vertices
             s = sin_elevation(verts, ups, sat[..., None, :]).min(axis=-1)
         return np.degrees(np.arcsin(np.clip(s, -1.0, 1.0)))
 

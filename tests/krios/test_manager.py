@@ -186,3 +186,24 @@ def test_crossings_agree_with_brents_method_to_the_tolerance(shell1, monkeypatch
                 assert exit_s == pytest.approx(exact, abs=manager_module.EXIT_TOLERANCE_S)
                 checked += 1
     assert checked >= 6
+
+
+def test_a_prepared_knot_serves_the_next_second_without_propagating_again(shell1, monkeypatch):
+    """prepare(t) propagates the knot after t's once; positions in that second then
+    come from it (no SGP4 run of the cluster on the decision path), equal to an
+    unprepared manager's."""
+    zone = Zone("sf", *SF, 100.0, 25.0)
+    prepared, fresh = ZoneManager(shell1, knot_s=1.0), ZoneManager(shell1, knot_s=1.0)
+    prepared.members(zone, 100.3)
+    assert prepared.prepare(100.3) and not prepared.prepare(100.9)     # once per knot
+    runs = []
+    real = prepared._all.ecef_with_velocity
+    monkeypatch.setattr(prepared._all, "ecef_with_velocity", lambda t: runs.append(t) or real(t))
+    for t in (101.0, 101.4, 101.999):
+        assert list(prepared.members(zone, t)) == list(fresh.members(zone, t))
+        assert np.array_equal(prepared.positions(t), fresh.positions(t))
+    assert runs == []
+    for t in (102.2, 103.1, 104.5):     # on demand again, and only the latest few knots are kept
+        prepared.positions(t)
+    assert len(runs) == 3 and len(prepared._knots) <= 3
+    assert not ZoneManager(shell1).prepare(100.0)       # exact propagation has no knots

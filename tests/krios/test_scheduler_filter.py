@@ -52,7 +52,8 @@ def test_picks_the_zone_member_the_policy_prefers_and_follows_node_updates(sched
     order = sorted(members, key=lambda k: -exact.scores(zone, 1000.0, [k])[0])
     first = sched.decide(pod("a"))
     assert first.satellite == shell1.satellites[order[0]].name and first.node == first.satellite
-    assert first.candidates == len(members) and first.feasible == shell1.num_satellites
+    # zone first: only the region's nodes go through the other filters
+    assert first.candidates == first.feasible == first.checked == len(members)
 
     # new versions of the best node: NotReady, then cordoned, then tainted; each excludes it
     def not_ready(n): n["status"]["conditions"][0]["status"] = "False"
@@ -86,8 +87,8 @@ def test_full_nodes_are_filtered_and_no_member_means_no_decision(sched, shell1):
         replace_node(sched, name, lambda n: n["status"]["allocatable"].update(pods="1"))
         sched.pods.objects[("default", f"on-{name}")] = pod(f"on-{name}", node_name=name)
     d = sched.decide(pod("b"))
-    assert d.node is None and d.feasible == shell1.num_satellites - len(members)
-    assert "none of them on a satellite in zone sf" in d.reason
+    assert d.node is None and d.feasible == 0 and d.checked == len(members)
+    assert f"{len(members)} on satellites in zone sf's projected region now, none of them fits" in d.reason
     sched.noop = True
     assert sched.decide(pod("b")).node not in members
 
@@ -108,3 +109,39 @@ def test_the_automatic_lead_scales_its_real_time_parts_with_the_emulation_speed(
     assert zero == 0.0
     assert one == pytest.approx(PAPER_PATH_ERROR_S + 2.0 + cfg.transfer_s + cfg.dns_ttl_s)
     assert six - PAPER_PATH_ERROR_S == pytest.approx(6 * (one - PAPER_PATH_ERROR_S))
+
+
+def test_a_node_that_comes_to_name_a_satellite_in_the_region_becomes_a_candidate(sched, shell1):
+    """The zone filter looks nodes up by satellite; a node whose label moves it onto a
+    region member (a status update, not a new node) must be found there."""
+    zone = sched.cfg.zones["sf"]
+    members = [shell1.satellites[int(k)].name for k in ZoneManager(shell1).members(zone, 1000.0)]
+    for name in members:       # the members' own nodes cannot take the pod
+        replace_node(sched, name, lambda n: n["spec"].update(unschedulable=True))
+    assert sched.decide(pod("c")).node is None
+    outside = next(s.name for s in shell1.satellites if s.name not in members)
+    replace_node(sched, outside, lambda n: n["metadata"]["labels"].update({"leonet.io/satellite": members[0]}))
+    d = sched.decide(pod("c"))
+    assert d.node == outside and d.satellite == members[0]
+
+
+def test_an_idle_scheduler_has_the_next_seconds_positions_ready(shell1):
+    """Between pods the scheduler propagates the next emulated second's knot, so the
+    first decision in that second does not pay for an SGP4 run of the cluster; while
+    pods wait for decisions it does not."""
+    async def run() -> tuple:
+        s = KriosScheduler(None, shell1, krios_config(shell1.scenario), FixedRateClock(1000.0, 1.0))
+        for sat in shell1.satellites:
+            s.nodes.objects[("", sat.name)] = node(sat.name)
+        s.warm_up()
+        busy = asyncio.ensure_future(s._keep_positions_ready())
+        await asyncio.sleep(0.6)                  # _idle not set: pods would be waiting
+        before = set(s.manager()._knots)
+        s._idle.set()
+        await asyncio.sleep(0.6)
+        busy.cancel()
+        return before, set(s.manager()._knots), s.clock.offset_s()
+    before, after, now = asyncio.run(run())
+    assert before == {1000.0}
+    new = after - before
+    assert new and all(1000.0 < k <= float(int(now)) + 1 for k in new)     # ahead, but only the next second
