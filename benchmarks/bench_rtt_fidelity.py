@@ -111,6 +111,8 @@ def daemon_figures(shaper) -> str:
             parts.append(f"{key} p50/p99/max " + "/".join(f"{q[k]:.3f}" for k in ("p50", "p99", "max") if k in q))
     parts.append(f"lead {st.get('lead_ns', 0) / 1e6:.3f} ms, spin {st.get('spin_s', 0):.1f} s, "
                  f"cpu {st.get('cpu_s', 0):.1f} s, behind {st.get('behind', 0)}, packets {st.get('packets', 0)}")
+    # the delays depend on the workers' class: SCHED_IDLE workers on a busy machine were seconds late
+    parts.append("worker classes " + ",".join(w.get("policy", "?") for w in st.get("workers", [])))
     return "; ".join(parts)
 
 
