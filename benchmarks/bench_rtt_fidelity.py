@@ -3,7 +3,8 @@ direction's one-way delay minus the engine's for that direction, over multi-hop
 ground-station paths, across GSL handovers, in a live emulation.
 
     sudo python benchmarks/bench_rtt_fidelity.py [--scenario demo] [--seconds 120]
-        [--interval 0.1] [--backend auto] [--anchoring on|off|both] [--no-one-way]
+        [--interval 0.1] [--backend auto] [--anchoring on|off|both] [--thresholds 0.05,0.01]
+        [--no-one-way]
 
 Pings (ICMP echo, RTT) and one-way probes (stamped UDP both ways, kernel transmit and
 receive stamps, leonet.emulation.owd_validation) run at the same time on the same pairs.
@@ -116,6 +117,17 @@ def daemon_figures(shaper) -> str:
     return "; ".join(parts)
 
 
+def threshold_list(text: str) -> list:
+    """``--thresholds``: comma-separated non-negative ms values."""
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a comma-separated list of ms values (e.g. 0.05,0.01)")
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: thresholds must be >= 0 ms")
+    return values
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default="demo")
@@ -125,7 +137,7 @@ def main() -> None:
     ap.add_argument("--anchoring", choices=("on", "off", "both"), default="both",
                     help="nfqueue only: anchor packets along their path; 'both' runs the "
                          "hop-by-hop baseline after it in the same run")
-    ap.add_argument("--thresholds", default="",
+    ap.add_argument("--thresholds", type=threshold_list, default=[],
                     help="comma-separated emulation.delay_update_threshold_ms values, one mode each in "
                          "the same run (default: the scenario's only)")
     ap.add_argument("--no-one-way", dest="one_way", action="store_false",
@@ -135,7 +147,7 @@ def main() -> None:
     run = prepare_run(args.scenario, backend=args.backend)
     print(f"machine: {describe()}")
     print(f"load average before bring-up: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    thresholds = [float(x) for x in args.thresholds.split(",") if x.strip()] or [None]
+    thresholds = args.thresholds or [None]
     results = []
     with run:
         run.start()

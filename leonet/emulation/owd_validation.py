@@ -261,12 +261,11 @@ class OneWayDelayProbe:
     def _forwarding_path(self, source: str, target: str) -> Optional[List[str]]:
         """The path the installed next hops give (None: not routed to ``target``, or a loop)."""
         network = self.run.network
-        table = getattr(network, "next_hop", None)
-        dests = np.asarray(getattr(network, "destinations", []))
         s, t = network.node(source).index, network.node(target).index
-        rows = np.flatnonzero(dests == t)
-        if table is None or not len(rows) or network.per_pair:
+        rows = np.flatnonzero(network.destinations == t)
+        if not len(rows) or network.per_pair:
             return None
+        table = network.next_hop
         row, u, path = int(rows[0]), s, [s]
         while u != t:
             u = int(table[row, u])
