@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
@@ -29,10 +30,16 @@ CONSTELLATIONS: Dict[str, tuple] = {
 DAY_S = 86400.0
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def _base_parser(description: str, quick_help: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="reduced run (seconds): shorter period, fewer snapshots")
+    p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", type=Path, default=ROOT / "results" / "kubespace", help="output folder")
+    return p
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options of the trace-driven experiments: --quick, --out, the constellations and the workers."""
+    p = _base_parser(description, "reduced run (seconds): shorter period, fewer snapshots")
     p.add_argument("--constellations", default=",".join(CONSTELLATIONS),
                    help="comma-separated subset of " + ", ".join(CONSTELLATIONS))
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
@@ -95,23 +102,53 @@ def platform_names(text: str, allowed: Sequence[str] = tuple(PLATFORMS)) -> List
     return names
 
 
-def live_parser(description: str, full: str, quick: str, allowed: Sequence[str] = tuple(PLATFORMS),
-                agents: str = "satellites with an agent, spread evenly") -> argparse.ArgumentParser:
-    """:func:`parser` with the options every live figure (7-9) has: the platforms (``full`` by default,
-    ``quick`` with --quick, among ``allowed``), the satellites with an agent, the speed and the planes.
+def require_root() -> None:
+    """Exit with one line (no traceback) unless we are root, as a live experiment must be; call it after
+    parsing, so that ``--help`` works for anyone."""
+    if os.geteuid() != 0:
+        raise SystemExit(f"needs root (a live emulation): sudo python experiments/{Path(sys.argv[0]).name}")
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The measured stretch of a live figure, per platform: ``--duration`` emulated seconds (of ``what``),
+    cut after ``--max-wall`` wall seconds if the emulation falls behind; each with its full and quick
+    default. ``name`` is what the script calls the stretch (in --max-wall's help)."""
+    what: str
+    name: str
+    duration_s: float
+    quick_duration_s: float
+    max_wall_s: float
+    quick_max_wall_s: float
+
+
+def live_parser(doc: str, full: str, quick: str, allowed: Sequence[str] = tuple(PLATFORMS),
+                agents: str = "satellites with an agent, spread evenly",
+                stretch: Optional[Stretch] = None) -> argparse.ArgumentParser:
+    """The options every live figure (7-9) has: --quick, --out, the platforms (``full`` by default,
+    ``quick`` with --quick, among ``allowed``), the satellites with an agent, the speed and the planes,
+    and, with ``stretch``, --duration and --max-wall. The description is ``doc``'s first paragraph.
     :func:`live_options` resolves them after parsing."""
-    p = parser(description)
+    p = _base_parser(" ".join(doc.split("\n\n")[0].split()),
+                     "the small Walker shell (80 satellites), fewer platforms, shorter runs (CI)")
     p.add_argument("--platforms", help=f"comma-separated (default {full}; quick {quick})")
     p.add_argument("--agents", help=f"{agents} (default 100; quick all 80)")
     p.add_argument("--speed", type=float, help="emulated seconds per wall second (default 1; quick 4)")
     p.add_argument("--planes", help="comma-separated plane stations (default: the 10 CNPA planes; quick: cnpa)")
-    p.set_defaults(full_platforms=full, quick_platforms=quick, allowed_platforms=tuple(allowed))
+    if stretch is not None:
+        st = stretch
+        p.add_argument("--duration", type=float, help=f"emulated seconds {st.what} per platform "
+                                                      f"(default {st.duration_s:g}; quick {st.quick_duration_s:g})")
+        p.add_argument("--max-wall", type=float, help=f"stop a platform's {st.name} after this many wall seconds "
+                                                      f"(default {st.max_wall_s:g}; quick {st.quick_max_wall_s:g})")
+    p.set_defaults(full_platforms=full, quick_platforms=quick, allowed_platforms=tuple(allowed), stretch=stretch)
     return p
 
 
 def live_options(args: argparse.Namespace) -> List[str]:
-    """Resolve :func:`live_parser`'s options in ``args`` (quick or full defaults), make the output folder
-    and return the platforms to measure."""
+    """Check that we are root, resolve :func:`live_parser`'s options in ``args`` (quick or full defaults),
+    make the output folder and return the platforms to measure."""
+    require_root()
     q = args.quick
     platforms = platform_names(args.platforms or (args.quick_platforms if q else args.full_platforms),
                                args.allowed_platforms)
@@ -119,6 +156,10 @@ def live_options(args: argparse.Namespace) -> List[str]:
     args.agents = args.agents if args.agents == "all" else int(args.agents)
     args.speed = args.speed or (4.0 if q else 1.0)
     args.planes = [s.strip() for s in args.planes.split(",")] if args.planes else None
+    stretch: Optional[Stretch] = args.stretch
+    if stretch is not None:
+        args.duration = args.duration or (stretch.quick_duration_s if q else stretch.duration_s)
+        args.max_wall = args.max_wall or (stretch.quick_max_wall_s if q else stretch.max_wall_s)
     args.out.mkdir(parents=True, exist_ok=True)
     return platforms
 

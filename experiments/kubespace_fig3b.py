@@ -16,14 +16,13 @@ the node is invisible (no plane lists it; paper 4.5 s), by the same probes as ev
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any, Dict, List
 
 import numpy as np
 
-from kubespace_common import Stopwatch, matplotlib_agg, parser, print_table, save_figure, write_csv
+from kubespace_common import Stopwatch, matplotlib_agg, parser, print_table, require_root, save_figure, write_csv
 from kubespace_handover_cost import (COLUMNS, RUNTIMES, WEB_IMAGE, Admin, HandoverCost, Probes, cost_of,
                                      start_web, web_ready_on)
 
@@ -57,8 +56,7 @@ def main() -> int:
     p.add_argument("--runtime", choices=RUNTIMES, default="docker",
                    help="pod runtime: docker (the web server as a container, default) or process")
     args = p.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig3b.py")
+    require_root()
     repeats = args.repeats or (1 if args.quick else 5)
     watch = Stopwatch()
     if args.runtime == "docker":

@@ -23,7 +23,6 @@ fig7_summary.json and fig7.png (CDF over satellites of the per-satellite mean, a
 """
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -33,7 +32,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from common import cdf
-from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, live_options, live_parser, live_scenario,
+from kubespace_common import (PLATFORMS, PlaneWatches, Stopwatch, Stretch, live_options, live_parser, live_scenario,
                               matplotlib_agg, measure_all, platform_run, print_results, save_figure, write_csv,
                               write_summary)
 from kubespace_handover_timeline import Admin, follow
@@ -152,18 +151,10 @@ def per_satellite(posts: List[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
 
 
 def main() -> int:
-    p = live_parser(__doc__.splitlines()[0], FULL, QUICK)
-    p.add_argument("--duration", type=float, help="emulated seconds of reports per platform (default 90; quick 40)")
+    p = live_parser(__doc__, FULL, QUICK, stretch=Stretch("of reports", "stretch", 90, 40, 120, 30))
     p.add_argument("--reporters", type=int, default=2, help="threads triggering posts (default 2)")
-    p.add_argument("--max-wall", type=float, help="stop a platform's stretch after this many wall seconds "
-                                                  "(default 120; quick 30)")
     args = p.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig7.py")
-    q = args.quick
     platforms = live_options(args)
-    args.duration = args.duration or (40.0 if q else 90.0)
-    args.max_wall = args.max_wall or (30.0 if q else 120.0)
     watch = Stopwatch()
     runs, failed = measure_all(platforms, args)
     rows, sat_rows, summary = [], [], {}

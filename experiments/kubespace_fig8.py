@@ -24,7 +24,6 @@ deviation per platform, as the paper's Fig. 8). ``--quick``: the small Walker sh
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
 import threading
@@ -201,21 +200,19 @@ def _delay(run: Any, a: Optional[str], b: Optional[str]) -> Optional[float]:
 
 
 def main() -> int:
-    p = live_parser(__doc__.splitlines()[0], FULL, QUICK)
+    p = live_parser(__doc__, FULL, QUICK)
     p.add_argument("--trials", type=int, help="pressure events per platform (default 10; quick 3)")
     p.add_argument("--jitter", type=float, default=3.0, help="random wait before each trigger, s (default 3)")
     p.add_argument("--seed", type=int, default=0, help="victims and trigger moments (default 0)")
     p.add_argument("--runtime", choices=RUNTIMES, help="pod runtime: docker (the web server as a container, the "
                                                        "paper's setting; default) or process (quick's default)")
     args = p.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig8.py")
-    args.runtime = args.runtime or ("process" if args.quick else "docker")
+    platforms = live_options(args)
+    q = args.quick
+    args.runtime = args.runtime or ("process" if q else "docker")
     if args.runtime == "docker":
         from leonet.containers.images import ensure_images
         ensure_images([WEB_IMAGE])
-    q = args.quick
-    platforms = live_options(args)
     args.trials = args.trials or (3 if q else 10)
     if q:
         args.jitter = min(args.jitter, 1.0)

@@ -28,7 +28,6 @@ shell, 120 emulated s at 4x.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -37,8 +36,9 @@ from typing import Any, Dict, List
 import numpy as np
 
 from common import cdf
-from kubespace_common import (DAY_S, PLATFORMS, Stopwatch, live_options, live_parser, live_scenario, matplotlib_agg,
-                              measure_all, platform_run, print_results, save_figure, write_csv, write_summary)
+from kubespace_common import (DAY_S, PLATFORMS, Stopwatch, Stretch, live_options, live_parser, live_scenario,
+                              matplotlib_agg, measure_all, platform_run, print_results, save_figure, write_csv,
+                              write_summary)
 from kubespace_handover_timeline import HTTP_PORT, Admin, create_pods, follow
 from leonet.kubespace import ControlNode, cnaa
 from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, ProbeProcess, plane_endpoints
@@ -130,20 +130,13 @@ def costs(info: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def main() -> int:
-    p = live_parser(__doc__.splitlines()[0], FULL, QUICK, MULTI_PLANE,
-                    agents="satellites with an agent, a daemon and a pod, spread evenly")
-    p.add_argument("--duration", type=float, help="emulated seconds sampled per platform (default 90; quick 120)")
+    p = live_parser(__doc__, FULL, QUICK, MULTI_PLANE,
+                    agents="satellites with an agent, a daemon and a pod, spread evenly",
+                    stretch=Stretch("sampled", "window", 90, 120, 150, 60))
     p.add_argument("--http", type=int, help="satellites whose pod the HTTP probe GETs (default 20; quick 5)")
-    p.add_argument("--max-wall", type=float, help="stop a platform's window after this many wall seconds "
-                                                  "(default 150; quick 60)")
     args = p.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_fig9.py")
-    q = args.quick
     platforms = live_options(args)
-    args.duration = args.duration or (120.0 if q else 90.0)
-    args.http = args.http or (5 if q else 20)
-    args.max_wall = args.max_wall or (60.0 if q else 150.0)
+    args.http = args.http or (5 if args.quick else 20)
     watch = Stopwatch()
     runs, failed = measure_all(platforms, args)
     summary, sat_rows, ho_rows = {}, [], []

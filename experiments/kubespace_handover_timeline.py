@@ -17,7 +17,6 @@ two emulated minutes at 4x speed (about a minute of wall time).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ import yaml
 
 from common import run_main
 from kubespace_common import (DAY_S, Stopwatch, load, matplotlib_agg, parser, path_tensor, print_table,
-                              save_figure, write_csv)
+                              require_root, save_figure, write_csv)
 from leonet.controlplane.cluster import ControlPlaneCluster
 from leonet.kubespace import cnpa
 from leonet.kubespace.runtime.probes import HttpProbe, InvisibilityProbe, ProbeProcess, plane_endpoints
@@ -182,8 +181,7 @@ def main() -> int:
     p.add_argument("--planes", help="comma-separated control-plane stations of kubespace-starlink instead of "
                                     "running CNPA (e.g. what an earlier run printed)")
     args = p.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("needs root (a live emulation): sudo python experiments/kubespace_handover_timeline.py")
+    require_root()
     quick = args.quick
     duration = args.duration or (120.0 if quick else 900.0)
     speed = args.speed or (4.0 if quick else 1.0)

@@ -5,7 +5,8 @@
 #  - creates a venv at $LEONET_VENV (default: <repo>/.venv) from /usr/bin/python3 with
 #    --system-site-packages, so that Debian's Mininet is importable;
 #  - installs leonet into it (editable), re-installing only when setup.py changed;
-#  - links the `leonet` command into /usr/local/bin.
+#  - links the `leonet` command into /usr/local/bin, unless another checkout's working command is
+#    there: it says which checkout the command runs and how to change it (scripts/link-command.sh).
 # Running it twice changes nothing.
 set -euo pipefail
 
@@ -123,8 +124,7 @@ if [ ! -f "$topo/world_110m.json" ] && command -v npm >/dev/null 2>&1; then
     rm -rf "$tmp"
 fi
 
-if [ "$(readlink -f /usr/local/bin/leonet 2>/dev/null)" != "$venv/bin/leonet" ]; then
-    ln -sf "$venv/bin/leonet" /usr/local/bin/leonet
-    say "linked /usr/local/bin/leonet"
-fi
+# The `leonet` command: linked to this checkout unless another checkout's working command is there
+# (LEONET_LINK=replace takes it over, LEONET_LINK=no leaves it alone; see the script).
+bash "$repo/scripts/link-command.sh" "$venv/bin/leonet" /usr/local/bin/leonet
 say "done"

@@ -7,15 +7,9 @@ node host leaves no Redis or function instance behind.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import signal
 from typing import Dict, List, Optional
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+from leonet.childproc import die_with_parent   # apps/komet runs from the checkout, beside leonet
 
 
 async def spawn(netns: str, argv: List[str], env: Optional[Dict[str, str]] = None, stdout=None, stderr=None,
@@ -23,7 +17,7 @@ async def spawn(netns: str, argv: List[str], env: Optional[Dict[str, str]] = Non
     """Start ``argv`` in namespace ``netns`` (no namespace: here)."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
     return await asyncio.create_subprocess_exec(*prefix, *argv, env=env, stdout=stdout, stderr=stderr, cwd=cwd,
-                                                stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                                stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
 
 
 async def stop(proc: Optional[asyncio.subprocess.Process], grace_s: float = 2.0) -> Optional[int]:

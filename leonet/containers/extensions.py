@@ -113,9 +113,9 @@ class RunExtensions:
         """The info API's ``/clock``: the emulated time now (between ticks too)."""
         c = self.run.controller
         assert c is not None
-        offset = c.offset_now()
-        return {"time": format_utc(self.run.engine.time_of(offset)), "offset_s": offset, "speed": c.speed,
-                "ticking": c.ticking, "step_s": c.step_s, "lag_s": round(c.lag_s(), 3)}
+        now = c.clock()   # one reading: offset_s + lag_s is the real-time pacing's offset
+        return {"time": format_utc(self.run.engine.time_of(now.offset_s)), "offset_s": now.offset_s,
+                "speed": c.speed, "ticking": now.ticking, "step_s": c.step_s, "lag_s": round(now.lag_s, 3)}
 
     def _on_tick(self, info: Any) -> None:
         snap = self.run.network.engine_snapshot if self.run.network is not None else None

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Dict, Optional, Set
 
+from ..childproc import die_with_parent_hook
 from .agent_host import AgentHost
 
 
@@ -71,11 +72,6 @@ def main() -> int:
     return 0
 
 
-def _die_with_parent() -> None:
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-
-
 class AgentsProcess:
     """The agents process, seen from its parent: ``call(op, **args)`` runs one command there. Calls
     may come from several threads at once; the process runs them concurrently."""
@@ -90,11 +86,9 @@ class AgentsProcess:
 
     def start(self) -> "AgentsProcess":
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        # PDEATHSIG fires when the creating *thread* ends: only ask for it from the main thread
-        pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
         self.proc = subprocess.Popen([sys.executable, "-m", "leonet.controlplane.agents_process"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                                     preexec_fn=pre)
+                                     preexec_fn=die_with_parent_hook())
         if log is not subprocess.DEVNULL:
             log.close()
         self._reader = threading.Thread(target=self._read_replies, name="leonet-agents-replies", daemon=True)

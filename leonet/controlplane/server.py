@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from ..childproc import die_with_parent_hook
 from ..waiting import wait_for_line
 from .controlplane import ControlPlane, ControlPlaneOptions, load_plugin
 
@@ -68,11 +69,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _die_with_parent() -> None:
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-
-
 class ControlPlaneProcess:
     """A control plane in a child process (e.g. one per ground-station host).
 
@@ -98,11 +94,9 @@ class ControlPlaneProcess:
 
     def spawn(self) -> "ControlPlaneProcess":
         """Start the child without waiting (see :meth:`wait_ready`); several can then start in parallel."""
-        import threading
         err = open(self.log_path, "ab") if self.log_path else subprocess.PIPE
-        # PDEATHSIG fires when the creating *thread* ends: only ask for it from the main thread
-        pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=pre)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                     preexec_fn=die_with_parent_hook())
         if self.log_path:
             err.close()
         return self

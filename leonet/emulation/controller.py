@@ -80,11 +80,30 @@ class TickStats:
         return out
 
 
-def paced_offset(offset0_s: float, wall0_s: float, now_s: float, speed: float, applied_offset_s: float,
-                 step_s: float) -> float:
-    """The emulated offset a clock shows at monotonic time ``now_s``: real-time pacing from
-    ``offset0_s`` at ``wall0_s``, capped at one step past the last applied tick."""
-    return min(offset0_s + (now_s - wall0_s) * speed, applied_offset_s + step_s)
+@dataclass(frozen=True)
+class ClockReading:
+    """One reading of the emulation's clock (what the info API's ``/clock`` reports), taken from one
+    sample of the wall clock and of the last applied tick, so that its fields always agree."""
+
+    #: the emulated offset now (s): the real-time pacing's, between ticks too, but never more than one
+    #: step past the last applied tick (while the emulation lags, apps must not act on a future the
+    #: links do not show yet); a controller that is not ticking stays at its last tick
+    offset_s: float
+    #: emulated seconds ``offset_s`` is held back behind the real-time pacing: ``offset_s + lag_s`` is
+    #: where the pacing is. 0 while the ticks keep up; otherwise the next tick is overdue by
+    #: ``lag_s / speed`` wall seconds (its :attr:`TickInfo.lag_ms` when it starts)
+    lag_s: float
+    #: True while :meth:`Controller.run` paces ticks in real time
+    ticking: bool
+
+
+def clock_at(offset0_s: float, wall0_s: float, now_s: float, speed: float, applied_offset_s: float,
+             step_s: float) -> ClockReading:
+    """The clock at monotonic time ``now_s`` while ticks are paced from ``offset0_s`` at ``wall0_s``
+    and the last applied tick is at ``applied_offset_s`` (see :class:`ClockReading`)."""
+    paced = offset0_s + (now_s - wall0_s) * speed
+    shown = min(paced, applied_offset_s + step_s)
+    return ClockReading(shown, paced - shown, True)
 
 
 class Controller:
@@ -116,22 +135,22 @@ class Controller:
     def current_time_iso(self) -> str:
         return format_utc(self.engine.time_of(self.current_offset_s))
 
+    def clock(self) -> ClockReading:
+        """The clock now: emulated offset, lag and whether ticks are paced, from one sample (a tick
+        applied meanwhile on the controller thread cannot make them disagree)."""
+        wall0, applied = self._wall0, self.current_offset_s
+        if wall0 is None or self._stop.is_set():
+            return ClockReading(applied, 0.0, False)
+        return clock_at(self.offset0, wall0, time.monotonic(), self.speed, applied, self.step_s)
+
     def offset_now(self) -> float:
-        """The emulated offset (s) now, between ticks too: the real-time pacing's, but never
-        more than one step ahead of the last applied tick (while the emulation lags, the
-        network reflects that tick, and apps reading the clock must not run ahead of it);
-        a controller that is not ticking (or has stopped) stays at its current offset."""
-        if self._wall0 is None or self._stop.is_set():
-            return self.current_offset_s
-        return paced_offset(self.offset0, self._wall0, time.monotonic(), self.speed,
-                            self.current_offset_s, self.step_s)
+        """The emulated offset (s) now, between ticks too: :attr:`ClockReading.offset_s`."""
+        return self.clock().offset_s
 
     def lag_s(self) -> float:
-        """Emulated seconds the applied network is behind the real-time pacing (0 when on time)."""
-        if self._wall0 is None or self._stop.is_set():
-            return 0.0
-        paced = self.offset0 + (time.monotonic() - self._wall0) * self.speed
-        return max(0.0, paced - (self.current_offset_s + self.step_s))
+        """Emulated seconds the clock (:meth:`offset_now`) is held back behind the real-time pacing,
+        0 while the ticks keep up: :attr:`ClockReading.lag_s`."""
+        return self.clock().lag_s
 
     @property
     def ticking(self) -> bool:

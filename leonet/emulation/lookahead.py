@@ -29,6 +29,7 @@ from typing import Deque, Dict, Optional, Tuple
 
 import numpy as np
 
+from ..childproc import die_with_parent
 from ..topology import Snapshot, TopologyEngine
 from ..topology.links import Links
 from ..topology.pairwise import pairwise_plane
@@ -89,18 +90,10 @@ def _init(engine: TopologyEngine, destinations: np.ndarray, per_pair: bool = Fal
           hysteresis_ms: float = 0.0, threads: int = 0) -> None:
     global _engine, _destinations, _per_pair, _hysteresis_ms, _threads
     _engine, _destinations, _per_pair, _hysteresis_ms, _threads = engine, destinations, per_pair, hysteresis_ms, threads
-    _die_with_parent()
+    die_with_parent()   # a forked worker would otherwise outlive a killed run, holding its namespace handles
     # A terminal's Ctrl-C reaches the whole process group: the run stops this worker itself,
     # after the ticks have stopped (interrupted here, it would break the pool mid-tick).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this worker when the run process dies (even by kill -9):
-    a forked worker otherwise outlives it, holding its namespace handles."""
-    import ctypes
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _compute(offset_s: float, whole: bool = False) -> Tuple[Snapshot, TableChanges, Optional[Links], Dict[str, float]]:

@@ -192,7 +192,7 @@ class LeoController:
             log.warning("%s/%s: node %s is no satellite; no handovers", *key, pod["spec"]["nodeName"])
             return
         now = self.clock.offset_s()
-        exit_s = self.manager.exit_time(zone, sat, now)
+        exit_s = self.manager.pass_exit_time(zone, sat, now)
         lead = self.lead_s(mode)
         log.info("tracking %s/%s on %s: leaves zone %s in %.1f s, handover %.1f s before (%s)", *key,
                  self.constellation.satellites[sat].name, zone.name, exit_s - now, lead, mode)
@@ -211,9 +211,14 @@ class LeoController:
         if pod is None:
             return
         app = app_of(pod)
-        if app in self._busy:
-            log.info("%s: a handover is already under way", app)
-            return
+        while app in self._busy:
+            # typically the handover that created this instance, still switching the
+            # clients or deleting its predecessor: this one's hand-over follows it
+            log.info("%s: a handover is under way; %s/%s hands over after it", app, *key)
+            await asyncio.wait({self._busy[app]})
+            pod = self.pods.objects.get(key)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                return
         self._busy[app] = asyncio.current_task()  # type: ignore[assignment]
         try:
             await self.handover(pod, mode, lead, exit_s)

@@ -42,6 +42,10 @@ BRACKET_STEP_S = 10.0
 ROOT_GRID_STEPS = 100
 #: how far ahead an exit is looked for (s); a LEO satellite crosses any region within minutes
 EXIT_HORIZON_S = 3 * 3600.0
+#: a satellite about to enter the region within this long counts as on its pass
+#: (``pass_exit_time``): a clock that re-synchronised backwards, or a decision made a
+#: moment later than the tracking, must not make a just-chosen satellite look gone
+ENTERING_GRACE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,17 @@ class ZoneManager:
         stays beyond the horizon."""
         # the search grid starts at t: a satellite outside at t is found there at once
         return self._crossing(zone, int(sat), float(t), horizon_s, leaving=True)
+
+    def pass_exit_time(self, zone: Zone, sat: int, t: float, entering_within_s: float = ENTERING_GRACE_S) -> float:
+        """When ``sat`` leaves the region at the end of its current pass, or of the pass
+        it begins within ``entering_within_s``; ``t`` if it is on neither."""
+        exit_s = self.exit_time(zone, sat, t)
+        if exit_s > t:
+            return exit_s
+        entry = self.entry_time(zone, sat, t, horizon_s=entering_within_s)
+        if not entry - t <= entering_within_s:
+            return float(t)
+        return self.exit_time(zone, sat, entry + EXIT_TOLERANCE_S)
 
     def entry_time(self, zone: Zone, sat: int, t: float, horizon_s: float = EXIT_HORIZON_S) -> float:
         """When ``sat`` next enters the region (``t`` if it is inside; inf if not within the horizon)."""

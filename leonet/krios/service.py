@@ -15,10 +15,10 @@ import logging
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from ..childproc import die_with_parent_hook
 from ..errors import ConfigError, LeonetError
 from ..orbits.timeutil import format_utc
 from ..waiting import wait_for_line
@@ -30,12 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("leonet.krios")
 
 STATE_DIR = Path("/run/leonet/krios")
-
-
-def _die_with_parent() -> None:
-    import ctypes
-    import signal
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
 
 
 class KriosService:
@@ -85,8 +79,8 @@ class KriosService:
         if self.noop:
             cmd.append("--noop")
         err = open(self.log_path, "ab")
-        pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=pre)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                     preexec_fn=die_with_parent_hook())
         err.close()
         self._wait_ready(120.0)   # the daemon retries its first clock reading for up to 60 s
         log.info("krios: scheduler and LEO controller running in %s (pid %d)", station, self.proc.pid)

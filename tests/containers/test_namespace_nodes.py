@@ -117,3 +117,36 @@ def test_pause_freezes_and_kill_ends_a_namespace_nodes_processes(run):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_clock_a_node_reads_waits_for_the_network_and_says_how_far_behind_it_is(run):
+    """``/clock`` while the run ticks faster than it can (1,000 emulated s per wall s): never more than one step
+    past the tick the network has, and ``offset_s + lag_s`` (the real-time pacing) never goes back. Last in
+    the module: it moves the run's time."""
+    c = run.controller
+    applied = [c.current_offset_s]
+    def on_tick(info):
+        applied.append(info.offset_s)
+
+    c.hooks.tick.append(on_tick)
+    speed = c.speed
+    reader = subprocess.Popen(["ip", "netns", "exec", run.node("Madrid").netns, "sh", "-c",
+                               "for i in $(seq 60); do busybox wget -q -O- http://169.254.169.254/clock; echo =; done"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        c.speed = 1000.0
+        c.run(500)
+    finally:
+        c.speed = speed
+        c.hooks.tick.remove(on_tick)
+        out, _ = reader.communicate(timeout=60)
+    readings = [json.loads(body) for body in out.split("\n=\n") if body.strip()]
+    ticking = [r for r in readings if r["ticking"]]
+    assert len(ticking) >= 3, readings
+    lagging = [r for r in ticking if r["lag_s"] > 0]
+    assert lagging, ticking
+    for r in lagging:   # held at one step past a tick the network applied
+        assert any(abs(r["offset_s"] - r["step_s"] - a) < 1e-6 for a in applied), (r, applied)
+    pacing = [r["offset_s"] + r["lag_s"] for r in ticking]
+    assert all(b >= a - 2e-3 for a, b in zip(pacing, pacing[1:])), pacing   # lag_s is rounded to 1 ms
+    assert all(r["lag_s"] >= 0 for r in readings)

@@ -102,6 +102,23 @@ def test_exit_time_outside_is_now_and_entry_time_finds_the_next_pass(shell1):
     assert {q.satellite for q in passes if q.enter_s == 0.0} == set(manager.members(zone, 0.0).tolist())
 
 
+def test_pass_exit_time_follows_a_satellite_about_to_enter(shell1):
+    """A satellite chosen just as it entered, tracked against a clock a few seconds
+    earlier (a re-synchronised clock under lag), still has its pass ahead: its exit is
+    the pass's end, not "now" (a Fig. 9 run lost Krios' handovers to that)."""
+    manager = ZoneManager(shell1)
+    zone = Zone("sf", *SF, 100.0, 25.0)
+    p = next(q for q in manager.passes(zone, 0.0, 1200.0) if q.enter_s > 0)
+    before = p.enter_s - 12.0
+    assert manager.exit_time(zone, p.satellite, before) == before          # outside: "leaves now"
+    assert manager.pass_exit_time(zone, p.satellite, before) == pytest.approx(p.exit_s, abs=2e-3)
+    inside = p.enter_s + 5.0
+    assert manager.pass_exit_time(zone, p.satellite, inside) == manager.exit_time(zone, p.satellite, inside)
+    long_before = p.enter_s - 200.0                                        # beyond the grace: not on a pass
+    if long_before > 0 and manager.margin(zone, p.satellite, long_before)[0] < 0:
+        assert manager.pass_exit_time(zone, p.satellite, long_before) == long_before
+
+
 def test_krios_score_picks_the_member_that_stays_longest_more_often_than_closest(shell1):
     manager = ZoneManager(shell1)
     zone = Zone("sf", *SF, 100.0, 25.0)

@@ -6,6 +6,7 @@ the San Francisco zone, the satellites in the region when it leaves, and a few f
 away. The clock starts shortly before that exit, so a proactive handover happens
 within the test."""
 import asyncio
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -65,20 +66,7 @@ def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_p
     table = RecordTable()
 
     async def main():
-        cp = await ControlPlane(tmp_path / "cp", options=ControlPlaneOptions(**FAST)).start()
-        admin = ApiConnection.from_kubeconfig(cp.kubeconfig_path)
-        agents = []
-        for k, (s, name) in enumerate(names.items()):
-            cert, key = cp.node_credentials(name)
-            conn = ApiConnection(cp.url, cp.ca_pem, cert_pem=cert, key_pem=key)
-            agents.append(await NodeAgent(name, conn, address=f"127.0.1.{k + 1}", config=FAST_AGENT).start())
-        clock = FixedRateClock(start)
-        sched = KriosScheduler(admin, shell1, cfg, clock)
-        ctrl = LeoController(admin, shell1, cfg, clock, RecordTableEndpoints(table))
-        tasks = [asyncio.ensure_future(sched.run()), asyncio.ensure_future(ctrl.run())]
-        try:
-            for a in agents:
-                await a.wait_registered()
+        async with krios_stack(tmp_path, shell1, cfg, list(names.values()), start, table) as (admin, ctrl):
             await admin.create("v1", "pods", pod("web"), namespace="default")
             bound = await wait_for(lambda: _node_of(admin, "web"), what="web bound")
             assert bound == names[leaving]          # the only node in the region now
@@ -113,16 +101,65 @@ def test_scheduler_binds_in_zone_and_controller_hands_over_before_the_exit(tmp_p
             overlap = rec.wall["deleted"] - rec.wall["created"]
             assert rec.init_s <= overlap < rec.init_s + cfg.dns_ttl_s + cfg.drain_s + 3.0
             assert ctrl.lead_s("proactive") == pytest.approx(rec.init_s + cfg.dns_ttl_s, abs=1e-3)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for a in agents:
-                await a.stop()
-            await admin.close()
-            await cp.stop()
 
     asyncio.run(asyncio.wait_for(main(), 150))
+
+
+def test_a_handover_due_while_another_runs_follows_it(tmp_path, shell1):
+    """A lead longer than any pass: every instance is due for its handover as soon as
+    it is Ready, i.e. while the handover that created it still switches the clients and
+    deletes its predecessor. It must hand over right after that one (a Fig. 9 run
+    dropped it and Krios stayed on its last satellite), so the app keeps moving between
+    the region's satellites, one handover at a time, never two instances beyond the
+    overlap."""
+    cfg = dataclasses.replace(krios_config(shell1.scenario), dns_ttl_s=0.5, drain_s=0.2, lead_s=10_000.0)
+    zone = cfg.zones["sf"]
+    m = ZoneManager(shell1)
+    start = next(t for t in np.arange(0.0, 3600.0, 30.0)
+                 if sum(1 for s in m.members(zone, t) if m.exit_time(zone, int(s), t) - t > 120) >= 3)
+    names = [shell1.satellites[int(s)].name for s in m.members(zone, start)]
+
+    async def main():
+        async with krios_stack(tmp_path, shell1, cfg, names, start, RecordTable()) as (admin, ctrl):
+            await admin.create("v1", "pods", pod("web"), namespace="default")
+            await wait_for(lambda: _coro(len(ctrl.records) >= 3 or None), timeout=90, what="three handovers")
+            first, second, third = ctrl.records[:3]
+            assert [r.outcome for r in (first, second, third)] == ["done"] * 3, ctrl.records
+            assert second.old_pod == first.new_pod and third.old_pod == second.new_pod
+            # one at a time: the next began only once the one before had deleted its old instance
+            assert first.wall["deleted"] <= second.wall["trigger"] and second.wall["deleted"] <= third.wall["trigger"]
+            assert {first.new_node, second.new_node, third.new_node} <= set(names)
+
+    asyncio.run(asyncio.wait_for(main(), 150))
+
+
+@contextlib.asynccontextmanager
+async def krios_stack(tmp_path, shell1, cfg, names, start, table):
+    """An embedded control plane, an agent per satellite ``names`` (pods as
+    processes), the Krios scheduler and controller on a clock from ``start``."""
+    cp = await ControlPlane(tmp_path / "cp", options=ControlPlaneOptions(**FAST)).start()
+    admin = ApiConnection.from_kubeconfig(cp.kubeconfig_path)
+    agents = []
+    for k, name in enumerate(names):
+        cert, key = cp.node_credentials(name)
+        conn = ApiConnection(cp.url, cp.ca_pem, cert_pem=cert, key_pem=key)
+        agents.append(await NodeAgent(name, conn, address=f"127.0.1.{k + 1}", config=FAST_AGENT).start())
+    clock = FixedRateClock(start)
+    sched = KriosScheduler(admin, shell1, cfg, clock)
+    ctrl = LeoController(admin, shell1, cfg, clock, RecordTableEndpoints(table))
+    tasks = [asyncio.ensure_future(sched.run()), asyncio.ensure_future(ctrl.run())]
+    try:
+        for a in agents:
+            await a.wait_registered()
+        yield admin, ctrl
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for a in agents:
+            await a.stop()
+        await admin.close()
+        await cp.stop()
 
 
 async def _coro(v):
