@@ -196,6 +196,7 @@ struct ns {
 struct worker {
     int index;
     pthread_t thread;
+    _Atomic pid_t tid;             /* its kernel thread id (0 until it runs) */
     pthread_mutex_t lock;
     int epfd, timerfd, wakefd;
     struct queue **heap;
@@ -740,6 +741,7 @@ static void *worker_main(void *arg) {
     char name[16];
     snprintf(name, sizeof(name), "nfqd-w%d", w->index);
     pthread_setname_np(pthread_self(), name);
+    atomic_store(&w->tid, gettid());
     set_thread_options(w->index);
     struct epoll_event events[64];
     while (atomic_load_explicit(&D.running, memory_order_relaxed)) {
@@ -1085,10 +1087,9 @@ static void sb_hist(struct sbuf *b, const char *name, const uint64_t *hist) {
  * manager, `chrt`) may have changed what set_thread_options asked for, and the delays
  * depend on it (docs/benchmarks.md: SCHED_IDLE workers on a busy machine released
  * packets up to 1.6 s late). */
-static const char *thread_policy(pthread_t t) {
-    int policy;
-    struct sched_param sp;
-    if (pthread_getschedparam(t, &policy, &sp)) return "unknown";
+static const char *thread_policy(pid_t tid) {
+    /* the kernel's view: pthread_getschedparam answers from glibc's cache of what was set */
+    int policy = tid > 0 ? sched_getscheduler(tid) : -1;
     switch (policy) {
     case SCHED_FIFO: return "fifo";
     case SCHED_RR: return "rr";
@@ -1133,7 +1134,7 @@ static char *stats_json(bool kernel) {
         spin_ns += w->spin_ns;
         sb_printf(&wk, "%s{\"cpu_s\": %.6f, \"busy_s\": %.6f, \"spin_s\": %.6f, \"packets\": %" PRIu64
                   ", \"namespaces\": %u, \"policy\": \"%s\"}", i ? ", " : "", thread_cpu_s(w->thread),
-                  w->busy_ns / 1e9, w->spin_ns / 1e9, w->packets, w->nsockets, thread_policy(w->thread));
+                  w->busy_ns / 1e9, w->spin_ns / 1e9, w->packets, w->nsockets, thread_policy(atomic_load(&w->tid)));
         namespaces += w->nsockets;
         pthread_mutex_unlock(&w->lock);
     }
