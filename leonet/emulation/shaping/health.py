@@ -356,7 +356,7 @@ class ShaperMonitor:
         if not counters.get("realtime"):
             return
         classes = tuple(str(w.get("policy", "?")) for w in counters.get("workers", []))
-        demoted = classes if any(c not in ("fifo", "rr", "?") for c in classes) else None
+        demoted = classes if any(c not in ("fifo", "rr", "unknown", "?") for c in classes) else None
         if demoted != self._demoted:
             if demoted is not None:
                 log.warning("the delay daemon's workers run %s, not the SCHED_FIFO it asked for (re-classed "
