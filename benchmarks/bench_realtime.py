@@ -2,7 +2,7 @@
 
     sudo python benchmarks/bench_realtime.py [--scenario starlink-shell1] [--minutes 10]
         [--backend nfqueue] [--route-nexthops objects|inline] [--hysteresis-ms 0] [--check]
-        [--routes all|ground-stations|bounding-box]
+        [--routes all|ground-stations|bounding-box] [--route-groups none|slot] [--group-slots 3]
 
 Reports compute (waiting for the lookahead), apply and lag percentiles per minute,
 so a growing lag shows; the target is apply p99 < 200 ms and no growing lag. Also the
@@ -34,13 +34,17 @@ def main() -> None:
     ap.add_argument("--route-nexthops", choices=("objects", "inline"), default=None)
     ap.add_argument("--hysteresis-ms", type=float, default=None, help="emulation.route_hysteresis_ms")
     ap.add_argument("--routes", choices=("all", "ground-stations", "bounding-box"), default=None)
+    ap.add_argument("--route-groups", choices=("none", "slot"), default=None, help="emulation.route_groups")
+    ap.add_argument("--group-slots", type=int, default=None, help="emulation.route_group_slots")
     ap.add_argument("--check", action="store_true", help="run the routing self-check at the end")
     args = ap.parse_args()
     run = prepare_run(args.scenario, backend=args.backend, route_nexthops=args.route_nexthops,
-                      route_hysteresis_ms=args.hysteresis_ms, routes=args.routes)
+                      route_hysteresis_ms=args.hysteresis_ms, routes=args.routes, route_groups=args.route_groups,
+                      route_group_slots=args.group_slots)
     print(f"machine: {describe()}")
     cfg = run.config
-    print(f"route_nexthops {cfg.route_nexthops}, route_hysteresis_ms {cfg.route_hysteresis_ms}, routes {cfg.routes}")
+    print(f"route_nexthops {cfg.route_nexthops}, route_hysteresis_ms {cfg.route_hysteresis_ms}, routes {cfg.routes}, "
+          f"route_groups {cfg.route_groups} ({cfg.route_group_slots} slots)")
     stages = {}
     last = [time.perf_counter(), None]
 

@@ -10,6 +10,8 @@
       delay_update_threshold_ms: 0.05
       route_hysteresis_ms: 0      # keep a route while within this of the least delay
       route_nexthops: objects     # objects: routes name kernel next-hop objects | inline: their gateway
+      route_groups: none          # none | slot: ground stations group routes by the destination's orbit position
+      route_group_slots: 3        # slot: consecutive orbit positions (slots) per group
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
       forwarding: hop-by-hop     # hop-by-hop | per-pair (Celestial's model, docs/forwarding.md)
       abort_on_overload: false   # stop the run when the delay backend cannot hold its accuracy
@@ -25,6 +27,7 @@ from typing import Any, Mapping, Optional
 from ..errors import ConfigError
 from ..orbits import Scenario
 from ..schema import Fields, register_section
+from ..topology.groups import ROUTE_GROUPINGS
 
 #: the delay backends (docs/shaping.md); ``auto`` picks netem where the kernel has it
 BACKENDS = ("auto", "netem", "nfqueue", "none")
@@ -66,6 +69,12 @@ class EmulationConfig:
     #: used a vanished GSL is one operation (docs/emulation.md, "Routes"); ``inline``: each
     #: route names its gateway (the behaviour before, and for kernels without next-hop objects)
     route_nexthops: str = "objects"
+    #: ``slot``: a ground station's routes get next-hop objects per group of destinations
+    #: (their position in their orbit, ``route_group_slots`` slots a group), and with route
+    #: hysteresis a group's routes move to a new uplink together while every one stays within
+    #: ``route_hysteresis_ms`` (docs/emulation.md, "Routes"); ``none``: objects per node
+    route_groups: str = "none"
+    route_group_slots: int = 3
     nodes: str = "namespace"
     forwarding: str = "hop-by-hop"
     #: stop the run (exit status 3 on the command line) as soon as the delay backend
@@ -95,6 +104,8 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
                                            unit="ms"),
         route_hysteresis_ms=f.number("route_hysteresis_ms", d.route_hysteresis_ms, lo=0, hi=10, unit="ms"),
         route_nexthops=f.choice("route_nexthops", d.route_nexthops, ROUTE_NEXTHOPS),
+        route_groups=_route_groups(f, d),
+        route_group_slots=f.integer("route_group_slots", d.route_group_slots, lo=1, hi=1000),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
         forwarding=_forwarding(f, d),
         abort_on_overload=f.flag("abort_on_overload", d.abort_on_overload),
@@ -108,6 +119,14 @@ def _route_set(f: Fields, d: EmulationConfig, scenario: Optional[Scenario]) -> s
         raise ConfigError(f.at("routes"), routes, "needs a bounding box", "set topology.bounding_box, "
                           "or use routes: all")
     return routes
+
+
+def _route_groups(f: Fields, d: EmulationConfig) -> str:
+    groups = f.choice("route_groups", d.route_groups, ROUTE_GROUPINGS)
+    if groups != "none" and f.get("route_nexthops", d.route_nexthops) != "objects":
+        raise ConfigError(f.at("route_groups"), groups, "needs routes through next-hop objects",
+                          "set emulation.route_nexthops: objects, or route_groups: none")
+    return groups
 
 
 def _forwarding(f: Fields, d: EmulationConfig) -> str:

@@ -127,7 +127,8 @@ class Controller:
         self._warned_at = -1e9
         self._wall0: Optional[float] = None   #: monotonic time of offset0 while run() paces ticks
         self._lookahead = (Lookahead(engine, network.destinations, per_pair=network.per_pair,
-                                     route_hysteresis_ms=network.config.route_hysteresis_ms)
+                                     route_hysteresis_ms=network.config.route_hysteresis_ms,
+                                     route_groups=network.route_groups)
                            if lookahead else None)
 
     # ------------------------------------------------------------------ time

@@ -34,6 +34,7 @@ from ..topology import Snapshot, TopologyEngine
 from ..topology.links import Links
 from ..topology.pairwise import pairwise_plane
 from ..topology.routing import RoutingTables
+from ..topology.groups import RouteGroups
 from ..topology.stable import stable_next_hops
 
 log = logging.getLogger("leonet.emulation")
@@ -75,6 +76,8 @@ _engine: Optional[TopologyEngine] = None
 _destinations: Optional[np.ndarray] = None
 _per_pair = False
 _hysteresis_ms = 0.0
+#: destination groups of the routes (emulation.route_groups), for the hysteresis
+_groups: Optional[RouteGroups] = None
 #: the worker's last table: route hysteresis keeps its next hops where they are still good
 _previous: Optional[np.ndarray] = None
 #: the worker's last shortest-path trees: the next tick's are repaired from them (same result,
@@ -87,9 +90,10 @@ _threads = 0
 
 
 def _init(engine: TopologyEngine, destinations: np.ndarray, per_pair: bool = False,
-          hysteresis_ms: float = 0.0, threads: int = 0) -> None:
-    global _engine, _destinations, _per_pair, _hysteresis_ms, _threads
+          hysteresis_ms: float = 0.0, threads: int = 0, groups: Optional[RouteGroups] = None) -> None:
+    global _engine, _destinations, _per_pair, _hysteresis_ms, _threads, _groups
     _engine, _destinations, _per_pair, _hysteresis_ms, _threads = engine, destinations, per_pair, hysteresis_ms, threads
+    _groups = groups
     die_with_parent()   # a forked worker would otherwise outlive a killed run, holding its namespace handles
     # A terminal's Ctrl-C reaches the whole process group: the run stops this worker itself,
     # after the ticks have stopped (interrupted here, it would break the pool mid-tick).
@@ -113,7 +117,7 @@ def _compute(offset_s: float, whole: bool = False) -> Tuple[Snapshot, TableChang
         routes = _last_routes = snap.routes(_destinations, previous=_last_routes, with_first_hops=False,
                                             threads=_threads)
         if _hysteresis_ms > 0:
-            hops = stable_next_hops(_previous, routes, snap.links, len(snap.nodes), _hysteresis_ms)
+            hops = stable_next_hops(_previous, routes, snap.links, len(snap.nodes), _hysteresis_ms, _groups)
         else:               # the least-delay table as it is
             hops = routes.next_hop_to_source
         if _hysteresis_ms > 0:  # the only use of the previous table: keep none by default
@@ -152,11 +156,11 @@ class Lookahead:
 
     def __init__(self, engine: TopologyEngine, destinations: np.ndarray, depth: int = 2,
                  close_timeout_s: float = 5.0, per_pair: bool = False, route_hysteresis_ms: float = 0.0,
-                 threads: int = 0):
+                 threads: int = 0, route_groups: Optional[RouteGroups] = None):
         ctx = multiprocessing.get_context("fork")
         self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init,
                                                             initargs=(engine, destinations, per_pair,
-                                                                      route_hysteresis_ms, threads))
+                                                                      route_hysteresis_ms, threads, route_groups))
         self._futures: Dict[float, concurrent.futures.Future] = {}
         self._order: Deque[concurrent.futures.Future] = collections.deque()   #: as submitted
         #: the worker's table as of its job number ``_seq`` (-1: lost track, a whole one is on its way)

@@ -22,6 +22,7 @@ from ..errors import LeonetError
 from ..topology import Snapshot, TopologyEngine
 from ..topology.links import KIND_NAMES, Links
 from ..topology.pairwise import pairwise_plane, pairwise_snapshot
+from ..topology.groups import route_groups
 from ..topology.stable import nonzero_pairs, stable_next_hops
 from . import netns as nsmod
 from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
@@ -180,7 +181,11 @@ class LeoNetwork:
         #: which of the lookahead's tables ``next_hop`` is (None: one routed here)
         self._installed_seq: Optional[int] = None
         #: routes through next-hop objects (emulation.route_nexthops: objects, see nexthops.py)
-        self._slots = NexthopSlots(len(self.destinations), V) if config.route_nexthops == "objects" else None
+        #: destination groups of a ground station's routes (emulation.route_groups; None: per node)
+        self.route_groups = route_groups(engine.constellation, self.destinations, config.route_groups,
+                                         config.route_group_slots)
+        self._slots = (NexthopSlots(len(self.destinations), V, groups=self.route_groups)
+                       if config.route_nexthops == "objects" else None)
         self.snapshot: Optional[Snapshot] = None
         self.started = False
         self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leonet-linkdel")
@@ -461,7 +466,7 @@ class LeoNetwork:
         seq = changes.seq if changes is not None else None
         if new_hop is None:                          # (D, V): where v forwards for destination d
             new_hop = stable_next_hops(self.next_hop, snap.routes(self.destinations), snap.links,
-                                       len(self.nodes), self.config.route_hysteresis_ms)
+                                       len(self.nodes), self.config.route_hysteresis_ms, self.route_groups)
             seq = None
         if changes is not None and changes.base == self._installed_seq:
             # the lookahead's changes to the very table installed: no 20-million-entry comparison

@@ -24,13 +24,22 @@ the heir if that passes the same two rules as a kept hop; the others take their
 least-delay hop.
 With routes through kernel next-hop objects (leonet.emulation.nexthops) a group that
 moves together is one re-pointed object instead of a route each.
+
+**Groups** (optional, :mod:`.groups`): routes are grouped per node and destination group
+rather than per node, heirs are chosen per (node, group, hop), and (at the nodes whose
+routes are grouped: ground stations) the routes of such a group that could stay on the hop
+it leaves *follow* the others to the heir when the heir
+passes the same rules for them and that leaves fewer routes behind than would move
+otherwise (so the group's object is re-pointed instead of routes moved one by one).
+Followers are kept hops like any other: the end-to-end bound above holds for them too.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
+from .groups import RouteGroups
 from .links import Links
 from .routing import RoutingTables
 
@@ -58,11 +67,12 @@ def link_delays(links: Links, num_nodes: int, a: np.ndarray, b: np.ndarray) -> n
 
 
 def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, num_nodes: int,
-                     epsilon_ms: float) -> np.ndarray:
+                     epsilon_ms: float, groups: Optional[RouteGroups] = None) -> np.ndarray:
     """The (destinations x nodes) next-hop table to install: ``routes``' least-delay next hops,
     except where ``previous`` (the table installed now, same shape) still gives a path within
     ``epsilon_ms`` of the least delay (see the module docstring). ``epsilon_ms <= 0`` or a
-    ``previous`` of another shape returns the least-delay table unchanged."""
+    ``previous`` of another shape returns the least-delay table unchanged. ``groups``: the
+    destination groups of the routes (heirs per group, and followers; None: per node)."""
     best = routes.next_hop_to_source
     if epsilon_ms <= 0 or previous is None or previous.shape != best.shape:
         return best.copy()
@@ -75,9 +85,13 @@ def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, 
     slack, ok = _candidates(links, num_nodes, dist, best, rows, cols, kept, epsilon_ms)
     move = ~ok          # the previous hop went away or is no longer good: try its heir instead
     if move.any():
-        heir = _heirs(cols[move], kept[move], best[rows[move], cols[move]], num_nodes)
+        owner = cols[move] if groups is None else groups.key(rows[move], cols[move])
+        heir = _heirs(owner, kept[move], best[rows[move], cols[move]], num_nodes)
         heir_slack, heir_ok = _candidates(links, num_nodes, dist, best, rows[move], cols[move], heir, epsilon_ms)
         kept[move], slack[move], ok[move] = heir, heir_slack, heir_ok
+        if groups is not None:
+            rows, cols, kept, slack, ok = _with_followers(previous, best, dist, links, num_nodes, epsilon_ms,
+                                                          groups, rows, cols, kept, slack, ok, move)
     rows, cols, kept, slack = rows[ok], cols[ok], kept[ok], slack[ok]
     while len(rows):
         hops[rows, cols] = kept
@@ -88,6 +102,56 @@ def stable_next_hops(previous: np.ndarray, routes: RoutingTables, links: Links, 
         hops[rows[bad], cols[bad]] = best[rows[bad], cols[bad]]
         rows, cols, kept, slack = rows[~bad], cols[~bad], kept[~bad], slack[~bad]
     return hops
+
+
+def _with_followers(previous: np.ndarray, best: np.ndarray, dist: np.ndarray, links: Links, num_nodes: int,
+                    epsilon_ms: float, groups: RouteGroups, rows: np.ndarray, cols: np.ndarray,
+                    kept: np.ndarray, slack: np.ndarray, ok: np.ndarray, move: np.ndarray):
+    """Add the followers (module docstring) to the candidate entries ``rows, cols, kept, slack,
+    ok`` (``move``: the entries that leave their previous hop, now for its heir where ``ok``)."""
+    V = np.int64(num_nodes)
+    mv = np.flatnonzero(move)
+    d, v, heir = rows[mv], cols[mv], kept[mv]
+    old = previous[d, v].astype(np.int64)
+    to_heir = ok[mv] | (best[d, v] == heir)
+    gkey, inverse = np.unique(groups.key(d, v) * V + old, return_inverse=True)   # (node, group, hop left)
+    inverse = inverse.reshape(-1)
+    movers = np.bincount(inverse, weights=to_heir, minlength=len(gkey)).astype(np.int64)
+    group_heir = np.full(len(gkey), -1, dtype=np.int64)
+    group_heir[inverse[to_heir]] = heir[to_heir]
+    live = (movers > 0) & groups.nodes[gkey // V // groups.count]    # only where routes are grouped
+    gkey, movers, group_heir = gkey[live], movers[live], group_heir[live]
+    if not len(gkey):
+        return rows, cols, kept, slack, ok
+    owner, hop = np.divmod(gkey, V)
+    node, group = np.divmod(owner, groups.count)
+    # the routes of each such (node, group) on the hop left that do not leave it: the stayers
+    on = previous[:, node] == hop[None, :]
+    on &= groups.of_row[:, None] == group[None, :]
+    mover_key = groups.key(d, v) * V + old
+    listed = np.isin(mover_key, gkey)
+    on[d[listed], np.searchsorted(gkey, mover_key[listed])] = False
+    sd, sg = nonzero_pairs(on)
+    sv, sh = node[sg], group_heir[sg]
+    f_slack, f_ok = _candidates(links, num_nodes, dist, best, sd, sv, sh, epsilon_ms)
+    at_best = best[sd, sv] == sh
+    f_ok |= at_best
+    stayers = np.bincount(sg, minlength=len(gkey))
+    able = np.bincount(sg, weights=f_ok, minlength=len(gkey)).astype(np.int64)
+    left = stayers - able
+    # kernel operations (leonet.emulation.nexthops): with followers the group's object is
+    # re-pointed and those left behind move (plus an object for them); without, the fewer of
+    # the movers and the stayers (+ re-point and new object) move
+    cost_follow = 1 + left + (left > 0)
+    cost_not = np.where(movers <= stayers, movers, stayers + 2)
+    follow = (movers + able > left) & (cost_follow < cost_not)
+    take = follow[sg] & f_ok
+    # a follower that was a kept hop already is replaced; one at its heir is the least-delay hop
+    fkey = sd[take] * V + sv[take]
+    ok = ok & ~np.isin(rows.astype(np.int64) * V + cols, fkey)
+    add = take & ~at_best
+    return (np.concatenate((rows, sd[add])), np.concatenate((cols, sv[add])), np.concatenate((kept, sh[add])),
+            np.concatenate((slack, f_slack[add])), np.concatenate((ok, np.ones(int(add.sum()), dtype=bool))))
 
 
 def _candidates(links: Links, num_nodes: int, dist: np.ndarray, best: np.ndarray, rows: np.ndarray,

@@ -104,3 +104,31 @@ def test_a_lookahead_that_lost_track_of_the_table_recovers_with_a_whole_one(engi
         assert_least_delay(got.next_hop, dest, got.snapshot)
     finally:
         lookahead.close()
+
+
+def test_route_groups_reach_the_worker_and_the_planner(engine):
+    """emulation.route_groups with hysteresis: the worker's table is the one the hysteresis
+    gives with the run's groups, every walk stays within the 1 ms, and the apply plans its
+    routes on the groups' objects."""
+    from leonet.topology.stable import stable_next_hops
+    V = len(engine.nodes)
+    config = EmulationConfig(route_hysteresis_ms=1.0, route_groups="slot", route_group_slots=3)
+    net = LeoNetwork(engine, config, None, None)
+    assert net.route_groups is not None and net._slots.groups == net.route_groups.count > 1
+    lookahead = Lookahead(engine, net.destinations, route_hysteresis_ms=1.0, route_groups=net.route_groups)
+    try:
+        here = None
+        for off in np.arange(0.0, 12.0, 1.0):
+            got = lookahead.get(float(off))
+            snap = got.snapshot
+            routes = snap.routes(net.destinations)
+            here = stable_next_hops(here, routes, snap.links, V, 1.0, net.route_groups)
+            assert np.array_equal(got.next_hop, here)
+            w = walk(got.next_hop, net.destinations, snap)
+            reach = np.isfinite(routes.delay_ms)
+            assert (w.end == net.destinations[:, None])[reach].all()
+            assert (w.delay_ms[reach] <= routes.delay_ms[reach] + 1.0 + 1e-9).all()
+            net.commit_routes(net.plan_routes(snap, got.next_hop, got.changes))
+            assert np.array_equal(net._slots.effective(), got.next_hop)
+    finally:
+        lookahead.close()

@@ -3,6 +3,7 @@ walk within epsilon of the least delay, judged by walking the tables independent
 import numpy as np
 import pytest
 
+from leonet.topology.groups import route_groups
 from leonet.topology.stable import link_delays, stable_next_hops
 
 from .helpers import engine, gs
@@ -91,3 +92,23 @@ def test_a_previous_hop_that_is_no_neighbour_is_replaced(grid):
     previous[i, v] = stranger
     out = stable_next_hops(previous, routes, snap.links, V, 5.0)
     assert out[i, v] == best[i, v]
+
+
+
+def test_groups_keep_every_walk_loop_free_and_within_epsilon(grid):
+    """Destination groups (heirs per group, followers) keep the guarantee of the hysteresis."""
+    eng, V, dests = grid
+    eps = 1.0
+    groups = route_groups(eng.constellation, dests, "slot", span=3)
+    previous = None
+    for t in range(27):
+        snap = eng.snapshot(float(t))
+        routes = snap.routes(dests)
+        hops = stable_next_hops(previous, routes, snap.links, V, eps, groups=groups)
+        if t % 13 == 0:
+            got = walk_delays(hops, dests, snap, V)
+            optimum = routes.delay_ms
+            reach = np.isfinite(optimum)
+            assert np.isfinite(got[reach]).all(), f"a walk loops or breaks at t={t}"
+            assert (got[reach] <= optimum[reach] + eps + 1e-9).all()
+        previous = hops
