@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from leonet.cli.main import main
+from leonet.emulation.owd_validation import OneWayDelayProbe, summarise_one_way
 from leonet.emulation.owdprobe import probe_run
 from leonet.emulation.run import EmulationRun
 
@@ -45,6 +46,33 @@ def test_each_direction_and_each_hop_matches_the_engine(run):
             assert errors[0] > -0.2, (r.leg.direction, k, errors)           # never faster than light
         medians = [float(np.median(r.at_hop(k))) for k in range(1, hops + 1)]
         assert medians == sorted(medians), "arrivals along the path must be in order"
+
+
+def test_continuous_one_way_validation_per_direction(run):
+    """The benchmark's probe (bench_rtt_fidelity.py): stamped datagrams both ways while the
+    run ticks, each direction against the engine's delay on its forwarding path."""
+    import threading
+    accuracy = run.shaper.accuracy_ms
+    probe = OneWayDelayProbe(run, [("Berlin", "Madrid")], duration_s=3.0, interval_s=0.02)
+    ticker = threading.Thread(target=run.controller.run, args=(4.0,), daemon=True)
+    probe.start()
+    ticker.start()
+    samples = probe.wait()
+    run.controller.stop()
+    ticker.join()
+    assert [d for d in probe.directions] == [("Berlin", "Madrid"), ("Madrid", "Berlin")]
+    for a, b in probe.directions:
+        mine = [s for s in samples if (s.source, s.target) == (a, b)]
+        s = summarise_one_way(mine)
+        assert s["samples"] >= 140 and s["counted"] >= 0.9 * (s["samples"] - s["straddling"]), s
+        assert s["user_stamped"] <= 0.05 * s["counted"], "the kernel's transmit stamps should date the sends"
+        hops = int(s["hops_max"])
+        assert hops >= 4, s
+        errors = np.sort([x.error_ms for x in mine if x.error_ms is not None and not x.straddles])
+        # as above: the lower quartile strict, the median loose, never faster than the engine
+        assert errors[len(errors) // 4] < accuracy * hops + 0.5, (a, b, s)
+        assert errors[len(errors) // 2] < accuracy * hops + 3.0, (a, b, s)
+        assert errors[0] > -0.2, (a, b, s)
 
 
 def test_leonet_probe_prints_both_directions(run, capsys):

@@ -66,6 +66,25 @@ def test_a_healthy_window_then_an_overload_episode_then_recovery():
     assert "overloaded earlier" in health.summary()
 
 
+def test_workers_re_classed_from_outside_are_warned_about_once(caplog):
+    counters = _Counters()
+    counters.c.update(realtime=True, workers=[{"policy": "fifo"}, {"policy": "fifo"}])
+    monitor = ShaperMonitor(counters, limits=HealthLimits(accuracy_ms=0.5))
+    with caplog.at_level("WARNING", logger="leonet.emulation.shaping.health"):
+        monitor.sample()
+        assert not caplog.records
+        counters.c["workers"] = [{"policy": "idle"}, {"policy": "idle"}]
+        monitor.sample()
+        monitor.sample()
+        assert len(caplog.records) == 1 and "idle/idle" in caplog.records[0].getMessage()
+        counters.c["workers"] = [{"policy": "fifo"}, {"policy": "fifo"}]
+        monitor.sample()
+        assert len(caplog.records) == 2 and "SCHED_FIFO again" in caplog.records[1].getMessage()
+        counters.c.update(realtime=False, workers=[{"policy": "other"}])   # not asked for: nothing to say
+        monitor.sample()
+        assert len(caplog.records) == 2
+
+
 def test_made_up_waits_are_judged_where_the_daemon_reports_them():
     """The compiled daemon makes up hop-to-hop waits that no tbf queue explains and
     reports them (``wait_hist``): those, not the transits (which hold legitimate tbf

@@ -5,6 +5,7 @@ of shared CI machines: the lower-quartile error must be within the backend's
 ``accuracy_ms`` and the median a few ms of it (the issue's target for 99 % is measured by
 benchmarks/bench_delay_fidelity.py, not asserted here).
 """
+import os
 import signal
 import statistics
 import subprocess
@@ -256,6 +257,27 @@ def test_many_namespaces_share_one_daemon(shaper):
             assert str(shaper.daemon_pid) in daemons
         finally:
             shaper.release_namespaces(net.names)
+
+
+def test_workers_report_the_scheduling_class_they_really_have():
+    """A process manager may re-class the daemon's threads behind its back (SCHED_IDLE
+    workers released packets up to 1.6 s late on a busy machine): the stats say so."""
+    require_root()
+    from leonet.emulation.shaping.nfqueue import NfqueueShaper
+    shaper = NfqueueShaper(overhead_ms=0.05)    # the daemon alone: no namespace, no calibration
+    try:
+        stats = shaper.stats()
+        assert stats["realtime"] is True and len(stats["workers"]) >= 1
+        deadline = time.monotonic() + 5
+        while {w["policy"] for w in stats["workers"]} != {"fifo"} and time.monotonic() < deadline:
+            time.sleep(0.05)                    # a worker reports "unknown" until it has started
+            stats = shaper.stats()
+        assert [w["policy"] for w in stats["workers"]] == ["fifo"] * len(stats["workers"])
+        for tid in os.listdir(f"/proc/{shaper.daemon_pid}/task"):
+            os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+        assert [w["policy"] for w in shaper.stats()["workers"]] == ["idle"] * len(stats["workers"])
+    finally:
+        shaper.close()
 
 
 def test_close_leaves_no_rules_qdiscs_or_process():

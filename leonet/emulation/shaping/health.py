@@ -289,6 +289,8 @@ class ShaperMonitor:
         self._windows = 0
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        #: worker scheduling classes last warned about (None: as asked)
+        self._demoted: Optional[Tuple[str, ...]] = None
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> "ShaperMonitor":
@@ -320,6 +322,7 @@ class ShaperMonitor:
         if counters is None:
             return None
         now = _Sample(time.monotonic(), time.time(), counters)
+        self._check_classes(counters)
         with self._lock:
             prev, self._prev = self._prev, now
             if prev is None:
@@ -345,6 +348,22 @@ class ShaperMonitor:
         if ended is not None and self.on_recovery is not None:
             self.on_recovery(ended)
         return window
+
+    def _check_classes(self, counters: Mapping) -> None:
+        """Warn (once per change) when the daemon asked for real-time scheduling but its
+        workers do not have it: something outside leonet re-classed them, and on a busy
+        machine their releases then come late by up to seconds (docs/shaping.md)."""
+        if not counters.get("realtime"):
+            return
+        classes = tuple(str(w.get("policy", "?")) for w in counters.get("workers", []))
+        demoted = classes if any(c not in ("fifo", "rr", "unknown", "?") for c in classes) else None
+        if demoted != self._demoted:
+            if demoted is not None:
+                log.warning("the delay daemon's workers run %s, not the SCHED_FIFO it asked for (re-classed "
+                            "from outside?): delays will be late while the machine is busy", "/".join(demoted))
+            else:
+                log.warning("the delay daemon's workers are SCHED_FIFO again")
+            self._demoted = demoted
 
     def health(self) -> ShaperHealth:
         with self._lock:

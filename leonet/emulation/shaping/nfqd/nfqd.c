@@ -196,6 +196,7 @@ struct ns {
 struct worker {
     int index;
     pthread_t thread;
+    _Atomic pid_t tid;             /* its kernel thread id (0 until it runs) */
     pthread_mutex_t lock;
     int epfd, timerfd, wakefd;
     struct queue **heap;
@@ -740,6 +741,7 @@ static void *worker_main(void *arg) {
     char name[16];
     snprintf(name, sizeof(name), "nfqd-w%d", w->index);
     pthread_setname_np(pthread_self(), name);
+    atomic_store(&w->tid, gettid());
     set_thread_options(w->index);
     struct epoll_event events[64];
     while (atomic_load_explicit(&D.running, memory_order_relaxed)) {
@@ -1081,6 +1083,23 @@ static void sb_hist(struct sbuf *b, const char *name, const uint64_t *hist) {
     sb_printf(b, "], ");
 }
 
+/* A thread's scheduling class as it is now: something outside the daemon (a process
+ * manager, `chrt`) may have changed what set_thread_options asked for, and the delays
+ * depend on it (docs/benchmarks.md: SCHED_IDLE workers on a busy machine released
+ * packets up to 1.6 s late). */
+static const char *thread_policy(pid_t tid) {
+    /* the kernel's view: pthread_getschedparam answers from glibc's cache of what was set */
+    int policy = tid > 0 ? sched_getscheduler(tid) : -1;
+    switch (policy) {
+    case SCHED_FIFO: return "fifo";
+    case SCHED_RR: return "rr";
+    case SCHED_OTHER: return "other";
+    case SCHED_BATCH: return "batch";
+    case SCHED_IDLE: return "idle";
+    default: return "unknown";
+    }
+}
+
 static double thread_cpu_s(pthread_t t) {
     clockid_t cid;
     struct timespec ts;
@@ -1114,8 +1133,8 @@ static char *stats_json(bool kernel) {
         if (w->floor_ns > floor_ns) floor_ns = w->floor_ns;
         spin_ns += w->spin_ns;
         sb_printf(&wk, "%s{\"cpu_s\": %.6f, \"busy_s\": %.6f, \"spin_s\": %.6f, \"packets\": %" PRIu64
-                  ", \"namespaces\": %u}", i ? ", " : "", thread_cpu_s(w->thread), w->busy_ns / 1e9,
-                  w->spin_ns / 1e9, w->packets, w->nsockets);
+                  ", \"namespaces\": %u, \"policy\": \"%s\"}", i ? ", " : "", thread_cpu_s(w->thread),
+                  w->busy_ns / 1e9, w->spin_ns / 1e9, w->packets, w->nsockets, thread_policy(atomic_load(&w->tid)));
         namespaces += w->nsockets;
         pthread_mutex_unlock(&w->lock);
     }
@@ -1130,9 +1149,9 @@ static char *stats_json(bool kernel) {
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     sb_printf(&b, "{\"pid\": %d, \"implementation\": \"c\", \"namespaces\": %u, \"queues\": %u, "
               "\"held\": %" PRIu64 ", \"cpu_s\": %.6f, \"max_rss_kb\": %ld, \"overhead_ns\": %" PRId64 ", "
-              "\"lead_ns\": %" PRId64 ", \"spin_s\": %.6f, ",
+              "\"lead_ns\": %" PRId64 ", \"spin_s\": %.6f, \"realtime\": %s, ",
               getpid(), namespaces, queues, held, cpu, ru.ru_maxrss, (int64_t)atomic_load(&D.overhead_ns), lead,
-              spin_ns / 1e9);
+              spin_ns / 1e9, D.realtime ? "true" : "false");
     sb_quantiles(&b, "release_late_ms", late);
     sb_quantiles(&b, "transit_ms", transit);
     sb_hist(&b, "late_hist", late);
