@@ -3,9 +3,11 @@
 
 Default graph: Starlink shell 1 + the 116 gateways at the scenario start
 (about 1,700 hosts and 4,600 links). Stock Mininet gets no IPs, routes or shaping;
-leonet's figure is given both without routes (like for like) and with all-pairs routes.
+leonet's figure is given both without routes (like for like) and with all-pairs routes;
+``--backend nfqueue`` adds the delay backend's shaping (the issue-16 target: nodes, links,
+shaping and routes), with the time its rules, queues and rate limiters took.
 
-    sudo python benchmarks/bench_bringup.py [--scenario starlink-shell1] [--skip-stock]
+    sudo python benchmarks/bench_bringup.py [--scenario starlink-shell1] [--skip-stock] [--backend none|nfqueue]
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from leonet.emulation.cleanup import cleanup  # noqa: E402
 from leonet.emulation.config import EmulationConfig  # noqa: E402
 from leonet.emulation.network import LeoNetwork  # noqa: E402
 from leonet.emulation.nodes import NamespaceNodeFactory  # noqa: E402
-from leonet.emulation.shaping.none import NoShaper  # noqa: E402
+from leonet.emulation.shaping.factory import make_shaper  # noqa: E402
 from leonet.orbits import load_constellation  # noqa: E402
 from leonet.topology import TopologyEngine  # noqa: E402
 
@@ -37,21 +39,46 @@ def used_mb() -> float:
     return (info["MemTotal"] - info["MemAvailable"]) / 1024.0
 
 
-def bench_leonet(engine: TopologyEngine, snap) -> dict:
+class _Timed:
+    """Wall time spent in a wrapped callable (benchmark-only instrumentation)."""
+
+    def __init__(self, owner, name: str):
+        self.seconds, self.owner, self.name = 0.0, owner, name
+        self.inner = getattr(owner, name)
+        setattr(owner, name, self)
+
+    def __call__(self, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return self.inner(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+def bench_leonet(engine: TopologyEngine, snap, backend: str) -> dict:
     stages: dict = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         stages.setdefault(stage, [time.perf_counter(), None])[1] = time.perf_counter()
 
-    net = LeoNetwork(engine, EmulationConfig(backend="none"), NoShaper(), NamespaceNodeFactory())
+    shaper = make_shaper(backend)
+    shaping = {}
+    if backend != "none":
+        import leonet.emulation.shaping.nfqueue as nfq
+        shaping = {"attach": _Timed(shaper, "attach"), "rules": _Timed(nfq, "apply_rules"),
+                   "rate limiters": _Timed(shaper._qdiscs, "apply")}
+    net = LeoNetwork(engine, EmulationConfig(backend=backend), shaper, NamespaceNodeFactory())
     mem0 = used_mb()
     t0 = time.perf_counter()
     net.start(snap, progress)
     up = time.perf_counter() - t0
     mem1 = used_mb()
     routes = stages["routes"][1] - stages["routes"][0] if "routes" in stages else 0.0
+    for timed in shaping.values():
+        setattr(timed.owner, timed.name, timed.inner)
     t1 = time.perf_counter()
     net.stop()
+    shaper.close()
     down = time.perf_counter() - t1
     # The kernel frees deleted namespaces in the background: time until the memory is back.
     reclaim = float("nan")
@@ -61,7 +88,8 @@ def bench_leonet(engine: TopologyEngine, snap) -> dict:
             break
         time.sleep(0.5)
     return {"up_s": up, "up_without_routes_s": up - routes, "routes_s": routes, "down_s": down,
-            "reclaim_s": reclaim, "mem_mb": mem1 - mem0, "stages": {k: v[1] - v[0] for k, v in stages.items()}}
+            "reclaim_s": reclaim, "mem_mb": mem1 - mem0, "stages": {k: v[1] - v[0] for k, v in stages.items()},
+            "shaping": {k: v.seconds for k, v in shaping.items()}}
 
 
 def bench_stock(num_nodes: int, links) -> dict:
@@ -89,6 +117,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default="starlink-shell1")
     ap.add_argument("--skip-stock", action="store_true", help="only measure leonet")
+    ap.add_argument("--backend", choices=("none", "nfqueue"), default="none",
+                    help="leonet's delay backend (default none: like stock Mininet, no shaping)")
     args = ap.parse_args()
     cleanup(stop_run=False)
     engine = TopologyEngine(load_constellation(args.scenario))
@@ -96,13 +126,15 @@ def main() -> None:
     n, m = len(engine.nodes), len(snap.links)
     print(f"machine: {describe()}")
     print(f"graph: {args.scenario}, {n} hosts, {m} links")
-    ours = bench_leonet(engine, snap)
+    ours = bench_leonet(engine, snap, args.backend)
     gc.collect()
     print(f"leonet : up {ours['up_s']:.1f} s (without routes {ours['up_without_routes_s']:.1f} s; "
           f"routes {ours['routes_s']:.1f} s), down {ours['down_s']:.1f} s (kernel reclaim done after "
           f"{ours['reclaim_s']:.1f} s), "
           f"memory {ours['mem_mb']:.0f} MB ({1024 * ours['mem_mb'] / n:.0f} kB per node)")
     print("         stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in ours["stages"].items()))
+    if ours["shaping"]:
+        print(f"         shaping ({args.backend}): " + ", ".join(f"{k} {v:.1f} s" for k, v in ours["shaping"].items()))
     if args.skip_stock:
         return
     stock = bench_stock(n, snap.links)
