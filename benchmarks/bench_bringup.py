@@ -44,15 +44,18 @@ class _Timed:
 
     def __init__(self, owner, name: str):
         self.seconds, self.owner, self.name = 0.0, owner, name
+        self.first = self.last = None     #: the first call's start, the last one's end
         self.inner = getattr(owner, name)
         setattr(owner, name, self)
 
     def __call__(self, *args, **kwargs):
         t = time.perf_counter()
+        self.first = self.first or t
         try:
             return self.inner(*args, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - t
+            self.last = time.perf_counter()
+            self.seconds += self.last - t
 
 
 def bench_leonet(engine: TopologyEngine, snap, backend: str) -> dict:
@@ -89,7 +92,9 @@ def bench_leonet(engine: TopologyEngine, snap, backend: str) -> dict:
         time.sleep(0.5)
     return {"up_s": up, "up_without_routes_s": up - routes, "routes_s": routes, "down_s": down,
             "reclaim_s": reclaim, "mem_mb": mem1 - mem0, "stages": {k: v[1] - v[0] for k, v in stages.items()},
-            "shaping": {k: v.seconds for k, v in shaping.items()}}
+            "shaping": {k: v.seconds for k, v in shaping.items()},
+            "timeline": sorted([(v[0] - t0, v[1] - t0, k) for k, v in stages.items()]
+                               + [(v.first - t0, v.last - t0, f"shaper {k}") for k, v in shaping.items() if v.first])}
 
 
 def bench_stock(num_nodes: int, links) -> dict:
@@ -133,6 +138,7 @@ def main() -> None:
           f"{ours['reclaim_s']:.1f} s), "
           f"memory {ours['mem_mb']:.0f} MB ({1024 * ours['mem_mb'] / n:.0f} kB per node)")
     print("         stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in ours["stages"].items()))
+    print("         timeline (s from the start): " + ", ".join(f"{k} {a:.1f}-{b:.1f}" for a, b, k in ours["timeline"]))
     if ours["shaping"]:
         print(f"         shaping ({args.backend}): " + ", ".join(f"{k} {v:.1f} s" for k, v in ours["shaping"].items()))
     if args.skip_stock:
