@@ -67,8 +67,7 @@ def bench_leonet(engine: TopologyEngine, snap, backend: str) -> dict:
     shaper = make_shaper(backend)
     shaping = {}
     if backend != "none":
-        import leonet.emulation.shaping.nfqueue as nfq
-        shaping = {"attach": _Timed(shaper, "attach"), "rules": _Timed(nfq, "apply_rules"),
+        shaping = {"attach": _Timed(shaper, "attach"), "rules": _Timed(shaper._rules, "apply"),
                    "rate limiters": _Timed(shaper._qdiscs, "apply")}
     net = LeoNetwork(engine, EmulationConfig(backend=backend), shaper, NamespaceNodeFactory())
     mem0 = used_mb()

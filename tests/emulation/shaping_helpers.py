@@ -4,7 +4,7 @@ import os
 import subprocess
 from typing import Dict, List, Sequence
 
-from leonet.emulation.shaping.iptables_rules import list_rules
+from leonet.emulation.shaping.nft_rules import TABLE, NftSocket, list_rules
 
 
 def errors(rtts: Sequence[float], expected_ms: float) -> List[float]:
@@ -45,7 +45,19 @@ def root_qdisc(ns: str, ifname: str) -> Dict:
 
 
 def leonet_rules(names: Sequence[str]) -> List[str]:
+    """leonet's NFQUEUE rules in those namespaces, as ``family chain comment`` lines."""
     return [r for ns in names if os.path.exists(f"/run/netns/{ns}") for r in list_rules(ns)]
+
+
+def leonet_tables(names: Sequence[str]) -> List[str]:
+    """The namespaces among ``names`` that hold a leonet nf_tables table."""
+    out = []
+    for ns in names:
+        if os.path.exists(f"/run/netns/{ns}"):
+            with NftSocket(ns) as sock:
+                if any(name == TABLE for _, name in sock.tables()):
+                    out.append(ns)
+    return out
 
 
 def process_alive(pid: int) -> bool:

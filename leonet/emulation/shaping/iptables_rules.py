@@ -62,9 +62,14 @@ def split_rule_specs(ifname: str, queue: int) -> List[str]:
             f"{INGRESS} -i {ifname} -s {peer}/32 -p tcp -m addrtype --dst-type LOCAL {tail}"]
 
 
+def is_link_interface(ifname: str) -> bool:
+    """Whether ``ifname`` is a leonet link's end (``l<peer>``), whose peer address is known."""
+    return re.fullmatch(r"l\d+", ifname) is not None
+
+
 def _specs(ifname: str, queue: int, chain: str) -> List[str]:
     if chain == SPLIT:
-        if re.fullmatch(r"l\d+", ifname):
+        if is_link_interface(ifname):
             return split_rule_specs(ifname, queue)
         chain = EGRESS  # not a leonet link (e.g. a calibration network): no peer address to split on
     return [rule_spec(ifname, queue, chain)]

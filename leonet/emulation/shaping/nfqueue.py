@@ -1,7 +1,7 @@
 """The ``nfqueue`` backend: link delay in userspace, for kernels without sch_netem.
 
-Per link end, an iptables rule queues the interface's egress packets to a netfilter
-queue of its namespace; one daemon process holds the packets of every namespace and
+Per link end, NFQUEUE rules (nf_tables, installed in-process over netlink by
+:mod:`.nft_rules`) queue the end's packets to a netfilter queue of its namespace; one daemon process holds the packets of every namespace and
 releases each after the link's delay: by default the compiled, multi-threaded
 ``leonet-nfqd`` (``nfqd/nfqd.c``, built on first use or by the installer, see
 :mod:`.nfqd_build`), or the original Python one (:mod:`.nfqueue_daemon`) on request.
@@ -13,9 +13,9 @@ its own lateness and backlog (:meth:`NfqueueShaper.health_counters`, judged by
 
 Kernel state this backend creates, and how it goes away:
 
-- mangle/POSTROUTING rules commented ``leonet``: removed by :meth:`close` and
-  :meth:`detach`; after a crash by :func:`cleanup_namespace_rules` (or by deleting the
-  namespace);
+- an nf_tables table ``leonet`` per namespace holding the rules: its rules removed by
+  :meth:`detach`, the table by :meth:`close`; after a crash by
+  :func:`cleanup_namespace_rules` (or by deleting the namespace);
 - root tbf qdiscs on interfaces with a bandwidth: the same;
 - the daemon process: exits when this object closes it or the creating process dies.
 """
@@ -36,7 +36,8 @@ import leonet
 from .. import netns
 from . import nfqueue_control as ctl
 from .base import LinkEnd, LinkParams, LinkShaper
-from .iptables_rules import EGRESS, INGRESS, SPLIT, apply_rules, cleanup_namespace_rules  # noqa: F401 (re-exported for `leonet cleanup`)
+from .iptables_rules import EGRESS, INGRESS, SPLIT
+from .nft_rules import NftRules, cleanup_namespace_rules  # noqa: F401 (re-exported for crash cleanup)
 from .tc_netlink import tbf_burst_bytes
 from .tc_qdiscs import QdiscTable
 from .units import mbps_to_bytes_per_s, ms_to_ns, percent_to_u32
@@ -68,7 +69,8 @@ class NfqueueShaper(LinkShaper):
 
     ``hold_at``: ``"split"`` (default) holds forwarded packets, and a node's own
     packets for its direct neighbour, at egress; a node's own packets that go further
-    wait at the next node's ingress (see :func:`.iptables_rules.split_rule_specs`). It
+    wait at the next node's ingress (see :func:`.iptables_rules.split_rule_specs`;
+    the rules themselves: :mod:`.nft_rules`). It
     combines the good sides of the two modes below: kernel receive timestamps see
     every hop's delay, and multi-hop TCP senders are not throttled by TCP small
     queues (only TCP to a direct neighbour still is). ``"egress"`` holds the packets
@@ -108,6 +110,9 @@ class NfqueueShaper(LinkShaper):
         self.implementation = implementation
         self.ipv6 = ipv6
         self.chain = {"ingress": INGRESS, "egress": EGRESS, "split": SPLIT}[hold_at]
+        self._rules = NftRules(self.chain, ipv6)
+        #: namespaces where this shaper installed rules (its table goes at close)
+        self._tables: set = set()
         self._lock = threading.RLock()
         self._ends: Dict[LinkEnd, _End] = {}
         #: ends whose queue is bound and rules installed ahead of their interface
@@ -211,7 +216,7 @@ class NfqueueShaper(LinkShaper):
                 self._ends[(ns, ifname)] = _End(q, params)
             self._client.records(ctl.OP_SET, ready)
             self._client.records(ctl.OP_BIND, records)
-            apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
+            self._apply_rules(rules)
             self._set_rates([(end, p.bandwidth_mbps) for end, p in new])
 
     def prepare(self, ends: Iterable[LinkEnd]) -> None:
@@ -240,7 +245,7 @@ class NfqueueShaper(LinkShaper):
                 records.append(self._record(ns, q, LinkParams(0.0)))
                 rules.setdefault(ns, ([], []))[0].append((ifname, q))
             self._client.records(ctl.OP_BIND, records)
-            apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
+            self._apply_rules(rules)
 
     def update(self, ends: Iterable[Tuple[LinkEnd, LinkParams]]) -> None:
         with self._lock:
@@ -269,7 +274,7 @@ class NfqueueShaper(LinkShaper):
                 if netns.exists(ns):
                     rules.setdefault(ns, ([], []))[1].append((ifname, state.queue))
             try:
-                apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
+                self._apply_rules(rules)
             except RuntimeError as exc:  # e.g. the interface's rules went with its namespace
                 log.debug("removing nfqueue rules: %s", exc)
             self._client.records(ctl.OP_UNBIND, [ctl.KEY.pack(self._ns_ids[ns], s.queue) for (ns, _), s in gone])
@@ -293,6 +298,8 @@ class NfqueueShaper(LinkShaper):
                 self._free_queues.pop(ns, None)
                 self._next_queue.pop(ns, None)
             self._qdiscs.forget_namespaces(names)
+            self._rules.forget(names)
+            self._tables -= names
             if ids:
                 self._client.records(ctl.OP_NAMESPACE_REMOVE, [ctl.NS_ID.pack(i) for i in ids])
 
@@ -305,19 +312,16 @@ class NfqueueShaper(LinkShaper):
             self._closed = True
             try:
                 if remove_kernel_state:
-                    rules: Dict[str, Tuple[list, list]] = {}
-                    queues = [(end, state.queue) for end, state in self._ends.items()] + list(self._prepared.items())
-                    for (ns, ifname), queue in queues:
-                        if netns.exists(ns):
-                            rules.setdefault(ns, ([], []))[1].append((ifname, queue))
-                    try:
-                        apply_rules(rules, ipv6=self.ipv6, chain=self.chain)
-                    except RuntimeError as exc:
+                    try:  # one table per namespace holds all of this shaper's rules there
+                        self._rules.delete_tables(sorted(ns for ns in self._tables if netns.exists(ns)))
+                    except (RuntimeError, OSError) as exc:
                         log.warning("removing nfqueue rules: %s; `leonet cleanup` removes leftovers", exc)
                     self._qdiscs.remove(list(self._ends))
                 self._ends.clear()
                 self._prepared.clear()
+                self._tables.clear()
             finally:
+                self._rules.close()
                 self._qdiscs.close()
                 self._stop_daemon()
 
@@ -350,6 +354,10 @@ class NfqueueShaper(LinkShaper):
         q = self._next_queue.get(ns, 0)
         self._next_queue[ns] = q + 1
         return q
+
+    def _apply_rules(self, changes: Dict[str, Tuple[List[Tuple[str, int]], List[Tuple[str, int]]]]) -> None:
+        self._tables.update(ns for ns, (add, _) in changes.items() if add)
+        self._rules.apply(changes)
 
     def _set_rates(self, items: List[Tuple[LinkEnd, float]]) -> None:
         """Install the ends' tbf qdiscs and tell the daemon their rates: it models each
