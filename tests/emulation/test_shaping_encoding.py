@@ -125,3 +125,107 @@ def test_make_shaper_rejects_unknown_backend():
     from leonet.errors import ConfigError
     with pytest.raises(ConfigError, match="use one of"):
         make_shaper("wireguard")
+
+
+def _nft_rule_as_iptables(chain: str, expressions: bytes) -> set:
+    """Decode native nf_tables expressions into the iptables terms they stand for."""
+    from leonet.emulation.shaping import nft_rules as nr
+    terms = {{"prerouting": "PREROUTING", "postrouting": "POSTROUTING"}[chain]}
+    loaded = None
+    off = 0
+    while off + 4 <= len(expressions):
+        length, _ = struct.unpack_from("=HH", expressions, off)
+        elem = attrs(expressions[off + 4:off + length])
+        off += (length + 3) & ~3
+        name, data = elem[1].rstrip(b"\0").decode(), attrs(elem[2])
+        if name != "target":  # attribute 1 of the others: the register loaded or compared
+            assert struct.unpack(">I", data[1])[0] == nr.NFT_REG_1
+        if name == "meta":
+            loaded = {nr.NFT_META_IIFNAME: "-i", nr.NFT_META_OIFNAME: "-o", nr.NFT_META_L4PROTO: "-p"}[
+                struct.unpack(">I", data[2])[0]]
+        elif name == "payload":
+            assert struct.unpack(">I", data[2])[0] == nr.NFT_PAYLOAD_NETWORK_HEADER and data[4] == struct.pack(">I", 4)
+            loaded = {12: "-s", 16: "-d"}[struct.unpack(">I", data[3])[0]]
+        elif name == "fib":
+            assert struct.unpack(">I", data[2])[0] == nr.NFT_FIB_RESULT_ADDRTYPE
+            loaded = {nr.NFTA_FIB_F_SADDR: "--src-type", nr.NFTA_FIB_F_DADDR: "--dst-type"}[struct.unpack(">I", data[3])[0]]
+        elif name == "cmp":
+            negate = "! " if struct.unpack(">I", data[2])[0] == nr.NFT_CMP_NEQ else ""
+            value = attrs(data[3])[1]
+            if loaded in ("-i", "-o"):
+                assert len(value) == nr.IFNAMSIZ and not negate  # the whole buffer: an exact name
+                terms.add(f"{loaded} " + value.rstrip(b"\0").decode())
+            elif loaded in ("-s", "-d"):
+                terms.add(f"{negate}{loaded} {'.'.join(map(str, value))}/32")
+            elif loaded == "-p":
+                assert value == b"\x06"
+                terms.add(f"{negate}-p tcp")
+            else:
+                assert struct.unpack("=I", value)[0] == 2  # RTN_LOCAL
+                terms.add(f"-m addrtype {negate}{loaded} LOCAL")
+            loaded = None
+        elif name == "target":
+            assert data[1] == b"NFQUEUE\0" and struct.unpack(">I", data[2])[0] == 3
+            queue, total, flags = struct.unpack("=HHH", data[3][:6])
+            assert (total, flags) == (1, 0)  # one queue, no bypass: packets drop if the daemon dies
+            terms.add(f"-j NFQUEUE --queue-num {queue}")
+        else:
+            raise AssertionError(f"unexpected expression {name}")
+    return terms
+
+
+def _iptables_terms(spec: str) -> set:
+    """The terms of an ``iptables_rules`` rule spec, without its comment match."""
+    spec = spec.replace(" -m comment --comment leonet", "")
+    chain, rest = spec.split(" ", 1)
+    terms, out = {chain}, rest
+    for addrtype in ("! --src-type LOCAL", "--src-type LOCAL", "! --dst-type LOCAL", "--dst-type LOCAL"):
+        if f"-m addrtype {addrtype}" in out:
+            terms.add(f"-m addrtype {addrtype}")
+            out = out.replace(f"-m addrtype {addrtype}", "")
+    tail = out.split(" -j ", 1)
+    terms.add("-j " + tail[1].strip())
+    words = tail[0].split()
+    i = 0
+    while i < len(words):
+        if words[i] == "!":
+            terms.add(f"! {words[i + 1]} {words[i + 2]}")
+            i += 3
+        else:
+            terms.add(f"{words[i]} {words[i + 1]}")
+            i += 2
+    return terms
+
+
+@pytest.mark.parametrize("ifname, mode", [("l5", "split"), ("l1699", "split"), ("v0a", "split"),
+                                          ("l5", "PREROUTING"), ("l5", "POSTROUTING")])
+def test_native_rules_say_what_the_iptables_rules_said(ifname, mode):
+    """The nf_tables rules match exactly what the iptables rules of the former backend
+    matched, term by term (interface, peer address, protocol, address type, queue)."""
+    from leonet.emulation.shaping import iptables_rules as it
+    from leonet.emulation.shaping import nft_rules as nr
+    native = [_nft_rule_as_iptables(chain, e) for chain, e in nr.end_rules(ifname, 7, mode)]
+    legacy = [_iptables_terms(spec) for spec in it._specs(ifname, 7, mode)]
+    assert native == legacy
+    assert len(native) == (4 if mode == "split" and ifname.startswith("l") else 1)
+
+
+def test_nft_batch_framing():
+    from leonet.emulation.shaping import nft_rules as nr
+    m = nr._Messages(nr.NFPROTO_IPV4)
+    m.table_and_chains()
+    m.end("l5", 3, "split")
+    batch = nr._batch(m)
+    seen, off = [], 0
+    while off < len(batch):
+        length, kind, flags, seq = struct.unpack_from("=IHHI", batch, off)
+        seen.append((kind, flags, seq))
+        off += length
+    assert off == len(batch)
+    assert seen[0][0] == nr.NFNL_MSG_BATCH_BEGIN and seen[-1][0] == nr.NFNL_MSG_BATCH_END
+    assert struct.unpack_from(">H", batch, 18)[0] == nr.NFNL_SUBSYS_NFTABLES   # res_id of the batch
+    body = seen[1:-1]
+    assert [k & 0xFF for k, _, _ in body] == [nr.NFT_MSG_NEWTABLE] + [nr.NFT_MSG_NEWCHAIN] * 2 + [nr.NFT_MSG_NEWRULE] * 4
+    assert all(k >> 8 == nr.NFNL_SUBSYS_NFTABLES for k, _, _ in body)
+    assert [s for _, _, s in body] == list(range(1, 8))
+    assert [bool(f & nr.NLM_F_ACK) for _, f, _ in body] == [False] * 6 + [True]   # one ACK: the last

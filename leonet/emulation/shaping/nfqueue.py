@@ -83,6 +83,10 @@ class NfqueueShaper(LinkShaper):
     ingress, the receiver's kernel timestamp is taken before the hold, so tools that
     use SO_TIMESTAMP (ping) do not see the last hop's delay.
 
+    ``ipv6``: also hold IPv6 packets (an ``ip6`` table beside the ``ip`` one); only with
+    ``hold_at="ingress"`` or ``"egress"``, since the split rules match IPv4 peer addresses
+    (:class:`ValueError` otherwise).
+
     ``anchoring``: at each hop after the first, a packet (recognised by its IPv4
     header) is due at its previous hop's *nominal* release plus the time it really
     spent in between plus this hop's delay, so the daemon's lateness and overhead do

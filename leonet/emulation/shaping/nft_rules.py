@@ -17,8 +17,8 @@ many kernels (this machine's included) lack the native ``queue`` expression
 flag: if the daemon dies, its links drop packets instead of running without delay.
 
 Every namespace is one netlink transaction (batch) over a NETLINK_NETFILTER socket
-opened inside it: no process per namespace (``nsenter`` + ``iptables-restore`` cost
-about 1.5 ms of CPU per namespace, 2.6 s for Starlink shell 1). A rule carries its
+opened inside it: no process per namespace (one ``nsenter`` + ``iptables-restore``
+each, 4 at a time, took 2.6 s of Starlink shell 1's bring-up). A rule carries its
 link end as its comment; removing an end dumps the namespace's leonet rules once to
 learn their handles. Crash cleanup deletes the table (:func:`cleanup_namespace_rules`),
 and removes rules of the former iptables backend (comment ``leonet``) if a namespace
@@ -163,6 +163,21 @@ _RULE_HEAD = {chain: _attr(NFTA_RULE_TABLE, TABLE.encode() + b"\0") + _attr(NFTA
               for chain in (PREROUTING, POSTROUTING)}
 
 
+_TABLE_AND_CHAINS = [(NFT_MSG_NEWTABLE, _attr(NFTA_TABLE_NAME, TABLE.encode() + b"\0"), f"adding table {TABLE}")] + [
+    (NFT_MSG_NEWCHAIN, _attr(NFTA_CHAIN_TABLE, TABLE.encode() + b"\0") + _attr(NFTA_CHAIN_NAME, chain.encode() + b"\0")
+     + _nested(NFTA_CHAIN_HOOK, _be32(NFTA_HOOK_HOOKNUM, hook) + _be32(NFTA_HOOK_PRIORITY, PRIORITY_MANGLE))
+     + _attr(NFTA_CHAIN_TYPE, b"filter\0"), f"adding chain {chain}")
+    for chain, hook in ((PREROUTING, NF_INET_PRE_ROUTING), (POSTROUTING, NF_INET_POST_ROUTING))]
+
+
+class NftError(RuntimeError):
+    """A request the kernel refused; ``errno`` is the first failing message's error."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.errno = code
+
+
 class _Messages:
     """Builds the messages of one transaction (sequence numbers from 1)."""
 
@@ -186,13 +201,8 @@ class _Messages:
 
     def table_and_chains(self) -> None:
         """Create leonet's table and base chains unless they exist (idempotent)."""
-        name = _attr(NFTA_TABLE_NAME, TABLE.encode() + b"\0")
-        self.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, name, f"table {TABLE}")
-        for chain, hook in ((PREROUTING, NF_INET_PRE_ROUTING), (POSTROUTING, NF_INET_POST_ROUTING)):
-            body = (_attr(NFTA_CHAIN_TABLE, TABLE.encode() + b"\0") + _attr(NFTA_CHAIN_NAME, chain.encode() + b"\0")
-                    + _nested(NFTA_CHAIN_HOOK, _be32(NFTA_HOOK_HOOKNUM, hook) + _be32(NFTA_HOOK_PRIORITY, PRIORITY_MANGLE))
-                    + _attr(NFTA_CHAIN_TYPE, b"filter\0"))
-            self.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, body, f"chain {chain}")
+        for kind, body, what in _TABLE_AND_CHAINS:
+            self.add(kind, NLM_F_CREATE, body, what)
 
     def end(self, ifname: str, queue: int, mode: str) -> None:
         """Append the rules of one link end (built from cached pieces: a shell has
@@ -243,6 +253,8 @@ class NftSocket:
             except OSError:
                 self.sock.setsockopt(socket.SOL_SOCKET, fallback, 4 << 20)
         self.sock.bind((0, 0))
+        #: families whose leonet table this socket created or saw (no need to send it again)
+        self.tables_made: set = set()
 
     def __enter__(self) -> "NftSocket":
         return self
@@ -287,8 +299,8 @@ class NftSocket:
         if errors:
             seq, code = min(errors)
             what = messages.describe(seq)
-            raise RuntimeError(f"nftables in {self.ns}: {what}: {errno.errorcode.get(code, code)} "
-                               f"({os.strerror(code)})" + (f" and {len(errors) - 1} more errors" if len(errors) > 1 else ""))
+            raise NftError(f"nftables in {self.ns}: {what}: {errno.errorcode.get(code, code)} ({os.strerror(code)})"
+                           + (f" and {len(errors) - 1} more errors" if len(errors) > 1 else ""), code)
 
     def dump(self, kind: int, family: int, body: bytes = b"") -> List[bytes]:
         """The messages of a GET dump (none if the kernel answers ENOENT: no such table)."""
@@ -382,19 +394,32 @@ class NftRules:
             for family, rule_chain, handle, comment in sock.rules():
                 handles.setdefault((family, comment), []).append((rule_chain, handle))
         for family in self.families:
-            messages = _Messages(family)
-            for ifname, queue in delete:
-                comment = _comment(ifname, queue)
-                found = handles.get((family, comment))
-                if not found:
-                    raise RuntimeError(f"nftables in {ns}: no leonet rule for {comment} to delete")
-                for rule_chain, handle in found:
-                    messages.delete_rule(rule_chain, handle, comment)
+            try:
+                sock.transact(self._messages(ns, family, add, delete, handles, family not in sock.tables_made))
+            except NftError as exc:
+                if exc.errno != errno.ENOENT or family not in sock.tables_made:
+                    raise
+                # the table went behind our back (e.g. a crash cleanup): create it again
+                sock.transact(self._messages(ns, family, add, delete, handles, True))
             if add:
+                sock.tables_made.add(family)
+
+    def _messages(self, ns: str, family: int, add: Sequence[Tuple[str, int]], delete: Sequence[Tuple[str, int]],
+                  handles: Dict[Tuple[int, str], List[Tuple[str, int]]], with_table: bool) -> _Messages:
+        messages = _Messages(family)
+        for ifname, queue in delete:
+            comment = _comment(ifname, queue)
+            found = handles.get((family, comment))
+            if not found:
+                raise RuntimeError(f"nftables in {ns}: no leonet rule for {comment} to delete")
+            for rule_chain, handle in found:
+                messages.delete_rule(rule_chain, handle, comment)
+        if add:
+            if with_table:
                 messages.table_and_chains()
-                for ifname, queue in add:
-                    messages.end(ifname, queue, self.mode)
-            sock.transact(messages)
+            for ifname, queue in add:
+                messages.end(ifname, queue, self.mode)
+        return messages
 
     def delete_tables(self, names: Iterable[str]) -> None:
         """Delete leonet's tables (every rule) in those of ``names`` that have them."""
@@ -406,6 +431,7 @@ class NftRules:
                     messages = _Messages(family)
                     messages.delete_table()
                     sock.transact(messages)
+            sock.tables_made.clear()
 
     def forget(self, names: Iterable[str]) -> None:
         """Close the sockets of namespaces about to be deleted."""
