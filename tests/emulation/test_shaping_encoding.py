@@ -205,7 +205,7 @@ def test_native_rules_say_what_the_iptables_rules_said(ifname, mode):
     from leonet.emulation.shaping import iptables_rules as it
     from leonet.emulation.shaping import nft_rules as nr
     native = [_nft_rule_as_iptables(chain, e) for chain, e in nr.end_rules(ifname, 7, mode)]
-    legacy = [_iptables_terms(spec) for spec in it._specs(ifname, 7, mode)]
+    legacy = [_iptables_terms(spec) for spec in it.rule_specs(ifname, 7, mode)]
     assert native == legacy
     assert len(native) == (4 if mode == "split" and ifname.startswith("l") else 1)
 

@@ -1,23 +1,25 @@
-"""The NFQUEUE rules of the nfqueue backend, installed per namespace in one
-``iptables-restore --noflush`` each.
+"""Which packets the nfqueue backend's NFQUEUE rules take, written as iptables rules;
+and the crash cleanup of the former iptables backend.
 
-Every rule sits in the mangle table, matches one interface and carries the comment
-:data:`COMMENT`, so that :func:`cleanup_namespace_rules` finds leftovers after a crash:
+The rules themselves are installed natively over nf_tables netlink by
+:mod:`.nft_rules`; :func:`rule_spec` and :func:`split_rule_specs` are their reference
+in iptables terms (a test decodes the native rules and compares them term by term).
+Until the native rules, every rule sat in the mangle table with the comment
+:data:`COMMENT`, installed by one ``nsenter`` + ``iptables-restore`` per namespace:
 
     -A PREROUTING -i IF -m comment --comment leonet -j NFQUEUE --queue-num N   (ingress)
     -A POSTROUTING -o IF -m comment --comment leonet -j NFQUEUE --queue-num N  (egress)
 
-No ``--queue-bypass``: if the daemon dies, its links drop packets instead of silently
-running without delay. Namespaces are processed by a small pool of concurrent
-``nsenter`` + ``iptables-restore`` processes (about 4 ms per namespace serially).
+:func:`cleanup_namespace_rules` still removes such rules, should a namespace have
+kept them. No ``--queue-bypass``: if the daemon dies, its links drop packets instead
+of silently running without delay.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import re
 import shutil
 import subprocess
-from typing import Dict, List, Sequence, Tuple
+from typing import List
 
 from .. import netns
 
@@ -27,8 +29,6 @@ INGRESS, EGRESS = "PREROUTING", "POSTROUTING"
 SPLIT = "split"
 CHAINS = (INGRESS, EGRESS)
 TABLE = "mangle"
-#: concurrent iptables-restore processes
-WORKERS = 4
 
 
 def rule_spec(ifname: str, queue: int, chain: str = INGRESS) -> str:
@@ -67,21 +67,13 @@ def is_link_interface(ifname: str) -> bool:
     return re.fullmatch(r"l\d+", ifname) is not None
 
 
-def _specs(ifname: str, queue: int, chain: str) -> List[str]:
+def rule_specs(ifname: str, queue: int, chain: str) -> List[str]:
+    """The rules of one link end in mode ``chain`` (:data:`INGRESS`, :data:`EGRESS` or :data:`SPLIT`)."""
     if chain == SPLIT:
         if is_link_interface(ifname):
             return split_rule_specs(ifname, queue)
         chain = EGRESS  # not a leonet link (e.g. a calibration network): no peer address to split on
     return [rule_spec(ifname, queue, chain)]
-
-
-def restore_script(add: Sequence[Tuple[str, int]] = (), delete: Sequence[Tuple[str, int]] = (),
-                   chain: str = INGRESS) -> str:
-    lines = [f"*{TABLE}"]
-    lines += [f"-D {spec}" for i, q in delete for spec in _specs(i, q, chain)]
-    lines += [f"-A {spec}" for i, q in add for spec in _specs(i, q, chain)]
-    lines.append("COMMIT")
-    return "\n".join(lines) + "\n"
 
 
 def _tool(name: str) -> str:
@@ -94,41 +86,6 @@ def _tool(name: str) -> str:
 def _run_in(ns: str, argv: List[str], stdin: str = "") -> subprocess.CompletedProcess:
     cmd = [_tool("nsenter"), f"--net={netns.path_of(ns)}", *argv]
     return subprocess.run(cmd, input=stdin, text=True, capture_output=True)
-
-
-def _apply(ns: str, script: str, families: Sequence[str]) -> None:
-    for tool in families:
-        res = _run_in(ns, [_tool(tool), "--noflush", "-w"], script)
-        if res.returncode != 0:
-            raise RuntimeError(f"{tool} in {ns} failed: {res.stderr.strip()}")
-
-
-def apply_rules(changes: Dict[str, Tuple[List[Tuple[str, int]], List[Tuple[str, int]]]],
-                ipv6: bool = False, workers: int = WORKERS, chain: str = INGRESS) -> None:
-    """For each namespace ``ns: (add, delete)`` with lists of ``(ifname, queue)``,
-    delete then add those rules atomically (one restore transaction per namespace)."""
-    families = ["iptables-restore"] + (["ip6tables-restore"] if ipv6 else [])
-    jobs = [(ns, restore_script(add, delete, chain)) for ns, (add, delete) in changes.items() if add or delete]
-    if not jobs:
-        return
-    if len(jobs) == 1:
-        _apply(jobs[0][0], jobs[0][1], families)
-        return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        for fut in [pool.submit(_apply, ns, script, families) for ns, script in jobs]:
-            fut.result()
-
-
-def list_rules(ns: str, ipv6: bool = False) -> List[str]:
-    """leonet's rules in a namespace, as ``iptables -S`` prints them."""
-    out = []
-    for tool in ["iptables"] + (["ip6tables"] if ipv6 else []):
-        for chain in CHAINS:
-            res = _run_in(ns, [_tool(tool), "-w", "-t", TABLE, "-S", chain])
-            if res.returncode == 0:
-                out += [line for line in res.stdout.splitlines()
-                        if f"--comment {COMMENT}" in line and line.startswith("-A ")]
-    return out
 
 
 def cleanup_namespace_rules(ns: str) -> int:

@@ -1,8 +1,9 @@
 """The ``nfqueue`` backend: link delay in userspace, for kernels without sch_netem.
 
 Per link end, NFQUEUE rules (nf_tables, installed in-process over netlink by
-:mod:`.nft_rules`) queue the end's packets to a netfilter queue of its namespace; one daemon process holds the packets of every namespace and
-releases each after the link's delay: by default the compiled, multi-threaded
+:mod:`.nft_rules`) queue the end's packets to a netfilter queue of its namespace;
+one daemon process holds the packets of every namespace and releases each after
+the link's delay: by default the compiled, multi-threaded
 ``leonet-nfqd`` (``nfqd/nfqd.c``, built on first use or by the installer, see
 :mod:`.nfqd_build`), or the original Python one (:mod:`.nfqueue_daemon`) on request.
 Both speak the same control protocol (:mod:`.nfqueue_control`), so this class is the
@@ -70,8 +71,7 @@ class NfqueueShaper(LinkShaper):
     ``hold_at``: ``"split"`` (default) holds forwarded packets, and a node's own
     packets for its direct neighbour, at egress; a node's own packets that go further
     wait at the next node's ingress (see :func:`.iptables_rules.split_rule_specs`;
-    the rules themselves: :mod:`.nft_rules`). It
-    combines the good sides of the two modes below: kernel receive timestamps see
+    the rules themselves: :mod:`.nft_rules`). It combines the good sides of the two modes below: kernel receive timestamps see
     every hop's delay, and multi-hop TCP senders are not throttled by TCP small
     queues (only TCP to a direct neighbour still is). ``"egress"`` holds the packets
     leaving the link end's interface, exactly the netem semantics. ``"ingress"`` holds the packets *arriving*
