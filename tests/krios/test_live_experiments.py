@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (live emu
     ("krios_fig9.py", ["fig9_summary.csv", "fig9.csv", "fig9.png"]),
     ("krios_table2.py", ["table2.csv", "table2.png"]),
     ("krios_table6.py", ["table6_summary.csv", "table6.csv", "table6.png"]),
-    ("krios_fig13.py", ["fig13_summary.csv", "fig13.csv", "fig13.png", "fig13_pairs.csv"]),
+    ("krios_fig13.py", ["fig13_summary.csv", "fig13.csv", "fig13_pairs.csv", "fig13.png"]),
 ])
 def test_live_experiment_quick_run(tmp_path, script, files):
     extra = ["--repeats", "1"] if script in ("krios_table6.py", "krios_fig13.py") else []
