@@ -35,6 +35,7 @@ import struct
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from .. import netns
+from ..rtnl import NLA_F_NESTED, _attr
 from . import iptables_rules
 
 TABLE = "leonet"
@@ -47,7 +48,6 @@ NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
  NFT_MSG_NEWRULE, NFT_MSG_GETRULE, NFT_MSG_DELRULE) = range(9)
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP = 0x1, 0x4, 0x800, 0x400, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLA_F_NESTED = 0x8000
 NFPROTO_IPV4, NFPROTO_IPV6 = 2, 10
 NF_INET_PRE_ROUTING, NF_INET_POST_ROUTING = 0, 4
 PRIORITY_MANGLE = -150
@@ -72,11 +72,6 @@ IFNAMSIZ = 16
 
 
 # ----------------------------------------------------------------------------- encoding
-
-def _attr(kind: int, payload: bytes) -> bytes:
-    length = 4 + len(payload)
-    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
-
 
 def _nested(kind: int, payload: bytes) -> bytes:
     return _attr(kind | NLA_F_NESTED, payload)
