@@ -446,3 +446,22 @@ def test_ingress_holding_keeps_local_tcp_fast():
             assert _tcp_throughput_mbps(net) > 20.0  # egress holding: ~9 Mbit/s
         finally:
             s.close()
+
+
+def test_ipv6_rules_sit_in_their_own_table_and_go_at_close():
+    """``ipv6=True`` adds the same rules in an ``ip6`` table; split mode, which matches
+    IPv4 peer addresses, is refused up front."""
+    require_root()
+    from leonet.emulation.shaping.nfqueue import NfqueueShaper
+    with pytest.raises(ValueError, match="split"):
+        NfqueueShaper(calibrate=False, ipv6=True)
+    with ScratchNet.pairs("test-nfq6", 1) as net:
+        s = NfqueueShaper(calibrate=False, hold_at="egress", ipv6=True)
+        try:
+            s.attach([(end, LinkParams(1.0)) for end in net.ends()])
+            assert sorted(r.split()[0] for r in h.leonet_rules(net.names)) == ["ip", "ip", "ip6", "ip6"]
+            s.detach([net.end(0, "a")])
+            assert sorted(r.split()[0] for r in h.leonet_rules(net.names)) == ["ip", "ip6"]
+        finally:
+            s.close()
+        assert h.leonet_rules(net.names) == [] and h.leonet_tables(net.names) == []

@@ -313,10 +313,14 @@ class NftSocket:
                 raise RuntimeError(f"nftables in {self.ns}: listing: {errno.errorcode.get(code, code)} ({os.strerror(code)})")
             out.append(msg)
 
-    def rules(self) -> List[Tuple[int, str, int, str]]:
-        """``(family, chain, handle, comment)`` of every rule in leonet's tables."""
+    def rules(self, family: int = socket.AF_UNSPEC) -> List[Tuple[int, str, int, str]]:
+        """``(family, chain, handle, comment)`` of every rule in leonet's tables (of one
+        family, or of all). The kernel filters a dump by table name only within one
+        family (with AF_UNSPEC it stops after the first table of that name), so a dump of
+        all families reads every table's rules and filters here."""
         found = []
-        for msg in self.dump(NFT_MSG_GETRULE, socket.AF_UNSPEC, _attr(NFTA_RULE_TABLE, TABLE.encode() + b"\0")):
+        ask = _attr(NFTA_RULE_TABLE, TABLE.encode() + b"\0") if family != socket.AF_UNSPEC else b""
+        for msg in self.dump(NFT_MSG_GETRULE, family, ask):
             attrs = _parse(msg)
             if attrs.get(NFTA_RULE_TABLE, b"").rstrip(b"\0").decode() != TABLE:
                 continue
@@ -386,8 +390,9 @@ class NftRules:
         sock = self._socket(ns)
         handles: Dict[Tuple[int, str], List[Tuple[str, int]]] = {}
         if delete:
-            for family, rule_chain, handle, comment in sock.rules():
-                handles.setdefault((family, comment), []).append((rule_chain, handle))
+            for family in self.families:
+                for _, rule_chain, handle, comment in sock.rules(family):
+                    handles.setdefault((family, comment), []).append((rule_chain, handle))
         for family in self.families:
             try:
                 sock.transact(self._messages(ns, family, add, delete, handles, family not in sock.tables_made))
