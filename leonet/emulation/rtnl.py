@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import struct
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -404,6 +404,46 @@ def dump_nexthops(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
             pos += (length + 3) & ~3
     order = np.argsort(np.array(ids, dtype=np.uint32), kind="stable")
     return np.array(ids, dtype=np.uint32)[order], np.array(gws, dtype=np.uint32)[order]
+
+
+#: IFLA_OPERSTATE and its "up" value (RFC 2863)
+IFLA_OPERSTATE, IF_OPER_UP = 16, 6
+
+
+def dump_operstates(sock: RtnlSocket) -> Dict[int, int]:
+    """{interface index: operational state} of every interface in the socket's namespace
+    (one RTM_GETLINK dump). The kernel sets a link's state, and gives its transmit queue a
+    working qdisc, in its link-watch work after the carrier comes on, i.e. some time after
+    the interface was set up: until then packets sent on it are dropped."""
+    RTM_GETLINK = 18
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+    sock.drain_errors()
+    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E59, 0)
+                   + body)
+    states: Dict[int, int] = {}
+    done = False
+    while not done:
+        if not _readable(sock, 10.0):
+            raise TimeoutError("netlink link dump did not finish within 10 s")
+        data = sock.sock.recv(1 << 20)
+        pos = 0
+        while pos + 16 <= len(data):
+            length, kind = struct.unpack_from("=IH", data, pos)
+            if kind in (_NLMSG_DONE, NLMSG_ERROR) or length < 16:
+                done = True
+                break
+            if kind == RTM_NEWLINK:
+                index = struct.unpack_from("=i", data, pos + 20)[0]     # nlmsghdr (16) + family, type
+                a = pos + 32     # nlmsghdr (16) + ifinfomsg (16)
+                while a + 4 <= pos + length:
+                    alen, atype = struct.unpack_from("=HH", data, a)
+                    if alen < 4:
+                        break
+                    if atype == IFLA_OPERSTATE and alen >= 5:
+                        states[index] = data[a + 4]
+                    a += (alen + 3) & ~3
+            pos += (length + 3) & ~3
+    return states
 
 
 _SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
