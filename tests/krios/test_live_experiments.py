@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (live emu
     ("krios_fig9.py", ["fig9_summary.csv", "fig9.csv", "fig9.png"]),
     ("krios_table2.py", ["table2.csv", "table2.png"]),
     ("krios_table6.py", ["table6_summary.csv", "table6.csv", "table6.png"]),
-    ("krios_fig13.py", ["fig13_summary.csv", "fig13.csv", "fig13.png"]),
+    ("krios_fig13.py", ["fig13_summary.csv", "fig13.csv", "fig13_pairs.csv", "fig13.png"]),
 ])
 def test_live_experiment_quick_run(tmp_path, script, files):
     extra = ["--repeats", "1"] if script in ("krios_table6.py", "krios_fig13.py") else []
@@ -33,6 +33,10 @@ def test_live_experiment_quick_run(tmp_path, script, files):
     if script == "krios_fig13.py":  # every pod bound by both schedulers (one repeat each)
         assert all(int(r["krios_bound"]) == int(r["noop_bound"]) == int(r["apps"]) for r in rows)
         assert all(float(r["krios_decide_ms"]) > 0 and float(r["krios_exit_ms"]) > 0 for r in rows)
+        with open(tmp_path / "fig13_pairs.csv", newline="") as fh:   # one pod at a time: every pod bound
+            pairs = list(csv.DictReader(fh))
+        assert len(pairs) == 6 and all(float(q["krios_ms"]) > 0 and float(q["noop_ms"]) > 0 for q in pairs)
+        assert "one pod at a time" in run.stdout
     if script == "krios_fig9.py":   # across a handover Krios keeps the zone directly reachable; nothing fails
         krios = next(r for r in rows if r["app"] == "krios")
         assert int(krios["handovers"]) >= 1
