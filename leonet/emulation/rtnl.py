@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import struct
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -369,39 +369,19 @@ def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
 def dump_nexthops(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
     """(ids, gateways) of the IPv4 next-hop objects with a gateway in the socket's namespace,
     sorted by id (gateways as host-order integers)."""
-    body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
-    sock.drain_errors()
-    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETNEXTHOP, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E58, 0)
-                   + body)
     ids: List[int] = []
     gws: List[int] = []
-    done = False
-    while not done:
-        if not _readable(sock, 10.0):
-            raise TimeoutError("netlink next-hop dump did not finish within 10 s")
-        data = sock.sock.recv(1 << 20)
-        pos = 0
-        while pos + 16 <= len(data):
-            length, kind = struct.unpack_from("=IH", data, pos)
-            if kind in (_NLMSG_DONE, NLMSG_ERROR) or length < 16:
-                done = True
-                break
-            if kind == RTM_NEWNEXTHOP:
-                nh_id = gw = None
-                a = pos + 24     # nlmsghdr (16) + nhmsg (8)
-                while a + 4 <= pos + length:
-                    alen, atype = struct.unpack_from("=HH", data, a)
-                    if alen < 4:
-                        break
-                    if atype == NHA_ID and alen == 8:
-                        nh_id = struct.unpack_from("=I", data, a + 4)[0]
-                    elif atype == NHA_GATEWAY and alen == 8:
-                        gw = struct.unpack_from(">I", data, a + 4)[0]
-                    a += (alen + 3) & ~3
-                if nh_id is not None and gw is not None:
-                    ids.append(nh_id)
-                    gws.append(gw)
-            pos += (length + 3) & ~3
+    body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
+    for data, pos, length in _dump(sock, RTM_GETNEXTHOP, RTM_NEWNEXTHOP, body, "next-hop"):
+        nh_id = gw = None
+        for atype, a, alen in _attributes(data, pos + 24, pos + length):    # nlmsghdr (16) + nhmsg (8)
+            if atype == NHA_ID and alen == 8:
+                nh_id = struct.unpack_from("=I", data, a + 4)[0]
+            elif atype == NHA_GATEWAY and alen == 8:
+                gw = struct.unpack_from(">I", data, a + 4)[0]
+        if nh_id is not None and gw is not None:
+            ids.append(nh_id)
+            gws.append(gw)
     order = np.argsort(np.array(ids, dtype=np.uint32), kind="stable")
     return np.array(ids, dtype=np.uint32)[order], np.array(gws, dtype=np.uint32)[order]
 
@@ -416,34 +396,43 @@ def dump_operstates(sock: RtnlSocket) -> Dict[int, int]:
     working qdisc, in its link-watch work after the carrier comes on, i.e. some time after
     the interface was set up: until then packets sent on it are dropped."""
     RTM_GETLINK = 18
-    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
-    sock.drain_errors()
-    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E59, 0)
-                   + body)
     states: Dict[int, int] = {}
-    done = False
-    while not done:
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+    for data, pos, length in _dump(sock, RTM_GETLINK, RTM_NEWLINK, body, "link"):
+        index = struct.unpack_from("=i", data, pos + 20)[0]      # nlmsghdr (16) + family, type
+        for atype, a, alen in _attributes(data, pos + 32, pos + length):     # nlmsghdr (16) + ifinfomsg (16)
+            if atype == IFLA_OPERSTATE and alen >= 5:
+                states[index] = data[a + 4]
+    return states
+
+
+def _dump(sock: RtnlSocket, request: int, reply: int, body: bytes, what: str) -> Iterator[Tuple[bytes, int, int]]:
+    """Send one dump request and yield (datagram, offset, length) of each ``reply`` message."""
+    sock.drain_errors()
+    sock.sock.send(struct.pack("=IHHII", 16 + len(body), request, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E58, 0) + body)
+    while True:
         if not _readable(sock, 10.0):
-            raise TimeoutError("netlink link dump did not finish within 10 s")
+            raise TimeoutError(f"netlink {what} dump did not finish within 10 s")
         data = sock.sock.recv(1 << 20)
         pos = 0
         while pos + 16 <= len(data):
             length, kind = struct.unpack_from("=IH", data, pos)
             if kind in (_NLMSG_DONE, NLMSG_ERROR) or length < 16:
-                done = True
-                break
-            if kind == RTM_NEWLINK:
-                index = struct.unpack_from("=i", data, pos + 20)[0]     # nlmsghdr (16) + family, type
-                a = pos + 32     # nlmsghdr (16) + ifinfomsg (16)
-                while a + 4 <= pos + length:
-                    alen, atype = struct.unpack_from("=HH", data, a)
-                    if alen < 4:
-                        break
-                    if atype == IFLA_OPERSTATE and alen >= 5:
-                        states[index] = data[a + 4]
-                    a += (alen + 3) & ~3
+                return
+            if kind == reply:
+                yield data, pos, length
             pos += (length + 3) & ~3
-    return states
+
+
+def _attributes(data: bytes, start: int, end: int) -> Iterator[Tuple[int, int, int]]:
+    """(type, offset, length) of the netlink attributes in ``data[start:end]``."""
+    a = start
+    while a + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", data, a)
+        if alen < 4:
+            return
+        yield atype, a, alen
+        a += (alen + 3) & ~3
 
 
 _SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
