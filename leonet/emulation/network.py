@@ -33,8 +33,8 @@ from .overrides import LinkOverride, LinkOverrides
 from .lookahead import Computed, TableChanges
 from .nexthops import NexthopSlots, SlotPlan
 from .rtnl import (IF_OPER_UP, RtnlSocket, acked_request, delete_link_message, delete_route_messages,
-                   describe_errors, dump_operstates, link_up_message, neighbour_message, nexthop_messages, nexthop_route_messages, route_messages,
-                   veth_message)
+                   describe_errors, dump_operstates, link_up_message, neighbour_message, nexthop_messages,
+                   nexthop_route_messages, route_messages, veth_message)
 from .shaping.base import LinkParams, LinkShaper
 
 if TYPE_CHECKING:
