@@ -399,19 +399,20 @@ class LeoNetwork:
             a, b = a_all[start:start + batch], b_all[start:start + batch]
             msgs = [veth_message(interface_name(int(y)), int(y) + IFINDEX_OFFSET, interface_mac(int(x), int(y)),
                                  self._netns_fds[x], interface_name(int(x)), int(x) + IFINDEX_OFFSET,
-                                 interface_mac(int(y), int(x)), self._netns_fds[y], seq=i)
+                                 interface_mac(int(y), int(x)), self._netns_fds[y], seq=i, up_a=True)
                     for i, (x, y) in enumerate(zip(a, b))]
             errors = acked_request(self._root, msgs)
             if errors:
                 raise OSError(f"creating {len(errors)} veth pairs failed: {describe_errors(errors)}")
             progress("links", min(total, start + batch), total)
-        # bring both ends up and give each its peer's MAC, one batch per namespace
+        # bring the peer ends up (the first ends were created up) and give each end its peer's
+        # MAC, one batch per namespace
         per_ns: Dict[int, List[bytes]] = {}
         for x, y in zip(a_all, b_all):
-            for me, peer in ((int(x), int(y)), (int(y), int(x))):
-                per_ns.setdefault(me, []).extend((
-                    link_up_message(peer + IFINDEX_OFFSET),
-                    neighbour_message(peer + IFINDEX_OFFSET, peer, interface_mac(peer, me)) ))
+            x, y = int(x), int(y)
+            per_ns.setdefault(x, []).append(neighbour_message(y + IFINDEX_OFFSET, y, interface_mac(y, x)))
+            per_ns.setdefault(y, []).extend((link_up_message(x + IFINDEX_OFFSET),
+                                             neighbour_message(x + IFINDEX_OFFSET, x, interface_mac(x, y))))
         for me, msgs in per_ns.items():
             sock = self._sockets[me]
             sock.send(b"".join(msgs))

@@ -262,18 +262,20 @@ def _mac_bytes(mac: str) -> bytes:
 
 def veth_message(name_a: str, index_a: int, mac_a: str, netns_fd_a: int,
                  name_b: str, index_b: int, mac_b: str, netns_fd_b: int,
-                 txqueuelen: int = 1000, seq: int = 0) -> bytes:
+                 txqueuelen: int = 1000, seq: int = 0, up_a: bool = False) -> bytes:
     """RTM_NEWLINK for a veth pair created directly in two namespaces, with chosen
     interface indices and MACs (so routes can name them without look-ups).
 
-    Both ends start down: the kernel refuses to open a veth end before its peer
-    exists (ENOTCONN), so bring them up afterwards with :func:`link_up_message`."""
+    The peer end (b) starts down: the kernel configures it before the pair is tied and
+    refuses to open a veth end without its peer (ENOTCONN), so bring it up afterwards
+    with :func:`link_up_message`. End a is configured after the pair is tied, so
+    ``up_a`` may create it up (one message fewer per pair)."""
     peer = (_ifinfo(index_b, False) + _attr(IFLA_IFNAME, name_b.encode() + b"\0")
             + _attr(IFLA_ADDRESS, _mac_bytes(mac_b)) + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd_b))
             + _attr(IFLA_TXQLEN, struct.pack("=I", txqueuelen)))
     info = (_attr(IFLA_INFO_KIND, b"veth")
             + _attr(IFLA_INFO_DATA | NLA_F_NESTED, _attr(VETH_INFO_PEER, peer)))
-    body = (_ifinfo(index_a, False) + _attr(IFLA_IFNAME, name_a.encode() + b"\0")
+    body = (_ifinfo(index_a, up_a) + _attr(IFLA_IFNAME, name_a.encode() + b"\0")
             + _attr(IFLA_ADDRESS, _mac_bytes(mac_a)) + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd_a))
             + _attr(IFLA_TXQLEN, struct.pack("=I", txqueuelen))
             + _attr(IFLA_LINKINFO | NLA_F_NESTED, info))
