@@ -360,7 +360,8 @@ def main() -> int:
     ax.set_xticks(x, [str(n) for n in counts])
     ax.set_xlabel("apps (each in its own zone)")
     ax.set_ylabel("mean time to Scheduled per pod (ms)")
-    ax.set_title(f"Krios Fig. 13, {args.repeats} repeats (paper: Krios within 3-5 % of no-op)")
+    repeats = f"{args.repeats} repeat{'s' if args.repeats > 1 else ''}"
+    ax.set_title(f"Krios Fig. 13, {repeats} (paper: Krios within 3-5 % of no-op)")
     ax.legend()
     done = [q for q in pairs if q["overhead"] is not None]
     if done and paired["pairs"]:
@@ -375,7 +376,8 @@ def main() -> int:
         ax2.set_xlabel("Krios / no-op - 1 per pair (%)")
         ax2.set_ylabel("pairs")
         ax2.set_title(f"one pod at a time, {len(done)} pairs")
-        ax2.legend()
+        ax2.legend(fontsize="small", loc="upper right")
+        ax2.set_ylim(0, ax2.get_ylim()[1] * 1.35)      # room for the legend
     else:
         ax2.axis("off")
     fig.tight_layout()

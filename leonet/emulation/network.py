@@ -32,9 +32,9 @@ from .nodes import EmulatedNode, NodeFactory
 from .overrides import LinkOverride, LinkOverrides
 from .lookahead import Computed, TableChanges
 from .nexthops import NexthopSlots, SlotPlan
-from .rtnl import (RtnlSocket, acked_request, delete_link_message, delete_route_messages, describe_errors,
-                   link_up_message, neighbour_message, nexthop_messages, nexthop_route_messages, route_messages,
-                   veth_message)
+from .rtnl import (IF_OPER_UP, RtnlSocket, acked_request, delete_link_message, delete_route_messages,
+                   describe_errors, dump_operstates, link_up_message, neighbour_message, nexthop_messages,
+                   nexthop_route_messages, route_messages, veth_message)
 from .shaping.base import LinkParams, LinkShaper
 
 if TYPE_CHECKING:
@@ -316,13 +316,19 @@ class LeoNetwork:
             if readded:
                 self._wait_for_deletions()
         t1 = time.perf_counter()
-        self._add_links(new, np.flatnonzero(added), report, progress)
+        added_rows = np.flatnonzero(added)
+        self._add_links(new, added_rows, report, progress)
+        first = self.links is None
+        if not first:       # make before break: the routes below move onto the new links at once
+            self._wait_operational(new, added_rows, report)
         t2 = time.perf_counter()
         if len(changed):
             self.shaper.update(self._ends(new, changed))
             report.delays_updated = int(len(changed))
         t3 = time.perf_counter()
         self._update_routes(snap, report, progress, next_hop, changes)
+        if first:           # bring-up: nothing is sent before it returns; the routes gave it time
+            self._wait_operational(new, added_rows, report)
         t4 = time.perf_counter()
         if self.links is not None and removed.any():
             self._remove_links(self.links, np.flatnonzero(removed), report)
@@ -393,19 +399,20 @@ class LeoNetwork:
             a, b = a_all[start:start + batch], b_all[start:start + batch]
             msgs = [veth_message(interface_name(int(y)), int(y) + IFINDEX_OFFSET, interface_mac(int(x), int(y)),
                                  self._netns_fds[x], interface_name(int(x)), int(x) + IFINDEX_OFFSET,
-                                 interface_mac(int(y), int(x)), self._netns_fds[y], seq=i)
+                                 interface_mac(int(y), int(x)), self._netns_fds[y], seq=i, up_a=True)
                     for i, (x, y) in enumerate(zip(a, b))]
             errors = acked_request(self._root, msgs)
             if errors:
                 raise OSError(f"creating {len(errors)} veth pairs failed: {describe_errors(errors)}")
             progress("links", min(total, start + batch), total)
-        # bring both ends up and give each its peer's MAC, one batch per namespace
+        # bring the peer ends up (the first ends were created up) and give each end its peer's
+        # MAC, one batch per namespace
         per_ns: Dict[int, List[bytes]] = {}
         for x, y in zip(a_all, b_all):
-            for me, peer in ((int(x), int(y)), (int(y), int(x))):
-                per_ns.setdefault(me, []).extend((
-                    link_up_message(peer + IFINDEX_OFFSET),
-                    neighbour_message(peer + IFINDEX_OFFSET, peer, interface_mac(peer, me)) ))
+            x, y = int(x), int(y)
+            per_ns.setdefault(x, []).append(neighbour_message(y + IFINDEX_OFFSET, y, interface_mac(y, x)))
+            per_ns.setdefault(y, []).extend((link_up_message(x + IFINDEX_OFFSET),
+                                             neighbour_message(x + IFINDEX_OFFSET, x, interface_mac(x, y))))
         for me, msgs in per_ns.items():
             sock = self._sockets[me]
             sock.send(b"".join(msgs))
@@ -414,6 +421,33 @@ class LeoNetwork:
         self.shaper.attach(self._ends(links, rows))
         report.links_added = int(total)
         report.added = self._describe(links, rows)
+
+    def _wait_operational(self, links, rows: np.ndarray, report: ApplyReport, timeout_s: float = 20.0) -> None:
+        """Wait until both ends of the links ``rows`` are operationally up. The kernel makes
+        a veth end usable (state up, a working qdisc) in its link-watch work after the carrier
+        came on, about 100 interfaces per pass with up to a second between passes when
+        thousands wait (bring-up): until then packets sent on it are dropped (a first ping
+        right after a start was lost so, now and then). A link still down after ``timeout_s``
+        is reported in ``report.errors``."""
+        pending: Dict[int, set] = {}
+        for x, y in zip(links.a[rows].astype(int), links.b[rows].astype(int)):
+            pending.setdefault(int(x), set()).add(int(y) + IFINDEX_OFFSET)
+            pending.setdefault(int(y), set()).add(int(x) + IFINDEX_OFFSET)
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            for v in list(pending):
+                states = dump_operstates(self._sockets[v])
+                pending[v] = {i for i in pending[v] if states.get(i) != IF_OPER_UP}
+                if not pending[v]:
+                    del pending[v]
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if pending:
+            down = [f"{self.nodes[v].name}:{interface_name(i - IFINDEX_OFFSET)}" for v, ids in pending.items()
+                    for i in sorted(ids)]
+            report.errors.append(f"{len(down)} link ends not up {timeout_s:g} s after they were set up: "
+                                 f"{', '.join(down[:5])}{' ...' if len(down) > 5 else ''}")
 
     def _remove_links(self, links, rows: np.ndarray, report: ApplyReport) -> None:
         """Detach shaping and delete the veths, in a background thread: the routes have

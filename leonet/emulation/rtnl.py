@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import struct
-from typing import List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -262,18 +262,20 @@ def _mac_bytes(mac: str) -> bytes:
 
 def veth_message(name_a: str, index_a: int, mac_a: str, netns_fd_a: int,
                  name_b: str, index_b: int, mac_b: str, netns_fd_b: int,
-                 txqueuelen: int = 1000, seq: int = 0) -> bytes:
+                 txqueuelen: int = 1000, seq: int = 0, up_a: bool = False) -> bytes:
     """RTM_NEWLINK for a veth pair created directly in two namespaces, with chosen
     interface indices and MACs (so routes can name them without look-ups).
 
-    Both ends start down: the kernel refuses to open a veth end before its peer
-    exists (ENOTCONN), so bring them up afterwards with :func:`link_up_message`."""
+    The peer end (b) starts down: the kernel configures it before the pair is tied and
+    refuses to open a veth end without its peer (ENOTCONN), so bring it up afterwards
+    with :func:`link_up_message`. End a is configured after the pair is tied, so
+    ``up_a`` may create it up (one message fewer per pair)."""
     peer = (_ifinfo(index_b, False) + _attr(IFLA_IFNAME, name_b.encode() + b"\0")
             + _attr(IFLA_ADDRESS, _mac_bytes(mac_b)) + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd_b))
             + _attr(IFLA_TXQLEN, struct.pack("=I", txqueuelen)))
     info = (_attr(IFLA_INFO_KIND, b"veth")
             + _attr(IFLA_INFO_DATA | NLA_F_NESTED, _attr(VETH_INFO_PEER, peer)))
-    body = (_ifinfo(index_a, False) + _attr(IFLA_IFNAME, name_a.encode() + b"\0")
+    body = (_ifinfo(index_a, up_a) + _attr(IFLA_IFNAME, name_a.encode() + b"\0")
             + _attr(IFLA_ADDRESS, _mac_bytes(mac_a)) + _attr(IFLA_NET_NS_FD, struct.pack("=I", netns_fd_a))
             + _attr(IFLA_TXQLEN, struct.pack("=I", txqueuelen))
             + _attr(IFLA_LINKINFO | NLA_F_NESTED, info))
@@ -369,41 +371,70 @@ def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
 def dump_nexthops(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
     """(ids, gateways) of the IPv4 next-hop objects with a gateway in the socket's namespace,
     sorted by id (gateways as host-order integers)."""
-    body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
-    sock.drain_errors()
-    sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETNEXTHOP, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E58, 0)
-                   + body)
     ids: List[int] = []
     gws: List[int] = []
-    done = False
-    while not done:
+    body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
+    for data, pos, length in _dump(sock, RTM_GETNEXTHOP, RTM_NEWNEXTHOP, body, "next-hop"):
+        nh_id = gw = None
+        for atype, a, alen in _attributes(data, pos + 24, pos + length):    # nlmsghdr (16) + nhmsg (8)
+            if atype == NHA_ID and alen == 8:
+                nh_id = struct.unpack_from("=I", data, a + 4)[0]
+            elif atype == NHA_GATEWAY and alen == 8:
+                gw = struct.unpack_from(">I", data, a + 4)[0]
+        if nh_id is not None and gw is not None:
+            ids.append(nh_id)
+            gws.append(gw)
+    order = np.argsort(np.array(ids, dtype=np.uint32), kind="stable")
+    return np.array(ids, dtype=np.uint32)[order], np.array(gws, dtype=np.uint32)[order]
+
+
+#: IFLA_OPERSTATE and its "up" value (RFC 2863)
+IFLA_OPERSTATE, IF_OPER_UP = 16, 6
+
+
+def dump_operstates(sock: RtnlSocket) -> Dict[int, int]:
+    """{interface index: operational state} of every interface in the socket's namespace
+    (one RTM_GETLINK dump). The kernel sets a link's state, and gives its transmit queue a
+    working qdisc, in its link-watch work after the carrier comes on, i.e. some time after
+    the interface was set up: until then packets sent on it are dropped."""
+    RTM_GETLINK = 18
+    states: Dict[int, int] = {}
+    body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+    for data, pos, length in _dump(sock, RTM_GETLINK, RTM_NEWLINK, body, "link"):
+        index = struct.unpack_from("=i", data, pos + 20)[0]      # nlmsghdr (16) + family, type
+        for atype, a, alen in _attributes(data, pos + 32, pos + length):     # nlmsghdr (16) + ifinfomsg (16)
+            if atype == IFLA_OPERSTATE and alen >= 5:
+                states[index] = data[a + 4]
+    return states
+
+
+def _dump(sock: RtnlSocket, request: int, reply: int, body: bytes, what: str) -> Iterator[Tuple[bytes, int, int]]:
+    """Send one dump request and yield (datagram, offset, length) of each ``reply`` message."""
+    sock.drain_errors()
+    sock.sock.send(struct.pack("=IHHII", 16 + len(body), request, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E58, 0) + body)
+    while True:
         if not _readable(sock, 10.0):
-            raise TimeoutError("netlink next-hop dump did not finish within 10 s")
+            raise TimeoutError(f"netlink {what} dump did not finish within 10 s")
         data = sock.sock.recv(1 << 20)
         pos = 0
         while pos + 16 <= len(data):
             length, kind = struct.unpack_from("=IH", data, pos)
             if kind in (_NLMSG_DONE, NLMSG_ERROR) or length < 16:
-                done = True
-                break
-            if kind == RTM_NEWNEXTHOP:
-                nh_id = gw = None
-                a = pos + 24     # nlmsghdr (16) + nhmsg (8)
-                while a + 4 <= pos + length:
-                    alen, atype = struct.unpack_from("=HH", data, a)
-                    if alen < 4:
-                        break
-                    if atype == NHA_ID and alen == 8:
-                        nh_id = struct.unpack_from("=I", data, a + 4)[0]
-                    elif atype == NHA_GATEWAY and alen == 8:
-                        gw = struct.unpack_from(">I", data, a + 4)[0]
-                    a += (alen + 3) & ~3
-                if nh_id is not None and gw is not None:
-                    ids.append(nh_id)
-                    gws.append(gw)
+                return
+            if kind == reply:
+                yield data, pos, length
             pos += (length + 3) & ~3
-    order = np.argsort(np.array(ids, dtype=np.uint32), kind="stable")
-    return np.array(ids, dtype=np.uint32)[order], np.array(gws, dtype=np.uint32)[order]
+
+
+def _attributes(data: bytes, start: int, end: int) -> Iterator[Tuple[int, int, int]]:
+    """(type, offset, length) of the netlink attributes in ``data[start:end]``."""
+    a = start
+    while a + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", data, a)
+        if alen < 4:
+            return
+        yield atype, a, alen
+        a += (alen + 3) & ~3
 
 
 _SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12

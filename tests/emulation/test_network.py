@@ -11,6 +11,8 @@ import pytest
 
 from leonet.emulation import netns
 from leonet.emulation.cleanup import cleanup
+from leonet.emulation.network import IFINDEX_OFFSET
+from leonet.emulation.rtnl import IF_OPER_UP, dump_operstates
 from leonet.emulation.run import EmulationRun
 
 from conftest import require_binary, require_root
@@ -43,6 +45,12 @@ def test_routes_follow_the_engine_and_traceroute_shows_its_hops(tmp_path, run):
     off = _reachable_offset(run, "Berlin", "Madrid")
     run.config = run.config.with_overrides(offset_s=off)
     run.start()
+    # every link end is usable when start returns (the kernel's link-watch work, which gives a
+    # veth end its qdisc after the carrier came on, lags thousands of ends behind at bring-up)
+    for node in run.network.nodes:
+        states = dump_operstates(run.network._sockets[node.index])
+        ends = [i for i in states if i >= IFINDEX_OFFSET]
+        assert ends and all(states[i] == IF_OPER_UP for i in ends), (node.name, states)
     check = run.network.self_check()
     assert check.problems == 0 and check.other_next_hops == 0, check.report()
     path = run.network.snapshot.path("Berlin", "Madrid")
