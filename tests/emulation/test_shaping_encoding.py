@@ -148,7 +148,8 @@ def _nft_rule_as_iptables(chain: str, expressions: bytes) -> set:
             loaded = {12: "-s", 16: "-d"}[struct.unpack(">I", data[3])[0]]
         elif name == "fib":
             assert struct.unpack(">I", data[2])[0] == nr.NFT_FIB_RESULT_ADDRTYPE
-            loaded = {nr.NFTA_FIB_F_SADDR: "--src-type", nr.NFTA_FIB_F_DADDR: "--dst-type"}[struct.unpack(">I", data[3])[0]]
+            flag = struct.unpack(">I", data[3])[0]
+            loaded = {nr.NFTA_FIB_F_SADDR: "--src-type", nr.NFTA_FIB_F_DADDR: "--dst-type"}[flag]
         elif name == "cmp":
             negate = "! " if struct.unpack(">I", data[2])[0] == nr.NFT_CMP_NEQ else ""
             value = attrs(data[3])[1]
@@ -225,7 +226,8 @@ def test_nft_batch_framing():
     assert seen[0][0] == nr.NFNL_MSG_BATCH_BEGIN and seen[-1][0] == nr.NFNL_MSG_BATCH_END
     assert struct.unpack_from(">H", batch, 18)[0] == nr.NFNL_SUBSYS_NFTABLES   # res_id of the batch
     body = seen[1:-1]
-    assert [k & 0xFF for k, _, _ in body] == [nr.NFT_MSG_NEWTABLE] + [nr.NFT_MSG_NEWCHAIN] * 2 + [nr.NFT_MSG_NEWRULE] * 4
+    expected = [nr.NFT_MSG_NEWTABLE] + [nr.NFT_MSG_NEWCHAIN] * 2 + [nr.NFT_MSG_NEWRULE] * 4
+    assert [k & 0xFF for k, _, _ in body] == expected
     assert all(k >> 8 == nr.NFNL_SUBSYS_NFTABLES for k, _, _ in body)
     assert [s for _, _, s in body] == list(range(1, 8))
     assert [bool(f & nr.NLM_F_ACK) for _, f, _ in body] == [False] * 6 + [True]   # one ACK: the last

@@ -71,9 +71,10 @@ class NfqueueShaper(LinkShaper):
     ``hold_at``: ``"split"`` (default) holds forwarded packets, and a node's own
     packets for its direct neighbour, at egress; a node's own packets that go further
     wait at the next node's ingress (see :func:`.iptables_rules.split_rule_specs`;
-    the rules themselves: :mod:`.nft_rules`). It combines the good sides of the two modes below: kernel receive timestamps see
-    every hop's delay, and multi-hop TCP senders are not throttled by TCP small
-    queues (only TCP to a direct neighbour still is). ``"egress"`` holds the packets
+    the rules themselves: :mod:`.nft_rules`). It combines the good sides of the two
+    modes below: kernel receive timestamps see every hop's delay, and multi-hop TCP
+    senders are not throttled by TCP small queues (only TCP to a direct neighbour
+    still is). ``"egress"`` holds the packets
     leaving the link end's interface, exactly the netem semantics. ``"ingress"`` holds the packets *arriving*
     on it instead, which for a link whose two ends have equal parameters (every leonet
     link) gives the same one-way delays. Trade-off (docs/shaping.md): at egress, a

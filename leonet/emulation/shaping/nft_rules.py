@@ -310,7 +310,8 @@ class NftSocket:
                 code = -struct.unpack_from("=i", msg, 16)[0]
                 if code in (0, errno.ENOENT):
                     return out
-                raise RuntimeError(f"nftables in {self.ns}: listing: {errno.errorcode.get(code, code)} ({os.strerror(code)})")
+                raise NftError(f"nftables in {self.ns}: listing: {errno.errorcode.get(code, code)} "
+                               f"({os.strerror(code)})", code)
             out.append(msg)
 
     def rules(self, family: int = socket.AF_UNSPEC) -> List[Tuple[int, str, int, str]]:
