@@ -20,7 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
+from leonet.emulation import runstate  # noqa: E402
 from leonet.emulation.cleanup import cleanup  # noqa: E402
+from leonet.errors import LeonetError  # noqa: E402
 from leonet.emulation.config import EmulationConfig  # noqa: E402
 from leonet.emulation.network import LeoNetwork  # noqa: E402
 from leonet.emulation.nodes import NamespaceNodeFactory  # noqa: E402
@@ -124,6 +126,18 @@ def main() -> None:
     ap.add_argument("--backend", choices=("none", "nfqueue"), default="none",
                     help="leonet's delay backend (default none: like stock Mininet, no shaping)")
     args = ap.parse_args()
+    try:    # its namespaces are leonet's: another run's start-up would remove them, and its own clean-up the other's
+        runstate.claim({"scenario": f"{args.scenario} (bench_bringup)", "backend": args.backend})
+    except LeonetError as exc:
+        print(f"bench_bringup: {exc}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        measure(args)
+    finally:
+        runstate.release()
+
+
+def measure(args: argparse.Namespace) -> None:
     cleanup(stop_run=False)
     engine = TopologyEngine(load_constellation(args.scenario))
     snap = engine.snapshot(0)
