@@ -36,7 +36,6 @@ import os
 import select
 import socket
 import struct
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .controller import TickInfo
+from .validation import TickProbe
 
 #: payload: magic, probe id, direction index, sequence number, user-space send time (ns)
 _PAYLOAD = struct.Struct("!IIHIQ")
@@ -215,13 +215,13 @@ def rx_stamp(ancillary: Sequence[Tuple[int, int, bytes]]) -> Optional[int]:
 
 
 # ---------------------------------------------------------------------- the probe
-class OneWayDelayProbe:
+class OneWayDelayProbe(TickProbe):
     """Sends a stamped UDP datagram each way of every pair every ``interval_s`` for
     ``duration_s`` during a run (started with :meth:`start`, collected with :meth:`wait`)."""
 
     def __init__(self, run, pairs: Sequence[Tuple[str, str]], duration_s: float, interval_s: float = 0.1,
                  straddle_tolerance_ms: float = 0.1):
-        self.run = run
+        super().__init__(run)
         names = [(run.node(a).name, run.node(b).name) for a, b in pairs]
         self.directions: List[Direction] = [d for a, b in names for d in ((a, b), (b, a))]
         self.count = max(1, int(duration_s / interval_s))
@@ -232,9 +232,6 @@ class OneWayDelayProbe:
         self._marks: List[TickMark] = []
         self._sends: Dict[Tuple[int, int], Tuple[int, bool]] = {}
         self._receipts: Dict[Tuple[int, int], int] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: List[threading.Thread] = []
         self._senders: List[socket.socket] = []
         self._receivers: List[socket.socket] = []
 
@@ -316,11 +313,7 @@ class OneWayDelayProbe:
     def start(self) -> None:
         self._open()
         self._mark(0.0, self.run.controller.current_time_iso)
-        self.run.controller.hooks.tick.append(self._on_tick)
-        for target, name in ((self._send_loop, "leonet-owd-send"), (self._receive_loop, "leonet-owd-recv")):
-            t = threading.Thread(target=target, daemon=True, name=name)
-            t.start()
-            self._threads.append(t)
+        self._hook_and_start([(self._send_loop, "leonet-owd-send"), (self._receive_loop, "leonet-owd-recv")])
 
     def _send_loop(self) -> None:
         addresses = [self.run.node(t).address for _s, t in self.directions]
@@ -390,25 +383,12 @@ class OneWayDelayProbe:
                         self._receipts.setdefault((d, seq), stamp)
 
     @property
-    def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
-
-    @property
     def marks(self) -> List[TickMark]:
         """The ticks seen so far: apply windows and each direction's expectation."""
         with self._lock:
             return list(self._marks)
 
-    def stop(self) -> List[OwdSample]:
-        self._stop.set()
-        return self.wait()
-
-    def wait(self) -> List[OwdSample]:
-        """Wait for the probe to finish; the samples, by send time."""
-        for t in self._threads:
-            t.join()
-        if self._on_tick in self.run.controller.hooks.tick:
-            self.run.controller.hooks.tick.remove(self._on_tick)
+    def _finish(self) -> List[OwdSample]:
         self._close()
         with self._lock:
             return make_samples(self._marks, self._sends, self._receipts, self.directions, self.tolerance_ms)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -39,7 +39,51 @@ class RttSample:
         return self.measured_ms - self.expected_ms
 
 
-class RttProbe:
+class TickProbe:
+    """What the live probes share: threads that measure beside a run while the
+    controller's tick hook notes each tick, until the threads finish (:meth:`wait`) or
+    :meth:`stop` ends them early; then the hook is removed and :meth:`_finish` makes
+    the samples."""
+
+    def __init__(self, run) -> None:
+        self.run = run
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: List[threading.Thread] = []
+
+    def _on_tick(self, info: TickInfo) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> list:
+        raise NotImplementedError
+
+    def _hook_and_start(self, loops: Sequence[Tuple[Callable[[], None], str]]) -> None:
+        """Hook the ticks, then start a daemon thread per ``(function, thread name)``."""
+        self.run.controller.hooks.tick.append(self._on_tick)
+        for target, name in loops:
+            t = threading.Thread(target=target, daemon=True, name=name)
+            t.start()
+            self._threads.append(t)
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def stop(self) -> list:
+        """End probing early; the samples."""
+        self._stop.set()
+        return self.wait()
+
+    def wait(self) -> list:
+        """Wait for the probe to finish; the samples, by send time."""
+        for t in self._threads:
+            t.join()
+        if self._on_tick in self.run.controller.hooks.tick:
+            self.run.controller.hooks.tick.remove(self._on_tick)
+        return self._finish()
+
+
+class RttProbe(TickProbe):
     """Pings ``pairs`` of nodes every ``interval_s`` for ``duration_s`` during a run.
 
     Echo requests come from a raw socket in the source node's namespace, with the send
@@ -49,7 +93,7 @@ class RttProbe:
 
     def __init__(self, run, pairs: Sequence[Tuple[str, str]], duration_s: float, interval_s: float = 0.2,
                  straddle_tolerance_ms: float = 0.1):
-        self.run = run
+        super().__init__(run)
         self.pairs = [(run.node(a).name, run.node(b).name) for a, b in pairs]
         self.count = max(1, int(duration_s / interval_s))
         self.interval_s = interval_s
@@ -57,9 +101,6 @@ class RttProbe:
         # (monotonic time the tick's changes were in place, emulated time, {pair: expected RTT})
         self._ticks: List[Tuple[float, str, Dict[Tuple[str, str], Optional[float]]]] = []
         self._results: Dict[Tuple[str, str], list] = {p: [] for p in self.pairs}
-        self._stop = threading.Event()
-        self._threads: List[threading.Thread] = []
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ expected values
     def _expected_now(self) -> Dict[Tuple[str, str], Optional[float]]:
@@ -78,7 +119,7 @@ class RttProbe:
     def start(self) -> None:
         from .shaping.probe import Prober
         self._ticks.append((time.monotonic(), self.run.controller.current_time_iso, self._expected_now()))
-        self.run.controller.hooks.tick.append(self._on_tick)
+        loops = []
         for pair in self.pairs:
             prober = Prober(self.run.node(pair[0]).netns)
             dst = self.run.node(pair[1]).address
@@ -95,30 +136,15 @@ class RttProbe:
                         left -= chunk
                 finally:
                     prober.close()
-            t = threading.Thread(target=probe, daemon=True, name=f"leonet-probe-{pair[0]}")
-            t.start()
-            self._threads.append(t)
-
-    @property
-    def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+            loops.append((probe, f"leonet-probe-{pair[0]}"))
+        self._hook_and_start(loops)
 
     def samples(self) -> List[RttSample]:
         """The samples so far (complete chunks of probes)."""
         with self._lock:
             return self._samples()
 
-    def stop(self) -> List[RttSample]:
-        """End probing early (after the current chunk); the samples."""
-        self._stop.set()
-        return self.wait()
-
-    def wait(self) -> List[RttSample]:
-        """Wait for every probe to finish; the samples, by send time."""
-        for t in self._threads:
-            t.join()
-        if self._on_tick in self.run.controller.hooks.tick:
-            self.run.controller.hooks.tick.remove(self._on_tick)
+    def _finish(self) -> List[RttSample]:      # stop() ends probing after the current chunk
         return self._samples()
 
     def _samples(self) -> List[RttSample]:
