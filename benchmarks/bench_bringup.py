@@ -8,6 +8,7 @@ leonet's figure is given both without routes (like for like) and with all-pairs 
 shaping and routes), with the time its rules, queues and rate limiters took.
 
     sudo python benchmarks/bench_bringup.py [--scenario starlink-shell1] [--skip-stock] [--backend none|nfqueue]
+        [--route-prefixes aggregate|host]
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from leonet.emulation import runstate  # noqa: E402
 from leonet.emulation.cleanup import cleanup  # noqa: E402
 from leonet.errors import LeonetError  # noqa: E402
 from leonet.emulation.config import EmulationConfig  # noqa: E402
+from leonet.emulation.lookahead import Lookahead  # noqa: E402
 from leonet.emulation.network import LeoNetwork  # noqa: E402
 from leonet.emulation.nodes import NamespaceNodeFactory  # noqa: E402
 from leonet.emulation.shaping.factory import make_shaper  # noqa: E402
@@ -60,7 +62,7 @@ class _Timed:
             self.seconds += self.last - t
 
 
-def bench_leonet(engine: TopologyEngine, snap, backend: str) -> dict:
+def bench_leonet(engine: TopologyEngine, snap, backend: str, route_prefixes: str) -> dict:
     stages: dict = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -71,11 +73,20 @@ def bench_leonet(engine: TopologyEngine, snap, backend: str) -> dict:
     if backend != "none":
         shaping = {"attach": _Timed(shaper, "attach"), "rules": _Timed(shaper._rules, "apply"),
                    "rate limiters": _Timed(shaper._qdiscs, "apply")}
-    net = LeoNetwork(engine, EmulationConfig(backend=backend), shaper, NamespaceNodeFactory())
+    net = LeoNetwork(engine, EmulationConfig(backend=backend, route_prefixes=route_prefixes), shaper,
+                     NamespaceNodeFactory())
+    # As `leonet run` (EmulationController): the lookahead's worker computes the first table
+    # from scratch while the nodes are made, and the network installs what it computed.
+    lookahead = Lookahead(engine, net.destinations, per_pair=net.per_pair,
+                          route_hysteresis_ms=net.config.route_hysteresis_ms, route_groups=net.route_groups)
     mem0 = used_mb()
     t0 = time.perf_counter()
-    net.start(snap, progress)
-    up = time.perf_counter() - t0
+    try:
+        lookahead.prefetch([snap.offset_s])
+        net.start(snap, progress, computed=lambda: lookahead.get(snap.offset_s))
+        up = time.perf_counter() - t0
+    finally:
+        lookahead.close()
     mem1 = used_mb()
     routes = stages["routes"][1] - stages["routes"][0] if "routes" in stages else 0.0
     for timed in shaping.values():
@@ -125,6 +136,8 @@ def main() -> None:
     ap.add_argument("--skip-stock", action="store_true", help="only measure leonet")
     ap.add_argument("--backend", choices=("none", "nfqueue"), default="none",
                     help="leonet's delay backend (default none: like stock Mininet, no shaping)")
+    ap.add_argument("--route-prefixes", choices=("aggregate", "host"), default="aggregate",
+                    help="emulation.route_prefixes (default aggregate, as runs; host: a /32 route per destination)")
     args = ap.parse_args()
     try:    # its namespaces are leonet's: another run's start-up would remove them, and its own clean-up the other's
         runstate.claim({"scenario": f"{args.scenario} (bench_bringup)", "backend": args.backend})
@@ -143,8 +156,8 @@ def measure(args: argparse.Namespace) -> None:
     snap = engine.snapshot(0)
     n, m = len(engine.nodes), len(snap.links)
     print(f"machine: {describe()}")
-    print(f"graph: {args.scenario}, {n} hosts, {m} links")
-    ours = bench_leonet(engine, snap, args.backend)
+    print(f"graph: {args.scenario}, {n} hosts, {m} links; backend {args.backend}, route_prefixes {args.route_prefixes}")
+    ours = bench_leonet(engine, snap, args.backend, args.route_prefixes)
     gc.collect()
     print(f"leonet : up {ours['up_s']:.1f} s (without routes {ours['up_without_routes_s']:.1f} s; "
           f"routes {ours['routes_s']:.1f} s), down {ours['down_s']:.1f} s (kernel reclaim done after "

@@ -10,6 +10,7 @@
       delay_update_threshold_ms: 0.05
       route_hysteresis_ms: 0      # keep a route while within this of the least delay
       route_nexthops: objects     # objects: routes name kernel next-hop objects | inline: their gateway
+      route_prefixes: aggregate   # aggregate: the first table as fewest exact prefix routes | host: a /32 each
       route_groups: none          # none | slot: ground stations group routes by the destination's orbit position
       route_group_slots: 3        # slot: consecutive orbit positions (slots) per group
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
@@ -41,6 +42,10 @@ FORWARDING_MODES = ("hop-by-hop", "per-pair")
 #: objects: routes name a kernel next-hop object (``ip nexthop``, Linux >= 5.3) that a handover
 #: re-points once for all its routes; inline: every route names its gateway (emulation/nexthops.py)
 ROUTE_NEXTHOPS = ("objects", "inline")
+
+#: aggregate: the first table goes in as the fewest prefix routes that forward exactly as a /32
+#: per destination would (emulation/aggregate.py; needs next-hop objects); host: a /32 each
+ROUTE_PREFIXES = ("aggregate", "host")
 
 #: the nfqueue backend's data path: the compiled daemon, or the original Python one (docs/shaping.md)
 NFQUEUE_DAEMONS = ("c", "python")
@@ -75,6 +80,12 @@ class EmulationConfig:
     #: ``route_hysteresis_ms`` (docs/emulation.md, "Routes"); ``none``: objects per node
     route_groups: str = "none"
     route_group_slots: int = 3
+    #: ``aggregate``: bring-up installs the first table as the fewest prefix routes that forward
+    #: exactly as one /32 route per destination (about 5x fewer at shell 1: a faster bring-up,
+    #: less kernel memory); later changes are /32 routes over them, a lost route a /32 throw
+    #: route (docs/emulation.md, "Routes"). ``host``: a /32 route per destination throughout.
+    #: Routes through next-hop objects only; with ``route_nexthops: inline`` the default is host.
+    route_prefixes: str = "aggregate"
     nodes: str = "namespace"
     forwarding: str = "hop-by-hop"
     #: stop the run (exit status 3 on the command line) as soon as the delay backend
@@ -87,7 +98,10 @@ class EmulationConfig:
 
     def with_overrides(self, **kw: Any) -> "EmulationConfig":
         """This configuration with the given keys replaced (``None`` keeps a key), validated."""
-        return parse_emulation_section({**self.__dict__, **{k: v for k, v in kw.items() if v is not None}})
+        base = dict(self.__dict__)
+        if kw.get("route_nexthops") is not None and kw.get("route_prefixes") is None:
+            del base["route_prefixes"]      # the default that goes with the new route_nexthops
+        return parse_emulation_section({**base, **{k: v for k, v in kw.items() if v is not None}})
 
 
 def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional[Scenario] = None) -> EmulationConfig:
@@ -106,6 +120,7 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         route_nexthops=f.choice("route_nexthops", d.route_nexthops, ROUTE_NEXTHOPS),
         route_groups=_route_groups(f, d),
         route_group_slots=f.integer("route_group_slots", d.route_group_slots, lo=1, hi=1000),
+        route_prefixes=_route_prefixes(f, d),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
         forwarding=_forwarding(f, d),
         abort_on_overload=f.flag("abort_on_overload", d.abort_on_overload),
@@ -127,6 +142,15 @@ def _route_groups(f: Fields, d: EmulationConfig) -> str:
         raise ConfigError(f.at("route_groups"), groups, "needs routes through next-hop objects",
                           "set emulation.route_nexthops: objects, or route_groups: none")
     return groups
+
+
+def _route_prefixes(f: Fields, d: EmulationConfig) -> str:
+    inline = f.get("route_nexthops", d.route_nexthops) != "objects"
+    prefixes = f.choice("route_prefixes", "host" if inline else d.route_prefixes, ROUTE_PREFIXES)
+    if prefixes == "aggregate" and inline:
+        raise ConfigError(f.at("route_prefixes"), prefixes, "needs routes through next-hop objects",
+                          "set emulation.route_nexthops: objects, or route_prefixes: host")
+    return prefixes
 
 
 def _forwarding(f: Fields, d: EmulationConfig) -> str:

@@ -27,14 +27,15 @@ from ..topology.stable import nonzero_pairs, stable_next_hops
 from . import netns as nsmod
 from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
 from .config import EmulationConfig
-from .node_setup import configure_node, tune_host
+from .node_setup import configure_node, sysctls_to_write, tune_host, write_sysctl
 from .nodes import EmulatedNode, NodeFactory
 from .overrides import LinkOverride, LinkOverrides
 from .lookahead import Computed, TableChanges
+from .aggregate import aggregate
 from .nexthops import NexthopSlots, SlotPlan
 from .rtnl import (IF_OPER_UP, RtnlSocket, acked_request, delete_link_message, delete_route_messages,
                    describe_errors, dump_operstates, link_up_message, neighbour_message, nexthop_messages,
-                   nexthop_route_messages, route_messages, veth_message)
+                   nexthop_route_messages, route_messages, throw_route_messages, veth_message)
 from .shaping.base import LinkParams, LinkShaper
 
 if TYPE_CHECKING:
@@ -186,6 +187,10 @@ class LeoNetwork:
                                          config.route_group_slots)
         self._slots = (NexthopSlots(len(self.destinations), V, groups=self.route_groups)
                        if config.route_nexthops == "objects" else None)
+        #: emulation.route_prefixes: aggregate: the first table goes in as prefix routes (aggregate.py),
+        #: later changes as /32 routes over them, and a route that goes away as a /32 throw route
+        self._aggregate = self._slots is not None and config.route_prefixes == "aggregate"
+        self._routes_installed = False
         self.snapshot: Optional[Snapshot] = None
         self.started = False
         self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leonet-linkdel")
@@ -210,17 +215,33 @@ class LeoNetwork:
         self.started = True
         progress("namespaces", V, V)
         self._netns_fds = [os.open(str(nsmod.path_of(n.netns)), os.O_RDONLY) for n in self.nodes]
-        step = max(1, V // 20)
-        for start in range(0, V, step):
-            chunk = self.nodes[start:start + step]
-            self._sockets.extend(self._worker.run_many(
-                [(n.netns, (lambda a=node_address_int(n.index): configure_node(a))) for n in chunk]))
-            progress("node setup", min(V, start + step), V)
+        self._configure_nodes(progress)
         self._root = RtnlSocket()
         ahead = computed() if computed is not None else None
         if ahead is None:
             return self.apply(snapshot, progress)
         return self.apply(ahead.snapshot, progress, next_hop=ahead.next_hop, plane=ahead.plane, changes=ahead.changes)
+
+    def _configure_nodes(self, progress: Progress) -> None:
+        """Sysctls, loopback and a netlink socket in every node; only the sysctls the first
+        node does not start with are written, and the last node is checked to start alike."""
+        V = len(self.nodes)
+        if not V:
+            return
+        first, last = self.nodes[0].netns, self.nodes[-1].netns
+        sysctls = self._worker.run(first, sysctls_to_write)
+        step = max(1, V // 20)
+        for start in range(0, V, step):
+            chunk = self.nodes[start:start + step]
+            self._sockets.extend(self._worker.run_many(
+                [(n.netns, (lambda a=node_address_int(n.index): configure_node(a, sysctls))) for n in chunk]))
+            progress("node setup", min(V, start + step), V)
+        unlike = self._worker.run(last, sysctls_to_write)
+        if unlike:   # the host's settings changed meanwhile: write those everywhere
+            log.warning("node namespaces did not all start with the same sysctls (%s); writing them in every node",
+                        ", ".join(sorted(unlike)))
+            self._worker.run_many([(n.netns, (lambda: [write_sysctl(k, v) for k, v in unlike.items()]))
+                                   for n in self.nodes])
 
     def stop(self) -> None:
         """Remove everything this run created. Safe to call twice or after a failed start."""
@@ -317,29 +338,57 @@ class LeoNetwork:
                 self._wait_for_deletions()
         t1 = time.perf_counter()
         added_rows = np.flatnonzero(added)
+        if self.links is None:
+            return self._bring_up(snap, new, added_rows, diff, next_hop, changes, report, progress, t0)
         self._add_links(new, added_rows, report, progress)
-        first = self.links is None
-        if not first:       # make before break: the routes below move onto the new links at once
-            self._wait_operational(new, added_rows, report)
+        # make before break: the routes below move onto the new links at once
+        self._wait_operational(new, added_rows, report)
         t2 = time.perf_counter()
         if len(changed):
             self.shaper.update(self._ends(new, changed))
             report.delays_updated = int(len(changed))
         t3 = time.perf_counter()
         self._update_routes(snap, report, progress, next_hop, changes)
-        if first:           # bring-up: nothing is sent before it returns; the routes gave it time
-            self._wait_operational(new, added_rows, report)
         t4 = time.perf_counter()
         if self.links is not None and removed.any():
             self._remove_links(self.links, np.flatnonzero(removed), report)
         t5 = time.perf_counter()
         report.phase_ms = {"diff": (t1 - t0) * 1e3, "links_added": (t2 - t1) * 1e3, "delays": (t3 - t2) * 1e3,
                            "routes": (t4 - t3) * 1e3, "links_removed": (t5 - t4) * 1e3}
-        self.links = new
+        return self._installed(snap, new, diff, report, t0)
+
+    def _installed(self, snap: Snapshot, links: Links, diff: "LinkDiff", report: ApplyReport,
+                   t0: float) -> ApplyReport:
+        self.links = links
         self._installed_delay = diff.installed_delay
         self.snapshot = snap
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _bring_up(self, snap: Snapshot, links: Links, rows: np.ndarray, diff: "LinkDiff",
+                  next_hop: Optional[np.ndarray], changes: Optional[TableChanges], report: ApplyReport,
+                  progress: Progress, t0: float) -> ApplyReport:
+        """The first apply. Nothing is sent before start returns, so its three big parts overlap
+        on two cores: the route plan (numpy) is made while the kernel creates the veths, and
+        the links' shaping (nf_tables transactions, which do not take the RTNL lock the routes
+        hold) is installed while the routes are; then it waits until every link is usable."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="leonet-bringup") as pool:
+            planned = pool.submit(self.plan_routes, snap, next_hop, changes)
+            try:
+                self._add_links(links, rows, report, progress, attach=False)
+                t1 = time.perf_counter()
+                attached = pool.submit(self.shaper.attach, self._ends(links, rows))
+                try:
+                    self._update_routes(snap, report, progress, next_hop, changes, plan=planned.result())
+                finally:
+                    attached.result()
+            finally:
+                planned.cancel()
+        self._wait_operational(links, rows, report)
+        t2 = time.perf_counter()
+        report.phase_ms = {"diff": 0.0, "links_added": (t1 - t0) * 1e3, "delays": 0.0,
+                           "routes": (t2 - t1) * 1e3, "links_removed": 0.0}
+        return self._installed(snap, links, diff, report, t0)
 
     def diff_links(self, new: Links) -> "LinkDiff":
         """How the installed links differ from ``new`` (no kernel call)."""
@@ -389,7 +438,9 @@ class LeoNetwork:
             out.append(((self.nodes[b].netns, interface_name(a)), params))
         return out
 
-    def _add_links(self, links, rows: np.ndarray, report: ApplyReport, progress: Progress) -> None:
+    def _add_links(self, links, rows: np.ndarray, report: ApplyReport, progress: Progress,
+                   attach: bool = True) -> None:
+        """Create the veth pairs of ``rows``, set them up and (``attach``) shape them."""
         if not len(rows):
             return
         total = len(rows)
@@ -418,7 +469,8 @@ class LeoNetwork:
             sock.send(b"".join(msgs))
         for me in per_ns:
             self._check(self._sockets[me], report, f"link set-up in {self.nodes[me].name}")
-        self.shaper.attach(self._ends(links, rows))
+        if attach:
+            self.shaper.attach(self._ends(links, rows))
         report.links_added = int(total)
         report.added = self._describe(links, rows)
 
@@ -518,6 +570,7 @@ class LeoNetwork:
 
     def commit_routes(self, plan: "RoutePlan") -> None:
         """Record ``plan``'s table as the one installed."""
+        self._routes_installed = self._routes_installed or bool(plan.batches)
         if plan.whole:
             if len(plan.pairs[0]):
                 self.next_hop = plan.new_hop.astype(np.int32, copy=True)
@@ -526,8 +579,10 @@ class LeoNetwork:
         self._installed_seq = plan.seq
 
     def _update_routes(self, snap: Snapshot, report: ApplyReport, progress: Progress,
-                       new_hop: Optional[np.ndarray], changes: Optional[TableChanges] = None) -> None:
-        plan = self.plan_routes(snap, new_hop, changes)
+                       new_hop: Optional[np.ndarray], changes: Optional[TableChanges] = None,
+                       plan: Optional["RoutePlan"] = None) -> None:
+        if plan is None:
+            plan = self.plan_routes(snap, new_hop, changes)
         batches = plan.batches
         report.route_operations = plan.operations
         if not batches:
@@ -580,11 +635,29 @@ class LeoNetwork:
             return _NodeBatch.of(nodes, lambda o: nexthop_messages(slots[o] + 1, targets[o],
                                                                     targets[o] + IFINDEX_OFFSET))
         rows, nodes, slots = plan.puts
-        puts = _NodeBatch.of(nodes, lambda o: nexthop_route_messages(self.destinations[rows[o]], slots[o] + 1,
-                                                                     nodes[o]))
+        operations = plan.operations
+        if self._aggregate and not self._routes_installed:     # the first table: as few prefixes
+            table = np.zeros(self.next_hop.shape, dtype=np.int32)
+            table[rows, nodes] = slots + 1
+            prefixes = aggregate(table, self.destinations, np.arange(table.shape[1]))
+            # nodes with too many objects to aggregate keep a /32 per destination
+            left = np.isin(nodes, prefixes.node, invert=True)
+            first = np.concatenate((prefixes.first, self.destinations[rows[left]]))
+            bits = np.concatenate((prefixes.bits, np.zeros(int(left.sum()), dtype=np.int64)))
+            ids = np.concatenate((prefixes.object_id, slots[left] + 1))
+            owner = np.concatenate((prefixes.node, nodes[left]))
+            puts = _NodeBatch.of(owner, lambda o: nexthop_route_messages(first[o], ids[o], owner[o], 32 - bits[o]))
+            operations += len(owner) - len(rows)
+        else:
+            puts = _NodeBatch.of(nodes, lambda o: nexthop_route_messages(self.destinations[rows[o]], slots[o] + 1,
+                                                                         nodes[o]))
         del_rows, del_nodes = plan.deletes
-        dels = _NodeBatch.of(del_nodes, lambda o: delete_route_messages(self.destinations[del_rows[o]]))
-        return [objects(*plan.fresh), puts, objects(*plan.repoints), dels], plan.operations
+        if self._aggregate:     # a prefix may cover the destination: hide it
+            dels = _NodeBatch.of(del_nodes, lambda o: throw_route_messages(self.destinations[del_rows[o]],
+                                                                           del_nodes[o]))
+        else:
+            dels = _NodeBatch.of(del_nodes, lambda o: delete_route_messages(self.destinations[del_rows[o]]))
+        return [objects(*plan.fresh), puts, objects(*plan.repoints), dels], operations
 
     def _check(self, sock: RtnlSocket, report: ApplyReport, what: str) -> None:
         errors = [e for e in sock.drain_errors() if e[1] not in _BENIGN]

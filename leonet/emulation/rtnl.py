@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import struct
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple, Union
 
 import numpy as np
 
@@ -31,7 +31,8 @@ RT_TABLE_MAIN = 254
 #: rtm_protocol that marks leonet's routes (unassigned in /etc/iproute2/rt_protos)
 RTPROT_LEONET = 0x4C
 RTNH_F_ONLINK = 4
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PREFSRC, RTA_NH_ID = 1, 4, 5, 7, 30
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PREFSRC, RTA_TABLE, RTA_NH_ID = 1, 4, 5, 7, 15, 30
+RTN_UNICAST, RTN_THROW = 1, 9
 NHA_ID, NHA_OIF, NHA_GATEWAY = 1, 5, 6
 NDA_DST, NDA_LLADDR = 1, 2
 NUD_PERMANENT = 0x80
@@ -112,13 +113,26 @@ def _new_routes(dtype: np.dtype, dst_nodes: np.ndarray, src_node) -> np.ndarray:
     return m
 
 
-def nexthop_route_messages(dst_nodes: np.ndarray, nexthop_ids: np.ndarray, src_node) -> bytes:
-    """RTM_NEWROUTE (create or replace) ``dst/32 nhid <id> src <self>``: the route follows
-    whatever its next-hop object points at (see :func:`nexthop_messages`)."""
+def nexthop_route_messages(dst_nodes: np.ndarray, nexthop_ids: np.ndarray, src_node,
+                           prefix_len: Union[int, np.ndarray] = 32) -> bytes:
+    """RTM_NEWROUTE (create or replace) ``dst/<prefix_len> nhid <id> src <self>``: the route
+    follows whatever its next-hop object points at (see :func:`nexthop_messages`). Where an id
+    is 0 the route is ``throw dst/<prefix_len>`` instead: forwarding to it fails as with no
+    route, and it hides a shorter prefix (same record size: the table as its attribute)."""
     m = _new_routes(_NH_ROUTE, dst_nodes, src_node)
-    m["nh_hdr"] = _rta(8, RTA_NH_ID)
-    m["nh"] = nexthop_ids
+    m["dst_len"] = prefix_len
+    ids = np.asarray(nexthop_ids)
+    throw = ids == 0
+    m["nh_hdr"] = np.where(throw, _rta(8, RTA_TABLE), _rta(8, RTA_NH_ID))
+    m["nh"] = np.where(throw, RT_TABLE_MAIN, ids)
+    m["rtype"] = np.where(throw, RTN_THROW, RTN_UNICAST)
     return m.tobytes()
+
+
+def throw_route_messages(dst_nodes: np.ndarray, src_node) -> bytes:
+    """RTM_NEWROUTE (create or replace) ``throw dst/32``: no route to these destinations
+    even under a prefix route that covers them (see :mod:`.aggregate`)."""
+    return nexthop_route_messages(dst_nodes, np.zeros(len(dst_nodes), dtype=np.uint32), src_node)
 
 
 def nexthop_messages(nexthop_ids: np.ndarray, via_nodes: np.ndarray, oifs: np.ndarray) -> bytes:
@@ -331,10 +345,12 @@ def address_message(index: int, address_int: int, prefixlen: int = 32, seq: int 
 
 
 def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
-    """(destinations, gateways): host-order IPv4 integers (uint32) of every /32 route with a
-    gateway in the main table of the socket's namespace (leonet's routes, and any put there by
-    other means, since they route packets just the same), read with one RTM_GETROUTE dump and
-    parsed with numpy (a shell's tables hold millions of routes; a Python loop per route took
+    """(destinations, gateways): host-order IPv4 integers (uint32), one per address that a
+    route with a gateway in the main table of the socket's namespace covers, as
+    longest-prefix match resolves it: /32 routes (leonet's, and any put there by other means,
+    since they route packets just the same) and leonet's own prefix routes (:mod:`.aggregate`),
+    under which a /32 throw route means no route. Read with one RTM_GETROUTE dump and parsed
+    with numpy (a shell's tables hold millions of routes; a Python loop per route took
     seconds). A route through a next-hop object (``nhid``) gets the object's gateway, from one
     RTM_GETNEXTHOP dump (the kernel leaves it out of route dumps with
     ``net.ipv4.nexthop_compat_mode = 0``, which leonet's nodes set)."""
@@ -347,25 +363,39 @@ def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
     sock.drain_errors()
     sock.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | _NLM_F_DUMP, 0x7E57, 0)
                    + body)
-    dsts: List[np.ndarray] = []
-    gws: List[np.ndarray] = []
-    nhs: List[np.ndarray] = []
+    parts: List[Tuple[np.ndarray, ...]] = []
     while True:
         if not _readable(sock, 10.0):
             raise TimeoutError("netlink route dump did not finish within 10 s")
-        if _parse_route_dump(sock.sock.recv(1 << 20), dsts, gws, nhs):
+        if _parse_route_dump(sock.sock.recv(1 << 20), parts):
             break
-    if not dsts:
+    if not parts:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
-    dst, gw, nh = np.concatenate(dsts), np.concatenate(gws), np.concatenate(nhs)
+    dst, length, gw, nh = (np.concatenate([p[k] for p in parts]) for k in range(4))
     via_object = (gw == 0) & (nh != 0)
     if via_object.any():
         ids, gateways = dump_nexthops(sock)
         pos = np.clip(np.searchsorted(ids, nh[via_object]), 0, max(0, len(ids) - 1))
         found = ids[pos] == nh[via_object] if len(ids) else np.zeros(int(via_object.sum()), dtype=bool)
         gw[via_object] = np.where(found, gateways[pos] if len(ids) else 0, 0)
-    keep = gw != 0   # a route whose object has no gateway (or is gone) forwards nowhere: a black hole
+    dst, gw = _longest_prefix(dst, length, gw)
+    keep = gw != 0   # no gateway (a throw route, an object without one or gone): forwards nowhere
     return dst[keep], gw[keep]
+
+
+def _longest_prefix(dst: np.ndarray, length: np.ndarray, gw: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Every address the routes (``dst/length`` via ``gw``) cover, with the gateway of the
+    longest route covering it."""
+    if not (length < 32).any():
+        return dst, gw
+    counts = np.left_shift(np.int64(1), 32 - length.astype(np.int64))
+    starts = dst.astype(np.int64) & ~(counts - 1)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    addr = np.repeat(starts, counts) + offsets
+    order = np.lexsort((np.repeat(length, counts), addr))    # by address, then longest last
+    addr, via = addr[order], np.repeat(gw, counts)[order]
+    last = np.r_[addr[1:] != addr[:-1], True]
+    return addr[last].astype(np.uint32), via[last].astype(np.uint32)
 
 
 def dump_nexthops(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
@@ -441,10 +471,10 @@ _SOL_NETLINK, _NETLINK_GET_STRICT_CHK = 270, 12
 _NLM_F_DUMP, _NLMSG_DONE = 0x300, 3
 
 
-def _parse_route_dump(data: bytes, dsts: List[np.ndarray], gws: List[np.ndarray], nhs: List[np.ndarray]) -> bool:
-    """Append the leonet routes of one datagram of a route dump; True at its end (NLMSG_DONE).
-    Runs of equally long route messages (leonet's routes all have the same attributes) are
-    parsed as one numpy array; anything else message by message."""
+def _parse_route_dump(data: bytes, parts: List[Tuple[np.ndarray, ...]]) -> bool:
+    """Append the routes of one datagram of a route dump that :func:`_routes_of_block` keeps;
+    True at its end (NLMSG_DONE). Runs of equally long route messages (leonet's routes all have
+    the same attributes) are parsed as one numpy array; anything else message by message."""
     pos = 0
     while pos + 16 <= len(data):
         length, kind = struct.unpack_from("=IH", data, pos)
@@ -455,7 +485,7 @@ def _parse_route_dump(data: bytes, dsts: List[np.ndarray], gws: List[np.ndarray]
         run = _uniform_run(data, pos, length) if kind == RTM_NEWROUTE else 0
         if run:
             block = np.frombuffer(data, dtype=np.uint8, count=run * length, offset=pos).reshape(run, length)
-            _routes_of_block(block, dsts, gws, nhs)
+            _routes_of_block(block, parts)
             pos += run * length
         else:
             pos += (length + 3) & ~3
@@ -474,15 +504,19 @@ def _uniform_run(data: bytes, pos: int, length: int) -> int:
     return int(bad[0]) if len(bad) else count
 
 
-def _routes_of_block(block: np.ndarray, dsts: List[np.ndarray], gws: List[np.ndarray],
-                     nhs: List[np.ndarray]) -> None:
-    """Destinations, gateways (0: none) and next-hop object ids (0: none) of the /32 main-table
-    routes with either among equally long route messages (rows)."""
-    # nlmsghdr (16 bytes), then rtmsg: dst_len at 1, table at 4
-    mine = block[(block[:, 17] == 32) & (block[:, 20] == RT_TABLE_MAIN)]
+def _routes_of_block(block: np.ndarray, parts: List[Tuple[np.ndarray, ...]]) -> None:
+    """Append (destinations, prefix lengths, gateways (0: none), next-hop object ids (0: none))
+    of the main-table routes among equally long route messages (rows) that are unicast /32
+    routes, or leonet's prefix and throw routes (:mod:`.aggregate`)."""
+    # nlmsghdr (16 bytes), then rtmsg: dst_len at 1, table at 4, protocol at 5, type at 7
+    leonet = block[:, 21] == RTPROT_LEONET
+    rtype = block[:, 23]
+    mine = block[(block[:, 20] == RT_TABLE_MAIN) & ((block[:, 17] == 32) | (leonet & (block[:, 17] >= 10)))
+                 & ((rtype == RTN_UNICAST) | (leonet & (rtype == RTN_THROW)))]
     if not len(mine):
         return
     first = mine[0].tobytes()
+    throw = first[23] == RTN_THROW
     at = {}
     a = 28
     while a + 8 <= len(first):  # the attribute layout of the first row; every row is checked against it
@@ -492,23 +526,21 @@ def _routes_of_block(block: np.ndarray, dsts: List[np.ndarray], gws: List[np.nda
         if atype in (RTA_DST, RTA_GATEWAY, RTA_NH_ID) and alen == 8:
             at[atype] = a + 4
         a += (alen + 3) & ~3
-    if RTA_DST not in at or (RTA_GATEWAY not in at and RTA_NH_ID not in at):
+    if RTA_DST not in at or not (throw or RTA_GATEWAY in at or RTA_NH_ID in at):
         return
-    same = np.ones(len(mine), dtype=bool)
+    same = (mine[:, 23] == RTN_THROW) == throw
     if len(mine) > 1:  # rows of a uniform run: their length is a multiple of 4
         types = np.ascontiguousarray(mine).view("<u2")
         for atype, offset in at.items():
             same &= types[:, (offset - 2) // 2] == atype
     if not same.all():  # another layout among them: each of those on its own
         for row in mine[~same]:
-            _routes_of_block(row.reshape(1, -1), dsts, gws, nhs)
+            _routes_of_block(row.reshape(1, -1), parts)
         mine = mine[same]
 
     def column(atype: int, order: str) -> np.ndarray:
-        if atype not in at:
+        if atype not in at or (throw and atype != RTA_DST):   # a throw route forwards nowhere
             return np.zeros(len(mine), dtype=np.uint32)
         return np.ascontiguousarray(mine[:, at[atype]:at[atype] + 4]).view(order).ravel().astype(np.uint32)
 
-    dsts.append(column(RTA_DST, ">u4"))
-    gws.append(column(RTA_GATEWAY, ">u4"))
-    nhs.append(column(RTA_NH_ID, "<u4"))
+    parts.append((column(RTA_DST, ">u4"), mine[:, 17].copy(), column(RTA_GATEWAY, ">u4"), column(RTA_NH_ID, "<u4")))

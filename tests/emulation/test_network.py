@@ -12,6 +12,7 @@ import pytest
 from leonet.emulation import netns
 from leonet.emulation.cleanup import cleanup
 from leonet.emulation.network import IFINDEX_OFFSET
+from leonet.emulation.overrides import LinkOverride
 from leonet.emulation.rtnl import IF_OPER_UP, dump_operstates
 from leonet.emulation.run import EmulationRun
 
@@ -107,8 +108,9 @@ def test_handovers_re_point_next_hop_objects_instead_of_routes(tmp_path, run):
     assert operations < changed, (operations, changed)
     check = run.network.self_check()
     assert check.problems == 0 and check.other_next_hops == 0, check.report()
-    routes = _in(run, "Berlin", ["ip", "route", "show", run.node("Madrid").address]).stdout
-    assert "nhid" in routes, routes
+    # every route covering Madrid's address (a prefix from bring-up, maybe a /32 since) names an object
+    routes = _in(run, "Berlin", ["ip", "route", "show", "match", run.node("Madrid").address]).stdout
+    assert "nhid" in routes and "via" not in routes, routes
     nexthops = _in(run, "Berlin", ["ip", "nexthop", "show"]).stdout
     assert re.search(r"id \d+ via 10\.64\.", nexthops), nexthops
     ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", run.node("Madrid").address])
@@ -192,4 +194,40 @@ def test_route_groups_give_a_station_objects_per_group_and_forward_within_the_hy
     uplinks = len(run.network.interfaces_of("Berlin"))
     assert len(objects) > uplinks, (objects, uplinks)
     ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", run.node("Madrid").address])
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
+def test_prefix_routes_from_bring_up_forward_exactly_and_a_lost_route_hides_them(tmp_path, run):
+    """emulation.route_prefixes: aggregate (the default): the first table goes in as far fewer
+    prefix routes than destinations, the kernel forwards exactly as the table; a station cut
+    off gets a /32 throw route at the others (the prefix over its address would still carry
+    packets towards it), and comes back as a /32 route through an object."""
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off)
+    run.start()
+    assert run.config.route_prefixes == "aggregate"
+    routes = _in(run, "Berlin", ["ip", "-o", "route", "show", "proto", "76"]).stdout.splitlines()
+    assert 0 < len(routes) < len(run.network.destinations) // 2, len(routes)
+    assert any(re.match(r"10\.64\.\d+\.\d+/(1\d|2\d|3[01]) nhid \d+", r) for r in routes), routes[:5]
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    madrid = run.node("Madrid")
+    peers = [peer for _, peer, _, _ in run.network.interfaces_of("Madrid")]
+    for peer in peers:
+        report = run.network.set_link_override("Madrid", peer, LinkOverride(failed=True))
+        assert report.errors == []
+    assert run.network.interfaces_of("Madrid") == []
+    match = _in(run, "Berlin", ["ip", "route", "show", "match", madrid.address]).stdout
+    assert f"throw {madrid.address}" in match, match
+    ping = _in(run, "Berlin", ["ping", "-c", "1", "-W", "1", madrid.address])
+    assert ping.returncode != 0
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    for peer in peers:
+        assert run.network.set_link_override("Madrid", peer, None).errors == []
+    match = _in(run, "Berlin", ["ip", "route", "show", "match", madrid.address]).stdout
+    assert "throw" not in match and re.search(rf"^{re.escape(madrid.address)} nhid \d+", match, re.M), match
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", madrid.address])
     assert ping.returncode == 0, ping.stdout + ping.stderr

@@ -123,6 +123,8 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-route-nexthops", "emulation", {"route_nexthops": "kernel"}),
     ("emu-route-groups", "emulation", {"route_groups": "plane"}),
     ("emu-route-groups-inline", "emulation", {"route_groups": "slot", "route_nexthops": "inline"}),
+    ("emu-route-prefixes", "emulation", {"route_prefixes": "all"}),
+    ("emu-route-prefixes-inline", "emulation", {"route_prefixes": "aggregate", "route_nexthops": "inline"}),
     ("emu-route-group-slots", "emulation", {"route_group_slots": 0}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
     ("emu-abort-on-overload", "emulation", {"abort_on_overload": "sometimes"}),
