@@ -84,8 +84,9 @@ class RouteCheck:
     def report(self) -> List[str]:
         """The lines ``leonet check`` prints."""
         ticks = ", ".join(str(t) for t in self.ticks) if self.ticks else "the current one"
-        lines = [f"compared at {self.time_iso} (tick {ticks}): {self.entries:,} routes in {self.namespaces:,} "
-                 f"namespaces; walked {self.pairs:,} (source, destination) pairs hop by hop through them; "
+        lines = [f"compared at {self.time_iso} (tick {ticks}): {self.entries:,} routed destinations in "
+                 f"{self.namespaces:,} namespaces; walked {self.pairs:,} (source, destination) pairs hop by hop "
+                 f"through them; "
                  f"tolerance {self.tolerance_ms:g} ms + {self.per_hop_ms:g} ms per hop over the engine's "
                  f"least delay",
                  f"{self.other_next_hops:,} entries name another next hop than the engine's; "
@@ -112,17 +113,19 @@ class RouteCheck:
 def kernel_next_hops(destinations: np.ndarray, num_nodes: int,
                      tables: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, int]:
     """The (destination row x node) next-hop table of the kernel (-1: no route), and the number
-    of routes read; ``tables[v]`` is node v's (destination, gateway) addresses."""
+    of destinations with a route read (a prefix route counts once per address it covers);
+    ``tables[v]`` is node v's (destination, gateway) addresses."""
     base = node_address_int(0)
     row_of = np.full(num_nodes, -1, dtype=np.int64)
     row_of[destinations] = np.arange(len(destinations))
     hops = np.full((len(destinations), num_nodes), -1, dtype=np.int32)
     entries = 0
     for v, (dst, gw) in enumerate(tables):
-        entries += len(dst)
         d = dst.astype(np.int64) - base
         g = gw.astype(np.int64) - base
-        ok = (d >= 0) & (d < num_nodes) & (g >= 0) & (g < num_nodes)
+        own = d == v        # covered by a prefix route, but the local table delivers it first
+        entries += len(dst) - int(own.sum())
+        ok = (d >= 0) & (d < num_nodes) & (g >= 0) & (g < num_nodes) & ~own
         rows = row_of[d[ok]]
         mine = rows >= 0
         hops[rows[mine], v] = g[ok][mine]
