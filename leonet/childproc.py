@@ -11,6 +11,7 @@ namespaces, ports and files; the kernel removes it instead::
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import threading
@@ -19,19 +20,25 @@ from typing import Callable, Optional
 _PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent_pid: Optional[int] = None) -> None:
     """Ask the kernel to SIGKILL the calling process when its parent dies, even by SIGKILL.
 
     Call it in the child: as ``subprocess.Popen``'s ``preexec_fn`` or first in a worker's initializer.
     The kernel sends the signal when the *thread* that forked the child ends, not only the process: a
-    child started from a thread that ends first dies with that thread (:func:`die_with_parent_hook`)."""
+    child started from a thread that ends first dies with that thread (:func:`die_with_parent_hook`).
+    ``parent_pid``: the parent's pid, taken before the fork; a parent that died between the fork and
+    this call sends no signal any more, so then the child kills itself (``getppid`` has changed)."""
     if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def die_with_parent_hook() -> Optional[Callable[[], None]]:
-    """:func:`die_with_parent` as a ``preexec_fn`` when called on the main thread, else ``None``: a child
-    started from another thread (which may end while the run goes on) must not die with that thread, so
-    it is not tied to its parent at all."""
-    return die_with_parent if threading.current_thread() is threading.main_thread() else None
+    """:func:`die_with_parent` as a ``preexec_fn`` (with this process as the parent to check) when called
+    on the main thread, else ``None``: a child started from another thread (which may end while the run
+    goes on) must not die with that thread, so it is not tied to its parent at all."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return functools.partial(die_with_parent, os.getpid())

@@ -66,8 +66,23 @@ def test_a_tied_child_dies_with_the_thread_that_started_it():
     assert proc.wait(10) == -signal.SIGKILL
 
 
+def test_a_child_whose_parent_is_already_gone_kills_itself():
+    """The race the parent pid closes: a parent dead between fork and prctl signals nobody, so the
+    child compares its parent with the one named before the fork (here one that is not its parent)."""
+    proc = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: die_with_parent(os.getpid() + 10 ** 7))
+    assert proc.wait(10) == -signal.SIGKILL
+    proc = subprocess.Popen(["sleep", "60"], preexec_fn=die_with_parent_hook())   # the right parent: lives
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(1.0)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_the_hook_ties_only_children_started_from_the_main_thread():
-    assert die_with_parent_hook() is die_with_parent
+    hook = die_with_parent_hook()
+    assert hook.func is die_with_parent and hook.args == (os.getpid(),)
     hooks = []
     t = threading.Thread(target=lambda: hooks.append(die_with_parent_hook()))
     t.start()

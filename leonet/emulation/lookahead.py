@@ -90,11 +90,12 @@ _threads = 0
 
 
 def _init(engine: TopologyEngine, destinations: np.ndarray, per_pair: bool = False,
-          hysteresis_ms: float = 0.0, threads: int = 0, groups: Optional[RouteGroups] = None) -> None:
+          hysteresis_ms: float = 0.0, threads: int = 0, groups: Optional[RouteGroups] = None,
+          parent_pid: Optional[int] = None) -> None:
     global _engine, _destinations, _per_pair, _hysteresis_ms, _threads, _groups
     _engine, _destinations, _per_pair, _hysteresis_ms, _threads = engine, destinations, per_pair, hysteresis_ms, threads
     _groups = groups
-    die_with_parent()   # a forked worker would otherwise outlive a killed run, holding its namespace handles
+    die_with_parent(parent_pid)   # a forked worker would otherwise outlive a killed run, holding its namespace handles
     # A terminal's Ctrl-C reaches the whole process group: the run stops this worker itself,
     # after the ticks have stopped (interrupted here, it would break the pool mid-tick).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -160,7 +161,8 @@ class Lookahead:
         ctx = multiprocessing.get_context("fork")
         self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init,
                                                             initargs=(engine, destinations, per_pair,
-                                                                      route_hysteresis_ms, threads, route_groups))
+                                                                      route_hysteresis_ms, threads, route_groups,
+                                                                      os.getpid()))
         self._futures: Dict[float, concurrent.futures.Future] = {}
         self._order: Deque[concurrent.futures.Future] = collections.deque()   #: as submitted
         #: the worker's table as of its job number ``_seq`` (-1: lost track, a whole one is on its way)

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Awaitable, Dict, Iterable, List, Optional, TypeVar
 
-from ..childproc import die_with_parent
+from ..childproc import die_with_parent_hook
 from ..errors import LeonetError
 from ..waiting import wait_for_line
 
@@ -136,7 +136,7 @@ class KometPlatform:
         self.nodehost = subprocess.Popen(
             [sys.executable, "-m", "apps.komet.nodehost", "--nodes", str(nodes_file), "--state-dir",
              str(self.workdir / "nodes"), "--log-level", "INFO"],
-            stdout=subprocess.PIPE, stderr=log, env=child_env(), cwd=str(REPO), preexec_fn=die_with_parent)
+            stdout=subprocess.PIPE, stderr=log, env=child_env(), cwd=str(REPO), preexec_fn=die_with_parent_hook())
         log.close()
         if not wait_for_line(self.nodehost, b"ready", timeout_s):
             self.stop()
@@ -156,7 +156,7 @@ class KometPlatform:
         log = open(self.workdir / log_name, "wb")
         proc = subprocess.Popen(["ip", "netns", "exec", self.netns(node), sys.executable, *argv],
                                 stdout=subprocess.PIPE, stderr=log, env=child_env(), cwd=str(REPO),
-                                preexec_fn=die_with_parent)
+                                preexec_fn=die_with_parent_hook())
         log.close()
         self.processes.append(proc)
         return proc
@@ -199,7 +199,7 @@ class LocalKomet:
             self.proc = subprocess.Popen([sys.executable, "-m", "apps.komet.nodehost", "--nodes",
                                           str(workdir / "nodes.json"), "--state-dir", str(workdir / "state")],
                                          stdout=subprocess.PIPE, env=child_env(), cwd=str(REPO),
-                                         preexec_fn=die_with_parent)
+                                         preexec_fn=die_with_parent_hook())
             if not wait_for_line(self.proc, b"ready", 60):
                 raise LeonetError(f"the Komet servers did not start in {self.netns}")
             self.loop = NamespaceLoop(self.netns)
