@@ -82,6 +82,11 @@ def main() -> None:
         print(f"all: {int(total['ticks'])} ticks, apply p50 {total['apply_ms_p50']:.1f} ms, "
               f"p99 {total['apply_ms_p99']:.1f} ms; lag p99 {total['lag_ms_p99']:.1f} ms, "
               f"max {total['lag_ms_max']:.1f} ms; {len(c.handovers)} GSL handovers")
+        worst = np.argsort(np.array(s.lag_ms))[::-1][:3]
+        print("latest ticks: " + "; ".join(
+            f"#{int(k) + 1} lag {s.lag_ms[k]:.1f} ms, apply {s.apply_ms[k]:.1f} ms ("
+            + ", ".join(f"{p} {v:.0f}" for p, v in reports[k].phase_ms.items() if v >= 1) + ")"
+            for k in worst if k < len(reports)))
         print("where a tick's apply goes (ms p50 / p99) and what it changes (mean per tick):")
         for phase in ("diff", "links_added", "delays", "routes", "links_removed"):
             v = np.array([r.phase_ms.get(phase, 0.0) for r in reports])
