@@ -83,6 +83,11 @@ def main() -> None:
               f"p99 {total['apply_ms_p99']:.1f} ms; lag p99 {total['lag_ms_p99']:.1f} ms, "
               f"max {total['lag_ms_max']:.1f} ms; {len(c.handovers)} GSL handovers")
         worst = np.argsort(np.array(s.lag_ms))[::-1][:3]
+        slowest = [int(k) for k in np.argsort(np.array(s.apply_ms))[::-1][:3]]
+        print("slowest applies: " + "; ".join(
+            f"#{k + 1} {s.apply_ms[k]:.1f} ms (" + ", ".join(f"{p} {v:.0f}" for p, v in reports[k].phase_ms.items()
+                                                             if v >= 1) + ")"
+            for k in slowest if k < len(reports)))
         print("latest ticks: " + "; ".join(
             f"#{int(k) + 1} lag {s.lag_ms[k]:.1f} ms, apply {s.apply_ms[k]:.1f} ms ("
             + ", ".join(f"{p} {v:.0f}" for p, v in reports[k].phase_ms.items() if v >= 1) + ")"
