@@ -61,6 +61,16 @@ def start_from_thread(preexec) -> subprocess.Popen:
     return got[0]
 
 
+def assert_runs_on(proc: subprocess.Popen) -> None:
+    """The child is still running a second later (then it is killed)."""
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(1.0)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_tied_child_dies_with_the_thread_that_started_it():
     proc = start_from_thread(die_with_parent)
     assert proc.wait(10) == -signal.SIGKILL
@@ -71,13 +81,7 @@ def test_a_child_whose_parent_is_already_gone_kills_itself():
     child compares its parent with the one named before the fork (here one that is not its parent)."""
     proc = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: die_with_parent(os.getpid() + 10 ** 7))
     assert proc.wait(10) == -signal.SIGKILL
-    proc = subprocess.Popen(["sleep", "60"], preexec_fn=die_with_parent_hook())   # the right parent: lives
-    try:
-        with pytest.raises(subprocess.TimeoutExpired):
-            proc.wait(1.0)
-    finally:
-        proc.kill()
-        proc.wait()
+    assert_runs_on(subprocess.Popen(["sleep", "60"], preexec_fn=die_with_parent_hook()))   # the right parent
 
 
 def test_the_hook_ties_only_children_started_from_the_main_thread():
@@ -88,10 +92,4 @@ def test_the_hook_ties_only_children_started_from_the_main_thread():
     t.start()
     t.join()
     assert hooks == [None]
-    proc = start_from_thread(hooks[0])   # untied: survives its thread
-    try:
-        with pytest.raises(subprocess.TimeoutExpired):
-            proc.wait(1.0)
-    finally:
-        proc.kill()
-        proc.wait()
+    assert_runs_on(start_from_thread(hooks[0]))   # untied: survives its thread
