@@ -65,7 +65,7 @@ def aggregate(objects: np.ndarray, rows: np.ndarray, columns: np.ndarray, chunk:
 
 def _aggregate_chunk(objects: np.ndarray, rows: np.ndarray, columns: np.ndarray, depth: int):
     n = objects.shape[1]
-    # each node's objects as bits 0..62, in order of first appearance (any order is exact)
+    # each node's objects as bits 0..62, by increasing id (any order is exact)
     table = np.zeros((n, MAX_OBJECTS + 1), dtype=np.int64)     # bit -> object id, per node
     leaf_bits = np.full((n, 1 << depth), _NONE_BIT, dtype=np.uint64)   # not a destination: no route
     keep = np.ones(n, dtype=bool)
