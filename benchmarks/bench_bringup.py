@@ -77,8 +77,7 @@ def bench_leonet(engine: TopologyEngine, snap, backend: str, route_prefixes: str
                      NamespaceNodeFactory())
     # As `leonet run` (EmulationController): the lookahead's worker computes the first table
     # from scratch while the nodes are made, and the network installs what it computed.
-    lookahead = Lookahead(engine, net.destinations, per_pair=net.per_pair,
-                          route_hysteresis_ms=net.config.route_hysteresis_ms, route_groups=net.route_groups)
+    lookahead = Lookahead.for_network(engine, net)
     mem0 = used_mb()
     t0 = time.perf_counter()
     try:

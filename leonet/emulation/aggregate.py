@@ -117,16 +117,3 @@ def _aggregate_chunk(objects: np.ndarray, rows: np.ndarray, columns: np.ndarray,
     return (np.asarray(columns)[c[mine]], np.concatenate(out_first)[mine], np.concatenate(out_bits)[mine],
             object_id[mine])
 
-
-def resolve(prefixes: Prefixes, node: int, addresses: np.ndarray) -> np.ndarray:
-    """The object (0: none) longest-prefix match gives ``addresses`` (indices) at ``node``."""
-    mine = prefixes.node == node
-    first, bits, ids = prefixes.first[mine], prefixes.bits[mine], prefixes.object_id[mine]
-    out = np.zeros(len(addresses), dtype=np.int64)
-    best = np.full(len(addresses), -1, dtype=np.int64)
-    addresses = np.asarray(addresses, dtype=np.int64)
-    for f, b, i in zip(first, bits, ids):
-        hit = (addresses >> b) == (f >> b)
-        better = hit & ((32 - b) > best)
-        out[better], best[better] = i, 32 - b
-    return out

@@ -126,10 +126,7 @@ class Controller:
         self._primary: Optional[np.ndarray] = None
         self._warned_at = -1e9
         self._wall0: Optional[float] = None   #: monotonic time of offset0 while run() paces ticks
-        self._lookahead = (Lookahead(engine, network.destinations, per_pair=network.per_pair,
-                                     route_hysteresis_ms=network.config.route_hysteresis_ms,
-                                     route_groups=network.route_groups)
-                           if lookahead else None)
+        self._lookahead = Lookahead.for_network(engine, network) if lookahead else None
 
     # ------------------------------------------------------------------ time
     @property

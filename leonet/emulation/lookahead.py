@@ -25,7 +25,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Deque, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from ..topology.pairwise import pairwise_plane
 from ..topology.routing import RoutingTables
 from ..topology.groups import RouteGroups
 from ..topology.stable import stable_next_hops
+
+if TYPE_CHECKING:
+    from .network import LeoNetwork
 
 log = logging.getLogger("leonet.emulation")
 
@@ -171,6 +174,13 @@ class Lookahead:
         self.depth = depth
         self.close_timeout_s = close_timeout_s
         self.worker_pid: int = self._pool.submit(os.getpid).result(timeout=60)
+
+    @classmethod
+    def for_network(cls, engine: TopologyEngine, network: "LeoNetwork", **kw) -> "Lookahead":
+        """A lookahead that computes the tables ``network`` installs (its destinations, forwarding,
+        route hysteresis and groups)."""
+        return cls(engine, network.destinations, per_pair=network.per_pair,
+                   route_hysteresis_ms=network.config.route_hysteresis_ms, route_groups=network.route_groups, **kw)
 
     def _submit(self, offset_s: float) -> concurrent.futures.Future:
         future = self._pool.submit(_compute, offset_s, self._seq < 0)

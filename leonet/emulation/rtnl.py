@@ -378,14 +378,14 @@ def dump_host_routes(sock: RtnlSocket) -> Tuple[np.ndarray, np.ndarray]:
         pos = np.clip(np.searchsorted(ids, nh[via_object]), 0, max(0, len(ids) - 1))
         found = ids[pos] == nh[via_object] if len(ids) else np.zeros(int(via_object.sum()), dtype=bool)
         gw[via_object] = np.where(found, gateways[pos] if len(ids) else 0, 0)
-    dst, gw = _longest_prefix(dst, length, gw)
+    dst, gw = longest_prefix(dst, length, gw)
     keep = gw != 0   # no gateway (a throw route, an object without one or gone): forwards nowhere
     return dst[keep], gw[keep]
 
 
-def _longest_prefix(dst: np.ndarray, length: np.ndarray, gw: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def longest_prefix(dst: np.ndarray, length: np.ndarray, gw: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Every address the routes (``dst/length`` via ``gw``) cover, with the gateway of the
-    longest route covering it."""
+    longest route covering it (longest-prefix match, as the kernel forwards)."""
     if not (length < 32).any():
         return dst, gw
     counts = np.left_shift(np.int64(1), 32 - length.astype(np.int64))

@@ -1,16 +1,28 @@
 """Prefix routes for a whole table (leonet.emulation.aggregate), without root: longest-prefix
-match over the prefixes must give every destination exactly its object, and no route to an
-address that is not a destination."""
+match over the prefixes, resolved as the self-check resolves a node's dumped routes
+(leonet.emulation.rtnl.longest_prefix), must give every destination exactly its object, and no
+route to an address that is not a destination."""
 import numpy as np
 import pytest
 
-from leonet.emulation.aggregate import MAX_OBJECTS, aggregate, resolve
+from leonet.emulation.aggregate import MAX_OBJECTS, aggregate
+from leonet.emulation.rtnl import longest_prefix
+
+
+def resolve(prefixes, node, space):
+    """The object (0: none) each address 0..space-1 gets at ``node``."""
+    mine = prefixes.node == node
+    covered, ids = longest_prefix(prefixes.first[mine], 32 - prefixes.bits[mine], prefixes.object_id[mine])
+    got = np.zeros(max(space, int(covered.max(initial=0)) + 1), dtype=np.int64)
+    got[covered.astype(np.int64)] = ids
+    assert not got[space:].any(), "a route to an address beyond the table"
+    return got[:space]
 
 
 def _check(table, rows, columns, prefixes, space):
     addresses = np.arange(space)
     for c, node in enumerate(columns):
-        got = resolve(prefixes, int(node), addresses)
+        got = resolve(prefixes, int(node), space)
         want = np.zeros(space, dtype=np.int64)
         want[rows] = table[:, c]
         mine = addresses != node          # the node's own address: delivered locally first
