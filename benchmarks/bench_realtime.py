@@ -14,6 +14,7 @@ tables.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--route-groups", choices=("none", "slot"), default=None, help="emulation.route_groups")
     ap.add_argument("--group-slots", type=int, default=None, help="emulation.route_group_slots")
     ap.add_argument("--check", action="store_true", help="run the routing self-check at the end")
+    ap.add_argument("--unfreeze", action="store_true",
+                    help="baseline: let the garbage collector scan what bring-up built (a run freezes it)")
     args = ap.parse_args()
     run = prepare_run(args.scenario, backend=args.backend, route_nexthops=args.route_nexthops,
                       route_hysteresis_ms=args.hysteresis_ms, routes=args.routes, route_groups=args.route_groups,
@@ -66,10 +69,15 @@ def main() -> None:
         print(f"{args.scenario}: {len(run.network.nodes)} nodes up in {up:.1f} s "
               f"({run.shaper.name} backend); " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
         print(f"memory: host used +{_used_mb() - mem0:,.0f} MB after bring-up")
+        if args.unfreeze:
+            gc.unfreeze()
+        print(f"garbage collector: {gc.get_freeze_count():,} objects frozen after bring-up")
+        pauses = CollectorPauses()
         c = run.controller
         reports, worker = [], []
         c.hooks.tick.append(lambda info: (reports.append(info.report), worker.append(info.worker_ms)))
-        c.run(args.minutes * 60.0)
+        with pauses:
+            c.run(args.minutes * 60.0)
         s = c.stats
         print(f"{'minute':>6} {'apply p50':>10} {'apply p99':>10} {'compute p99':>12} {'lag p50':>8} {'lag max':>8}")
         per = int(60 / c.step_s)
@@ -103,12 +111,40 @@ def main() -> None:
         for what in ("links_added", "links_removed", "delays_updated", "routes_changed", "route_operations"):
             v = np.array([getattr(r, what) for r in reports])
             print(f"  {what:>16}: {v.mean():9.1f} (p99 {np.percentile(v, 99):.0f})")
+        print(pauses.summary())
         print(f"memory: host used +{_used_mb() - mem0:,.0f} MB at the end")
         if args.check:
             t = time.perf_counter()
             check = run.network.self_check()
             print(f"self-check in {time.perf_counter() - t:.1f} s: {check.problems} problems")
             print(check.report())
+
+
+class CollectorPauses:
+    """The garbage collector's passes in this process while in the ``with`` block."""
+
+    def __init__(self) -> None:
+        self.ms = {0: [], 1: [], 2: []}
+        self._t = 0.0
+
+    def __enter__(self) -> "CollectorPauses":
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.ms[info["generation"]].append((time.perf_counter() - self._t) * 1e3)
+
+    def summary(self) -> str:
+        full = self.ms[2]
+        young = self.ms[0] + self.ms[1]
+        return (f"garbage collector during the ticks: {len(full)} full passes (max {max(full, default=0):.1f} ms, "
+                f"total {sum(full):.0f} ms), {len(young)} young passes (max {max(young, default=0):.1f} ms)")
 
 
 def _used_mb() -> float:

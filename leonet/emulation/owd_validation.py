@@ -44,7 +44,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .controller import TickInfo
-from .validation import TickProbe
+from .validation import MeasuredAgainstExpected, TickProbe
 
 #: payload: magic, probe id, direction index, sequence number, user-space send time (ns)
 _PAYLOAD = struct.Struct("!IIHIQ")
@@ -84,7 +84,7 @@ class TickMark:
 
 
 @dataclass
-class OwdSample:
+class OwdSample(MeasuredAgainstExpected):
     sent_ns: int                      #: unix ns the datagram left (kernel stamp, else user space)
     emulated_time: str                #: emulated time of the tick in force then
     source: str
@@ -97,12 +97,6 @@ class OwdSample:
     kernel_stamped: bool = True
     #: the flight overlapped a tick's apply (whether or not it changed this direction)
     in_apply: bool = False
-
-    @property
-    def error_ms(self) -> Optional[float]:
-        if self.expected_ms is None or self.measured_ms is None:
-            return None
-        return self.measured_ms - self.expected_ms
 
     @property
     def backend_error_ms(self) -> Optional[float]:

@@ -22,8 +22,22 @@ import numpy as np
 from .controller import TickInfo
 
 
+class MeasuredAgainstExpected:
+    """A sample's ``error_ms``: measured minus expected, None when either is missing
+    (the engine said unreachable, or nothing came back)."""
+
+    expected_ms: Optional[float]
+    measured_ms: Optional[float]
+
+    @property
+    def error_ms(self) -> Optional[float]:
+        if self.expected_ms is None or self.measured_ms is None:
+            return None
+        return self.measured_ms - self.expected_ms
+
+
 @dataclass
-class RttSample:
+class RttSample(MeasuredAgainstExpected):
     sent_wall: float                  #: unix time the request left
     emulated_time: str                #: emulated time of the tick in force then
     source: str
@@ -31,12 +45,6 @@ class RttSample:
     expected_ms: Optional[float]      #: None: the engine says unreachable
     measured_ms: Optional[float]      #: None: no reply
     straddles: bool = False
-
-    @property
-    def error_ms(self) -> Optional[float]:
-        if self.expected_ms is None or self.measured_ms is None:
-            return None
-        return self.measured_ms - self.expected_ms
 
 
 class TickProbe:

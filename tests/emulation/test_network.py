@@ -3,6 +3,7 @@
 These tests use the ``none`` shaping backend, so they check connectivity, routing and
 rewiring; delay fidelity is tested with the real backends in test_delay_end_to_end.py.
 """
+import gc
 import re
 import subprocess
 
@@ -27,6 +28,7 @@ def run(tmp_path):
     yield r
     r.stop()
     assert not netns.list_namespaces(), "namespaces left behind"
+    assert gc.get_freeze_count() == 0, "the run left the garbage collector frozen"
 
 
 def _reachable_offset(run, a, b, start=0.0, step=30.0):
@@ -46,6 +48,8 @@ def test_routes_follow_the_engine_and_traceroute_shows_its_hops(tmp_path, run):
     off = _reachable_offset(run, "Berlin", "Madrid")
     run.config = run.config.with_overrides(offset_s=off)
     run.start()
+    # what bring-up built is kept out of the collector's full passes while the run lasts
+    assert gc.get_freeze_count() > 0
     # every link end is usable when start returns (the kernel's link-watch work, which gives a
     # veth end its qdisc after the carrier came on, lags thousands of ends behind at bring-up)
     for node in run.network.nodes:
