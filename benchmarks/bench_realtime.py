@@ -37,17 +37,19 @@ def main() -> None:
     ap.add_argument("--routes", choices=("all", "ground-stations", "bounding-box"), default=None)
     ap.add_argument("--route-groups", choices=("none", "slot"), default=None, help="emulation.route_groups")
     ap.add_argument("--group-slots", type=int, default=None, help="emulation.route_group_slots")
+    ap.add_argument("--forwarding-table", choices=("kernel", "ebpf"), default=None,
+                    help="emulation.forwarding_table (kernel routes, or one BPF map)")
     ap.add_argument("--check", action="store_true", help="run the routing self-check at the end")
     ap.add_argument("--unfreeze", action="store_true",
                     help="baseline: let the garbage collector scan what bring-up built (a run freezes it)")
     args = ap.parse_args()
     run = prepare_run(args.scenario, backend=args.backend, route_nexthops=args.route_nexthops,
                       route_hysteresis_ms=args.hysteresis_ms, routes=args.routes, route_groups=args.route_groups,
-                      route_group_slots=args.group_slots)
+                      route_group_slots=args.group_slots, forwarding_table=args.forwarding_table)
     print(f"machine: {describe()}")
     cfg = run.config
     print(f"route_nexthops {cfg.route_nexthops}, route_hysteresis_ms {cfg.route_hysteresis_ms}, routes {cfg.routes}, "
-          f"route_groups {cfg.route_groups} ({cfg.route_group_slots} slots)")
+          f"route_groups {cfg.route_groups} ({cfg.route_group_slots} slots), forwarding_table {cfg.forwarding_table}")
     stages = {}
     last = [time.perf_counter(), None]
 

@@ -15,6 +15,7 @@
       route_group_slots: 3        # slot: consecutive orbit positions (slots) per group
       nodes: namespace           # namespace | docker | containernet (see docs/containers.md)
       forwarding: hop-by-hop     # hop-by-hop | per-pair (Celestial's model, docs/forwarding.md)
+      forwarding_table: kernel   # kernel: routes | ebpf: one BPF map, written in place (no route operations)
       abort_on_overload: false   # stop the run when the delay backend cannot hold its accuracy
       nfqueue_daemon: c          # c (compiled, multi-threaded) | python (single-threaded, ~10x slower)
 
@@ -46,6 +47,11 @@ ROUTE_NEXTHOPS = ("objects", "inline")
 #: aggregate: the first table goes in as the fewest prefix routes that forward exactly as a /32
 #: per destination would (emulation/aggregate.py; needs next-hop objects); host: a /32 each
 ROUTE_PREFIXES = ("aggregate", "host")
+
+#: kernel: each node's next hops are kernel routes; ebpf: all nodes' next hops are one BPF map
+#: that a program on each node's route for the node range reads, written without system calls
+#: (emulation/ebpf_table.py)
+FORWARDING_TABLES = ("kernel", "ebpf")
 
 #: the nfqueue backend's data path: the compiled daemon, or the original Python one (docs/shaping.md)
 NFQUEUE_DAEMONS = ("c", "python")
@@ -88,6 +94,11 @@ class EmulationConfig:
     route_prefixes: str = "aggregate"
     nodes: str = "namespace"
     forwarding: str = "hop-by-hop"
+    #: ``kernel``: the next hops are kernel routes (route_nexthops, route_prefixes and
+    #: route_groups say how); ``ebpf``: every node's next hops live in one BPF map that the
+    #: node's programs read and this process writes in place, so a tick's route changes cost
+    #: no kernel operation (docs/emulation.md, "Forwarding tables in a BPF map")
+    forwarding_table: str = "kernel"
     #: stop the run (exit status 3 on the command line) as soon as the delay backend
     #: reports that it cannot hold its stated accuracy (docs/shaping.md, "Overload")
     abort_on_overload: bool = False
@@ -123,6 +134,7 @@ def parse_emulation_section(raw: Optional[Mapping[str, Any]], scenario: Optional
         route_prefixes=_route_prefixes(f, d),
         nodes=f.choice("nodes", d.nodes, NODE_KINDS),
         forwarding=_forwarding(f, d),
+        forwarding_table=_forwarding_table(f, d),
         abort_on_overload=f.flag("abort_on_overload", d.abort_on_overload),
         nfqueue_daemon=f.choice("nfqueue_daemon", d.nfqueue_daemon, NFQUEUE_DAEMONS),
     )
@@ -151,6 +163,15 @@ def _route_prefixes(f: Fields, d: EmulationConfig) -> str:
         raise ConfigError(f.at("route_prefixes"), prefixes, "needs routes through next-hop objects",
                           "set emulation.route_nexthops: objects, or route_prefixes: host")
     return prefixes
+
+
+def _forwarding_table(f: Fields, d: EmulationConfig) -> str:
+    table = f.choice("forwarding_table", d.forwarding_table, FORWARDING_TABLES)
+    if table == "ebpf" and f.get("forwarding", d.forwarding) == "per-pair":
+        raise ConfigError(f.at("forwarding_table"), table, "applies to hop-by-hop forwarding only (per-pair "
+                          "forwarding has a direct link per pair and no next hops)",
+                          "set emulation.forwarding: hop-by-hop, or forwarding_table: kernel")
+    return table
 
 
 def _forwarding(f: Fields, d: EmulationConfig) -> str:

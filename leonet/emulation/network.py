@@ -25,13 +25,16 @@ from ..topology.pairwise import pairwise_plane, pairwise_snapshot
 from ..topology.groups import route_groups
 from ..topology.stable import nonzero_pairs, stable_next_hops
 from . import netns as nsmod
-from .addressing import host_name, interface_mac, interface_name, node_address, node_address_int
+from .addressing import (IFINDEX_OFFSET, host_name, interface_mac, interface_name, node_address,
+                         node_address_int)
 from .config import EmulationConfig
 from .node_setup import configure_node, sysctls_to_write, tune_host, write_sysctl
 from .nodes import EmulatedNode, NodeFactory
 from .overrides import LinkOverride, LinkOverrides
 from .lookahead import Computed, TableChanges
 from .aggregate import aggregate
+from . import ebpf_table
+from .ebpf_table import ForwardingMap
 from .nexthops import NexthopSlots, SlotPlan
 from .rtnl import (IF_OPER_UP, RtnlSocket, acked_request, delete_link_message, delete_route_messages,
                    describe_errors, dump_operstates, link_up_message, neighbour_message, nexthop_messages,
@@ -43,9 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leonet.emulation")
 
-#: Interface index of node i's interface towards node j is j + IFINDEX_OFFSET, so a
-#: route's output interface follows from its next hop without any look-up.
-IFINDEX_OFFSET = 16
 #: Errors that are expected while converging (route already gone with its link, ...).
 _BENIGN = {2, 3}  # ENOENT, ESRCH
 
@@ -185,8 +185,16 @@ class LeoNetwork:
         #: destination groups of a ground station's routes (emulation.route_groups; None: per node)
         self.route_groups = route_groups(engine.constellation, self.destinations, config.route_groups,
                                          config.route_group_slots)
+        #: emulation.forwarding_table: ebpf: every node's next hops in one BPF map (ebpf_table.py),
+        #: made at start; None: kernel routes
+        self.forwarding_map: Optional[ForwardingMap] = None
+        self._ebpf = config.forwarding_table == "ebpf" and not self.per_pair
+        if self._ebpf and V > ebpf_table.MAX_NODES:
+            from ..errors import ConfigError
+            raise ConfigError("emulation.forwarding_table", "ebpf", f"holds up to {ebpf_table.MAX_NODES:,} nodes, "
+                              f"this scenario has {V:,}", "use forwarding_table: kernel")
         self._slots = (NexthopSlots(len(self.destinations), V, groups=self.route_groups)
-                       if config.route_nexthops == "objects" else None)
+                       if config.route_nexthops == "objects" and not self._ebpf else None)
         #: emulation.route_prefixes: aggregate: the first table goes in as prefix routes (aggregate.py),
         #: later changes as /32 routes over them, and a route that goes away as a /32 throw route
         self._aggregate = self._slots is not None and config.route_prefixes == "aggregate"
@@ -217,6 +225,8 @@ class LeoNetwork:
         self._netns_fds = [os.open(str(nsmod.path_of(n.netns)), os.O_RDONLY) for n in self.nodes]
         self._configure_nodes(progress)
         self._root = RtnlSocket()
+        if self._ebpf:
+            self._install_forwarding_map()
         ahead = computed() if computed is not None else None
         if ahead is None:
             return self.apply(snapshot, progress)
@@ -242,6 +252,20 @@ class LeoNetwork:
                         ", ".join(sorted(unlike)))
             self._worker.run_many([(n.netns, (lambda: [write_sysctl(k, v) for k, v in unlike.items()]))
                                    for n in self.nodes])
+
+    def _install_forwarding_map(self) -> None:
+        """The BPF map, and in every node its programs and the route of the node range through
+        them (see :mod:`.ebpf_table`)."""
+        fmap = self.forwarding_map = ForwardingMap(len(self.nodes))
+        for v, sock in enumerate(self._sockets):
+            programs = fmap.programs(v)
+            try:     # the route holds the programs; these descriptors are not needed after
+                errors = acked_request(sock, ebpf_table.node_messages(v, programs))
+            finally:
+                for fd in programs:
+                    os.close(fd)
+            if errors:
+                raise OSError(f"setting up BPF forwarding in {self.nodes[v].name} failed: {describe_errors(errors)}")
 
     def stop(self) -> None:
         """Remove everything this run created. Safe to call twice or after a failed start."""
@@ -275,6 +299,9 @@ class LeoNetwork:
         if self.started:
             self.factory.destroy(self.nodes)
             self.started = False
+        if self.forwarding_map is not None:   # after the namespaces: nothing uses it any more
+            self.forwarding_map.close()
+            self.forwarding_map = None
         self._worker.close()
 
     # ------------------------------------------------------------------ queries
@@ -457,16 +484,20 @@ class LeoNetwork:
                 raise OSError(f"creating {len(errors)} veth pairs failed: {describe_errors(errors)}")
             progress("links", min(total, start + batch), total)
         # bring the peer ends up (the first ends were created up) and give each end its peer's
-        # MAC, one batch per namespace
+        # MAC (with BPF forwarding, the rule and table for its peer), one batch per namespace
+        bpf = self.forwarding_map is not None
         per_ns: Dict[int, List[bytes]] = {}
         for x, y in zip(a_all, b_all):
             x, y = int(x), int(y)
-            per_ns.setdefault(x, []).append(neighbour_message(y + IFINDEX_OFFSET, y, interface_mac(y, x)))
-            per_ns.setdefault(y, []).extend((link_up_message(x + IFINDEX_OFFSET),
-                                             neighbour_message(x + IFINDEX_OFFSET, x, interface_mac(x, y))))
+            at_x, at_y = per_ns.setdefault(x, []), per_ns.setdefault(y, [])
+            at_x.append(neighbour_message(y + IFINDEX_OFFSET, y, interface_mac(y, x)))
+            at_y.extend((link_up_message(x + IFINDEX_OFFSET),
+                         neighbour_message(x + IFINDEX_OFFSET, x, interface_mac(x, y))))
+            if bpf:
+                at_x.extend(ebpf_table.neighbour_messages(y))
+                at_y.extend(ebpf_table.neighbour_messages(x))
         for me, msgs in per_ns.items():
-            sock = self._sockets[me]
-            sock.send(b"".join(msgs))
+            self._sockets[me].send(b"".join(msgs))
         for me in per_ns:
             self._check(self._sockets[me], report, f"link set-up in {self.nodes[me].name}")
         if attach:
@@ -511,6 +542,9 @@ class LeoNetwork:
         per_ns: Dict[int, List[bytes]] = {}
         for k in rows:
             a, b = int(links.a[k]), int(links.b[k])
+            if self.forwarding_map is not None:   # the table's route goes with the link, the rule not
+                per_ns.setdefault(a, []).append(ebpf_table.forget_neighbour_message(b))
+                per_ns.setdefault(b, []).append(ebpf_table.forget_neighbour_message(a))
             per_ns.setdefault(a, []).append(delete_link_message(b + IFINDEX_OFFSET, seq=int(k)))
             self._deleting.add((a, b))
         self._pending_deletion = self._deleter.submit(self._delete_links, ends, per_ns, set(self._deleting))
@@ -560,7 +594,7 @@ class LeoNetwork:
             whole = False
         else:
             pairs, whole = nonzero_pairs(new_hop != self.next_hop), True
-        if not len(pairs[0]):
+        if not len(pairs[0]) or self._ebpf:     # a BPF map is written in place (_update_routes)
             return RoutePlan(new_hop, pairs, whole, seq, [], 0)
         if self._slots is not None:
             batches, operations = self._object_batches(self._slots.plan(self.next_hop, new_hop, pairs=pairs))
@@ -585,6 +619,12 @@ class LeoNetwork:
             plan = self.plan_routes(snap, new_hop, changes)
         batches = plan.batches
         report.route_operations = plan.operations
+        if self.forwarding_map is not None:
+            rows, cols = plan.pairs
+            self.forwarding_map.write(cols, self.destinations[rows], plan.new_hop[rows, cols])
+            self.commit_routes(plan)
+            report.routes_changed = int(len(rows))
+            return
         if not batches:
             self.commit_routes(plan)
             return
@@ -678,6 +718,7 @@ class LeoNetwork:
         return self.apply(self.engine_snapshot)
 
     # ------------------------------------------------------------------ checks
+
     def self_check(self) -> "RouteCheck":
         """Walk every (node, destination) pair through the kernel's routing tables and judge the
         paths against the engine's least delay at the applied tick (see :mod:`.selfcheck`)."""
@@ -688,7 +729,9 @@ class LeoNetwork:
             snap = self.snapshot
             if snap is None:
                 raise LeonetError("the network is not up yet")
-            tables = [dump_host_routes(s) for s in self._sockets]
+            fmap = self.forwarding_map
+            tables = ([ebpf_table.usable_table(fmap, v, s) for v, s in enumerate(self._sockets)] if fmap
+                      else [dump_host_routes(s) for s in self._sockets])
             if self.per_pair:   # the kernel's links are the pair links: judge the walks over them
                 snap = pairwise_snapshot(snap, self.links)
         return check_tables(self.engine.nodes.names, self.destinations, tables, [snap],

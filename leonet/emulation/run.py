@@ -75,6 +75,7 @@ class EmulationRun:
         self.extensions: Optional[Any] = None
         self._health: Optional[ShaperMonitor] = None
         self._froze_collector = False
+        self._forwarding_map_id: Optional[int] = None
         self._status_lock = threading.Lock()
         self._last_tick: Optional[TickInfo] = None
         #: why the run stopped itself (``emulation.abort_on_overload``), else None
@@ -134,6 +135,8 @@ class EmulationRun:
         # (at phase I it scanned millions of objects, 50-90 ms, several times a minute).
         gc.freeze()
         self._froze_collector = True
+        fmap = self.network.forwarding_map
+        self._forwarding_map_id = fmap.id if fmap is not None else None
         self._health = ShaperMonitor(self.shaper, emulated_time=lambda: self.controller.current_time_iso,
                                      on_overload=self._on_overload, on_recovery=self._on_recovery).start()
         self.controller.hooks.tick.append(self._write_status)
@@ -154,6 +157,8 @@ class EmulationRun:
             "time": c.current_time_iso, "offset_s": c.current_offset_s, "tick": c.tick_index,
             "step_s": c.step_s, "speed": c.speed, "backend": self.shaper.name,
             "backend_accuracy_ms": self.shaper.accuracy_ms, "stats": c.stats.summary(),
+            # emulation.forwarding_table: ebpf: where `leonet check` reads the tables
+            "forwarding_map_id": self._forwarding_map_id,
             "last_tick": None if info is None else {
                 "compute_ms": info.compute_ms, "apply_ms": info.apply_ms, "lag_ms": info.lag_ms,
                 "links_added": info.report.links_added, "links_removed": info.report.links_removed,

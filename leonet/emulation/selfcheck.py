@@ -39,6 +39,7 @@ from ..topology import Snapshot
 from ..topology.links import pair_keys
 from . import netns as nsmod
 from .addressing import node_address_int
+from .ebpf_table import ForwardingMap, usable_table
 from .rtnl import RtnlSocket, dump_host_routes
 
 #: fixed part of the tolerance (see the module docstring)
@@ -327,17 +328,23 @@ def _describe(kind: str, names: Sequence[str], hops: np.ndarray, destinations: n
             f"{opt:.3f} ms (difference {w.delay_ms[i, v] - opt:+.3f} ms, tolerance {limit:.3f} ms): {shown}")
 
 
-def read_tables(netns_names: Sequence[str]) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Every namespace's leonet routes as (destinations, gateways) address arrays."""
+def read_tables(netns_names: Sequence[str], nodes: Optional[Sequence[int]] = None,
+                forwarding_map: Optional[ForwardingMap] = None) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Every namespace's leonet routes as (destinations, gateways) address arrays; with a
+    ``forwarding_map`` (``emulation.forwarding_table: ebpf``), the entries of node ``nodes[k]``
+    in it that the kernel of namespace ``netns_names[k]`` can carry out."""
     worker = nsmod.NetnsThread()
     try:
-        def dump() -> Tuple[np.ndarray, np.ndarray]:
+        def dump(node: int) -> Tuple[np.ndarray, np.ndarray]:
             sock = RtnlSocket()
             try:
+                if forwarding_map is not None:
+                    return usable_table(forwarding_map, node, sock)
                 return dump_host_routes(sock)
             finally:
                 sock.close()
-        return worker.run_many([(name, dump) for name in netns_names])
+        indices = list(nodes) if nodes is not None else list(range(len(netns_names)))
+        return worker.run_many([(name, (lambda v=v: dump(v))) for name, v in zip(netns_names, indices)])
     finally:
         worker.close()
 
@@ -356,8 +363,10 @@ def check_active_run() -> RouteCheck:
     engine = TopologyEngine(build_constellation(scenario))
     namespaces = [n["netns"] for n in record["nodes"]]
     before = runstate.read_status()
+    map_id = int(before.get("forwarding_map_id") or 0)
+    fmap = ForwardingMap(len(namespaces), map_id) if map_id else None
     t0 = time.perf_counter()
-    tables = read_tables(namespaces)
+    tables = read_tables(namespaces, None, fmap)
     t1 = time.perf_counter()
     after = runstate.read_status()
     first, last = int(before.get("tick", 0)), int(after.get("tick", 0))
@@ -370,7 +379,7 @@ def check_active_run() -> RouteCheck:
     def reread(nodes: List[int]) -> Tuple[Dict[int, Table], Snapshot, int]:
         for _ in range(3):  # until the run applied no tick during the reading
             start = runstate.read_status()
-            again = read_tables([namespaces[v] for v in nodes])
+            again = read_tables([namespaces[v] for v in nodes], nodes, fmap)
             now = runstate.read_status()
             if start.get("tick") == now.get("tick"):
                 break
@@ -395,10 +404,14 @@ def check_active_run() -> RouteCheck:
         tables_, snap_, tick_ = reread(nodes)
         return tables_, plane(snap_), tick_
 
-    result = check_tables(engine.nodes.names, dests, tables, snaps,
-                          float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks,
-                          tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)),
-                          reread=reread_plane)
+    try:
+        result = check_tables(engine.nodes.names, dests, tables, snaps,
+                              float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks,
+                              tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)),
+                              reread=reread_plane)
+    finally:
+        if fmap is not None:
+            fmap.close()
     result.seconds["read"] = t1 - t0
     return result
 

@@ -4,6 +4,7 @@ These tests use the ``none`` shaping backend, so they check connectivity, routin
 rewiring; delay fidelity is tested with the real backends in test_delay_end_to_end.py.
 """
 import gc
+import os
 import re
 import subprocess
 
@@ -235,3 +236,70 @@ def test_prefix_routes_from_bring_up_forward_exactly_and_a_lost_route_hides_them
     assert check.problems == 0 and check.other_next_hops == 0, check.report()
     ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", madrid.address])
     assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
+def _bpf_descriptors() -> int:
+    """BPF maps and programs this process holds open."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("anon_inode:bpf")
+        except OSError:
+            pass
+    return count
+
+
+def test_bpf_forwarding_table_forwards_as_the_engine_without_route_operations(tmp_path, run):
+    """emulation.forwarding_table: ebpf: one route for the node range in every node, through its
+    BPF programs; packets (the node's own too: ping, traceroute) take the engine's hops; over
+    handovers the map changes in place, with no kernel route operation, and forwards exactly as
+    the table; a station cut off is unreachable and comes back; stopping lets go of the map."""
+    require_binary("traceroute")
+    held = _bpf_descriptors()
+    off = _reachable_offset(run, "Berlin", "Madrid")
+    run.config = run.config.with_overrides(offset_s=off, forwarding_table="ebpf")
+    run.start()
+    assert _bpf_descriptors() > held             # the map
+    madrid = run.node("Madrid")
+    routes = _in(run, "Berlin", ["ip", "-o", "route", "show", "table", "main"]).stdout.splitlines()
+    assert len(routes) == 1 and re.match(r"10\.64\.0\.0/10 +encap bpf in leonet_fwd xmit leonet_fwd dev lo", routes[0]), \
+        routes
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    assert check.entries > len(run.network.nodes)
+    path = run.network.snapshot.path("Berlin", "Madrid")
+    tr = _in(run, "Berlin", ["traceroute", "-n", "-q", "1", "-w", "1", madrid.address])
+    hops = re.findall(r"^\s*\d+\s+(\S+)", tr.stdout, re.M)
+    by_address = {n.address: n.name for n in run.network.nodes}
+    assert [by_address.get(h, h) for h in hops] == list(path.hops[1:]), tr.stdout
+
+    changed = handovers = 0
+    first = run.network.snapshot.primary_satellite.copy()
+    for k in range(1, 61):
+        report = run.network.apply(run.engine.snapshot(off + 5.0 * k))
+        assert report.errors == [] and report.route_operations == 0
+        changed += report.routes_changed
+        handovers += int(report.links_removed > 0)
+    assert handovers and changed and (run.network.snapshot.primary_satellite != first).any()
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", madrid.address])
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+    peers = [peer for _, peer, _, _ in run.network.interfaces_of("Madrid")]
+    for peer in peers:
+        assert run.network.set_link_override("Madrid", peer, LinkOverride(failed=True)).errors == []
+    ping = _in(run, "Berlin", ["ping", "-c", "1", "-W", "1", madrid.address])
+    assert ping.returncode != 0
+    rules = _in(run, "Madrid", ["ip", "rule"]).stdout
+    assert not re.search(r"fwmark \S+ lookup", rules) and "unreachable" in rules, rules   # the catch-all is left
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    for peer in peers:
+        assert run.network.set_link_override("Madrid", peer, None).errors == []
+    check = run.network.self_check()
+    assert check.problems == 0 and check.other_next_hops == 0, check.report()
+    ping = _in(run, "Berlin", ["ping", "-c", "2", "-i", "0.2", madrid.address])
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    run.stop()
+    assert _bpf_descriptors() == held

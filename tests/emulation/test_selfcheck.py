@@ -1,5 +1,7 @@
 """The routing self-check's judgement (no root: kernel tables built from the engine's routes and
 changed by hand): equal-cost alternatives pass, detours, loops and black holes are reported."""
+import re
+
 import numpy as np
 import pytest
 
@@ -244,3 +246,51 @@ def test_problems_of_a_mixed_reading_are_confirmed_by_a_second_one(world):
     still = check_tables(names, dests, tables_of(mixed, dests), [snap], PER_HOP_MS, "t",
                          reread=lambda nodes: ({n: tables_of(mixed, dests)[n] for n in nodes}, snap, 8))
     assert still.counts["loops"] == result.first_reading["loops"]
+
+
+def test_leonet_check_reads_a_bpf_forwarding_table_and_reports_a_missing_rule(tmp_path):
+    """`leonet check` from another shell on a run with emulation.forwarding_table: ebpf: it reads the
+    tables from the run's BPF map (no routes to read) and finds them exact; with one node's rule for a
+    neighbour deleted by hand, the destinations that node sends that way are black holes."""
+    import copy
+    import subprocess
+    import sys
+    import time
+
+    from conftest import require_root
+    from leonet.emulation import runstate
+    require_root()
+    leonet = [sys.executable, "-m", "leonet.cli.main"]
+    raw = copy.deepcopy(scenarios.TINY)
+    raw.setdefault("emulation", {})["forwarding_table"] = "ebpf"
+    scenario = scenarios.write(tmp_path, raw)
+    proc = subprocess.Popen(leonet + ["run", scenario, "--backend", "none", "--speed", "0.001"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (runstate.active_run() or {}).get("pid") == proc.pid or not runstate.STATUS_FILE.exists():
+            assert proc.poll() is None and time.time() < deadline, "leonet run did not come up"
+            time.sleep(0.2)
+        assert runstate.read_status()["forwarding_map_id"]
+        names = [n["name"] for n in runstate.active_run()["nodes"]]
+        netns = [n["netns"] for n in runstate.active_run()["nodes"]]
+
+        def check():
+            out = subprocess.run(leonet + ["check"], capture_output=True, text=True, timeout=120)
+            assert "Traceback" not in out.stderr, out.stderr
+            return out
+        out = check()
+        assert out.returncode == 0 and "no loops, no black holes, no detours" in out.stdout, out.stdout
+        assert f"walked {len(names) * (len(names) - 1):,} (source, destination) pairs" in out.stdout, out.stdout
+        rules = subprocess.run(["ip", "-n", netns[0], "rule", "show", "pref", "100"], capture_output=True,
+                               text=True).stdout
+        mark = re.search(r"fwmark (0x[0-9a-f]+) lookup (\d+)", rules)
+        assert mark, rules
+        subprocess.run(["ip", "-n", netns[0], "rule", "del", "pref", "100", "fwmark", mark.group(1), "lookup",
+                        mark.group(2)], check=True)
+        out = check()
+        assert out.returncode == 1 and f"black hole: {names[0]} -> " in out.stdout, out.stdout
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=60)
+    assert runstate.active_run() is None

@@ -126,6 +126,8 @@ CASES: List[Tuple[str, str, Any]] = [
     ("emu-route-prefixes", "emulation", {"route_prefixes": "all"}),
     ("emu-route-prefixes-inline", "emulation", {"route_prefixes": "aggregate", "route_nexthops": "inline"}),
     ("emu-route-group-slots", "emulation", {"route_group_slots": 0}),
+    ("emu-forwarding-table", "emulation", {"forwarding_table": "xdp"}),
+    ("emu-forwarding-table-per-pair", "emulation", {"forwarding_table": "ebpf", "forwarding": "per-pair"}),
     ("emu-nodes", "emulation", {"nodes": "vm"}),
     ("emu-abort-on-overload", "emulation", {"abort_on_overload": "sometimes"}),
     ("emu-nfqueue-daemon", "emulation", {"nfqueue_daemon": "rust"}),
