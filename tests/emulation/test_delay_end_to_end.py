@@ -37,12 +37,14 @@ def _handover_window(run, a="Berlin", b="Madrid"):
     pytest.skip("no handover with a path on both sides in 6 hours")
 
 
-@pytest.mark.parametrize("backend", ["nfqueue", "netem"])
-def test_rtt_matches_the_engine_across_a_handover(tmp_path, backend):
+@pytest.mark.parametrize("backend,table", [("nfqueue", "kernel"), ("netem", "kernel"), ("nfqueue", "ebpf"),
+                                           ("netem", "ebpf")])
+def test_rtt_matches_the_engine_across_a_handover(tmp_path, backend, table):
+    """With either forwarding table (kernel routes, or the BPF map): the delays are the backends'."""
     require_root()
     if backend == "netem" and resolve_backend("auto") != "netem":
         pytest.skip("this kernel has no sch_netem; the netem backend is tested where it exists")
-    run = EmulationRun.from_scenario(scenarios.write(tmp_path), backend=backend)
+    run = EmulationRun.from_scenario(scenarios.write(tmp_path), backend=backend, forwarding_table=table)
     t0, t_ho = _handover_window(run)
     run.config = run.config.with_overrides(offset_s=t0, speed=SPEED)
     with run:
