@@ -303,3 +303,45 @@ def test_bpf_forwarding_table_forwards_as_the_engine_without_route_operations(tm
     assert ping.returncode == 0, ping.stdout + ping.stderr
     run.stop()
     assert _bpf_descriptors() == held
+
+
+def test_a_killed_bpf_runs_map_goes_with_cleanup(tmp_path):
+    """A run with the BPF forwarding table killed outright: its map outlives the process (the
+    routes in its namespaces hold the programs that hold the map) until `leonet cleanup`
+    removes the namespaces; then the kernel frees it."""
+    import copy
+    import sys
+    import time
+
+    from leonet.emulation import runstate
+    from leonet.emulation.ebpf_table import BpfError, ForwardingMap
+    require_root()
+    raw = copy.deepcopy(scenarios.TINY)
+    raw.setdefault("emulation", {})["forwarding_table"] = "ebpf"
+    proc = subprocess.Popen([sys.executable, "-m", "leonet.cli.main", "run", scenarios.write(tmp_path, raw),
+                             "--backend", "none", "--speed", "0.001"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (runstate.read_status() if runstate.STATUS_FILE.exists() else {}).get("forwarding_map_id"):
+            assert proc.poll() is None and time.time() < deadline, "leonet run did not come up"
+            time.sleep(0.2)
+        map_id = int(runstate.read_status()["forwarding_map_id"])
+        nodes = len(runstate.active_run()["nodes"])
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+    def exists() -> bool:
+        try:
+            ForwardingMap(nodes, map_id).close()
+            return True
+        except BpfError:
+            return False
+    assert exists()
+    cleanup(stop_run=False)
+    deadline = time.time() + 20
+    while exists():
+        assert time.time() < deadline, f"BPF map {map_id} still there after cleanup"
+        time.sleep(0.2)
+    assert not netns.list_namespaces()
