@@ -62,7 +62,7 @@ class _Timed:
             self.seconds += self.last - t
 
 
-def bench_leonet(engine: TopologyEngine, snap, backend: str, route_prefixes: str) -> dict:
+def bench_leonet(engine: TopologyEngine, snap, backend: str, route_prefixes: str, forwarding_table: str) -> dict:
     stages: dict = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -73,7 +73,8 @@ def bench_leonet(engine: TopologyEngine, snap, backend: str, route_prefixes: str
     if backend != "none":
         shaping = {"attach": _Timed(shaper, "attach"), "rules": _Timed(shaper._rules, "apply"),
                    "rate limiters": _Timed(shaper._qdiscs, "apply")}
-    net = LeoNetwork(engine, EmulationConfig(backend=backend, route_prefixes=route_prefixes), shaper,
+    net = LeoNetwork(engine, EmulationConfig(backend=backend, route_prefixes=route_prefixes,
+                                             forwarding_table=forwarding_table), shaper,
                      NamespaceNodeFactory())
     # As `leonet run` (EmulationController): the lookahead's worker computes the first table
     # from scratch while the nodes are made, and the network installs what it computed.
@@ -137,6 +138,8 @@ def main() -> None:
                     help="leonet's delay backend (default none: like stock Mininet, no shaping)")
     ap.add_argument("--route-prefixes", choices=("aggregate", "host"), default="aggregate",
                     help="emulation.route_prefixes (default aggregate, as runs; host: a /32 route per destination)")
+    ap.add_argument("--forwarding-table", choices=("kernel", "ebpf"), default="kernel",
+                    help="emulation.forwarding_table (default kernel routes; ebpf: one BPF map)")
     args = ap.parse_args()
     try:    # its namespaces are leonet's: another run's start-up would remove them, and its own clean-up the other's
         runstate.claim({"scenario": f"{args.scenario} (bench_bringup)", "backend": args.backend})
@@ -155,8 +158,9 @@ def measure(args: argparse.Namespace) -> None:
     snap = engine.snapshot(0)
     n, m = len(engine.nodes), len(snap.links)
     print(f"machine: {describe()}")
-    print(f"graph: {args.scenario}, {n} hosts, {m} links; backend {args.backend}, route_prefixes {args.route_prefixes}")
-    ours = bench_leonet(engine, snap, args.backend, args.route_prefixes)
+    print(f"graph: {args.scenario}, {n} hosts, {m} links; backend {args.backend}, route_prefixes {args.route_prefixes}, "
+          f"forwarding_table {args.forwarding_table}")
+    ours = bench_leonet(engine, snap, args.backend, args.route_prefixes, args.forwarding_table)
     gc.collect()
     print(f"leonet : up {ours['up_s']:.1f} s (without routes {ours['up_without_routes_s']:.1f} s; "
           f"routes {ours['routes_s']:.1f} s), down {ours['down_s']:.1f} s (kernel reclaim done after "

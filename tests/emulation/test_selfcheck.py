@@ -1,10 +1,20 @@
 """The routing self-check's judgement (no root: kernel tables built from the engine's routes and
-changed by hand): equal-cost alternatives pass, detours, loops and black holes are reported."""
+changed by hand): equal-cost alternatives pass, detours, loops and black holes are reported; and
+`leonet check` on live runs (root)."""
+import contextlib
+import copy
 import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Iterator
 
 import numpy as np
 import pytest
 
+from conftest import require_root
+from leonet.emulation import runstate
 from leonet.emulation.addressing import node_address_int
 from leonet.emulation.selfcheck import TOLERANCE_MS, check_tables
 from leonet.orbits import build_constellation, parse_scenario
@@ -14,6 +24,7 @@ from . import scenarios
 
 PER_HOP_MS = 0.05
 BASE = node_address_int(0)
+LEONET = [sys.executable, "-m", "leonet.cli.main"]
 
 
 @pytest.fixture(scope="module")
@@ -164,25 +175,8 @@ def test_tables_read_across_a_tick_are_judged_against_both(world):
 def test_leonet_check_on_a_live_run_reports_a_worse_route_and_not_a_near_tie(tmp_path):
     """`leonet check` from another shell: one route replaced by hand with a next hop whose path is
     longer is reported (with the pair); one replaced with an equal-cost alternative is not."""
-    import json
-    import subprocess
-    import sys
-    import time
-
-    from conftest import require_root
-    from leonet.emulation import runstate
     from leonet.emulation.addressing import interface_name, node_address
-    require_root()
-    leonet = [sys.executable, "-m", "leonet.cli.main"]
-    scenario = scenarios.write(tmp_path)
-    # a tick every 1,000 s of wall time: the tables stay as the test leaves them
-    proc = subprocess.Popen(leonet + ["run", scenario, "--backend", "none", "--speed", "0.001"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while not (runstate.active_run() or {}).get("pid") == proc.pid or not runstate.STATUS_FILE.exists():
-            assert proc.poll() is None and time.time() < deadline, "leonet run did not come up"
-            time.sleep(0.2)
+    with _leonet_run(scenarios.write(tmp_path)):
         record = runstate.active_run()
         engine = TopologyEngine(build_constellation(parse_scenario(scenarios.TINY)))
         snap = engine.snapshot(float(runstate.read_status()["offset_s"]))
@@ -197,30 +191,47 @@ def test_leonet_check_on_a_live_run_reports_a_worse_route_and_not_a_near_tie(tmp
                                   interface_name(alt), "onlink"], capture_output=True, text=True)
             assert out.returncode == 0, out.stderr
 
-        def check():
-            out = subprocess.run(leonet + ["check"], capture_output=True, text=True, timeout=120)
-            assert "Traceback" not in out.stderr, out.stderr
-            return out
-        out = check()
+        out = _leonet_check()
         assert out.returncode == 0 and "no loops, no black holes, no detours" in out.stdout, out.stdout
         assert f"walked {len(names) * (len(names) - 1):,} (source, destination) pairs" in out.stdout, out.stdout
         alts = alternatives(world)
         i, v, alt, extra = min(alts, key=lambda a: a[3])
         assert extra < TOLERANCE_MS + PER_HOP_MS
         replace(i, v, alt)
-        out = check()
+        out = _leonet_check()
         assert out.returncode == 0, out.stdout
         assert "1 entries name another next hop than the engine's" in out.stdout, out.stdout
         i, v, alt, extra = max(alts, key=lambda a: a[3])
         replace(i, v, alt)
-        out = check()
+        out = _leonet_check()
         assert out.returncode == 1, out.stdout
         assert f"detour: {names[v]} -> {names[int(dests[i])]}:" in out.stdout, out.stdout
         assert "0 loops, 0 black holes" in out.stdout
+
+
+@contextlib.contextmanager
+def _leonet_run(scenario: str) -> Iterator[subprocess.Popen]:
+    """`leonet run` of ``scenario`` in another process while the block runs, a tick every 1,000 s
+    of wall time (the tables stay as the test leaves them); interrupted (Ctrl-C) at the end."""
+    require_root()
+    proc = subprocess.Popen(LEONET + ["run", scenario, "--backend", "none", "--speed", "0.001"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (runstate.active_run() or {}).get("pid") == proc.pid or not runstate.STATUS_FILE.exists():
+            assert proc.poll() is None and time.time() < deadline, "leonet run did not come up"
+            time.sleep(0.2)
+        yield proc
     finally:
-        proc.send_signal(2)
+        proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-    assert json.dumps(runstate.active_run()) == "null"
+    assert runstate.active_run() is None
+
+
+def _leonet_check() -> subprocess.CompletedProcess:
+    out = subprocess.run(LEONET + ["check"], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in out.stderr, out.stderr
+    return out
 
 
 def test_problems_of_a_mixed_reading_are_confirmed_by_a_second_one(world):
@@ -252,34 +263,13 @@ def test_leonet_check_reads_a_bpf_forwarding_table_and_reports_a_missing_rule(tm
     """`leonet check` from another shell on a run with emulation.forwarding_table: ebpf: it reads the
     tables from the run's BPF map (no routes to read) and finds them exact; with one node's rule for a
     neighbour deleted by hand, the destinations that node sends that way are black holes."""
-    import copy
-    import subprocess
-    import sys
-    import time
-
-    from conftest import require_root
-    from leonet.emulation import runstate
-    require_root()
-    leonet = [sys.executable, "-m", "leonet.cli.main"]
     raw = copy.deepcopy(scenarios.TINY)
     raw.setdefault("emulation", {})["forwarding_table"] = "ebpf"
-    scenario = scenarios.write(tmp_path, raw)
-    proc = subprocess.Popen(leonet + ["run", scenario, "--backend", "none", "--speed", "0.001"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while not (runstate.active_run() or {}).get("pid") == proc.pid or not runstate.STATUS_FILE.exists():
-            assert proc.poll() is None and time.time() < deadline, "leonet run did not come up"
-            time.sleep(0.2)
+    with _leonet_run(scenarios.write(tmp_path, raw)):
         assert runstate.read_status()["forwarding_map_id"]
         names = [n["name"] for n in runstate.active_run()["nodes"]]
         netns = [n["netns"] for n in runstate.active_run()["nodes"]]
-
-        def check():
-            out = subprocess.run(leonet + ["check"], capture_output=True, text=True, timeout=120)
-            assert "Traceback" not in out.stderr, out.stderr
-            return out
-        out = check()
+        out = _leonet_check()
         assert out.returncode == 0 and "no loops, no black holes, no detours" in out.stdout, out.stdout
         assert f"walked {len(names) * (len(names) - 1):,} (source, destination) pairs" in out.stdout, out.stdout
         rules = subprocess.run(["ip", "-n", netns[0], "rule", "show", "pref", "100"], capture_output=True,
@@ -288,9 +278,5 @@ def test_leonet_check_reads_a_bpf_forwarding_table_and_reports_a_missing_rule(tm
         assert mark, rules
         subprocess.run(["ip", "-n", netns[0], "rule", "del", "pref", "100", "fwmark", mark.group(1), "lookup",
                         mark.group(2)], check=True)
-        out = check()
+        out = _leonet_check()
         assert out.returncode == 1 and f"black hole: {names[0]} -> " in out.stdout, out.stdout
-    finally:
-        proc.send_signal(2)
-        proc.wait(timeout=60)
-    assert runstate.active_run() is None
