@@ -19,10 +19,10 @@ from typing import Tuple
 BASE = ipaddress.IPv4Address("10.64.0.0")
 NETWORK = ipaddress.IPv4Network("10.64.0.0/10")
 MAX_NODES = NETWORK.num_addresses
-_MAC_NODE_LIMIT = 1 << 16
+_MAC_NODE_LIMIT = 1 << 16  # 2 bytes for the local node, 3 for the peer
 #: Interface index of node i's interface towards node j is j + IFINDEX_OFFSET, so a
 #: route's output interface follows from its next hop without any look-up.
-IFINDEX_OFFSET = 16  # 2 bytes for the local node, 3 for the peer
+IFINDEX_OFFSET = 16
 
 
 def node_address(index: int) -> str:

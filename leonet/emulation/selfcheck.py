@@ -365,6 +365,17 @@ def check_active_run() -> RouteCheck:
     before = runstate.read_status()
     map_id = int(before.get("forwarding_map_id") or 0)
     fmap = ForwardingMap(len(namespaces), map_id) if map_id else None
+    try:
+        return _check_tables_of_run(engine, record, namespaces, before, fmap)
+    finally:
+        if fmap is not None:
+            fmap.close()
+
+
+def _check_tables_of_run(engine, record: dict, namespaces: List[str], before: dict,
+                         fmap: Optional[ForwardingMap]) -> RouteCheck:
+    """:func:`check_active_run` once the run's records are read (``fmap``: its BPF map, if any)."""
+    from . import runstate
     t0 = time.perf_counter()
     tables = read_tables(namespaces, None, fmap)
     t1 = time.perf_counter()
@@ -404,14 +415,10 @@ def check_active_run() -> RouteCheck:
         tables_, snap_, tick_ = reread(nodes)
         return tables_, plane(snap_), tick_
 
-    try:
-        result = check_tables(engine.nodes.names, dests, tables, snaps,
-                              float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks,
-                              tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)),
-                              reread=reread_plane)
-    finally:
-        if fmap is not None:
-            fmap.close()
+    result = check_tables(engine.nodes.names, dests, tables, snaps,
+                          float(record.get("delay_update_threshold_ms", 0.05)), after["time"], ticks,
+                          tolerance_ms=TOLERANCE_MS + float(record.get("route_hysteresis_ms", 0.0)),
+                          reread=reread_plane)
     result.seconds["read"] = t1 - t0
     return result
 
