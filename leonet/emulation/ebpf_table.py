@@ -147,7 +147,8 @@ def _load(program: bytes, program_type: int) -> int:
         return _bpf(_BPF_PROG_LOAD, attr)
     except OSError as exc:
         detail = log.value.decode(errors="replace").strip().splitlines()[-3:]
-        raise BpfError(f"the kernel refused the forwarding program: {exc.strerror}; " + " / ".join(detail)) from None
+        raise BpfError(f"the kernel refused the BPF forwarding program: {exc.strerror}; " + " / ".join(detail)
+                       + ". Fix: use emulation.forwarding_table: kernel") from None
 
 
 class ForwardingMap:
@@ -170,7 +171,8 @@ class ForwardingMap:
                                                                 _BPF_F_MMAPABLE))
         except OSError as exc:
             what = f"opening BPF map {map_id}" if map_id else f"creating a BPF map of {entries:,} entries"
-            raise BpfError(f"{what} failed: {exc.strerror} (needs root, Linux >= 5.5)") from None
+            raise BpfError(f"{what} failed: {exc.strerror} (needs root, Linux >= 5.5). "
+                           "Fix: use emulation.forwarding_table: kernel") from None
         try:
             size = -(-entries * _ELEMENT_BYTES // mmap.PAGESIZE) * mmap.PAGESIZE
             prot = mmap.PROT_READ if map_id else mmap.PROT_READ | mmap.PROT_WRITE

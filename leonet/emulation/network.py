@@ -265,7 +265,10 @@ class LeoNetwork:
                 for fd in programs:
                     os.close(fd)
             if errors:
-                raise OSError(f"setting up BPF forwarding in {self.nodes[v].name} failed: {describe_errors(errors)}")
+                raise ebpf_table.BpfError(
+                    f"emulation.forwarding_table: ebpf: the kernel refused the BPF route in {self.nodes[v].name} "
+                    f"({describe_errors(errors)}); it needs Linux >= 5.5 with CONFIG_LWTUNNEL_BPF. "
+                    "Fix: use emulation.forwarding_table: kernel")
 
     def stop(self) -> None:
         """Remove everything this run created. Safe to call twice or after a failed start."""
