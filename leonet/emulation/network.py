@@ -69,6 +69,15 @@ def check_per_pair_size(engine: TopologyEngine, offset_s: float) -> int:
     return count
 
 
+def check_forwarding_table_size(engine: TopologyEngine, config: EmulationConfig) -> None:
+    """Refuse (ConfigError) ``forwarding_table: ebpf`` for more nodes than its map can key."""
+    from ..errors import ConfigError
+    nodes = len(engine.nodes)
+    if config.forwarding_table == "ebpf" and nodes > ebpf_table.MAX_NODES:
+        raise ConfigError("emulation.forwarding_table", "ebpf", f"holds up to {ebpf_table.MAX_NODES:,} nodes, "
+                          f"this scenario has {nodes:,}", "use forwarding_table: kernel")
+
+
 def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
@@ -189,10 +198,6 @@ class LeoNetwork:
         #: made at start; None: kernel routes
         self.forwarding_map: Optional[ForwardingMap] = None
         self._ebpf = config.forwarding_table == "ebpf" and not self.per_pair
-        if self._ebpf and V > ebpf_table.MAX_NODES:
-            from ..errors import ConfigError
-            raise ConfigError("emulation.forwarding_table", "ebpf", f"holds up to {ebpf_table.MAX_NODES:,} nodes, "
-                              f"this scenario has {V:,}", "use forwarding_table: kernel")
         self._slots = (NexthopSlots(len(self.destinations), V, groups=self.route_groups)
                        if config.route_nexthops == "objects" and not self._ebpf else None)
         #: emulation.route_prefixes: aggregate: the first table goes in as prefix routes (aggregate.py),
@@ -721,7 +726,6 @@ class LeoNetwork:
         return self.apply(self.engine_snapshot)
 
     # ------------------------------------------------------------------ checks
-
     def self_check(self) -> "RouteCheck":
         """Walk every (node, destination) pair through the kernel's routing tables and judge the
         paths against the engine's least delay at the applied tick (see :mod:`.selfcheck`)."""
@@ -733,8 +737,8 @@ class LeoNetwork:
             if snap is None:
                 raise LeonetError("the network is not up yet")
             fmap = self.forwarding_map
-            tables = ([ebpf_table.usable_table(fmap, v, s) for v, s in enumerate(self._sockets)] if fmap
-                      else [dump_host_routes(s) for s in self._sockets])
+            tables = ([ebpf_table.usable_table(fmap, v, s) for v, s in enumerate(self._sockets)]
+                      if fmap is not None else [dump_host_routes(s) for s in self._sockets])
             if self.per_pair:   # the kernel's links are the pair links: judge the walks over them
                 snap = pairwise_snapshot(snap, self.links)
         return check_tables(self.engine.nodes.names, self.destinations, tables, [snap],

@@ -30,7 +30,7 @@ from . import runstate
 from .cleanup import cleanup
 from .config import EmulationConfig, emulation_config
 from .controller import Controller, Hooks, TickInfo
-from .network import LeoNetwork, Progress
+from .network import LeoNetwork, Progress, check_forwarding_table_size
 from .nodes import NamespaceNodeFactory, NodeFactory
 from .shaping.base import LinkShaper
 from .shaping.health import HealthWindow, OverloadEpisode, ShaperHealth, ShaperMonitor
@@ -110,6 +110,7 @@ class EmulationRun:
         if self.config.forwarding == "per-pair":
             from .network import check_per_pair_size
             check_per_pair_size(self.engine, self.config.offset_s)
+        check_forwarding_table_size(self.engine, self.config)
         if runstate.active_run() is not None:
             runstate.claim({})  # raises with the other run's pid
         cleanup(stop_run=False)  # leftovers of a crashed run
