@@ -51,7 +51,8 @@ MAX_NODES = 0xFFFF
 TABLE_BASE = 0x10000
 RULE_PRIORITY, CATCH_ALL_PRIORITY = 100, 101
 
-_NR_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
+#: the bpf(2) system call's number per architecture (None: not known here)
+_NR_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "i686": 357}.get(os.uname().machine)
 _BPF_MAP_CREATE, _BPF_PROG_LOAD, _BPF_MAP_GET_FD_BY_ID, _BPF_OBJ_GET_INFO_BY_FD = 0, 5, 14, 15
 _BPF_MAP_TYPE_ARRAY = 2
 _BPF_PROG_TYPE_LWT_IN, _BPF_PROG_TYPE_LWT_XMIT = 10, 12
@@ -72,6 +73,9 @@ class BpfError(LeonetError):
 
 
 def _bpf(cmd: int, attr: bytes) -> int:
+    if _NR_BPF is None:
+        raise BpfError(f"BPF forwarding tables are not available on {os.uname().machine} here "
+                       "(the bpf system call's number is not known). Fix: use emulation.forwarding_table: kernel")
     buf = ctypes.create_string_buffer(attr, 128)
     fd = _libc.syscall(_NR_BPF, cmd, buf, 128)
     if fd < 0:
